@@ -1,0 +1,3 @@
+from pmcards.cli import main
+
+main()

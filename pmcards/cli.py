@@ -1,0 +1,336 @@
+"""The command line: Click, input and output only; the work is done in the core modules.
+
+Heavy modules (SQLAlchemy, FSRS, Jinja) are imported inside the commands, so `pmcards --help`
+starts in milliseconds.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import click
+
+from pmcards import __version__, paths
+
+if TYPE_CHECKING:
+    from pmcards.store import Store
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class PmcardsGroup(click.Group):
+    """Turns the project's own errors into one-line messages with exit status 1."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        from pmcards.errors import PmcardsError
+
+        try:
+            return super().invoke(ctx)
+        except PmcardsError as exc:
+            raise click.ClickException(str(exc)) from exc
+
+
+@click.group(cls=PmcardsGroup)
+@click.version_option(__version__, prog_name="pmcards")
+@click.option(
+    "--db",
+    envvar=paths.ENV_DB,
+    metavar="URL|PATH",
+    help="Collection database: a SQLAlchemy URL or a SQLite file path [env: PMCARDS_DB].",
+)
+@click.pass_context
+def cli(ctx: click.Context, db: str | None) -> None:
+    """Spaced-repetition flashcards for AI/ML product-manager system-design interviews.
+
+    Start with `pmcards review`: the built-in decks are imported on first use.
+    """
+    ctx.obj = {"db": db}
+
+
+def _url(ctx: click.Context) -> str:
+    return paths.resolve_db_url(ctx.find_root().obj["db"])
+
+
+@contextmanager
+def _store(ctx: click.Context, *, builtins: bool = True) -> Iterator[Store]:
+    """Open the collection (migrating it), importing the built-in decks on first use."""
+    from pmcards.store import Store
+
+    store = Store(_url(ctx))
+    try:
+        if builtins:
+            _first_use(store)
+        yield store
+    finally:
+        store.close()
+
+
+def _first_use(store: Store) -> None:
+    from pmcards import importer, settings
+    from pmcards.clock import now_utc
+
+    with store.read() as session:
+        if settings.get_raw(session, importer.BUILTIN_FLAG):
+            return
+    with store.write() as session:
+        report = importer.ensure_builtin_decks(session, now_utc())
+    if report is not None and report.total("added"):
+        click.echo(
+            f"Welcome to pmcards: imported {report.total('added')} built-in notes "
+            f"in {len(report.decks)} decks into {store.location}",
+            err=True,
+        )
+
+
+def scope_options(f: F) -> F:
+    f = click.option("--tag", metavar="TAG", help="Only notes with this tag.")(f)
+    f = click.option("--deck", metavar="NAME", help="Only this deck (and its subdecks).")(f)
+    return f
+
+
+def json_option(f: F) -> F:
+    return click.option("--json", "as_json", is_flag=True, help="Output JSON.")(f)
+
+
+def _echo_json(value: Any) -> None:
+    click.echo(json.dumps(value, indent=2, ensure_ascii=False))
+
+
+# -- review -------------------------------------------------------------------------------
+
+
+@cli.command()
+@scope_options
+@click.option(
+    "--new",
+    "extra_new",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="New cards allowed on top of what today's limit leaves.",
+)
+@click.option("--limit", type=click.IntRange(min=1), help="Stop after this many answers.")
+@click.option(
+    "--minutes", type=click.FloatRange(min=0, min_open=True), help="Stop after this many minutes."
+)
+@click.pass_context
+def review(
+    ctx: click.Context,
+    deck: str | None,
+    tag: str | None,
+    extra_new: int,
+    limit: int | None,
+    minutes: float | None,
+) -> None:
+    """Study the cards due today.
+
+    Space or Enter shows the answer; 1 Again, 2 Hard, 3 Good, 4 Easy (each labelled with
+    the interval it gives); u undoes the last answer, s suspends, b buries until tomorrow,
+    q quits. Every answer is saved before the next card appears.
+
+    Example: pmcards review --deck "BAD vs GOOD answers" --limit 20
+    """
+    from pmcards import tui
+    from pmcards.queue import Scope
+    from pmcards.review import ReviewSession
+
+    with _store(ctx) as store:
+        session = ReviewSession(
+            store, Scope(deck, tag), extra_new=extra_new, limit=limit, minutes=minutes
+        )
+        tui.run(session)
+
+
+# -- status, decks, cards -----------------------------------------------------------------
+
+
+@cli.command()
+@json_option
+@click.pass_context
+def status(ctx: click.Context, as_json: bool) -> None:
+    """Today's new / learning / review counts per deck, and the next 7 days."""
+    from pmcards import reports
+
+    with _store(ctx) as store, store.read() as session:
+        data = reports.status(session)
+    if as_json:
+        _echo_json(data)
+        return
+    click.echo(reports.format_status(data))
+
+
+@cli.command()
+@json_option
+@click.pass_context
+def decks(ctx: click.Context, as_json: bool) -> None:
+    """List the decks with their note and card counts."""
+    from pmcards import reports
+
+    with _store(ctx) as store, store.read() as session:
+        data = reports.decks(session)
+    if as_json:
+        _echo_json(data)
+        return
+    click.echo(reports.format_decks(data))
+
+
+@cli.command()
+@scope_options
+@click.option(
+    "--state",
+    type=click.Choice(["new", "learning", "review", "relearning", "suspended", "buried"]),
+    help="Only cards in this state.",
+)
+@json_option
+@click.pass_context
+def cards(
+    ctx: click.Context, deck: str | None, tag: str | None, state: str | None, as_json: bool
+) -> None:
+    """List cards with their note's text and FSRS state."""
+    from pmcards import reports
+    from pmcards.queue import Scope
+
+    with _store(ctx) as store, store.read() as session:
+        scope = Scope(deck, tag)
+        scope.check(session)
+        data = reports.cards(session, scope, state)
+    if as_json:
+        _echo_json(data)
+        return
+    click.echo(reports.format_cards(data))
+
+
+# -- import -------------------------------------------------------------------------------
+
+
+@cli.command(name="import")
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--dry-run", is_flag=True, help="Report what would change, change nothing.")
+@click.pass_context
+def import_(ctx: click.Context, files: tuple[Path, ...], dry_run: bool) -> None:
+    """Import deck files (TOML). Notes are matched by id: edits update in place, history kept.
+
+    All files are one transaction: if any file has an error, nothing is imported.
+
+    Example: pmcards import my-deck.toml --dry-run
+    """
+    from pmcards import importer
+    from pmcards.clock import now_utc
+
+    decks_parsed = importer.parse_files(list(files))
+    with _store(ctx) as store, store.write() as session:
+        report = importer.apply(session, decks_parsed, now_utc(), dry_run=dry_run)
+        if dry_run:
+            session.rollback()
+    verb = "would be" if dry_run else ""
+    for deck in report.decks:
+        click.echo(
+            f"{deck.path}: deck {deck.deck!r}: {len(deck.added)} added, "
+            f"{len(deck.updated)} updated, "
+            f"{len(deck.unchanged)} unchanged, {len(deck.missing)} missing"
+            + (f" ({verb} so)" if verb else "")
+        )
+        if deck.missing:
+            shown = ", ".join(deck.missing[:10]) + (" …" if len(deck.missing) > 10 else "")
+            click.echo(f"  in the collection but not in the file (kept): {shown}")
+    if dry_run:
+        click.echo("Dry run: nothing was changed.")
+
+
+# -- config -------------------------------------------------------------------------------
+
+
+@cli.command()
+@click.argument("key", required=False)
+@click.argument("value", required=False)
+@click.option("--reset", is_flag=True, help="Set KEY back to its default.")
+@json_option
+@click.pass_context
+def config(
+    ctx: click.Context, key: str | None, value: str | None, reset: bool, as_json: bool
+) -> None:
+    """Show or change the collection's settings.
+
+    \b
+    pmcards config                      all settings
+    pmcards config new_per_day          one setting
+    pmcards config new_per_day 30       change it (validated)
+    pmcards config new_per_day --reset  back to the default
+    """
+    from dataclasses import asdict
+
+    from pmcards import settings
+    from pmcards.errors import SettingError
+
+    if key is not None:
+        try:
+            settings.check_key(key)
+        except SettingError as exc:
+            raise click.UsageError(str(exc)) from None
+    if value is not None and reset:
+        raise click.UsageError("give either a VALUE or --reset, not both")
+    if value is not None:
+        try:
+            parsed = settings.parse(key or "", value)
+        except SettingError as exc:
+            raise click.BadParameter(str(exc), param_hint=repr(key)) from None
+    with _store(ctx, builtins=False) as store:
+        if key is not None and (value is not None or reset):
+            with store.write() as session:
+                if reset:
+                    settings.reset(session, key)
+                else:
+                    settings.save(session, key, parsed)
+        with store.read() as session:
+            current = settings.load(session)
+    values = asdict(current)
+    if key is not None:
+        values = {key: values[key]}
+    if as_json:
+        _echo_json({k: list(v) if isinstance(v, tuple) else v for k, v in values.items()})
+        return
+    if key is not None and value is None and not reset:
+        click.echo(settings.format_value(values[key]))
+        return
+    for k, v in values.items():
+        click.echo(f"{k} = {settings.format_value(v)}")
+        if key is None:
+            click.echo(click.style(f"    {settings.HELP[k]}", dim=True))
+
+
+# -- db -----------------------------------------------------------------------------------
+
+
+@cli.group()
+def db() -> None:
+    """The collection database."""
+
+
+@db.command(name="path")
+@click.pass_context
+def db_path(ctx: click.Context) -> None:
+    """Print where the collection lives."""
+    click.echo(paths.describe(_url(ctx)))
+
+
+@db.command(name="version")
+@click.pass_context
+def db_version(ctx: click.Context) -> None:
+    """Print the collection's schema version."""
+    from pmcards import migrations
+
+    with _store(ctx, builtins=False) as store, store.engine.connect() as conn:
+        done = migrations.applied(conn)
+    click.echo(f"schema version {len(done)} (this pmcards: {migrations.SCHEMA_VERSION})")
+
+
+def main() -> None:
+    cli(prog_name="pmcards")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,59 @@
+"""Time: UTC-aware inside, the user's local day (with its rollover hour) only at the edge."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta, tzinfo
+
+ENV_NOW = "PMCARDS_NOW"
+
+
+def now_utc() -> datetime:
+    """The current time, UTC-aware.
+
+    `PMCARDS_NOW` (an ISO 8601 time with an offset) pins it: tests use it, and it lets a user
+    reproduce what a session would show on another day.
+    """
+    pinned = os.environ.get(ENV_NOW)
+    if pinned:
+        value = datetime.fromisoformat(pinned)
+        if value.tzinfo is None:
+            raise ValueError(f"{ENV_NOW} must include a UTC offset, got {pinned!r}")
+        return value.astimezone(UTC)
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class Day:
+    """One study day: the local date and its UTC bounds [start, end)."""
+
+    date: date
+    start: datetime
+    end: datetime
+
+
+def study_day(now: datetime, rollover_hour: int, tz: tzinfo | None = None) -> Day:
+    """The study day that `now` falls in.
+
+    A study day runs from `rollover_hour` local time to the same hour the next calendar day,
+    as in Anki: a review at 01:30 with the default rollover of 4 belongs to the day before.
+    Days are built from local wall-clock times, so a day across a DST change is 23 or 25 hours.
+    `tz` defaults to the system's zone (TZ), resolved per instant so DST is honoured.
+    """
+    if now.tzinfo is None:
+        raise ValueError("now must be timezone-aware")
+    local = now.astimezone(tz) if tz is not None else now.astimezone()
+    day = (local.replace(tzinfo=None) - timedelta(hours=rollover_hour)).date()
+    return Day(
+        date=day,
+        start=_local_at(day, rollover_hour, tz),
+        end=_local_at(day + timedelta(days=1), rollover_hour, tz),
+    )
+
+
+def _local_at(day: date, hour: int, tz: tzinfo | None) -> datetime:
+    naive = datetime(day.year, day.month, day.day, hour)
+    # A naive datetime's astimezone() reads it as system local time, with that moment's offset.
+    local = naive.replace(tzinfo=tz) if tz is not None else naive.astimezone()
+    return local.astimezone(UTC)

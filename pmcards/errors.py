@@ -1,0 +1,31 @@
+"""The project's own exceptions: every expected failure is a message for the user."""
+
+from __future__ import annotations
+
+
+class PmcardsError(Exception):
+    """A failure the user can act on. The CLI prints it on one line and exits 1."""
+
+    def __init__(self, message: str, *, path: str | None = None, line: int | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.path = path
+        self.line = line
+
+    def __str__(self) -> str:
+        where = ""
+        if self.path is not None:
+            where = f"{self.path}:{self.line}: " if self.line is not None else f"{self.path}: "
+        return f"{where}{self.message}"
+
+
+class DeckFormatError(PmcardsError):
+    """A deck file that cannot be imported."""
+
+
+class SchemaError(PmcardsError):
+    """A database whose schema this version of pmcards cannot use."""
+
+
+class SettingError(PmcardsError):
+    """A configuration key or value that is not valid."""

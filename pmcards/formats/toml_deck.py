@@ -1,0 +1,179 @@
+"""The TOML deck format: pmcards' own, human-written format (see README, "Deck format").
+
+[deck]
+name = "Framing and judgement"
+
+[[note]]
+id = "frm-001"
+kind = "reframe"
+tags = ["framing"]
+not = "technical fluency"
+but = "product framing"
+why = "..."
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from pmcards.errors import DeckFormatError
+from pmcards.formats import ParsedDeck, ParsedNote
+from pmcards.kinds import KINDS
+
+MAX_FILE_BYTES = 50 * 1024 * 1024
+MAX_FIELD_CHARS = 20_000
+GUID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
+TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_:./-]{0,63}$")
+_NOTE_HEADER = re.compile(r"^\s*\[\[\s*note\s*\]\]\s*(#.*)?$")
+_TOML_POS = re.compile(r"\(at line (\d+), column \d+\)")
+
+
+def parse(path: Path) -> ParsedDeck:
+    where = str(path)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise DeckFormatError(f"cannot read file: {exc.strerror}", path=where) from exc
+    if len(data) > MAX_FILE_BYTES:
+        raise DeckFormatError(
+            f"file is {len(data) // 1_048_576} MB; the limit is {MAX_FILE_BYTES // 1_048_576} MB",
+            path=where,
+        )
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise DeckFormatError("not valid UTF-8 text", path=where, line=line) from None
+    try:
+        doc = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        message = str(exc)
+        match = _TOML_POS.search(message)
+        at = int(match.group(1)) if match else None
+        message = _TOML_POS.sub("", message).strip()
+        raise DeckFormatError(f"invalid TOML: {message}", path=where, line=at) from None
+    except RecursionError:
+        raise DeckFormatError("invalid TOML: nested too deeply", path=where) from None
+    return _build(doc, text, where)
+
+
+def _build(doc: dict[str, Any], text: str, where: str) -> ParsedDeck:
+    unknown = set(doc) - {"deck", "note"}
+    if unknown:
+        key = sorted(unknown)[0]
+        raise DeckFormatError(
+            f"unknown top-level key {key!r} (expected [deck] and [[note]] tables)",
+            path=where,
+            line=_line_of_key(text, key),
+        )
+    deck = doc.get("deck")
+    if not isinstance(deck, dict):
+        raise DeckFormatError("missing [deck] table with a name", path=where)
+    name = deck.get("name")
+    if not isinstance(name, str) or not name.strip():
+        raise DeckFormatError(
+            "[deck] needs a non-empty name", path=where, line=_line_of_key(text, "deck")
+        )
+    extra = set(deck) - {"name", "description"}
+    if extra:
+        raise DeckFormatError(
+            f"unknown key {sorted(extra)[0]!r} in [deck]",
+            path=where,
+            line=_line_of_key(text, "deck"),
+        )
+    description = deck.get("description", "")
+    if not isinstance(description, str):
+        raise DeckFormatError("[deck] description must be a string", path=where)
+    raw_notes = doc.get("note", [])
+    if not isinstance(raw_notes, list):
+        raise DeckFormatError("'note' must be an array of tables: [[note]]", path=where)
+    lines = _note_lines(text)
+    parsed = ParsedDeck(path=where, name=name.strip(), description=description.strip())
+    seen: dict[str, int | None] = {}
+    for index, raw in enumerate(raw_notes):
+        line = lines[index] if index < len(lines) else None
+        note = _note(raw, where, line, index + 1)
+        if note.guid in seen:
+            first = seen[note.guid]
+            at = f" (first at line {first})" if first else ""
+            raise DeckFormatError(f"duplicate note id {note.guid!r}{at}", path=where, line=line)
+        seen[note.guid] = line
+        parsed.notes.append(note)
+    return parsed
+
+
+def _note(raw: Any, where: str, line: int | None, number: int) -> ParsedNote:
+    def fail(message: str) -> DeckFormatError:
+        return DeckFormatError(f"note {number}: {message}", path=where, line=line)
+
+    if not isinstance(raw, dict):
+        raise fail("must be a table")
+    guid = raw.get("id")
+    if not isinstance(guid, str) or not GUID.match(guid):
+        raise fail(
+            "needs an id: letters, digits, '.', '_', ':' or '-', starting with a letter or digit"
+            f" (got {guid!r})"
+        )
+    kind_name = raw.get("kind", "qa")
+    kind = KINDS.get(kind_name) if isinstance(kind_name, str) else None
+    if kind is None:
+        raise fail(f"unknown kind {kind_name!r} (known: {', '.join(KINDS)})")
+    allowed = {"id", "kind", "tags", "section", *kind.fields}
+    unknown = sorted(set(raw) - allowed)
+    if unknown:
+        raise fail(
+            f"unknown field {unknown[0]!r} for kind {kind.name!r} "
+            f"(fields: {', '.join(kind.fields)})"
+        )
+    fields: dict[str, str] = {}
+    for key in kind.fields:
+        value = raw.get(key)
+        if value is None:
+            if key in kind.required:
+                raise fail(
+                    f"missing field {key!r} (kind {kind.name!r} needs {', '.join(kind.required)})"
+                )
+            continue
+        if not isinstance(value, str):
+            raise fail(f"field {key!r} must be a string")
+        value = value.strip()
+        if not value and key in kind.required:
+            raise fail(f"field {key!r} is empty")
+        if len(value) > MAX_FIELD_CHARS:
+            raise fail(f"field {key!r} is {len(value)} characters; the limit is {MAX_FIELD_CHARS}")
+        if value:
+            fields[key] = value
+    tags = raw.get("tags", [])
+    if isinstance(tags, str):
+        tags = tags.split()
+    if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
+        raise fail("tags must be a list of strings")
+    for tag in tags:
+        if not TAG.match(tag):
+            raise fail(f"invalid tag {tag!r}: no spaces, start with a letter, digit or '_'")
+    section = raw.get("section", "")
+    if not isinstance(section, str):
+        raise fail("section must be a string")
+    return ParsedNote(
+        guid=guid,
+        kind=kind.name,
+        fields=fields,
+        tags=tuple(sorted(set(tags))),
+        section=section.strip(),
+        line=line,
+    )
+
+
+def _note_lines(text: str) -> list[int]:
+    return [i for i, line in enumerate(text.splitlines(), start=1) if _NOTE_HEADER.match(line)]
+
+
+def _line_of_key(text: str, key: str) -> int | None:
+    pattern = re.compile(rf"^\s*(\[\s*{re.escape(key)}\s*\]|{re.escape(key)}\s*=)")
+    for i, line in enumerate(text.splitlines(), start=1):
+        if pattern.match(line):
+            return i
+    return None

@@ -1,0 +1,171 @@
+"""Schema migrations: an append-only list of named functions, each run once, in order.
+
+Why not Alembic: the schema is small, the collection is a user's file rather than a server
+we deploy, and a migration must run silently on open (no `alembic upgrade` step, no config
+files, no revision graph). A plain list, recorded in `pmcards_migrations`, gives exactly that,
+as in `llm` and `sqlite-utils`, and costs no import time. Never edit a migration once released:
+add a new one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from pmcards.errors import SchemaError
+
+MIGRATIONS_TABLE = "pmcards_migrations"
+
+
+def m001_initial(conn: Connection) -> None:
+    """The first schema: decks, notes, cards with FSRS state, the review log, settings."""
+    md = sa.MetaData()
+    ts = sa.DateTime(timezone=True)
+    sa.Table(
+        "decks",
+        md,
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("name", sa.String(200), nullable=False, unique=True),
+        sa.Column("description", sa.Text, nullable=False),
+        sa.Column("created_at", ts, nullable=False),
+    )
+    sa.Table(
+        "notes",
+        md,
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("guid", sa.String(200), nullable=False, unique=True),
+        sa.Column(
+            "deck_id", sa.Integer, sa.ForeignKey("decks.id", ondelete="CASCADE"), nullable=False
+        ),
+        sa.Column("kind", sa.String(20), nullable=False),
+        sa.Column("fields", sa.Text, nullable=False),
+        sa.Column("tags", sa.Text, nullable=False),
+        sa.Column("section", sa.Text, nullable=False),
+        sa.Column("checksum", sa.String(64), nullable=False),
+        sa.Column("position", sa.Integer, nullable=False),
+        sa.Column("created_at", ts, nullable=False),
+        sa.Column("updated_at", ts, nullable=False),
+    )
+    sa.Table(
+        "cards",
+        md,
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column(
+            "note_id", sa.Integer, sa.ForeignKey("notes.id", ondelete="CASCADE"), nullable=False
+        ),
+        sa.Column("ord", sa.Integer, nullable=False),
+        sa.Column("state", sa.Integer, nullable=False),
+        sa.Column("step", sa.Integer),
+        sa.Column("stability", sa.Float),
+        sa.Column("difficulty", sa.Float),
+        sa.Column("due", ts, nullable=False),
+        sa.Column("last_review", ts),
+        sa.Column("reps", sa.Integer, nullable=False),
+        sa.Column("lapses", sa.Integer, nullable=False),
+        sa.Column("suspended", sa.Boolean, nullable=False),
+        sa.Column("buried_until", ts),
+        sa.UniqueConstraint("note_id", "ord"),
+    )
+    sa.Table(
+        "review_log",
+        md,
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column(
+            "card_id", sa.Integer, sa.ForeignKey("cards.id", ondelete="CASCADE"), nullable=False
+        ),
+        sa.Column("rating", sa.Integer, nullable=False),
+        sa.Column("reviewed_at", ts, nullable=False),
+        sa.Column("duration_ms", sa.Integer),
+        sa.Column("source", sa.String(20), nullable=False),
+        sa.Column("state_before", sa.Integer, nullable=False),
+        sa.Column("step_before", sa.Integer),
+        sa.Column("stability_before", sa.Float),
+        sa.Column("difficulty_before", sa.Float),
+        sa.Column("due_before", ts, nullable=False),
+        sa.Column("last_review_before", ts),
+        sa.Column("reps_before", sa.Integer, nullable=False),
+        sa.Column("lapses_before", sa.Integer, nullable=False),
+        sa.Column("state_after", sa.Integer, nullable=False),
+        sa.Column("step_after", sa.Integer),
+        sa.Column("stability_after", sa.Float, nullable=False),
+        sa.Column("difficulty_after", sa.Float, nullable=False),
+        sa.Column("due_after", ts, nullable=False),
+        sa.Column("leeched", sa.Boolean, nullable=False),
+    )
+    sa.Table(
+        "settings",
+        md,
+        sa.Column("key", sa.String(100), primary_key=True),
+        sa.Column("value", sa.Text, nullable=False),
+    )
+    md.create_all(conn)
+
+
+def m002_queue_indexes(conn: Connection) -> None:
+    """Indexes for what runs on every start and every answer: the queue, the counts, today's log."""
+    statements = [
+        "CREATE INDEX ix_cards_queue ON cards (suspended, state, due)",
+        "CREATE INDEX ix_cards_note ON cards (note_id)",
+        "CREATE INDEX ix_notes_deck ON notes (deck_id, position)",
+        "CREATE INDEX ix_review_log_time ON review_log (reviewed_at)",
+        "CREATE INDEX ix_review_log_card ON review_log (card_id, id)",
+    ]
+    for statement in statements:
+        conn.exec_driver_sql(statement)
+
+
+Migration = Callable[[Connection], None]
+MIGRATIONS: list[tuple[str, Migration]] = [
+    ("m001_initial", m001_initial),
+    ("m002_queue_indexes", m002_queue_indexes),
+]
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def _migrations_table() -> sa.Table:
+    return sa.Table(
+        MIGRATIONS_TABLE,
+        sa.MetaData(),
+        sa.Column("name", sa.String(100), primary_key=True),
+        sa.Column("applied_at", sa.DateTime(timezone=True), nullable=False),
+    )
+
+
+def applied(conn: Connection) -> list[str]:
+    """Names of the migrations this database has, in the order they were applied."""
+    if not sa.inspect(conn).has_table(MIGRATIONS_TABLE):
+        return []
+    table = _migrations_table()
+    rows = conn.execute(sa.select(table.c.name).order_by(table.c.applied_at, table.c.name))
+    return [row[0] for row in rows]
+
+
+def pending(conn: Connection) -> list[tuple[str, Migration]]:
+    """The migrations still to run; refuses a database written by a newer pmcards."""
+    done = applied(conn)
+    known = [name for name, _ in MIGRATIONS]
+    unknown = [name for name in done if name not in known]
+    if unknown:
+        raise SchemaError(
+            f"this collection has schema version {len(done)}, written by a newer pmcards "
+            f"(this one knows up to version {SCHEMA_VERSION}; unknown migration {unknown[0]}). "
+            "Upgrade pmcards to open it."
+        )
+    return [(name, fn) for name, fn in MIGRATIONS if name not in done]
+
+
+def run(conn: Connection, up_to: int | None = None) -> list[str]:
+    """Apply pending migrations (all, or up to version `up_to`) in the caller's transaction."""
+    table = _migrations_table()
+    table.create(conn, checkfirst=True)
+    names = []
+    for name, fn in pending(conn):
+        if up_to is not None and [n for n, _ in MIGRATIONS].index(name) >= up_to:
+            break
+        fn(conn)
+        conn.execute(table.insert().values(name=name, applied_at=datetime.now(UTC)))
+        names.append(name)
+    return names

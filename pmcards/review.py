@@ -1,0 +1,408 @@
+"""The review session's core: which card comes next, and answering, undoing, burying, suspending.
+
+No terminal code here: `tui.py` drives this, and tests drive it directly. Every answer is its
+own write transaction, committed before `answer()` returns.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, tzinfo
+
+from fsrs import Rating
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from pmcards import queue, scheduling
+from pmcards import settings as settings_mod
+from pmcards.clock import now_utc, study_day
+from pmcards.errors import PmcardsError
+from pmcards.kinds import Face, render
+from pmcards.models import NEW, REVIEW, Card, ReviewLog
+from pmcards.queue import Due, Limits, Scope
+from pmcards.store import Store
+
+LEECH_TAG = "leech"
+# An answer that took longer than this is counted as this long (the user walked away).
+MAX_ANSWER_MS = 60_000
+
+
+@dataclass(frozen=True)
+class Shown:
+    """A card ready to show, with what each rating would do to it."""
+
+    card_id: int
+    guid: str
+    deck: str
+    kind: str
+    ord: int
+    tags: tuple[str, ...]
+    state: int
+    front: Face
+    back: Face
+    outcomes: dict[Rating, scheduling.Outcome]
+
+    def interval(self, rating: Rating) -> timedelta:
+        return self.outcomes[rating].interval
+
+
+@dataclass(frozen=True)
+class Answered:
+    card_id: int
+    rating: Rating
+    due: datetime
+    leeched: bool
+    lapses: int
+
+
+@dataclass
+class _UndoEntry:
+    log_id: int
+    card_id: int
+    buried_siblings: list[int]
+    was_new: bool
+    was_review: bool
+    again: bool
+
+
+@dataclass
+class Summary:
+    answered: int
+    again: int
+    seconds: float
+    next_due: datetime | None
+
+    @property
+    def again_rate(self) -> float:
+        return self.again / self.answered if self.answered else 0.0
+
+
+@dataclass
+class ReviewSession:
+    store: Store
+    scope: Scope = field(default_factory=Scope)
+    extra_new: int = 0
+    limit: int | None = None
+    minutes: float | None = None
+    clock: Callable[[], datetime] = now_utc
+    tz: tzinfo | None = None
+
+    def __post_init__(self) -> None:
+        self.started = self.clock()
+        self.answered = 0
+        self.again = 0
+        self.seconds = 0.0
+        self._undo: list[_UndoEntry] = []
+        self._new_in_session = 0
+        self._reviews_in_session = 0
+        self._again_next: int | None = None
+        with self.store.read() as session:
+            self.scope.check(session)
+            self.settings = settings_mod.load(session)
+        self._start_day(self.started)
+
+    # -- the day -------------------------------------------------------------------------
+
+    def _start_day(self, now: datetime) -> None:
+        """Fix today's budgets and review order; called at start and when the day rolls over."""
+        self.day = study_day(now, self.settings.rollover_hour, self.tz)
+        with self.store.read() as session:
+            today = queue.answered_today(session, self.day)
+            self._limits_at_start = Limits.left_today(self.settings, today, self.extra_new)
+            self._review_ids = queue.due_reviews_by_risk(
+                session, self.settings, self.day, now, self.scope
+            )
+        self._new_in_session = 0
+        self._reviews_in_session = 0
+        self._new_buffer: list[tuple[int, int, int]] = []
+        self._new_after = (-1, -1, -1)
+
+    def _check_day(self, now: datetime) -> None:
+        if now >= self.day.end or now < self.day.start:
+            self._start_day(now)
+
+    @property
+    def limits(self) -> Limits:
+        return Limits(
+            new=max(0, self._limits_at_start.new - self._new_in_session),
+            review=max(0, self._limits_at_start.review - self._reviews_in_session),
+        )
+
+    def counts(self) -> Due:
+        """New, learning and review cards left today, within this session's limits."""
+        now = self.clock()
+        self._check_day(now)
+        with self.store.read() as session:
+            due = queue.due_counts(session, self.day, now, self.scope)
+        return self.limits.cap(due)
+
+    def left(self) -> int:
+        due = self.counts()
+        total = due.new + due.learning + due.review
+        if self.limit is not None:
+            total = min(total, max(0, self.limit - self.answered))
+        return total
+
+    def stop_reason(self) -> str | None:
+        if self.limit is not None and self.answered >= self.limit:
+            return f"reached the limit of {self.limit} answers"
+        if self.minutes is not None and self.clock() - self.started >= timedelta(
+            minutes=self.minutes
+        ):
+            return f"reached the time limit of {self.minutes:g} minutes"
+        return None
+
+    # -- choosing the next card ----------------------------------------------------------
+
+    def next_card(self) -> Shown | None:
+        """The next card to study, or None when the session is over."""
+        if self.stop_reason():
+            return None
+        now = self.clock()
+        self._check_day(now)
+        with self.store.read() as session:
+            card = self._pick(session, now)
+            if card is None:
+                return None
+            return self._shown(card, now)
+
+    def _pick(self, session: Session, now: datetime) -> Card | None:
+        if self._again_next is not None:
+            card = session.get(Card, self._again_next)
+            self._again_next = None
+            if card is not None and not card.suspended:
+                return card
+        card = queue.next_learning(session, now, timedelta(0), self.scope)
+        if card is not None:
+            return card
+        if self.limits.review > 0:
+            while self._review_ids:
+                card = session.get(Card, self._review_ids.pop(0))
+                if card is not None and self._still_due_review(card, now):
+                    return card
+        if self.limits.new > 0:
+            card = self._next_new(session, now)
+            if card is not None:
+                return card
+        ahead = timedelta(minutes=self.settings.learn_ahead_minutes)
+        return queue.next_learning(session, now, ahead, self.scope)
+
+    def _still_due_review(self, card: Card, now: datetime) -> bool:
+        # Another process may have answered, suspended or buried it since the list was made.
+        return (
+            card.state == REVIEW
+            and not card.suspended
+            and card.due < self.day.end
+            and (card.buried_until is None or card.buried_until <= now)
+        )
+
+    def _next_new(self, session: Session, now: datetime) -> Card | None:
+        while True:
+            if not self._new_buffer:
+                self._new_buffer = queue.new_cards_in_order(
+                    session, now, self.scope, self._new_after, 50
+                )
+                if not self._new_buffer:
+                    return None
+            key = self._new_buffer.pop(0)
+            self._new_after = key
+            card = session.get(Card, key[2])
+            if (
+                card is not None
+                and card.state == NEW
+                and not card.suspended
+                and (card.buried_until is None or card.buried_until <= now)
+            ):
+                return card
+
+    def _shown(self, card: Card, now: datetime) -> Shown:
+        note = card.note
+        front, back = render(note.kind, note.fields, card.ord, card.reps)
+        return Shown(
+            card_id=card.id,
+            guid=note.guid,
+            deck=note.deck.name,
+            kind=note.kind,
+            ord=card.ord,
+            tags=tuple(note.tags),
+            state=card.state,
+            front=front,
+            back=back,
+            outcomes=scheduling.outcomes(self.settings, scheduling.memory_of(card), now, card.id),
+        )
+
+    # -- actions -------------------------------------------------------------------------
+
+    def answer(self, card_id: int, rating: Rating, duration_ms: int | None = None) -> Answered:
+        """Grade a card: schedule it with FSRS, log it, bury its siblings; committed on return."""
+        now = self.clock()
+        self._check_day(now)
+        if duration_ms is not None:
+            duration_ms = max(0, min(duration_ms, MAX_ANSWER_MS))
+        with self.store.write() as session:
+            card = session.get(Card, card_id)
+            if card is None:
+                raise PmcardsError("this card no longer exists (deleted by another process?)")
+            before = scheduling.memory_of(card)
+            outcome = scheduling.outcomes(self.settings, before, now, card.id)[rating]
+            scheduling.apply_memory(card, outcome.memory)
+            leeched = self._leech_check(card, before, outcome.memory)
+            log = ReviewLog(
+                card_id=card.id,
+                rating=int(rating),
+                reviewed_at=now,
+                duration_ms=duration_ms,
+                source="review",
+                state_before=before.state,
+                step_before=before.step,
+                stability_before=before.stability,
+                difficulty_before=before.difficulty,
+                due_before=before.due,
+                last_review_before=before.last_review,
+                reps_before=before.reps,
+                lapses_before=before.lapses,
+                state_after=outcome.memory.state,
+                step_after=outcome.memory.step,
+                stability_after=outcome.memory.stability,
+                difficulty_after=outcome.memory.difficulty,
+                due_after=outcome.memory.due,
+                leeched=leeched,
+            )
+            session.add(log)
+            siblings = list(
+                session.scalars(
+                    select(Card.id).where(
+                        Card.note_id == card.note_id,
+                        Card.id != card.id,
+                        Card.state.in_((NEW, REVIEW)),
+                        Card.suspended.is_(False),
+                        queue.not_buried(now),
+                    )
+                )
+            )
+            if siblings:
+                session.execute(
+                    update(Card).where(Card.id.in_(siblings)).values(buried_until=self.day.end)
+                )
+            session.flush()
+            log_id = log.id
+        self.answered += 1
+        self.again += rating == Rating.Again
+        self.seconds += (duration_ms or 0) / 1000
+        self._new_in_session += before.state == NEW
+        self._reviews_in_session += before.state == REVIEW
+        self._undo.append(
+            _UndoEntry(
+                log_id=log_id,
+                card_id=card_id,
+                buried_siblings=siblings,
+                was_new=before.state == NEW,
+                was_review=before.state == REVIEW,
+                again=rating == Rating.Again,
+            )
+        )
+        return Answered(card_id, rating, outcome.memory.due, leeched, outcome.memory.lapses)
+
+    def _leech_check(self, card: Card, before: scheduling.Memory, after: scheduling.Memory) -> bool:
+        """At the threshold, and every half-threshold lapses after it (as Anki), tag and suspend."""
+        threshold = self.settings.leech_threshold
+        if after.lapses <= before.lapses or after.lapses < threshold:
+            return False
+        if (after.lapses - threshold) % max(1, threshold // 2) != 0:
+            return False
+        card.suspended = True
+        note = card.note
+        if LEECH_TAG not in note.tags:
+            note.set_tags([*note.tags, LEECH_TAG])
+        return True
+
+    @property
+    def can_undo(self) -> bool:
+        return bool(self._undo)
+
+    def undo(self) -> int:
+        """Take back the last answer of this session: state restored, its log removed.
+
+        Returns the card's id; it is shown again next.
+        """
+        if not self._undo:
+            raise PmcardsError("nothing to undo in this session")
+        entry = self._undo[-1]
+        with self.store.write() as session:
+            log = session.get(ReviewLog, entry.log_id)
+            card = session.get(Card, entry.card_id)
+            latest = session.scalar(
+                select(ReviewLog.id)
+                .where(ReviewLog.card_id == entry.card_id)
+                .order_by(ReviewLog.id.desc())
+                .limit(1)
+            )
+            if log is None or card is None or latest != entry.log_id:
+                self._undo.pop()
+                raise PmcardsError("cannot undo: this card was changed by another session since")
+            scheduling.apply_memory(
+                card,
+                scheduling.Memory(
+                    state=log.state_before,
+                    step=log.step_before,
+                    stability=log.stability_before,
+                    difficulty=log.difficulty_before,
+                    due=log.due_before,
+                    last_review=log.last_review_before,
+                    reps=log.reps_before,
+                    lapses=log.lapses_before,
+                ),
+            )
+            if log.leeched:
+                card.suspended = False
+                note = card.note
+                others = session.scalar(
+                    select(ReviewLog.id)
+                    .join(Card, Card.id == ReviewLog.card_id)
+                    .where(
+                        Card.note_id == note.id, ReviewLog.leeched.is_(True), ReviewLog.id != log.id
+                    )
+                    .limit(1)
+                )
+                if others is None:
+                    note.set_tags([t for t in note.tags if t != LEECH_TAG])
+            if entry.buried_siblings:
+                session.execute(
+                    update(Card)
+                    .where(Card.id.in_(entry.buried_siblings), Card.buried_until == self.day.end)
+                    .values(buried_until=None)
+                )
+            session.delete(log)
+        self._undo.pop()
+        self.answered -= 1
+        self.again -= entry.again
+        self._new_in_session -= entry.was_new
+        self._reviews_in_session -= entry.was_review
+        self._again_next = entry.card_id
+        return entry.card_id
+
+    def suspend(self, card_id: int) -> None:
+        with self.store.write() as session:
+            card = session.get(Card, card_id)
+            if card is not None:
+                card.suspended = True
+
+    def bury(self, card_id: int) -> None:
+        """Hide the card until the next day starts."""
+        with self.store.write() as session:
+            card = session.get(Card, card_id)
+            if card is not None:
+                card.buried_until = self.day.end
+
+    def summary(self) -> Summary:
+        now = self.clock()
+        with self.store.read() as session:
+            stmt = (
+                self.scope.apply(select(Card.due))
+                .where(queue.available(), Card.state != NEW)
+                .order_by(Card.due)
+                .limit(1)
+            )
+            upcoming = session.scalars(stmt.where(Card.due > now)).first()
+        return Summary(self.answered, self.again, self.seconds, upcoming)

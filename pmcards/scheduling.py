@@ -1,0 +1,216 @@
+"""FSRS scheduling, as a pure function of (card memory, rating, now).
+
+py-fsrs does the memory model; this module adds what it leaves to the application:
+our "new" state, lapse counting, deterministic fuzz (so a previewed interval is the one you
+get), and Anki's rule that a review card's four intervals strictly increase.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+from functools import lru_cache
+
+from fsrs import Card as FsrsCard
+from fsrs import Rating, Scheduler, State
+
+from pmcards.models import NEW, REVIEW, Card
+from pmcards.settings import Settings
+
+RATINGS = (Rating.Again, Rating.Hard, Rating.Good, Rating.Easy)
+RATING_NAMES = {
+    Rating.Again: "Again",
+    Rating.Hard: "Hard",
+    Rating.Good: "Good",
+    Rating.Easy: "Easy",
+}
+
+
+@dataclass(frozen=True)
+class Memory:
+    """A card's scheduling state, detached from the database."""
+
+    state: int
+    step: int | None
+    stability: float | None
+    difficulty: float | None
+    due: datetime
+    last_review: datetime | None
+    reps: int = 0
+    lapses: int = 0
+
+
+@dataclass(frozen=True)
+class Outcome:
+    rating: Rating
+    memory: Memory
+    interval: timedelta
+
+
+# The row <-> memory conversion lives here and nowhere else.
+def memory_of(card: Card) -> Memory:
+    return Memory(
+        state=card.state,
+        step=card.step,
+        stability=card.stability,
+        difficulty=card.difficulty,
+        due=card.due,
+        last_review=card.last_review,
+        reps=card.reps,
+        lapses=card.lapses,
+    )
+
+
+def apply_memory(card: Card, memory: Memory) -> None:
+    card.state = memory.state
+    card.step = memory.step
+    card.stability = memory.stability
+    card.difficulty = memory.difficulty
+    card.due = memory.due
+    card.last_review = memory.last_review
+    card.reps = memory.reps
+    card.lapses = memory.lapses
+
+
+def to_fsrs(memory: Memory, card_id: int = 0) -> FsrsCard:
+    if memory.state == NEW:
+        return FsrsCard(card_id=card_id, state=State.Learning, step=0, due=memory.due)
+    return FsrsCard(
+        card_id=card_id,
+        state=State(memory.state),
+        step=memory.step,
+        stability=memory.stability,
+        difficulty=memory.difficulty,
+        due=memory.due,
+        last_review=memory.last_review,
+    )
+
+
+@lru_cache(maxsize=8)
+def scheduler_for(settings: Settings) -> Scheduler:
+    """One FSRS scheduler per distinct settings, built once per process."""
+    return Scheduler(
+        parameters=settings.parameters,
+        desired_retention=settings.desired_retention,
+        learning_steps=settings.learning_step_deltas(),
+        relearning_steps=settings.relearning_step_deltas(),
+        maximum_interval=settings.maximum_interval,
+        enable_fuzzing=settings.fuzz,
+    )
+
+
+def retrievability(settings: Settings, memory: Memory, now: datetime) -> float:
+    """FSRS's predicted probability of recall at `now` (0 for a card never reviewed)."""
+    if memory.state == NEW:
+        return 0.0
+    return float(scheduler_for(settings).get_card_retrievability(to_fsrs(memory), now))
+
+
+def outcomes(
+    settings: Settings, memory: Memory, now: datetime, card_id: int
+) -> dict[Rating, Outcome]:
+    """What each of the four ratings would do to this card at `now`."""
+    if now.tzinfo is None:
+        raise ValueError("now must be timezone-aware")
+    now = now.astimezone(UTC)
+    scheduler = scheduler_for(settings)
+    fcard = to_fsrs(memory, card_id)
+    raw: dict[Rating, FsrsCard] = {}
+    # py-fsrs draws its fuzz from the module-level random(). Seeding it per (card, reps), as
+    # Anki seeds its fuzz, makes the interval shown on a button the one the answer gives;
+    # the global generator's state is restored afterwards.
+    saved = random.getstate()
+    try:
+        for rating in RATINGS:
+            random.seed(card_id * 7919 + memory.reps)
+            raw[rating], _ = scheduler.review_card(fcard, rating, now)
+    finally:
+        random.setstate(saved)
+
+    if memory.state == REVIEW:
+        _spread_review_intervals(raw, now, settings.maximum_interval)
+
+    result = {}
+    for rating, new in raw.items():
+        lapsed = memory.state == REVIEW and rating == Rating.Again
+        after = Memory(
+            state=int(new.state),
+            step=new.step,
+            stability=new.stability,
+            difficulty=new.difficulty,
+            due=new.due,
+            last_review=now,
+            reps=memory.reps + 1,
+            lapses=memory.lapses + (1 if lapsed else 0),
+        )
+        result[rating] = Outcome(rating=rating, memory=after, interval=new.due - now)
+    return result
+
+
+def _spread_review_intervals(
+    raw: dict[Rating, FsrsCard], now: datetime, maximum_interval: int
+) -> None:
+    """Make Again < Hard < Good < Easy in whole days, as Anki does for review cards.
+
+    py-fsrs rounds each interval on its own, so Hard and Good can land on the same day.
+    """
+
+    def days(card: FsrsCard) -> int:
+        return round((card.due - now) / timedelta(days=1))
+
+    floor = days(raw[Rating.Again]) if raw[Rating.Again].state == State.Review else 0
+    for rating in (Rating.Hard, Rating.Good, Rating.Easy):
+        wanted = min(max(days(raw[rating]), floor + 1), maximum_interval)
+        card = raw[rating]
+        if wanted != days(card):
+            raw[rating] = replace_due(card, now + timedelta(days=wanted))
+        floor = wanted
+
+
+def replace_due(card: FsrsCard, due: datetime) -> FsrsCard:
+    new = FsrsCard(
+        card_id=card.card_id,
+        state=card.state,
+        step=card.step,
+        stability=card.stability,
+        difficulty=card.difficulty,
+        due=due,
+        last_review=card.last_review,
+    )
+    return new
+
+
+def format_interval(delta: timedelta) -> str:
+    """Short human intervals, as on Anki's buttons: <1m, 10m, 3h, 4d, 2.5mo, 1.2y."""
+    seconds = delta.total_seconds()
+    if seconds < 60:
+        return "<1m"
+    minutes = seconds / 60
+    if minutes < 60:
+        return f"{round(minutes)}m"
+    hours = minutes / 60
+    if hours < 24:
+        return f"{round(hours)}h"
+    days = hours / 24
+    if days < 30:
+        return f"{round(days)}d"
+    if days < 365:
+        return f"{days / 30:.1f}mo".replace(".0mo", "mo")
+    return f"{days / 365:.1f}y".replace(".0y", "y")
+
+
+__all__ = [
+    "RATINGS",
+    "RATING_NAMES",
+    "Memory",
+    "Outcome",
+    "apply_memory",
+    "format_interval",
+    "memory_of",
+    "outcomes",
+    "replace",
+    "retrievability",
+    "scheduler_for",
+    "to_fsrs",
+]

@@ -1,0 +1,199 @@
+"""Collection settings: defaults, parsing from the command line, validation, storage."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, fields, replace
+from datetime import timedelta
+from typing import Any
+
+from fsrs.scheduler import DEFAULT_PARAMETERS
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from pmcards.errors import SettingError
+from pmcards.models import Setting
+
+
+@dataclass(frozen=True)
+class Settings:
+    desired_retention: float = 0.9
+    learning_steps: tuple[str, ...] = ("1m", "10m")
+    relearning_steps: tuple[str, ...] = ("10m",)
+    maximum_interval: int = 36500
+    fuzz: bool = True
+    parameters: tuple[float, ...] = tuple(DEFAULT_PARAMETERS)
+    new_per_day: int = 20
+    reviews_per_day: int = 200
+    rollover_hour: int = 4
+    leech_threshold: int = 8
+    learn_ahead_minutes: int = 20
+
+    def learning_step_deltas(self) -> tuple[timedelta, ...]:
+        return tuple(parse_step(s) for s in self.learning_steps)
+
+    def relearning_step_deltas(self) -> tuple[timedelta, ...]:
+        return tuple(parse_step(s) for s in self.relearning_steps)
+
+
+HELP = {
+    "desired_retention": "share of reviews FSRS aims to have you recall (0.7 to 0.99)",
+    "learning_steps": "delays between the first answers of a new card, e.g. '1m 10m'",
+    "relearning_steps": "delays after forgetting a review card, e.g. '10m'",
+    "maximum_interval": "longest interval in days",
+    "fuzz": "spread review intervals a little so cards learned together part (on/off)",
+    "parameters": "the 21 FSRS model weights, comma-separated (fit them with the optimizer)",
+    "new_per_day": "new cards introduced per study day, across all sessions",
+    "reviews_per_day": "review cards answered per study day, across all sessions",
+    "rollover_hour": "local hour (0-23) at which a study day starts",
+    "leech_threshold": "lapses after which a card is tagged 'leech' and suspended",
+    "learn_ahead_minutes": "show learning cards this early when nothing else is due",
+}
+
+_STEP = re.compile(r"^(\d+(?:\.\d+)?)([smhd])$")
+_UNIT = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
+
+
+def parse_step(text: str) -> timedelta:
+    match = _STEP.match(text.strip())
+    if not match:
+        raise SettingError(f"invalid step {text!r}: use a number and a unit, e.g. 1m, 10m, 1h, 1d")
+    amount = float(match.group(1))
+    if amount <= 0:
+        raise SettingError(f"invalid step {text!r}: must be longer than zero")
+    return timedelta(**{_UNIT[match.group(2)]: amount})
+
+
+def _steps(text: str) -> tuple[str, ...]:
+    parts = tuple(p for p in re.split(r"[\s,]+", text.strip()) if p)
+    for part in parts:
+        parse_step(part)
+    if len(parts) > 10:
+        raise SettingError("at most 10 steps")
+    return parts
+
+
+def _int_in(lo: int, hi: int) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise SettingError(f"{text!r} is not a whole number") from None
+        if not lo <= value <= hi:
+            raise SettingError(f"{value} is out of range: must be from {lo} to {hi}")
+        return value
+
+    return parse
+
+
+def _retention(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise SettingError(f"{text!r} is not a number") from None
+    if not (math.isfinite(value) and 0.7 <= value <= 0.99):
+        raise SettingError(f"{text} is out of range: must be from 0.7 to 0.99")
+    return value
+
+
+def _bool(text: str) -> bool:
+    lowered = text.strip().lower()
+    if lowered in ("on", "true", "yes", "1"):
+        return True
+    if lowered in ("off", "false", "no", "0"):
+        return False
+    raise SettingError(f"{text!r} is not on/off")
+
+
+def _parameters(text: str) -> tuple[float, ...]:
+    from fsrs import Scheduler
+
+    try:
+        values = tuple(float(p) for p in re.split(r"[\s,]+", text.strip().strip("[]")) if p)
+    except ValueError:
+        raise SettingError("parameters must be numbers separated by commas") from None
+    if not all(math.isfinite(v) for v in values):
+        raise SettingError("parameters must be finite numbers")
+    try:
+        Scheduler(parameters=values)
+    except ValueError as exc:
+        raise SettingError(" ".join(str(exc).split())) from None
+    return values
+
+
+PARSERS: dict[str, Callable[[str], Any]] = {
+    "desired_retention": _retention,
+    "learning_steps": _steps,
+    "relearning_steps": _steps,
+    "maximum_interval": _int_in(1, 36500),
+    "fuzz": _bool,
+    "parameters": _parameters,
+    "new_per_day": _int_in(0, 9999),
+    "reviews_per_day": _int_in(0, 99999),
+    "rollover_hour": _int_in(0, 23),
+    "leech_threshold": _int_in(1, 999),
+    "learn_ahead_minutes": _int_in(0, 1440),
+}
+KEYS = [f.name for f in fields(Settings)]
+
+
+def format_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    if isinstance(value, tuple):
+        if value and isinstance(value[0], float):
+            return ", ".join(f"{v:g}" for v in value)
+        return " ".join(str(v) for v in value)
+    return str(value)
+
+
+def check_key(key: str) -> str:
+    if key not in PARSERS:
+        raise SettingError(f"unknown setting {key!r}; known: {', '.join(KEYS)}")
+    return key
+
+
+def parse(key: str, text: str) -> Any:
+    value = PARSERS[check_key(key)](text)
+    if key == "learning_steps" and not value:
+        return ()
+    return value
+
+
+def load(session: Session) -> Settings:
+    """The collection's settings: stored values over the defaults."""
+    stored = {row.key: row.value for row in session.scalars(select(Setting))}
+    values: dict[str, Any] = {}
+    for key in KEYS:
+        if key in stored:
+            raw = stored[key]
+            values[key] = tuple(raw) if isinstance(raw, list) else raw
+    return replace(Settings(), **values)
+
+
+def save(session: Session, key: str, value: Any) -> None:
+    stored = json.dumps(list(value) if isinstance(value, tuple) else value)
+    row = session.get(Setting, key)
+    if row is None:
+        session.add(Setting(key=key, value_json=stored))
+    else:
+        row.value_json = stored
+
+
+def reset(session: Session, key: str) -> None:
+    row = session.get(Setting, check_key(key))
+    if row is not None:
+        session.delete(row)
+
+
+def get_raw(session: Session, key: str) -> Any:
+    """A stored value outside the user-facing settings (internal collection state)."""
+    row = session.get(Setting, key)
+    return None if row is None else row.value
+
+
+def set_raw(session: Session, key: str, value: Any) -> None:
+    save(session, key, value)

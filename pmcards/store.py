@@ -1,0 +1,124 @@
+"""Opening the collection: the engine, its connection settings, migrations, and sessions.
+
+The caller owns the session: `with store.write() as session:` is one transaction, committed
+when the block ends and rolled back if it raises.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DatabaseError, DBAPIError, IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from pmcards import migrations, paths
+from pmcards.errors import PmcardsError
+
+# How long a writer waits for another process's write to finish before giving up.
+BUSY_TIMEOUT_SECONDS = 30.0
+
+
+def _sqlite_setup(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        # Let SQLAlchemy's "begin" event below issue BEGIN itself (the pysqlite recipe), so a
+        # write transaction can take the write lock up front with BEGIN IMMEDIATE: two writers
+        # then queue on the busy timeout instead of failing with "database is locked".
+        dbapi_conn.isolation_level = None
+        cursor = dbapi_conn.cursor()
+        cursor.execute("PRAGMA foreign_keys = ON")
+        cursor.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_SECONDS * 1000)}")
+        cursor.execute("PRAGMA journal_mode = WAL")
+        # FULL: a committed answer survives power loss too, not only a killed process.
+        cursor.execute("PRAGMA synchronous = FULL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: sa.Connection) -> None:
+        write = conn.get_execution_options().get("pmcards_write", False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+
+class Store:
+    """An open collection."""
+
+    def __init__(self, url: str, *, migrate: bool = True) -> None:
+        self.url = url
+        self.location = paths.describe(url)
+        file = paths.sqlite_path(url)
+        if file is not None:
+            try:
+                file.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise PmcardsError(f"cannot create {file.parent}: {exc.strerror}") from exc
+        try:
+            engine = sa.create_engine(
+                url,
+                connect_args={"timeout": BUSY_TIMEOUT_SECONDS} if file is not None else {},
+            )
+        except (sa.exc.ArgumentError, ImportError) as exc:
+            raise PmcardsError(f"cannot use database {self.location!r}: {exc}") from exc
+        if engine.dialect.name == "sqlite":
+            _sqlite_setup(engine)
+        self.engine = engine
+        self._write_engine = engine.execution_options(pmcards_write=True)
+        self._read_sessions = sessionmaker(engine, expire_on_commit=False)
+        self._write_sessions = sessionmaker(self._write_engine, expire_on_commit=False)
+        if migrate:
+            self.migrate()
+
+    def migrate(self) -> list[str]:
+        """Bring the schema up to date (refusing a newer one); returns what was applied."""
+        with self._guard(), self._write_engine.begin() as conn:
+            return migrations.run(conn)
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        with self._guard(), self._read_sessions.begin() as session:
+            yield session
+
+    @contextmanager
+    def write(self) -> Iterator[Session]:
+        """One write transaction: it holds the write lock from its first statement."""
+        with self._guard(), self._write_sessions.begin() as session:
+            yield session
+
+    @contextmanager
+    def _guard(self) -> Iterator[None]:
+        """Database failures the user can act on become one-line messages."""
+        try:
+            yield
+        except IntegrityError:
+            raise  # a bug in pmcards, not something the user can fix
+        except DatabaseError as exc:
+            raise PmcardsError(_explain(self.location, exc)) from exc
+        except DBAPIError as exc:
+            if exc.connection_invalidated:
+                raise PmcardsError(f"lost the connection to {self.location}") from exc
+            raise
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def _explain(location: str, exc: DatabaseError) -> str:
+    text = str(exc.orig) if exc.orig is not None else str(exc)
+    lowered = text.lower()
+    if "database or disk is full" in lowered:
+        return f"the disk holding {location} is full: nothing was written; free some space"
+    if "readonly" in lowered or "read-only" in lowered:
+        return f"{location} is read-only: pmcards needs to write to it"
+    if "locked" in lowered or "busy" in lowered:
+        return (
+            f"{location} stayed locked by another pmcards process for {BUSY_TIMEOUT_SECONDS:.0f}s"
+        )
+    if "unable to open" in lowered:
+        return f"cannot open the collection at {location}"
+    if "file is not a database" in lowered or "malformed" in lowered:
+        return f"{location} is not a pmcards collection or is damaged ({text})"
+    return f"database error on {location}: {text}"

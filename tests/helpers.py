@@ -1,0 +1,43 @@
+"""Helpers shared by the tests."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from pathlib import Path
+
+
+class FakeClock:
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **kw: float) -> None:
+        self.now += timedelta(**kw)
+
+
+def write_deck(path: Path, name: str, notes: list[dict[str, object]]) -> Path:
+    """Write a TOML deck file from plain dicts (tests' own tiny writer)."""
+    import json
+
+    lines = ["[deck]", f"name = {json.dumps(name)}", ""]
+    for note in notes:
+        lines.append("[[note]]")
+        for key, value in note.items():
+            lines.append(f"{key} = {json.dumps(value)}")
+        lines.append("")
+    path.write_text("\n".join(lines), encoding="utf-8")
+    return path
+
+
+def qa(i: int, prefix: str = "n", **extra: object) -> dict[str, object]:
+    note: dict[str, object] = {
+        "id": f"{prefix}-{i:03d}",
+        "kind": "qa",
+        "tags": ["t"],
+        "front": f"Question {i}?",
+        "back": f"Answer {i}.",
+    }
+    note.update(extra)
+    return note

@@ -1,0 +1,252 @@
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from helpers import qa, write_deck
+from sqlalchemy import func, select
+
+from pmcards.cli import cli
+from pmcards.models import Card, ReviewLog
+from pmcards.store import Store
+
+NOW = "2026-03-02T12:00:00+00:00"
+
+
+def run(*args: str, input: str | None = None, env: dict[str, str] | None = None) -> tuple[int, str]:
+    result = CliRunner().invoke(cli, list(args), input=input, env=env, catch_exceptions=False)
+    return result.exit_code, result.output
+
+
+def db_url(home: Path) -> str:
+    return f"sqlite:///{home / 'collection.sqlite3'}"
+
+
+def all_commands() -> list[list[str]]:
+    out = []
+    for name, command in cli.commands.items():
+        out.append([name])
+        sub = getattr(command, "commands", None)
+        if sub:
+            out.extend([name, s] for s in sub)
+    return out
+
+
+@pytest.mark.parametrize("command", all_commands(), ids=lambda c: " ".join(c))
+def test_every_command_has_help(command: list[str]) -> None:
+    code, output = run(*command, "--help")
+    assert code == 0
+    assert "Usage: " in output and len(output.splitlines()) > 3
+
+
+def test_help_imports_neither_sqlalchemy_nor_jinja() -> None:
+    code = (
+        "import sys, runpy; sys.argv=['pmcards','--help']\n"
+        "from pmcards.cli import cli\n"
+        "try:\n    cli()\nexcept SystemExit:\n    pass\n"
+        "bad=[m for m in ('sqlalchemy','jinja2','fsrs') if m in sys.modules]\n"
+        "print('LOADED', bad)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert "LOADED []" in out.stdout
+
+
+def test_db_path_default_and_overrides(isolated_home: Path, tmp_path: Path) -> None:
+    assert run("db", "path") == (0, f"{isolated_home / 'collection.sqlite3'}\n")
+    assert run("--db", str(tmp_path / "x.db"), "db", "path") == (0, f"{tmp_path / 'x.db'}\n")
+    assert run("db", "path", env={"PMCARDS_DB": "postgresql+psycopg://me:secret@host/pm"}) == (
+        0,
+        "postgresql+psycopg://me:***@host/pm\n",
+    )
+
+
+def test_first_use_imports_builtin_decks_and_status_json() -> None:
+    code, output = run("status", "--json", env={"PMCARDS_NOW": NOW})
+    assert code == 0
+    data = json.loads(output[output.index("{") :])
+    assert set(data["total"]) == {"new", "learning", "review", "notes", "cards"}
+    assert data["total"]["notes"] >= 150
+    assert data["total"]["new"] == 20  # the default daily new limit
+    assert data["reviewed_today"] == 0
+    assert len(data["decks"]) >= 4
+    for deck in data["decks"]:
+        assert set(deck) >= {"name", "new", "learning", "review", "notes", "cards"}
+    assert len(data["next_days"]) == 7
+    # The second run does not import again.
+    code, output = run("status", "--json", env={"PMCARDS_NOW": NOW})
+    assert not output.startswith("Welcome")
+
+
+def test_review_session_of_20_answers(isolated_home: Path) -> None:
+    keys = " 3" * 20
+    code, output = run("review", "--limit", "20", input=keys, env={"PMCARDS_NOW": NOW})
+    assert code == 0, output
+    assert "Cards answered: 20" in output
+    assert "Session over: reached the limit of 20 answers" in output
+    code, output = run("status", "--json", env={"PMCARDS_NOW": NOW})
+    assert json.loads(output)["reviewed_today"] == 20
+    store = Store(db_url(isolated_home))
+    with store.read() as session:
+        assert session.scalar(select(func.count()).select_from(ReviewLog)) == 20
+        answered = session.scalars(select(Card).where(Card.reps > 0)).all()
+        # Good on a new card: learning step 2 of 2, due 10 minutes later.
+        assert len(answered) == 20
+        assert all(c.state == 1 and c.step == 1 for c in answered)
+        assert {c.due.isoformat() for c in answered} == {"2026-03-02T12:10:00+00:00"}
+    store.close()
+
+
+def test_review_keys_undo_suspend_bury_and_quit(isolated_home: Path) -> None:
+    # Reveal+Good, undo, reveal+Easy, suspend the next, bury the next, then quit.
+    code, output = run("review", input=" 3u 4sbq", env={"PMCARDS_NOW": NOW})
+    assert code == 0, output
+    assert "Cards answered: 1" in output
+    store = Store(db_url(isolated_home))
+    with store.read() as session:
+        logs = session.scalars(select(ReviewLog)).all()
+        assert [log.rating for log in logs] == [4]
+        assert session.scalar(select(func.count()).select_from(Card).where(Card.suspended)) == 1
+        assert (
+            session.scalar(
+                select(func.count()).select_from(Card).where(Card.buried_until.is_not(None))
+            )
+            == 1
+        )
+    store.close()
+
+
+def test_review_shows_intervals_and_plain_text() -> None:
+    code, output = run("review", "--limit", "1", input=" 3", env={"PMCARDS_NOW": NOW})
+    assert "1 Again 1m   2 Hard 6m   3 Good 10m   4 Easy " in output
+    assert "\x1b[" not in output  # not a TTY: no colour
+
+
+def test_review_with_nothing_due(tmp_path: Path) -> None:
+    deck = write_deck(tmp_path / "d.toml", "Tiny", [qa(1)])
+    db = str(tmp_path / "c.db")
+    assert run("--db", db, "import", str(deck))[0] == 0
+    code, output = run("--db", db, "review", "--deck", "Tiny", input=" 4", env={"PMCARDS_NOW": NOW})
+    assert "Cards answered: 1" in output
+    code, output = run("--db", db, "review", "--deck", "Tiny", env={"PMCARDS_NOW": NOW})
+    assert code == 0
+    assert output.startswith("Nothing to study now. Next card due: in ")
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["review", "--limit", "-1"], "Invalid value for '--limit': -1 is not in the range x>=1."),
+        (["review", "--new", "x"], "Invalid value for '--new': 'x' is not a valid integer range."),
+        (
+            ["review", "--minutes", "0"],
+            "Invalid value for '--minutes': 0.0 is not in the range x>0.",
+        ),
+        (
+            ["config", "desired_retention", "1.5"],
+            "Invalid value for 'desired_retention': 1.5 is out of range: must be from 0.7 to 0.99",
+        ),
+        (["config", "nope"], "unknown setting 'nope'"),
+        (["config", "learning_steps", "1x"], "invalid step '1x'"),
+        (["cards", "--state", "weird"], "Invalid value for '--state'"),
+    ],
+)
+def test_bad_options_are_usage_errors(args: list[str], message: str) -> None:
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 2
+    assert message in result.output
+    assert "Traceback" not in result.output
+
+
+def test_unknown_deck_is_a_clear_error() -> None:
+    result = CliRunner().invoke(cli, ["review", "--deck", "Nope"])
+    assert result.exit_code == 1
+    assert result.output.splitlines()[-1].startswith("Error: no deck named 'Nope' (decks: ")
+
+
+def test_config_show_set_reset() -> None:
+    assert run("config", "new_per_day") == (0, "20\n")
+    assert run("config", "new_per_day", "35")[0] == 0
+    assert run("config", "new_per_day") == (0, "35\n")
+    assert run("config", "learning_steps", "1m, 5m 30m")[0] == 0
+    assert run("config", "learning_steps") == (0, "1m 5m 30m\n")
+    assert run("config", "fuzz", "off")[0] == 0
+    code, output = run("config", "--json")
+    data = json.loads(output)
+    assert data["new_per_day"] == 35 and data["fuzz"] is False and len(data["parameters"]) == 21
+    assert run("config", "new_per_day", "--reset")[0] == 0
+    assert run("config", "new_per_day") == (0, "20\n")
+    code, output = run("config", "parameters", "1,2,3")
+    assert code == 2 and "Expected 21 parameters, got 3." in output
+
+
+def test_import_cli_errors_exit_1_and_change_nothing(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[deck]\nname = "X"\n[[note]]\nid = "x1"\nfront = "no back"\n')
+    db = str(tmp_path / "c.db")
+    result = CliRunner().invoke(cli, ["--db", db, "import", str(bad)])
+    assert result.exit_code == 1
+    assert (
+        result.output
+        == f"Error: {bad}:3: note 1: missing field 'back' (kind 'qa' needs front, back)\n"
+    )
+    code, output = run("--db", db, "decks", "--json")
+    assert "X" not in [d["name"] for d in json.loads(output[output.index("[") :])]
+
+
+def test_import_dry_run_and_reimport(tmp_path: Path) -> None:
+    deck = write_deck(tmp_path / "d.toml", "Mine", [qa(1), qa(2)])
+    db = str(tmp_path / "c.db")
+    code, output = run("--db", db, "import", str(deck), "--dry-run")
+    assert (
+        f"{deck}: deck 'Mine': 2 added, 0 updated, 0 unchanged, 0 missing (would be so)" in output
+    )
+    assert "Dry run: nothing was changed." in output
+    code, output = run("--db", db, "import", str(deck))
+    assert f"{deck}: deck 'Mine': 2 added, 0 updated, 0 unchanged, 0 missing\n" in output
+    write_deck(deck, "Mine", [qa(1, back="Changed."), qa(3)])
+    code, output = run("--db", db, "import", str(deck))
+    assert "1 added, 1 updated, 0 unchanged, 1 missing" in output
+    assert "in the collection but not in the file (kept): n-002" in output
+
+
+def test_cards_json_shape(tmp_path: Path) -> None:
+    deck = write_deck(
+        tmp_path / "d.toml",
+        "Mine",
+        [
+            {
+                "id": "c1",
+                "kind": "contrast",
+                "tags": ["x"],
+                "situation": "S",
+                "bad": "B",
+                "good": "G",
+                "why": "W",
+            },
+        ],
+    )
+    db = str(tmp_path / "c.db")
+    run("--db", db, "import", str(deck))
+    code, output = run("--db", db, "cards", "--deck", "Mine", "--json")
+    data = json.loads(output)
+    assert [c["ord"] for c in data] == [0, 1]
+    first = data[0]
+    assert first["deck"] == "Mine" and first["note_id"] == "c1" and first["kind"] == "contrast"
+    assert first["fields"] == {"situation": "S", "bad": "B", "good": "G", "why": "W"}
+    assert first["tags"] == ["x"] and first["state"] == "new"
+    assert {"stability", "difficulty", "due", "last_review", "reps", "lapses", "suspended"} <= set(
+        first
+    )
+
+
+def test_control_characters_never_reach_the_terminal(tmp_path: Path) -> None:
+    deck = write_deck(
+        tmp_path / "d.toml", "Evil", [qa(1, front="Hi \x1b[31mred\x1b[0m \x07bell\x1b]0;title\x07")]
+    )
+    db = str(tmp_path / "c.db")
+    run("--db", db, "import", str(deck))
+    code, output = run("--db", db, "review", "--deck", "Evil", input="q")
+    assert "Hi red bell" in output
+    assert "\x1b" not in output and "\x07" not in output

@@ -1,0 +1,336 @@
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from fsrs import Rating
+from helpers import FakeClock, qa, write_deck
+from sqlalchemy import func, select
+
+from pmcards import importer, settings
+from pmcards.errors import PmcardsError
+from pmcards.models import LEARNING, NEW, RELEARNING, REVIEW, Card, Note, ReviewLog
+from pmcards.queue import Scope
+from pmcards.review import ReviewSession
+from pmcards.store import Store
+
+UTC = UTC
+
+
+def load(store: Store, tmp_path: Path, notes: list[dict[str, object]], name: str = "D") -> None:
+    path = write_deck(tmp_path / f"{name}.toml", name, notes)
+    with store.write() as session:
+        importer.apply(session, importer.parse_files([path]), datetime(2026, 1, 1, tzinfo=UTC))
+
+
+def configure(store: Store, **values: object) -> None:
+    with store.write() as session:
+        for key, value in values.items():
+            settings.save(session, key, value)
+
+
+def card_of(store: Store, guid: str, ord: int = 0) -> Card:
+    with store.read() as session:
+        card = session.scalar(select(Card).join(Note).where(Note.guid == guid, Card.ord == ord))
+        assert card is not None
+        return card
+
+
+def set_review(store: Store, guid: str, due: datetime, stability: float, last: datetime) -> None:
+    with store.write() as session:
+        card = session.scalar(select(Card).join(Note).where(Note.guid == guid))
+        assert card is not None
+        card.state, card.step, card.stability, card.difficulty = REVIEW, None, stability, 5.0
+        card.due, card.last_review, card.reps = due, last, 3
+
+
+def log_count(store: Store) -> int:
+    with store.read() as session:
+        return session.scalar(select(func.count()).select_from(ReviewLog)) or 0
+
+
+def test_new_cards_in_deck_order_then_learning_when_due(
+    store: Store, tmp_path: Path, clock: FakeClock
+) -> None:
+    load(store, tmp_path, [qa(i) for i in range(1, 4)])
+    session = ReviewSession(store, clock=clock)
+    first = session.next_card()
+    assert first is not None and first.guid == "n-001"
+    session.answer(first.card_id, Rating.Good)  # learning, due in 10 minutes
+    second = session.next_card()
+    assert second is not None and second.guid == "n-002"
+    clock.advance(minutes=10)
+    third = session.next_card()
+    assert third is not None and third.guid == "n-001" and third.state == LEARNING
+
+
+def test_learning_before_reviews_before_new_and_reviews_by_risk(
+    store: Store, tmp_path: Path, clock: FakeClock
+) -> None:
+    load(store, tmp_path, [qa(i) for i in range(1, 6)])
+    now = clock.now
+    # Both due today; n-002 is further past its stability, so more at risk of being forgotten.
+    set_review(store, "n-001", now - timedelta(hours=1), 10.0, now - timedelta(days=10))
+    set_review(store, "n-002", now - timedelta(hours=1), 10.0, now - timedelta(days=30))
+    # Due later today, before the 04:00 rollover: still today's review.
+    set_review(store, "n-003", now + timedelta(hours=10), 50.0, now - timedelta(days=40))
+    with store.write() as s:
+        learning = s.scalar(select(Card).join(Note).where(Note.guid == "n-004"))
+        assert learning is not None
+        learning.state, learning.step, learning.stability, learning.difficulty = (
+            LEARNING,
+            1,
+            2.0,
+            5.0,
+        )
+        learning.due, learning.last_review, learning.reps = now - timedelta(minutes=1), now, 1
+    session = ReviewSession(store, clock=clock)
+    order = []
+    for _ in range(5):
+        shown = session.next_card()
+        assert shown is not None
+        order.append(shown.guid)
+        session.answer(shown.card_id, Rating.Easy)
+    assert order == ["n-004", "n-002", "n-001", "n-003", "n-005"]
+    assert session.next_card() is None
+
+
+def test_daily_new_limit_counts_across_sessions(
+    store: Store, tmp_path: Path, clock: FakeClock
+) -> None:
+    load(store, tmp_path, [qa(i) for i in range(1, 11)])
+    configure(store, new_per_day=3)
+    first = ReviewSession(store, clock=clock)
+    for _ in range(2):
+        shown = first.next_card()
+        assert shown is not None
+        first.answer(shown.card_id, Rating.Easy)
+    second = ReviewSession(store, clock=clock)
+    assert second.counts().new == 1
+    shown = second.next_card()
+    assert shown is not None
+    second.answer(shown.card_id, Rating.Easy)
+    assert second.next_card() is None
+    # --new 2 on top of the exhausted limit.
+    third = ReviewSession(store, clock=clock, extra_new=2)
+    assert third.counts().new == 2
+    # The next study day the limit is fresh: 04:00 local (UTC here) rollover.
+    clock.now = datetime(2026, 3, 3, 4, 0, tzinfo=UTC)
+    fourth = ReviewSession(store, clock=clock)
+    assert fourth.counts().new == 3
+
+
+def test_review_limit(store: Store, tmp_path: Path, clock: FakeClock) -> None:
+    load(store, tmp_path, [qa(i) for i in range(1, 6)])
+    configure(store, reviews_per_day=2, new_per_day=0)
+    for i in range(1, 6):
+        set_review(
+            store, f"n-{i:03d}", clock.now - timedelta(hours=1), 5.0, clock.now - timedelta(days=5)
+        )
+    session = ReviewSession(store, clock=clock)
+    assert session.counts().review == 2
+    answered = 0
+    while (shown := session.next_card()) is not None:
+        session.answer(shown.card_id, Rating.Good)
+        answered += 1
+    assert answered == 2
+
+
+def test_siblings_buried_until_next_day(store: Store, tmp_path: Path, clock: FakeClock) -> None:
+    load(
+        store,
+        tmp_path,
+        [
+            {
+                "id": "c1",
+                "kind": "contrast",
+                "tags": ["x"],
+                "situation": "S",
+                "bad": "B",
+                "good": "G",
+            },
+            qa(1),
+        ],
+    )
+    session = ReviewSession(store, clock=clock)
+    shown = session.next_card()
+    assert shown is not None and (shown.guid, shown.ord) == ("c1", 0)
+    session.answer(shown.card_id, Rating.Easy)
+    nxt = session.next_card()
+    assert nxt is not None and nxt.guid == "n-001"  # c1's judge card is buried
+    session.answer(nxt.card_id, Rating.Easy)
+    assert session.next_card() is None
+    sibling = card_of(store, "c1", 1)
+    assert sibling.buried_until == datetime(2026, 3, 3, 4, 0, tzinfo=UTC)
+    clock.now = datetime(2026, 3, 3, 4, 0, tzinfo=UTC)
+    later = ReviewSession(store, clock=clock).next_card()
+    assert later is not None and (later.guid, later.ord) == ("c1", 1)
+
+
+def test_undo_restores_card_and_removes_log(store: Store, tmp_path: Path, clock: FakeClock) -> None:
+    load(
+        store,
+        tmp_path,
+        [
+            {
+                "id": "c1",
+                "kind": "contrast",
+                "tags": ["x"],
+                "situation": "S",
+                "bad": "B",
+                "good": "G",
+            },
+        ],
+    )
+    before = card_of(store, "c1")
+    session = ReviewSession(store, clock=clock)
+    shown = session.next_card()
+    assert shown is not None
+    session.answer(shown.card_id, Rating.Good)
+    assert log_count(store) == 1
+    assert card_of(store, "c1", 1).buried_until is not None
+    assert session.undo() == shown.card_id
+    assert log_count(store) == 0
+    after = card_of(store, "c1")
+    assert (after.state, after.due, after.reps, after.stability, after.last_review) == (
+        NEW,
+        before.due,
+        0,
+        None,
+        None,
+    )
+    assert card_of(store, "c1", 1).buried_until is None  # sibling unburied
+    assert session.answered == 0
+    again = session.next_card()
+    assert again is not None and again.card_id == shown.card_id  # shown again
+    with pytest.raises(PmcardsError, match="nothing to undo"):
+        session.undo()
+
+
+def test_leech_is_tagged_and_suspended(store: Store, tmp_path: Path, clock: FakeClock) -> None:
+    load(store, tmp_path, [qa(1)])
+    configure(store, leech_threshold=2, relearning_steps=[])
+    set_review(store, "n-001", clock.now - timedelta(hours=1), 5.0, clock.now - timedelta(days=5))
+    session = ReviewSession(store, clock=clock)
+    results = []
+    for _ in range(3):
+        shown = session.next_card()
+        if shown is None:
+            clock.advance(days=1)
+            session = ReviewSession(store, clock=clock)
+            shown = session.next_card()
+        assert shown is not None
+        results.append(session.answer(shown.card_id, Rating.Again))
+        if results[-1].leeched:
+            break
+    assert [r.leeched for r in results] == [False, True]
+    assert results[-1].lapses == 2
+    card = card_of(store, "n-001")
+    assert card.suspended
+    with store.read() as s:
+        note = s.scalar(select(Note))
+        assert note is not None and "leech" in note.tags
+    # Undo reverses the leech too.
+    session.undo()
+    card = card_of(store, "n-001")
+    assert not card.suspended and card.lapses == 1
+    with store.read() as s:
+        note = s.scalar(select(Note))
+        assert note is not None and "leech" not in note.tags
+
+
+def test_suspend_and_bury(store: Store, tmp_path: Path, clock: FakeClock) -> None:
+    load(store, tmp_path, [qa(1), qa(2), qa(3)])
+    session = ReviewSession(store, clock=clock)
+    a = session.next_card()
+    assert a is not None
+    session.suspend(a.card_id)
+    b = session.next_card()
+    assert b is not None and b.guid == "n-002"
+    session.bury(b.card_id)
+    c = session.next_card()
+    assert c is not None and c.guid == "n-003"
+    assert card_of(store, "n-001").suspended
+    assert card_of(store, "n-002").buried_until == datetime(2026, 3, 3, 4, 0, tzinfo=UTC)
+
+
+def test_relearning_card_comes_back_after_its_step(
+    store: Store, tmp_path: Path, clock: FakeClock
+) -> None:
+    load(store, tmp_path, [qa(1)])
+    set_review(store, "n-001", clock.now - timedelta(hours=1), 5.0, clock.now - timedelta(days=5))
+    session = ReviewSession(store, clock=clock)
+    shown = session.next_card()
+    assert shown is not None
+    result = session.answer(shown.card_id, Rating.Again)
+    assert result.due == clock.now + timedelta(minutes=10)
+    assert card_of(store, "n-001").state == RELEARNING
+    # Within the 20-minute learn-ahead window it is shown early when nothing else is left.
+    again = session.next_card()
+    assert again is not None and again.card_id == shown.card_id
+
+
+def test_limit_and_minutes_stop_the_session(store: Store, tmp_path: Path, clock: FakeClock) -> None:
+    load(store, tmp_path, [qa(i) for i in range(1, 6)])
+    session = ReviewSession(store, clock=clock, limit=2)
+    for _ in range(2):
+        shown = session.next_card()
+        assert shown is not None
+        session.answer(shown.card_id, Rating.Easy)
+    assert session.next_card() is None
+    assert session.stop_reason() == "reached the limit of 2 answers"
+    timed = ReviewSession(store, clock=clock, minutes=1)
+    assert timed.next_card() is not None
+    clock.advance(minutes=1)
+    assert timed.next_card() is None
+
+
+def test_scope_by_deck_and_tag(store: Store, tmp_path: Path, clock: FakeClock) -> None:
+    load(store, tmp_path, [qa(1, tags=["alpha"]), qa(2, tags=["beta"])], name="A")
+    load(store, tmp_path, [qa(1, prefix="m")], name="B")
+    shown = ReviewSession(store, Scope(deck="B"), clock=clock).next_card()
+    assert shown is not None and shown.guid == "m-001"
+    shown = ReviewSession(store, Scope(tag="beta"), clock=clock).next_card()
+    assert shown is not None and shown.guid == "n-002"
+    with pytest.raises(PmcardsError, match=r"no deck named 'C' \(decks: A, B\)"):
+        ReviewSession(store, Scope(deck="C"), clock=clock)
+    with pytest.raises(PmcardsError, match="no note is tagged 'gamma'"):
+        ReviewSession(store, Scope(tag="gamma"), clock=clock)
+
+
+def test_answer_recorded_with_before_and_after(
+    store: Store, tmp_path: Path, clock: FakeClock
+) -> None:
+    load(store, tmp_path, [qa(1)])
+    session = ReviewSession(store, clock=clock)
+    shown = session.next_card()
+    assert shown is not None
+    session.answer(shown.card_id, Rating.Good, duration_ms=4200)
+    with store.read() as s:
+        log = s.scalar(select(ReviewLog))
+        assert log is not None
+        assert (log.rating, log.duration_ms, log.state_before, log.state_after, log.step_after) == (
+            3,
+            4200,
+            NEW,
+            LEARNING,
+            1,
+        )
+        assert log.reviewed_at == clock.now
+        assert log.due_after == clock.now + timedelta(minutes=10)
+
+
+def test_two_sessions_share_a_due_card(store: Store, tmp_path: Path, clock: FakeClock) -> None:
+    """A card answered in one session is skipped by another that listed it earlier."""
+    load(store, tmp_path, [qa(1), qa(2)])
+    configure(store, new_per_day=0)
+    for guid in ("n-001", "n-002"):
+        set_review(store, guid, clock.now - timedelta(hours=1), 5.0, clock.now - timedelta(days=5))
+    one = ReviewSession(store, clock=clock)
+    two = ReviewSession(store, clock=clock)
+    a = one.next_card()
+    assert a is not None
+    one.answer(a.card_id, Rating.Good)
+    b = two.next_card()
+    assert b is not None and b.card_id != a.card_id
+    two.answer(b.card_id, Rating.Good)
+    assert two.next_card() is None and log_count(store) == 2

@@ -1,0 +1,141 @@
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+from fsrs import Card as FsrsCard
+from fsrs import Rating, Scheduler, State
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from pmcards import scheduling
+from pmcards.models import LEARNING, NEW, RELEARNING, REVIEW
+from pmcards.scheduling import Memory, format_interval, outcomes
+from pmcards.settings import Settings
+
+UTC = UTC
+T0 = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
+NO_FUZZ = Settings(fuzz=False)
+
+
+def new_memory() -> Memory:
+    return Memory(NEW, None, None, None, T0, None)
+
+
+def test_new_card_exact_due_dates() -> None:
+    o = outcomes(NO_FUZZ, new_memory(), T0, card_id=1)
+    assert o[Rating.Again].memory.due == datetime(2026, 1, 5, 12, 1, tzinfo=UTC)
+    assert o[Rating.Hard].memory.due == datetime(2026, 1, 5, 12, 5, 30, tzinfo=UTC)
+    assert o[Rating.Good].memory.due == datetime(2026, 1, 5, 12, 10, tzinfo=UTC)
+    assert o[Rating.Easy].memory.due == datetime(2026, 1, 13, 12, 0, tzinfo=UTC)
+    assert o[Rating.Good].memory.state == LEARNING and o[Rating.Good].memory.step == 1
+    assert o[Rating.Easy].memory.state == REVIEW and o[Rating.Easy].memory.step is None
+    assert all(x.memory.reps == 1 and x.memory.lapses == 0 for x in o.values())
+
+
+def test_graduation_then_review_exact_due_dates() -> None:
+    first = outcomes(NO_FUZZ, new_memory(), T0, 1)[Rating.Good].memory
+    t1 = T0 + timedelta(minutes=10)
+    second = outcomes(NO_FUZZ, first, t1, 1)
+    assert second[Rating.Good].memory.due == datetime(2026, 1, 7, 12, 10, tzinfo=UTC)
+    assert second[Rating.Easy].memory.due == datetime(2026, 1, 9, 12, 10, tzinfo=UTC)
+    review = second[Rating.Good].memory
+    third = outcomes(NO_FUZZ, review, review.due, 1)
+    assert third[Rating.Again].memory.due == datetime(2026, 1, 7, 12, 20, tzinfo=UTC)
+    assert third[Rating.Again].memory.state == RELEARNING
+    assert third[Rating.Again].memory.lapses == 1
+    assert third[Rating.Hard].memory.due == datetime(2026, 1, 15, 12, 10, tzinfo=UTC)
+    assert third[Rating.Good].memory.due == datetime(2026, 1, 18, 12, 10, tzinfo=UTC)
+    assert third[Rating.Easy].memory.due == datetime(2026, 1, 26, 12, 10, tzinfo=UTC)
+
+
+def test_matches_plain_py_fsrs_when_no_adjustment_needed() -> None:
+    """Our wrapper adds nothing to FSRS's memory model: same stability, difficulty, due."""
+    memory = new_memory()
+    fcard = FsrsCard(card_id=1, state=State.Learning, step=0, due=T0)
+    plain = Scheduler(enable_fuzzing=False)
+    now = T0
+    for rating in [Rating.Good, Rating.Good, Rating.Good, Rating.Hard, Rating.Again, Rating.Good]:
+        ours = outcomes(NO_FUZZ, memory, now, 1)[rating].memory
+        fcard, _ = plain.review_card(fcard, rating, now)
+        assert ours.stability == fcard.stability
+        assert ours.difficulty == fcard.difficulty
+        assert ours.state == int(fcard.state)
+        memory, now = ours, max(ours.due, now + timedelta(minutes=1))
+        if ours.due == fcard.due:
+            continue
+        # Only our Again < Hard < Good < Easy spreading may move a review due date.
+        assert rating in (Rating.Good, Rating.Easy)
+
+
+def test_review_intervals_strictly_increase_where_py_fsrs_ties() -> None:
+    # A hard review card: py-fsrs alone gives Hard, Good and Easy all 1 day.
+    memory = Memory(REVIEW, None, 0.3, 9.5, T0, T0 - timedelta(days=1), reps=3)
+    plain = Scheduler(enable_fuzzing=False)
+    fcard = scheduling.to_fsrs(memory, 1)
+    hard, _ = plain.review_card(fcard, Rating.Hard, T0)
+    good, _ = plain.review_card(fcard, Rating.Good, T0)
+    easy, _ = plain.review_card(fcard, Rating.Easy, T0)
+    assert [(c.due - T0).days for c in (hard, good, easy)] == [1, 1, 1]  # the ties we break
+    o = outcomes(NO_FUZZ, memory, T0, 1)
+    days = [o[r].interval for r in scheduling.RATINGS]
+    assert days[0] < days[1] < days[2] < days[3]
+    assert [d.days for d in days[1:]] == [1, 2, 3]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    stability=st.floats(0.01, 3000),
+    difficulty=st.floats(1, 10),
+    elapsed=st.integers(0, 3000),
+    card_id=st.integers(1, 10**9),
+    fuzz=st.booleans(),
+)
+def test_review_intervals_always_strictly_increase(
+    stability: float, difficulty: float, elapsed: int, card_id: int, fuzz: bool
+) -> None:
+    memory = Memory(REVIEW, None, stability, difficulty, T0, T0 - timedelta(days=elapsed), reps=5)
+    o = outcomes(replace(NO_FUZZ, fuzz=fuzz), memory, T0, card_id)
+    ivl = [o[r].interval for r in scheduling.RATINGS]
+    assert ivl[0] < ivl[1] < ivl[2] < ivl[3] or ivl[3].days == NO_FUZZ.maximum_interval
+    assert all(i > timedelta(0) for i in ivl)
+
+
+def test_fuzz_is_deterministic_per_card_and_rep() -> None:
+    fuzzy = Settings(fuzz=True)
+    memory = Memory(REVIEW, None, 40.0, 5.0, T0, T0 - timedelta(days=40), reps=6)
+    a = outcomes(fuzzy, memory, T0, 42)
+    b = outcomes(fuzzy, memory, T0 + timedelta(seconds=20), 42)
+    assert [a[r].interval.days for r in scheduling.RATINGS] == [
+        b[r].interval.days for r in scheduling.RATINGS
+    ]
+    spread = {outcomes(fuzzy, memory, T0, cid)[Rating.Good].interval.days for cid in range(1, 40)}
+    assert len(spread) > 1  # fuzz does spread cards
+
+
+def test_card_is_not_mutated_and_naive_now_refused() -> None:
+    memory = new_memory()
+    outcomes(NO_FUZZ, memory, T0, 1)
+    assert memory == new_memory()
+    try:
+        outcomes(NO_FUZZ, memory, datetime(2026, 1, 1), 1)
+    except ValueError:
+        pass
+    else:  # pragma: no cover
+        raise AssertionError("naive datetime accepted")
+
+
+def test_retrievability() -> None:
+    assert scheduling.retrievability(NO_FUZZ, new_memory(), T0) == 0.0
+    memory = Memory(REVIEW, None, 10.0, 5.0, T0, T0 - timedelta(days=10))
+    assert abs(scheduling.retrievability(NO_FUZZ, memory, T0) - 0.9) < 1e-9
+
+
+def test_format_interval() -> None:
+    assert [format_interval(timedelta(seconds=s)) for s in (30, 60, 600, 3600 * 5, 86400 * 3)] == [
+        "<1m",
+        "1m",
+        "10m",
+        "5h",
+        "3d",
+    ]
+    assert format_interval(timedelta(days=45)) == "1.5mo"
+    assert format_interval(timedelta(days=730)) == "2y"

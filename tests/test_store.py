@@ -1,0 +1,135 @@
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from pmcards import migrations
+from pmcards.errors import PmcardsError, SchemaError
+from pmcards.models import Base, Card, Deck, Note, ReviewLog
+from pmcards.store import Store
+
+UTC = UTC
+
+
+def test_fresh_database_is_at_current_version(tmp_path: Path) -> None:
+    store = Store(f"sqlite:///{tmp_path / 'c.db'}")
+    with store.engine.connect() as conn:
+        assert migrations.applied(conn) == [name for name, _ in migrations.MIGRATIONS]
+    store.close()
+
+
+def test_sqlite_connection_settings(tmp_path: Path) -> None:
+    store = Store(f"sqlite:///{tmp_path / 'c.db'}")
+    with store.engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+        assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 30000
+        assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 2  # FULL
+    store.close()
+
+
+def test_models_match_migrated_schema(tmp_path: Path) -> None:
+    store = Store(f"sqlite:///{tmp_path / 'c.db'}")
+    inspector = sa.inspect(store.engine)
+    for table in Base.metadata.sorted_tables:
+        in_db = {c["name"]: c for c in inspector.get_columns(table.name)}
+        assert set(in_db) == {c.name for c in table.columns}, table.name
+        for column in table.columns:
+            assert bool(in_db[column.name]["nullable"]) == column.nullable or column.primary_key, (
+                table.name,
+                column.name,
+            )
+    store.close()
+
+
+def test_upgrade_from_first_schema_keeps_history(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    engine = sa.create_engine(url)
+    t = datetime(2026, 1, 1, 10, 0)
+    with engine.begin() as conn:
+        assert migrations.run(conn, up_to=1) == ["m001_initial"]
+        conn.exec_driver_sql(
+            "INSERT INTO decks (id, name, description, created_at) VALUES (1, 'D', '', ?)", (t,)
+        )
+        conn.exec_driver_sql(
+            "INSERT INTO notes (id, guid, deck_id, kind, fields, tags, section, checksum, position,"
+            ' created_at, updated_at) VALUES (1, \'g1\', 1, \'qa\', \'{"front": "F", "back": "B"}\','
+            " ' t ', '', 'x', 1, ?, ?)",
+            (t, t),
+        )
+        conn.exec_driver_sql(
+            "INSERT INTO cards (id, note_id, ord, state, step, stability, difficulty, due, last_review,"
+            " reps, lapses, suspended) VALUES (1, 1, 0, 2, NULL, 5.0, 4.0, ?, ?, 1, 0, 0)",
+            (datetime(2026, 1, 6, 10, 0), t),
+        )
+        conn.exec_driver_sql(
+            "INSERT INTO review_log (card_id, rating, reviewed_at, duration_ms, source, state_before,"
+            " due_before, reps_before, lapses_before, state_after, stability_after, difficulty_after,"
+            " due_after, leeched) VALUES (1, 3, ?, 1000, 'review', 0, ?, 0, 0, 2, 5.0, 4.0, ?, 0)",
+            (t, t, datetime(2026, 1, 6, 10, 0)),
+        )
+    engine.dispose()
+
+    store = Store(url)
+    with store.engine.connect() as conn:
+        assert migrations.applied(conn) == ["m001_initial", "m002_queue_indexes"]
+        indexes = {ix["name"] for ix in sa.inspect(conn).get_indexes("cards")}
+        assert "ix_cards_queue" in indexes
+    with store.read() as session:
+        card = session.get(Card, 1)
+        assert card is not None
+        assert card.due == datetime(2026, 1, 6, 10, 0, tzinfo=UTC)
+        assert card.stability == 5.0
+        assert session.scalar(sa.select(sa.func.count()).select_from(ReviewLog)) == 1
+        assert session.get(Note, 1).fields == {"front": "F", "back": "B"}  # type: ignore[union-attr]
+        assert session.get(Deck, 1).name == "D"  # type: ignore[union-attr]
+    store.close()
+
+
+def test_newer_schema_is_refused(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'new.db'}"
+    Store(url).close()
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        conn.exec_driver_sql(
+            "INSERT INTO pmcards_migrations (name, applied_at) VALUES ('m999_from_the_future', ?)",
+            (datetime(2030, 1, 1),),
+        )
+    engine.dispose()
+    with pytest.raises(SchemaError) as info:
+        Store(url)
+    assert str(info.value) == (
+        "this collection has schema version 3, written by a newer pmcards (this one knows up to "
+        "version 2; unknown migration m999_from_the_future). Upgrade pmcards to open it."
+    )
+
+
+def test_not_a_database_gives_clear_error(tmp_path: Path) -> None:
+    bogus = tmp_path / "notes.txt"
+    bogus.write_text("hello, this is not sqlite" * 100)
+    with pytest.raises(PmcardsError) as info:
+        Store(f"sqlite:///{bogus}")
+    assert str(info.value).startswith(f"{bogus} is not a pmcards collection or is damaged")
+
+
+def test_naive_datetime_is_refused(store: Store) -> None:
+    with pytest.raises(Exception, match="naive datetime"), store.write() as session:
+        session.add(Deck(name="x", description="", created_at=datetime(2026, 1, 1)))
+        session.flush()
+
+
+def test_foreign_keys_enforced(store: Store) -> None:
+    with pytest.raises(sa.exc.IntegrityError), store.write() as session:
+        session.add(
+            Card(
+                note_id=999,
+                ord=0,
+                state=0,
+                due=datetime(2026, 1, 1, tzinfo=UTC),
+                reps=0,
+                lapses=0,
+                suspended=False,
+            )
+        )
+        session.flush()

@@ -241,6 +241,109 @@ def import_(ctx: click.Context, files: tuple[Path, ...], dry_run: bool) -> None:
         click.echo("Dry run: nothing was changed.")
 
 
+# -- export -------------------------------------------------------------------------------
+
+
+def _export_formats() -> list[str]:
+    # Kept in sync with pmcards.exporters.EXPORTERS without importing it (and SQLAlchemy).
+    return ["toml", "html", "report"]
+
+
+@cli.command()
+@click.argument("fmt", metavar="FORMAT", type=click.Choice(_export_formats()))
+@scope_options
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write to this file (default: standard output).",
+)
+@click.option(
+    "--order",
+    type=click.Choice(["weakest", "deck", "due"]),
+    help="html: weakest (lowest predicted recall on --on first), deck, or due.",
+)
+@click.option(
+    "--on",
+    "on",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    metavar="DATE",
+    help="html: the day to predict recall for, e.g. your interview (default: today).",
+)
+@click.option(
+    "--mode",
+    type=click.Choice(["full", "compact", "quiz"]),
+    help="html: full sheet, compact cheat sheet, or quiz (answers hidden).",
+)
+@click.option("--paper", type=click.Choice(["a4", "letter"]), help="html: paper size.")
+@click.option(
+    "--template",
+    type=click.Path(file_okay=False, exists=True, path_type=Path),
+    help="html, report: render with your own templates from this folder.",
+)
+@click.option("--with-history", is_flag=True, help="apkg: include scheduling and review history.")
+@click.pass_context
+def export(
+    ctx: click.Context,
+    /,
+    fmt: str,
+    deck: str | None,
+    tag: str | None,
+    output: Path | None,
+    **options: Any,
+) -> None:
+    """Export cards: a deck file, a printable study sheet, or a progress report.
+
+    \b
+    pmcards export toml --deck "BAD vs GOOD answers" -o contrasts.toml
+    pmcards export html --order weakest --on 2026-12-14 -o sheet.html
+    pmcards export report -o progress.html
+    """
+    from pmcards.exporters import FORMAT_OPTIONS, ExportOptions, exporter
+    from pmcards.queue import Scope
+
+    given = {k: v for k, v in options.items() if v not in (None, False)}
+    for key in given:
+        if fmt not in FORMAT_OPTIONS[key]:
+            flag = "--" + key.replace("_", "-")
+            raise click.UsageError(
+                f"{flag} applies only to: {', '.join(sorted(FORMAT_OPTIONS[key]))}"
+            )
+    if "on" in given:
+        given["on"] = given["on"].date()
+    with _store(ctx) as store, store.read() as session:
+        scope = Scope(deck, tag)
+        scope.check(session)
+        data = exporter(fmt)(session, ExportOptions(scope=scope, **given))
+    if output is None:
+        if fmt == "apkg":
+            raise click.UsageError("an .apkg is binary: give -o FILE")
+        click.echo(data.decode("utf-8"), nl=False)
+        return
+    _write_atomically(output, data)
+    click.echo(f"Wrote {output}", err=True)
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    """Write to a temporary file beside `path`, then rename: never a half-written file."""
+    import os
+    import tempfile
+
+    from pmcards.errors import PmcardsError
+
+    try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent or Path("."), prefix=f".{path.name}.")
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except OSError as exc:
+        if "tmp" in locals() and os.path.exists(tmp):
+            os.unlink(tmp)
+        raise PmcardsError(f"cannot write {path}: {exc.strerror}") from exc
+
+
 # -- config -------------------------------------------------------------------------------
 
 

@@ -237,3 +237,15 @@ def new_cards_in_order(
         .limit(count)
     )
     return [(pos, o, cid) for cid, pos, o in session.execute(stmt)]
+
+
+def scoped_notes(session: Session, scope: Scope) -> list[Note]:
+    """The notes in scope, in deck order (deck name, then position)."""
+    stmt = select(Note).join(Deck, Deck.id == Note.deck_id)
+    if scope.deck is not None:
+        stmt = stmt.where(
+            or_(Deck.name == scope.deck, Deck.name.startswith(scope.deck + "::", autoescape=True))
+        )
+    if scope.tag is not None:
+        stmt = stmt.where(Note.tags_text.contains(f" {scope.tag} ", autoescape=True))
+    return list(session.scalars(stmt.order_by(Deck.name, Note.position)))

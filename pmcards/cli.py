@@ -204,6 +204,26 @@ def cards(
     click.echo(reports.format_cards(data))
 
 
+@cli.command()
+@json_option
+@click.pass_context
+def stats(ctx: click.Context, as_json: bool) -> None:
+    """Progress: cards by state, reviews per day, true retention by week, the 30-day
+    forecast, time spent, leeches and the weakest cards.
+
+    `pmcards export report -o progress.html` draws the same figures as charts.
+    """
+    from pmcards import stats as stats_mod
+    from pmcards.clock import now_utc
+
+    with _store(ctx) as store, store.read() as session:
+        data = stats_mod.compute(session, now_utc())
+    if as_json:
+        _echo_json(data)
+        return
+    click.echo(stats_mod.format_text(data))
+
+
 # -- import -------------------------------------------------------------------------------
 
 

@@ -1,0 +1,127 @@
+"""The progress report: the `pmcards stats` figures drawn as inline SVG charts.
+
+Chart geometry is computed here and drawn by the template: no JavaScript, no network.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from pmcards import settings as settings_mod
+from pmcards import stats
+from pmcards.clock import now_utc
+from pmcards.exporters import ExportOptions
+from pmcards.exporters.templating import render
+
+HEATMAP_WEEKS = 53
+CELL = 11  # px, including a 2px gap
+
+
+@dataclass(frozen=True)
+class Cell:
+    x: int
+    y: int
+    day: str
+    count: int
+    shade: int  # 0 (none) to 4 (most)
+
+
+@dataclass(frozen=True)
+class Bar:
+    x: float
+    y: float
+    width: float
+    height: float
+    label: str
+    value: int
+
+
+def export(session: Session, options: ExportOptions) -> bytes:
+    now = now_utc()
+    figures = stats.compute(session, now)
+    cfg = settings_mod.load(session)
+    today = date.fromisoformat(figures["date"])
+    return render(
+        "report.html",
+        options.template,
+        s=figures,
+        heatmap=heatmap(figures["reviews_per_day"], today),
+        forecast=bars([(d["date"], d["due"]) for d in figures["forecast"]["days"]], 600, 140),
+        retention=retention_line(figures["retention_by_week"], cfg.desired_retention),
+        desired_retention=cfg.desired_retention,
+        minutes=lambda seconds: f"{seconds // 60} min",
+    )
+
+
+def heatmap(per_day: list[dict[str, Any]], today: date) -> dict[str, Any]:
+    """A year of study days as a grid: one column per week, one row per weekday."""
+    counts = {d["date"]: d["count"] for d in per_day}
+    start = today - timedelta(days=today.weekday()) - timedelta(weeks=HEATMAP_WEEKS - 1)
+    nonzero = sorted(c for c in counts.values() if c > 0)
+
+    def shade(count: int) -> int:
+        if count == 0 or not nonzero:
+            return 0
+        # Quartiles of the days studied, so one huge day does not wash out the rest.
+        rank = sum(1 for c in nonzero if c <= count) / len(nonzero)
+        return min(4, 1 + int(rank * 4 - 1e-9))
+
+    cells = []
+    months = []
+    day = start
+    while day <= today:
+        week = (day - start).days // 7
+        if day.day <= 7 and day.weekday() == 0:
+            months.append((week * CELL, day.strftime("%b")))
+        key = day.isoformat()
+        count = counts.get(key, 0)
+        cells.append(Cell(week * CELL, day.weekday() * CELL, key, count, shade(count)))
+        day += timedelta(days=1)
+    return {
+        "cells": cells,
+        "months": months,
+        "width": HEATMAP_WEEKS * CELL,
+        "height": 7 * CELL,
+        "days_studied": len(nonzero),
+        "total": sum(counts.values()),
+    }
+
+
+def bars(series: list[tuple[str, int]], width: int, height: int) -> dict[str, Any]:
+    top = max([v for _, v in series] + [1])
+    slot = width / max(1, len(series))
+    out = [
+        Bar(
+            x=round(i * slot + 1, 1),
+            y=round(height - value / top * height, 1),
+            width=round(slot - 2, 1),
+            height=round(value / top * height, 1),
+            label=label,
+            value=value,
+        )
+        for i, (label, value) in enumerate(series)
+    ]
+    return {"bars": out, "width": width, "height": height, "top": top}
+
+
+def retention_line(weeks: list[dict[str, Any]], desired: float) -> dict[str, Any]:
+    """Weekly true retention on a 50-100% axis, with the desired retention as a reference."""
+    width, height, low = 600, 140, 0.5
+
+    def y(value: float) -> float:
+        return round(height - (max(low, value) - low) / (1 - low) * height, 1)
+
+    step = width / max(1, len(weeks) - 1) if len(weeks) > 1 else 0
+    points = [{"x": round(i * step, 1), "y": y(w["retention"]), **w} for i, w in enumerate(weeks)]
+    return {
+        "points": points,
+        "polyline": " ".join(f"{p['x']},{p['y']}" for p in points),
+        "width": width,
+        "height": height,
+        "desired_y": y(desired),
+        "grid": [{"y": y(v), "label": f"{v:.0%}"} for v in (0.5, 0.6, 0.7, 0.8, 0.9, 1.0)],
+    }

@@ -1,0 +1,267 @@
+"""Progress figures: cards by state, reviews per day, true retention, forecast, time, leeches,
+the weakest cards. Counted in SQL; the same dict feeds `pmcards stats --json`, the terminal
+table and the HTML report."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, case, func, literal, select
+from sqlalchemy.orm import Session
+
+from pmcards import queue, scheduling
+from pmcards import settings as settings_mod
+from pmcards.clock import Day, study_day
+from pmcards.kinds import summary
+from pmcards.models import LEARNING, NEW, RELEARNING, REVIEW, Card, Deck, Note, ReviewLog
+from pmcards.sqltime import days_between, local_date
+
+HISTORY_DAYS = 365
+FORECAST_DAYS = 30
+RETENTION_WEEKS = 26
+# Anki's definition: a card is mature once its interval reaches 21 days.
+MATURE_DAYS = 21
+
+
+def day_offset_seconds(now: datetime, rollover_hour: int) -> int:
+    """Shift from UTC to the local study date: the local UTC offset minus the rollover hour.
+
+    Taken at `now`: across a DST change, reviews within an hour of the rollover may count
+    toward the neighbouring day in these statistics (never in scheduling).
+    """
+    offset = now.astimezone().utcoffset() or timedelta(0)
+    return int(offset.total_seconds()) - rollover_hour * 3600
+
+
+def compute(session: Session, now: datetime) -> dict[str, Any]:
+    cfg = settings_mod.load(session)
+    day = study_day(now, cfg.rollover_hour)
+    offset = day_offset_seconds(now, cfg.rollover_hour)
+    return {
+        "date": day.date.isoformat(),
+        "cards": cards_by_state(session, now),
+        "reviews_per_day": reviews_per_day(session, day, offset),
+        "retention_by_week": retention_by_week(session, day, offset),
+        "forecast": forecast(session, day, now, cfg.rollover_hour),
+        "time": time_spent(session, day),
+        "leeches": leeches(session),
+        "weakest": weakest(session, cfg, now),
+    }
+
+
+def cards_by_state(session: Session, now: datetime) -> dict[str, int]:
+    active = Card.suspended.is_(False)
+    buried = and_(active, Card.buried_until > now)
+    row = session.execute(
+        select(
+            func.count(),
+            *[
+                func.coalesce(func.sum(case((and_(active, Card.state == s), 1), else_=0)), 0)
+                for s in (NEW, LEARNING, REVIEW, RELEARNING)
+            ],
+            func.coalesce(func.sum(case((Card.suspended.is_(True), 1), else_=0)), 0),
+            func.coalesce(func.sum(case((buried, 1), else_=0)), 0),
+        ).select_from(Card)
+    ).one()
+    total, new, learning, review, relearning, suspended, buried_count = (int(x) for x in row)
+    return {
+        "total": total,
+        "new": new,
+        "learning": learning,
+        "review": review,
+        "relearning": relearning,
+        "suspended": suspended,
+        "buried": buried_count,
+    }
+
+
+def reviews_per_day(session: Session, day: Day, offset: int) -> list[dict[str, Any]]:
+    """Answers and seconds spent per study day over the last year (days with answers only)."""
+    local_day = local_date(ReviewLog.reviewed_at, literal(offset))
+    since = day.start - timedelta(days=HISTORY_DAYS)
+    rows = session.execute(
+        select(local_day, func.count(), func.coalesce(func.sum(ReviewLog.duration_ms), 0))
+        .where(ReviewLog.reviewed_at >= since, ReviewLog.reviewed_at < day.end)
+        .group_by(local_day)
+        .order_by(local_day)
+    ).all()
+    return [
+        {"date": d, "count": int(n), "seconds": round(int(ms or 0) / 1000)} for d, n, ms in rows
+    ]
+
+
+def retention_by_week(session: Session, day: Day, offset: int) -> list[dict[str, Any]]:
+    """True retention: the share of reviews of mature cards not answered Again, by week."""
+    local_day = local_date(ReviewLog.reviewed_at, literal(offset))
+    interval = days_between(ReviewLog.due_before, ReviewLog.last_review_before)
+    since = day.start - timedelta(weeks=RETENTION_WEEKS)
+    rows = session.execute(
+        select(
+            local_day,
+            func.count(),
+            func.coalesce(func.sum(case((ReviewLog.rating > 1, 1), else_=0)), 0),
+        )
+        .where(
+            ReviewLog.reviewed_at >= since,
+            ReviewLog.state_before == REVIEW,
+            interval >= MATURE_DAYS,
+        )
+        .group_by(local_day)
+    ).all()
+    weeks: dict[date, list[int]] = {}
+    for d, n, passed in rows:
+        day_date = date.fromisoformat(d)
+        week = day_date - timedelta(days=day_date.weekday())
+        bucket = weeks.setdefault(week, [0, 0])
+        bucket[0] += int(n)
+        bucket[1] += int(passed)
+    return [
+        {"week": w.isoformat(), "reviews": n, "passed": p, "retention": round(p / n, 4)}
+        for w, (n, p) in sorted(weeks.items())
+    ]
+
+
+def forecast(session: Session, day: Day, now: datetime, rollover_hour: int) -> dict[str, Any]:
+    due_today = queue.due_counts(session, day, now)
+    boundaries = [
+        study_day(day.end + timedelta(days=i, hours=12), rollover_hour).end
+        for i in range(FORECAST_DAYS)
+    ]
+    counts = queue.forecast(session, day, FORECAST_DAYS, boundaries)
+    return {
+        "today": due_today.learning + due_today.review,
+        "days": [
+            {"date": (day.date + timedelta(days=i + 1)).isoformat(), "due": n}
+            for i, n in enumerate(counts)
+        ],
+    }
+
+
+def time_spent(session: Session, day: Day) -> dict[str, int]:
+    def total(since: datetime | None) -> tuple[int, int]:
+        stmt = select(func.count(), func.coalesce(func.sum(ReviewLog.duration_ms), 0))
+        if since is not None:
+            stmt = stmt.where(ReviewLog.reviewed_at >= since)
+        n, ms = session.execute(stmt).one()
+        return int(n), round(int(ms or 0) / 1000)
+
+    today = total(day.start)
+    week = total(day.start - timedelta(days=6))
+    ever = total(None)
+    return {
+        "reviews_today": today[0],
+        "seconds_today": today[1],
+        "reviews_7_days": week[0],
+        "seconds_7_days": week[1],
+        "reviews_total": ever[0],
+        "seconds_total": ever[1],
+    }
+
+
+def leeches(session: Session, limit: int = 50) -> list[dict[str, Any]]:
+    rows = session.execute(
+        select(Note, Deck.name, func.max(Card.lapses))
+        .join(Deck, Deck.id == Note.deck_id)
+        .join(Card, Card.note_id == Note.id)
+        .where(Note.tags_text.contains(" leech "))
+        .group_by(Note.id, Deck.name)
+        .order_by(func.max(Card.lapses).desc())
+        .limit(limit)
+    ).all()
+    return [
+        {"note_id": n.guid, "deck": d, "text": summary(n.kind, n.fields), "lapses": int(lapses)}
+        for n, d, lapses in rows
+    ]
+
+
+def weakest(
+    session: Session, cfg: settings_mod.Settings, now: datetime, limit: int = 10
+) -> list[dict[str, Any]]:
+    """Studied cards with the lowest predicted recall now.
+
+    SQL orders by elapsed days over stability, which FSRS's forgetting curve maps
+    monotonically to retrievability; py-fsrs then gives the exact figure for the few shown.
+    """
+    ratio = days_between(literal(now, type_=Card.due.type), Card.last_review) / Card.stability
+    rows = session.execute(
+        select(Card, Note, Deck.name)
+        .join(Note, Note.id == Card.note_id)
+        .join(Deck, Deck.id == Note.deck_id)
+        .where(Card.state != NEW, Card.suspended.is_(False), Card.stability > 0)
+        .order_by(ratio.desc())
+        .limit(limit * 3)
+    ).all()
+    scored = []
+    for card, note, deck in rows:
+        r = scheduling.retrievability(cfg, scheduling.memory_of(card), now)
+        scored.append((r, -card.lapses, card, note, deck))
+    scored.sort(key=lambda x: (x[0], x[1]))
+    return [
+        {
+            "note_id": note.guid,
+            "deck": deck,
+            "ord": card.ord,
+            "text": summary(note.kind, note.fields),
+            "retrievability": round(r, 4),
+            "lapses": card.lapses,
+        }
+        for r, _, card, note, deck in scored[:limit]
+    ]
+
+
+_BLOCKS = " ▁▂▃▄▅▆▇█"
+
+
+def sparkline(values: list[int]) -> str:
+    top = max([*values, 1])
+    return "".join(_BLOCKS[0 if v == 0 else max(1, round(v / top * 8))] for v in values)
+
+
+def format_text(data: dict[str, Any]) -> str:
+    """The figures for the terminal."""
+    from pmcards.tui import safe
+
+    cards = data["cards"]
+    today = date.fromisoformat(data["date"])
+    per_day = {d["date"]: d["count"] for d in data["reviews_per_day"]}
+    last_30 = [per_day.get((today - timedelta(days=29 - i)).isoformat(), 0) for i in range(30)]
+    time = data["time"]
+    lines = [
+        f"Study day {data['date']}",
+        "",
+        "Cards:     "
+        + "  ".join(
+            f"{key} {cards[key]}"
+            for key in ("new", "learning", "review", "relearning", "suspended", "buried")
+        )
+        + f"  (total {cards['total']})",
+        f"Answers:   today {time['reviews_today']} ({time['seconds_today'] // 60} min), "
+        f"7 days {time['reviews_7_days']} ({time['seconds_7_days'] // 60} min), "
+        f"all time {time['reviews_total']} ({time['seconds_total'] // 60} min)",
+        f"Last 30 days: {sparkline(last_30)}  ({sum(last_30)} answers on "
+        f"{sum(1 for v in last_30 if v)} days)",
+    ]
+    forecast = [d["due"] for d in data["forecast"]["days"]]
+    lines.append(
+        f"Due: today {data['forecast']['today']}, next 30 days {sparkline(forecast)} "
+        f"({sum(forecast)} in all, busiest day {max([*forecast, 0])})"
+    )
+    weeks = data["retention_by_week"]
+    if weeks:
+        recent = weeks[-8:]
+        lines.append(
+            "True retention (mature cards), last weeks: "
+            + "  ".join(f"{w['week'][5:]} {w['retention']:.0%} of {w['reviews']}" for w in recent)
+        )
+    else:
+        lines.append("True retention: no mature cards (21-day intervals) reviewed yet")
+    if data["weakest"]:
+        lines += ["", "Weakest cards now:"]
+        lines += [
+            f"  {w['retrievability']:>4.0%}  {w['lapses']} lapses  {safe(w['text'])[:70]}"
+            for w in data["weakest"]
+        ]
+    lines += ["", f"Leeches: {len(data['leeches'])}"]
+    lines += [f"  {lch['lapses']} lapses  {safe(lch['text'])[:70]}" for lch in data["leeches"]]
+    return "\n".join(lines)

@@ -229,36 +229,113 @@ def stats(ctx: click.Context, as_json: bool) -> None:
 
 @cli.command(name="import")
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["auto", "toml", "md", "csv", "tsv", "apkg"]),
+    default="auto",
+    show_default=True,
+    help="The files' format (auto: by extension).",
+)
+@click.option("--deck", metavar="NAME", help="Import into this deck (several decks: its subdecks).")
 @click.option("--dry-run", is_flag=True, help="Report what would change, change nothing.")
+@click.option(
+    "--prune",
+    is_flag=True,
+    help="Delete notes of these decks that the files no longer hold (after a backup).",
+)
+@click.option("--write-ids", is_flag=True, help="md: write generated note ids into the files.")
 @click.pass_context
-def import_(ctx: click.Context, files: tuple[Path, ...], dry_run: bool) -> None:
-    """Import deck files (TOML). Notes are matched by id: edits update in place, history kept.
+def import_(
+    ctx: click.Context,
+    files: tuple[Path, ...],
+    fmt: str,
+    deck: str | None,
+    dry_run: bool,
+    prune: bool,
+    write_ids: bool,
+) -> None:
+    """Import decks: TOML, Markdown, CSV/TSV (Anki's text export too) or Anki packages.
 
-    All files are one transaction: if any file has an error, nothing is imported.
+    Notes are matched by id: edits update in place, history kept. All files are one
+    transaction: if any file has an error, nothing is imported.
 
-    Example: pmcards import my-deck.toml --dry-run
+    \b
+    pmcards import my-deck.toml --dry-run
+    pmcards import notes.md --write-ids
+    pmcards import "Anki deck.apkg" --deck Anki
     """
-    from pmcards import importer
+    import sys
+
+    from pmcards import formats, importer
     from pmcards.clock import now_utc
 
-    decks_parsed = importer.parse_files(list(files))
-    with _store(ctx) as store, store.write() as session:
-        report = importer.apply(session, decks_parsed, now_utc(), dry_run=dry_run)
-        if dry_run:
-            session.rollback()
+    if write_ids and dry_run:
+        raise click.UsageError("--write-ids changes the files: not with --dry-run")
+    if write_ids:
+        not_md = [str(f) for f in files if formats.detect(f, fmt) != "md"]
+        if not_md:
+            raise click.UsageError(f"--write-ids applies only to Markdown files: {not_md[0]}")
+    decks_parsed = importer.parse_files(list(files), fmt, deck)
+    total = importer.note_count(decks_parsed)
+    show_bar = total > 1000 and sys.stderr.isatty()
+    with _store(ctx) as store:
+        backup_path = None
+        if prune and not dry_run:
+            from pmcards.backup import backup, backups_dir
+
+            backup_path = backup(store, backups_dir())
+        with store.write() as session:
+            if show_bar:
+                with click.progressbar(length=total, label="Importing", file=sys.stderr) as bar:
+                    report = importer.apply(
+                        session,
+                        decks_parsed,
+                        now_utc(),
+                        dry_run=dry_run,
+                        prune=prune,
+                        progress=bar.update,
+                    )
+            else:
+                report = importer.apply(
+                    session, decks_parsed, now_utc(), dry_run=dry_run, prune=prune
+                )
+            if dry_run:
+                session.rollback()
+    for warning in report.warnings:
+        click.echo(f"warning: {warning}", err=True)
     verb = "would be" if dry_run else ""
-    for deck in report.decks:
+    for result in report.decks:
         click.echo(
-            f"{deck.path}: deck {deck.deck!r}: {len(deck.added)} added, "
-            f"{len(deck.updated)} updated, "
-            f"{len(deck.unchanged)} unchanged, {len(deck.missing)} missing"
+            f"{result.path}: deck {result.deck!r}: {len(result.added)} added, "
+            f"{len(result.updated)} updated, "
+            f"{len(result.unchanged)} unchanged, {len(result.missing)} missing"
             + (f" ({verb} so)" if verb else "")
         )
-        if deck.missing:
-            shown = ", ".join(deck.missing[:10]) + (" …" if len(deck.missing) > 10 else "")
-            click.echo(f"  in the collection but not in the file (kept): {shown}")
+        for notice in result.notices:
+            click.echo(f"  {notice}")
+        if result.missing:
+            shown = ", ".join(result.missing[:10]) + (" …" if len(result.missing) > 10 else "")
+            fate = "deleted" if prune else "kept"
+            if prune and dry_run:
+                fate = "would be deleted"
+            click.echo(f"  in the collection but not in the file ({fate}): {shown}")
+    if report.reviews_imported:
+        click.echo(f"Carried over {report.reviews_imported} reviews of history.")
+    if report.media_written:
+        click.echo(f"Copied {report.media_written} media files.")
+    if backup_path is not None:
+        click.echo(f"Backup before pruning: {backup_path}", err=True)
     if dry_run:
         click.echo("Dry run: nothing was changed.")
+        return
+    if write_ids:
+        from pmcards.formats.markdown import write_ids as write
+
+        for path in files:
+            written = write(path)
+            if written:
+                click.echo(f"{path}: wrote {written} note ids")
 
 
 # -- export -------------------------------------------------------------------------------
@@ -266,7 +343,7 @@ def import_(ctx: click.Context, files: tuple[Path, ...], dry_run: bool) -> None:
 
 def _export_formats() -> list[str]:
     # Kept in sync with pmcards.exporters.EXPORTERS without importing it (and SQLAlchemy).
-    return ["toml", "html", "report"]
+    return ["toml", "md", "csv", "tsv", "apkg", "html", "report"]
 
 
 @cli.command()

@@ -5,6 +5,7 @@ A kind is data plus two small functions, so a new kind is one entry here.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 
@@ -22,9 +23,57 @@ class Kind:
 
 KINDS: dict[str, Kind] = {
     "qa": Kind("qa", ("front", "back"), ("why",), ("recall",)),
+    "qa_reversed": Kind("qa_reversed", ("front", "back"), ("why",), ("recall", "reverse")),
     "reframe": Kind("reframe", ("not", "but"), ("why",), ("reframe",)),
     "contrast": Kind("contrast", ("situation", "bad", "good"), ("why",), ("recall", "judge")),
+    # One card per distinct cloze number: `cards` names them all; card_ords() picks the ones
+    # a note's text uses (ord = number - 1, as in Anki).
+    "cloze": Kind("cloze", ("text",), ("why",), ("cloze",)),
 }
+
+# {{c1::answer}} or {{c1::answer::hint}}; the answer may not contain "}}" (as in Anki).
+CLOZE = re.compile(r"\{\{c(\d+)::(.*?)(?:::(.*?))?\}\}", re.DOTALL)
+MAX_CLOZE = 500
+
+
+def cloze_numbers(text: str) -> list[int]:
+    """The distinct cloze numbers used in `text`, in increasing order."""
+    return sorted({int(m.group(1)) for m in CLOZE.finditer(text) if int(m.group(1)) > 0})
+
+
+def card_ords(kind: str, fields: dict[str, str]) -> list[int]:
+    """The card ordinals a note of `kind` with these fields makes.
+
+    Fixed per kind, except for clozes: one card per distinct cloze number.
+    """
+    if kind == "cloze":
+        return [n - 1 for n in cloze_numbers(fields.get("text", ""))]
+    return list(range(len(KINDS[kind].cards)))
+
+
+def cloze_problem(text: str) -> str | None:
+    """Why `text` cannot be a cloze note, or None if it can."""
+    numbers = cloze_numbers(text)
+    if not numbers:
+        return "a cloze needs at least one deletion such as {{c1::answer}}"
+    if numbers[-1] > MAX_CLOZE:
+        return f"cloze number c{numbers[-1]} is over the limit of c{MAX_CLOZE}"
+    return None
+
+
+def render_cloze(text: str, ord: int, *, reveal: bool) -> str:
+    """The cloze text for card `ord`: its deletions hidden ([...] or [hint]) or revealed."""
+    active = ord + 1
+
+    def one(match: re.Match[str]) -> str:
+        number, answer, hint = int(match.group(1)), match.group(2), match.group(3)
+        if number != active:
+            return answer
+        if reveal:
+            return f"[{answer}]"
+        return f"[{hint}]" if hint else "[...]"
+
+    return CLOZE.sub(one, text)
 
 
 @dataclass(frozen=True)
@@ -60,6 +109,20 @@ def render(kind: str, fields: dict[str, str], ord: int, reps: int = 0) -> tuple[
             ),
             Face("Contrast", (("GOOD", fields["good"]), ("BAD", fields["bad"]), *why_block)),
         )
+    if kind == "cloze":
+        text = fields["text"]
+        if ord + 1 not in cloze_numbers(text):
+            note = "(This card's deletion is no longer in the note: suspend or delete it.)"
+            return (Face("Cloze", (("", text), ("", note))), Face("Cloze", (("", text),)))
+        return (
+            Face("Cloze", (("", render_cloze(text, ord, reveal=False)),)),
+            Face("Cloze", (("", render_cloze(text, ord, reveal=True)), *why_block)),
+        )
+    if kind == "qa_reversed" and ord == 1:
+        return (
+            Face("Question", (("", fields["back"]),)),
+            Face("Answer", (("", fields["front"]), *why_block)),
+        )
     if kind == "contrast":
         bad = judge_shows_bad(reps)
         shown = fields["bad"] if bad else fields["good"]
@@ -90,4 +153,6 @@ def summary(kind: str, fields: dict[str, str]) -> str:
         return f"Not {fields['not']}, but {fields['but']}"
     if kind == "contrast":
         return fields["situation"]
+    if kind == "cloze":
+        return CLOZE.sub(lambda m: m.group(2), fields.get("text", ""))
     return fields.get("front", "")

@@ -8,6 +8,7 @@ get), and Anki's rule that a review card's four intervals strictly increase.
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
@@ -181,6 +182,42 @@ def replace_due(card: FsrsCard, due: datetime) -> FsrsCard:
     return new
 
 
+def replay(
+    settings: Settings, reviews: Sequence[tuple[datetime, int]]
+) -> list[tuple[Memory, Memory]]:
+    """Rebuild a card's FSRS memory from another program's answers: (time, rating 1-4) in
+    order. Returns the memory before and after each answer. No fuzz: the same history always
+    gives the same memory.
+    """
+    scheduler = scheduler_for(replace(settings, fuzz=False))
+    first = reviews[0][0].astimezone(UTC) if reviews else _EPOCH
+    memory = Memory(
+        state=NEW, step=None, stability=None, difficulty=None, due=first, last_review=None
+    )
+    fcard = to_fsrs(memory)
+    out = []
+    for when, rating in reviews:
+        when = when.astimezone(UTC)
+        fcard, _ = scheduler.review_card(fcard, Rating(rating), when)
+        lapsed = memory.state == REVIEW and rating == Rating.Again
+        after = Memory(
+            state=int(fcard.state),
+            step=fcard.step,
+            stability=fcard.stability,
+            difficulty=fcard.difficulty,
+            due=fcard.due,
+            last_review=when,
+            reps=memory.reps + 1,
+            lapses=memory.lapses + (1 if lapsed else 0),
+        )
+        out.append((memory, after))
+        memory = after
+    return out
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
 def format_interval(delta: timedelta) -> str:
     """Short human intervals, as on Anki's buttons: <1m, 10m, 3h, 4d, 2.5mo, 1.2y."""
     seconds = delta.total_seconds()
@@ -210,6 +247,7 @@ __all__ = [
     "memory_of",
     "outcomes",
     "replace",
+    "replay",
     "retrievability",
     "scheduler_for",
     "to_fsrs",

@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 import click
 from fsrs import Rating
 
+from pmcards import markup
 from pmcards.errors import PmcardsError
 from pmcards.kinds import Face
 from pmcards.models import NEW, STATE_NAMES
@@ -198,7 +199,7 @@ def _face(face: Face, screen: Screen, width: int) -> list[str]:
     for label, text in face.blocks:
         prefix = f"{label}: " if label else ""
         start = len(lines)
-        for n, para in enumerate(safe(text).split("\n")):
+        for n, para in enumerate(safe(markup.to_terminal(text)).split("\n")):
             first = "  " + (prefix if n == 0 else " " * len(prefix))
             body = textwrap.wrap(para, width, initial_indent=first, subsequent_indent="    ")
             lines.extend(body or [first.rstrip()])

@@ -2,20 +2,19 @@
 
 import json
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from helpers import qa, write_deck
 from sqlalchemy import select
 
 from pmcards.cli import cli
 from pmcards.models import REVIEW, Card, Note
 from pmcards.store import Store
 
-from helpers import qa, write_deck
-
-UTC = timezone.utc
+UTC = UTC
 NOW = "2026-03-02T12:00:00+00:00"
 
 

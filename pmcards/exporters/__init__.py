@@ -17,6 +17,10 @@ from pmcards.queue import Scope
 
 EXPORTERS = {
     "toml": "toml_deck",
+    "md": "markdown",
+    "csv": "csv_deck",
+    "tsv": "tsv_deck",
+    "apkg": "apkg",
     "html": "html_sheet",
     "report": "html_report",
 }

@@ -14,19 +14,25 @@ from pmcards.models import Deck, Note
 from pmcards.queue import scoped_notes
 
 
-def export(session: Session, options: ExportOptions) -> bytes:
+def one_deck(session: Session, options: ExportOptions, what: str) -> tuple[Deck, list[Note]]:
+    """The one deck in scope and its notes, for formats that hold one deck per file."""
     notes = scoped_notes(session, options.scope)
     deck_ids = sorted({note.deck_id for note in notes})
     if len(deck_ids) > 1:
         names = [d.name for d in session.scalars(select(Deck).where(Deck.id.in_(deck_ids)))]
         raise PmcardsError(
-            "a TOML deck file holds one deck: choose one with --deck "
+            f"{what} holds one deck: choose one with --deck "
             f"(these notes are in {', '.join(sorted(names))})"
         )
     if not notes:
         raise PmcardsError("no notes to export")
     deck = session.get(Deck, deck_ids[0])
     assert deck is not None
+    return deck, notes
+
+
+def export(session: Session, options: ExportOptions) -> bytes:
+    deck, notes = one_deck(session, options, "a TOML deck file")
     head: dict[str, Any] = {"name": deck.name}
     if deck.description:
         head["description"] = deck.description

@@ -21,12 +21,12 @@ from typing import Any
 
 from pmcards.errors import DeckFormatError
 from pmcards.formats import ParsedDeck, ParsedNote
-from pmcards.kinds import KINDS
+from pmcards.kinds import KINDS, cloze_problem
 
 MAX_FILE_BYTES = 50 * 1024 * 1024
 MAX_FIELD_CHARS = 20_000
 GUID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
-TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_:./-]{0,63}$")
+TAG = re.compile(r"^\w[\w:./-]{0,63}$")
 _NOTE_HEADER = re.compile(r"^\s*\[\[\s*note\s*\]\]\s*(#.*)?$")
 _TOML_POS = re.compile(r"\(at line (\d+), column \d+\)")
 
@@ -146,6 +146,10 @@ def _note(raw: Any, where: str, line: int | None, number: int) -> ParsedNote:
             raise fail(f"field {key!r} is {len(value)} characters; the limit is {MAX_FIELD_CHARS}")
         if value:
             fields[key] = value
+    if kind.name == "cloze":
+        problem = cloze_problem(fields["text"])
+        if problem:
+            raise fail(problem)
     tags = raw.get("tags", [])
     if isinstance(tags, str):
         tags = tags.split()

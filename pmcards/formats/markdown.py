@@ -1,0 +1,303 @@
+"""The Markdown deck format: a light syntax for decks written in any editor (see README).
+
+    # Deck name
+    An optional description.
+
+    ## A section
+
+    Q: What do you agree on first?
+    A: The success metric.
+    Why: Measurement before mechanism.
+    Tags: metrics framing
+    <!-- id: mine-001 -->
+
+A note starts at its first label (`Q:`, `Not:`, `Situation:` or `Cloze:`); its other labels
+follow on lines of their own; text on the lines after a label belongs to that field. A line
+that would read as a label, heading or id is escaped with a leading backslash.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pmcards.errors import DeckFormatError
+from pmcards.formats import ParsedDeck, ParsedNote, read_text
+from pmcards.formats.toml_deck import GUID, MAX_FIELD_CHARS, MAX_FILE_BYTES, TAG
+from pmcards.kinds import KINDS, cloze_problem
+
+# label (lower case) -> field name
+FIELD_LABELS = {
+    "q": "front",
+    "a": "back",
+    "why": "why",
+    "not": "not",
+    "but": "but",
+    "situation": "situation",
+    "bad": "bad",
+    "good": "good",
+    "cloze": "text",
+}
+# The label that starts a note of each kind, and how each field is written out.
+STARTS = {"q": "qa", "not": "reframe", "situation": "contrast", "cloze": "cloze"}
+WRITTEN = {
+    "front": "Q",
+    "back": "A",
+    "why": "Why",
+    "not": "Not",
+    "but": "But",
+    "situation": "Situation",
+    "bad": "BAD",
+    "good": "GOOD",
+    "text": "Cloze",
+}
+META_LABELS = ("tags", "reverse")
+_LABEL = re.compile(r"^([A-Za-z]+):(?:[ \t]+(.*)|[ \t]*)$")
+_HEADING = re.compile(r"^(#{1,6})(?:[ \t]+(.*?))?[ \t]*$")
+_ID = re.compile(r"^<!--\s*id:\s*(.*?)\s*-->\s*$", re.IGNORECASE)
+
+
+def is_special(line: str) -> bool:
+    """Whether a line would be read as a label, heading or id (the exporter escapes these)."""
+    if line.startswith("\\") or _HEADING.match(line) or _ID.match(line):
+        return True
+    match = _LABEL.match(line)
+    return match is not None and match.group(1).lower() in (*FIELD_LABELS, *META_LABELS)
+
+
+@dataclass
+class _Draft:
+    kind: str
+    line: int
+    section: str
+    fields: dict[str, list[str]] = field(default_factory=dict)
+    field_lines: dict[str, int] = field(default_factory=dict)
+    tags: list[str] = field(default_factory=list)
+    guid: str | None = None
+    reverse: bool = False
+    last_line: int = 0
+
+
+def parse(path: Path) -> ParsedDeck:
+    deck, _ = _parse(path)
+    return deck
+
+
+def _parse(path: Path) -> tuple[ParsedDeck, list[_Draft]]:
+    where = str(path)
+    text = read_text(path, MAX_FILE_BYTES)
+
+    def fail(message: str, line: int | None) -> DeckFormatError:
+        return DeckFormatError(message, path=where, line=line)
+
+    name: str | None = None
+    description: list[str] = []
+    section = ""
+    drafts: list[_Draft] = []
+    note: _Draft | None = None
+    current: str | None = None  # the field that continuation lines go to
+    seen_section = False
+
+    for number, line in enumerate(text.split("\n"), start=1):
+        heading = _HEADING.match(line)
+        id_match = _ID.match(line)
+        label = _LABEL.match(line)
+        label_name = label.group(1).lower() if label else ""
+        if heading:
+            level, title = len(heading.group(1)), (heading.group(2) or "").strip()
+            note, current = None, None
+            if level == 1:
+                if name is not None:
+                    raise fail(
+                        "a second '# ' deck heading: a file holds one deck "
+                        "(use '## ' for sections)",
+                        number,
+                    )
+                if drafts or seen_section:
+                    raise fail("the '# ' deck heading must come before the notes", number)
+                if not title:
+                    raise fail("the '# ' deck heading needs a deck name", number)
+                name = title
+            else:
+                section, seen_section = title, True
+        elif id_match:
+            if note is None:
+                raise fail("id comment outside a note: put it under the note's lines", number)
+            if note.guid is not None:
+                raise fail(f"note at line {note.line} has a second id", number)
+            guid = id_match.group(1)
+            if not GUID.match(guid):
+                raise fail(
+                    f"invalid note id {guid!r}: letters, digits, '.', '_', ':' or '-', "
+                    "starting with a letter or digit",
+                    number,
+                )
+            note.guid, note.last_line, current = guid, number, None
+        elif label and label_name in STARTS:
+            note = _Draft(kind=STARTS[label_name], line=number, section=section)
+            drafts.append(note)
+            current = FIELD_LABELS[label_name]
+            note.fields[current] = [label.group(2) or ""]
+            note.field_lines[current] = number
+            note.last_line = number
+        elif label and label_name in (*FIELD_LABELS, *META_LABELS):
+            written = label.group(1)
+            if note is None:
+                raise fail(
+                    f"'{written}:' outside a note: start a note with Q:, Not:, Situation: "
+                    "or Cloze:",
+                    number,
+                )
+            value = (label.group(2) or "").strip()
+            note.last_line = number
+            if label_name == "tags":
+                note.tags.extend(t for t in re.split(r"[\s,]+", value) if t)
+                current = None
+                continue
+            if label_name == "reverse":
+                if note.kind != "qa" or value.lower() not in ("yes", "no"):
+                    raise fail("'Reverse:' takes yes or no, in a Q:/A: note", number)
+                note.reverse = value.lower() == "yes"
+                current = None
+                continue
+            name_of_field = FIELD_LABELS[label_name]
+            kind = KINDS[note.kind]
+            if name_of_field not in kind.fields:
+                first = WRITTEN[kind.fields[0]]
+                raise fail(
+                    f"'{written}:' does not belong in a {first}: note (started at line "
+                    f"{note.line}); escape a line of text that starts like a label with '\\'",
+                    number,
+                )
+            if name_of_field in note.fields:
+                raise fail(
+                    f"a second '{written}:' in the note that starts at line {note.line}", number
+                )
+            note.fields[name_of_field] = [label.group(2) or ""]
+            note.field_lines[name_of_field] = number
+            current = name_of_field
+        else:
+            body = line[1:] if line.startswith("\\") else line
+            if note is not None and current is not None:
+                note.fields[current].append(body)
+                if line.strip():
+                    note.last_line = number
+            elif not line.strip():
+                continue
+            elif note is None and not seen_section:
+                description.append(body)
+            else:
+                raise fail(
+                    "text outside a note: start a note with Q:, Not:, Situation: or Cloze: "
+                    "(or escape the line with '\\' to continue the field above)",
+                    number,
+                )
+
+    deck_name = name if name is not None else path.stem
+    parsed = ParsedDeck(
+        path=where,
+        name=deck_name,
+        description="\n".join(description).strip(),
+        named=name is not None,
+    )
+    seen: dict[str, int] = {}
+    for draft in drafts:
+        note_out = _finish(draft, deck_name, fail)
+        if note_out.guid in seen:
+            hint = "" if draft.guid else ": give one of them an id with <!-- id: ... -->"
+            raise fail(
+                f"duplicate note id {note_out.guid!r} (first at line {seen[note_out.guid]}){hint}",
+                draft.line,
+            )
+        seen[note_out.guid] = draft.line
+        parsed.notes.append(note_out)
+    return parsed, drafts
+
+
+def _finish(
+    draft: _Draft, deck: str, fail: Callable[[str, int | None], DeckFormatError]
+) -> ParsedNote:
+    kind = KINDS[draft.kind]
+    fields: dict[str, str] = {}
+    for key in kind.fields:
+        value = "\n".join(draft.fields.get(key, [])).strip()
+        if key in kind.required and not value:
+            needed = ", ".join(f"{WRITTEN[k]}:" for k in kind.required)
+            what = "missing" if key not in draft.fields else "empty"
+            raise fail(
+                f"note at line {draft.line}: {what} '{WRITTEN[key]}:' (this note needs {needed})",
+                draft.field_lines.get(key, draft.line),
+            )
+        if len(value) > MAX_FIELD_CHARS:
+            raise fail(
+                f"'{WRITTEN[key]}:' is {len(value)} characters; the limit is {MAX_FIELD_CHARS}",
+                draft.field_lines.get(key, draft.line),
+            )
+        if value:
+            fields[key] = value
+    if draft.kind == "cloze":
+        problem = cloze_problem(fields["text"])
+        if problem:
+            raise fail(problem, draft.field_lines["text"])
+    for tag in draft.tags:
+        if not TAG.match(tag):
+            raise fail(
+                f"invalid tag {tag!r}: no spaces, start with a letter, digit or '_'", draft.line
+            )
+    kind_name = "qa_reversed" if draft.reverse else draft.kind
+    guid = draft.guid or generated_id(deck, draft.kind, fields[kind.fields[0]])
+    return ParsedNote(
+        guid=guid,
+        kind=kind_name,
+        fields=fields,
+        tags=tuple(sorted(set(draft.tags))),
+        section=draft.section,
+        line=draft.line,
+    )
+
+
+def generated_id(deck: str, kind: str, first_field: str) -> str:
+    """The id of a note written without one: from its deck and first field (its question).
+
+    Editing the answer keeps it; editing the question makes a new note. `pmcards import
+    --write-ids` writes ids into the file so that later edits of any field keep the history.
+    """
+    digest = hashlib.sha256(f"{deck}\x1f{kind}\x1f{first_field}".encode()).hexdigest()
+    return f"md-{digest[:12]}"
+
+
+def write_ids(path: Path) -> int:
+    """Write an `<!-- id: ... -->` line under every note of `path` that has none.
+
+    Returns how many were written. The file is replaced atomically.
+    """
+    deck, drafts = _parse(path)
+    pairs = zip(drafts, deck.notes, strict=True)
+    missing = [(draft, note) for draft, note in pairs if not draft.guid]
+    if not missing:
+        return 0
+    raw = path.read_bytes()
+    newline = "\r\n" if b"\r\n" in raw else "\n"
+    lines = read_text(path, MAX_FILE_BYTES).split("\n")
+    for draft, note in reversed(missing):
+        lines.insert(draft.last_line, f"<!-- id: {note.guid} -->")
+    _replace(path, newline.join(lines))
+    return len(missing)
+
+
+def _replace(path: Path, text: str) -> None:
+    import os
+    import tempfile
+
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise

@@ -1,0 +1,240 @@
+import json
+import zipfile
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from anki_tools import export_package, import_package, new_collection, notes_of, sample_collection
+from click.testing import CliRunner
+from sqlalchemy import func, select
+
+from pmcards import importer
+from pmcards.cli import cli
+from pmcards.errors import DeckFormatError
+from pmcards.formats import apkg
+from pmcards.formats._anki import guid_from_id
+from pmcards.models import NEW, Card, Deck, Note, ReviewLog
+from pmcards.store import Store
+
+NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
+
+
+def run(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(cli, list(args), catch_exceptions=False)
+    return result.exit_code, result.output
+
+
+@pytest.fixture(scope="module")
+def packages(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    folder = tmp_path_factory.mktemp("anki")
+    col = sample_collection(folder / "col")
+    out = {
+        "latest": export_package(col, folder / "latest.apkg", legacy=False),
+        "legacy": export_package(col, folder / "legacy.apkg", legacy=True),
+    }
+    col.close()
+    return out
+
+
+def do_import(store: Store, *paths: Path) -> importer.ImportReport:
+    with store.write() as session:
+        return importer.apply(session, importer.parse_files(list(paths)), NOW)
+
+
+@pytest.mark.parametrize("which", ["latest", "legacy"])
+def test_import_notes_decks_tags_html(packages: dict[str, Path], which: str) -> None:
+    decks = apkg.parse(packages[which])
+    by_name = {d.name: d for d in decks}
+    assert set(by_name) == {"Parent::Child", "Other"}
+    notes = {n.fields.get("front", n.fields.get("text")): n for d in decks for n in d.notes}
+    basic = notes["Q <b>bold</b>"]
+    assert basic.kind == "qa"
+    assert basic.fields["back"] == "A & B\nline two"  # simple HTML becomes plain text
+    assert basic.tags == ("a_b", "t1")
+    assert notes["F2"].kind == "qa_reversed"
+    cloze = notes["{{c1::Paris}} is in {{c2::France}}"]
+    assert cloze.kind == "cloze" and cloze.fields["why"] == "geo"
+    assert {c.ord for c in cloze.cards} == {0, 1}
+    assert [m.name for m in decks[0].media] == ["pic.png"]
+    assert decks[0].media[0].data == b"\x89PNG fake"
+    assert any("tag 'a#b' imported as 'a_b'" in w for w in decks[0].warnings)
+    answered = [c for n in notes.values() for c in n.cards if c.reviews]
+    assert len(answered) == 2 and all(c.state != NEW for c in answered)
+
+
+def test_history_and_media_carried_over(
+    packages: dict[str, Path], store: Store, isolated_home: Path
+) -> None:
+    report = do_import(store, packages["latest"])
+    assert report.reviews_imported == 2 and report.media_written == 1
+    assert (isolated_home / "media" / "pic.png").read_bytes() == b"\x89PNG fake"
+    with store.read() as session:
+        assert session.scalar(select(func.count()).select_from(Note)) == 4
+        assert session.scalar(select(func.count()).select_from(Card)) == 6
+        logs = session.scalars(select(ReviewLog)).all()
+        assert len(logs) == 2 and all(log.source == "import" for log in logs)
+        assert all(log.stability_after > 0 for log in logs)
+        reviewed = session.scalars(select(Card).where(Card.state != NEW)).all()
+        assert len(reviewed) == 2
+        assert all(c.stability and c.difficulty and c.last_review for c in reviewed)
+        names = set(session.scalars(select(Deck.name)))
+        assert {"Parent::Child", "Other"} <= names
+    # Idempotent: the same package again changes nothing and keeps the history.
+    again = do_import(store, packages["latest"])
+    assert again.total("unchanged") == 4 and again.total("added") == 0
+    with store.read() as session:
+        assert session.scalar(select(func.count()).select_from(ReviewLog)) == 2
+
+
+def test_export_opens_in_anki(tmp_path: Path, isolated_home: Path) -> None:
+    deck = tmp_path / "deck.md"
+    deck.write_text(
+        "# Prep::Sub\n\nQ: a < b & c\nA: line one\nline two\nTags: x y\n<!-- id: n1 -->\n\n"
+        "Not: accuracy\nBut: tolerance\nWhy: users\n<!-- id: n2 -->\n\n"
+        "Situation: S\nBAD: b\nGOOD: g\n<!-- id: n3 -->\n\n"
+        "Cloze: {{c1::one}} {{c2::two::hint}}\n<!-- id: n4 -->\n\n"
+        "Q: F\nA: B\nReverse: yes\n<!-- id: n5 -->\n",
+        encoding="utf-8",
+    )
+    assert run("import", str(deck))[0] == 0
+    out = tmp_path / "out.apkg"
+    code, output = run("export", "apkg", "--deck", "Prep", "-o", str(out))
+    assert code == 0, output
+    col = new_collection(tmp_path / "anki")
+    import_package(col, out)
+    notes = notes_of(col)
+    assert col.note_count() == 5 and col.card_count() == 1 + 1 + 2 + 2 + 2
+    assert notes["n1"]["fields"] == ["a &lt; b &amp; c", "line one<br>line two", ""]
+    assert notes["n1"]["tags"] == ["x", "y"] and notes["n1"]["type"] == "pmcards Q/A"
+    assert notes["n2"]["fields"] == ["accuracy", "tolerance", "users"]
+    assert notes["n3"]["type"] == "pmcards Contrast"
+    assert notes["n4"]["fields"][0] == "{{c1::one}} {{c2::two::hint}}"
+    assert notes["n5"]["type"] == "pmcards Q/A and reversed"
+    assert all(n["decks"] == ["Prep::Sub"] for n in notes.values())
+    col.close()
+
+
+def test_export_with_history_and_round_trip_through_anki(
+    packages: dict[str, Path], tmp_path: Path
+) -> None:
+    assert run("import", str(packages["latest"]))[0] == 0
+    out = tmp_path / "out.apkg"
+    code, output = run("export", "apkg", "--deck", "Parent", "--with-history", "-o", str(out))
+    assert code == 0, output
+    col = new_collection(tmp_path / "anki")
+    import_package(col, out)
+    notes = notes_of(col)
+    assert len(notes) == 3
+    reviewed = [c for n in notes.values() for c in n["cards"] if c[2] > 0]
+    assert len(reviewed) == 2 and all(c[1] != 0 for c in reviewed)
+    assert col.db.scalar("select count() from revlog") == 2
+    # The original Anki GUIDs come back, so Anki would update its own notes.
+    original = {
+        guid_from_id(n.guid) for d in apkg.parse(packages["latest"]) for n in d.notes
+        if d.name == "Parent::Child"
+    }
+    assert set(notes) == original
+    assert sorted(n["decks"][0] for n in notes.values()) == ["Parent::Child"] * 3
+    col.close()
+    # Our package imports back into pmcards as the same notes.
+    code, output = run("import", str(out))
+    assert "0 added, 0 updated, 3 unchanged" in output
+
+
+def test_genanki_package(tmp_path: Path, store: Store) -> None:
+    import genanki
+
+    model = genanki.Model(
+        1234,
+        "Vocab",
+        fields=[{"name": "Word"}, {"name": "Meaning"}, {"name": "Example"}],
+        templates=[{"name": "c", "qfmt": "{{Word}}", "afmt": "{{Meaning}}"}],
+    )
+    deck = genanki.Deck(5678, "Words")
+    deck.add_note(genanki.Note(model=model, fields=["hola", "hello", ""], guid="g1"))
+    deck.add_note(genanki.Note(model=model, fields=["adios", "bye", "used"], guid="g2"))
+    path = tmp_path / "g.apkg"
+    genanki.Package(deck).write_to_file(str(path))
+    decks = apkg.parse(path)
+    assert decks[0].name == "Words"
+    assert [n.fields for n in decks[0].notes] == [
+        {"front": "hola", "back": "hello"},
+        {"front": "adios", "back": "bye"},
+    ]
+    assert decks[0].warnings == [
+        f"{path}: note 'g2': field 'Example' has no place in a pmcards 'qa' note: not kept"
+    ]
+
+
+def _legacy_package(path: Path, media: dict[str, str], files: dict[str, bytes]) -> Path:
+    """A minimal legacy package made by hand, for what Anki would never write."""
+    import genanki
+
+    model = genanki.Model(
+        99, "Basic", fields=[{"name": "Front"}, {"name": "Back"}],
+        templates=[{"name": "c", "qfmt": "{{Front}}", "afmt": "{{Back}}"}],
+    )
+    deck = genanki.Deck(77, "D")
+    deck.add_note(genanki.Note(model=model, fields=["q", "a"], guid="x1"))
+    inner = path.with_suffix(".inner.apkg")
+    genanki.Package(deck).write_to_file(str(inner))
+    with zipfile.ZipFile(inner) as src, zipfile.ZipFile(path, "w") as dst:
+        dst.writestr("collection.anki2", src.read("collection.anki2"))
+        dst.writestr("media", json.dumps(media))
+        for name, data in files.items():
+            if name == "link":
+                info = zipfile.ZipInfo("2")
+                info.external_attr = (0o120777 << 16)
+                dst.writestr(info, "/etc/passwd")
+            else:
+                dst.writestr(name, data)
+    return path
+
+
+def test_unsafe_media_is_refused_and_reported(tmp_path: Path, store: Store, isolated_home: Path) -> None:
+    path = _legacy_package(
+        tmp_path / "evil.apkg",
+        {"0": "../../escape.txt", "1": "/abs.txt", "2": "linked.png", "3": "ok.png"},
+        {"0": b"x", "1": b"y", "link": b"", "3": b"fine"},
+    )
+    decks = apkg.parse(path)
+    assert [m.name for m in decks[0].media] == ["ok.png"]
+    assert decks[0].warnings == [
+        "media file '../../escape.txt': unsafe name: not imported",
+        "media file '/abs.txt': unsafe name: not imported",
+        "media file 'linked.png': a link, not a file: not imported",
+    ]
+    do_import(store, path)
+    assert sorted(p.name for p in (isolated_home / "media").iterdir()) == ["ok.png"]
+    assert not (tmp_path / "escape.txt").exists()
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"not a zip", "not an Anki package: not a zip archive"),
+        (None, "not an Anki package: no collection.anki21b, .anki21 or .anki2 inside"),
+        (b"garbage", "the package's collection cannot be read: file is not a database"),
+    ],
+)
+def test_broken_packages(tmp_path: Path, content: bytes | None, message: str) -> None:
+    path = tmp_path / "bad.apkg"
+    if content == b"not a zip":
+        path.write_bytes(content)
+    else:
+        with zipfile.ZipFile(path, "w") as archive:
+            if content is None:
+                archive.writestr("other", b"x")
+            else:
+                archive.writestr("collection.anki2", content)
+    with pytest.raises(DeckFormatError) as info:
+        apkg.parse(path)
+    assert str(info.value) == f"{path}: {message}"
+
+
+def test_damaged_anki21b_is_reported(tmp_path: Path) -> None:
+    path = tmp_path / "bad.apkg"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("collection.anki21b", b"not zstd")
+    with pytest.raises(DeckFormatError, match=r"collection\.anki21b cannot be decompressed"):
+        apkg.parse(path)

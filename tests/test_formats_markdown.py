@@ -1,0 +1,182 @@
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import func, select
+
+from pmcards import importer
+from pmcards.cli import cli
+from pmcards.errors import DeckFormatError
+from pmcards.formats import markdown
+from pmcards.models import Card, Note
+from pmcards.store import Store
+
+SAMPLE = """\
+# My prep
+A deck for practice.
+
+## Framing
+
+Q: What do you agree first?
+A: The metric.
+
+   Then the guardrails.
+Why: Measurement before mechanism.
+Tags: metrics, framing
+<!-- id: mine-001 -->
+
+Not: accuracy
+But: error tolerance
+
+## Contrasts
+
+Situation: Design a feed.
+BAD: Two towers.
+GOOD: Metric first.
+Why: w
+
+Cloze: The {{c1::north star}} and {{c3::guardrails::what else?}}.
+
+Q: Term
+A: Definition
+\\Q: this line belongs to the answer
+Reverse: yes
+"""
+
+
+def write(tmp_path: Path, text: str, name: str = "deck.md") -> Path:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def run(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(cli, list(args), catch_exceptions=False)
+    return result.exit_code, result.output
+
+
+def test_parse_every_kind(tmp_path: Path) -> None:
+    deck = markdown.parse(write(tmp_path, SAMPLE))
+    assert deck.name == "My prep"
+    assert deck.description == "A deck for practice."
+    kinds = [n.kind for n in deck.notes]
+    assert kinds == ["qa", "reframe", "contrast", "cloze", "qa_reversed"]
+    first = deck.notes[0]
+    assert first.guid == "mine-001"
+    assert first.fields == {
+        "front": "What do you agree first?",
+        "back": "The metric.\n\n   Then the guardrails.",
+        "why": "Measurement before mechanism.",
+    }
+    assert first.tags == ("framing", "metrics")
+    assert first.section == "Framing" and first.line == 6
+    assert deck.notes[2].section == "Contrasts"
+    assert deck.notes[1].guid.startswith("md-")
+    assert deck.notes[4].fields["back"] == "Definition\nQ: this line belongs to the answer"
+
+
+def test_crlf_and_bom(tmp_path: Path) -> None:
+    path = tmp_path / "d.md"
+    path.write_bytes("\ufeff# D\r\n\r\nQ: a\r\nA: b\r\n".encode())
+    deck = markdown.parse(path)
+    assert deck.name == "D" and deck.notes[0].fields == {"front": "a", "back": "b"}
+
+
+def test_no_heading_uses_the_file_name(tmp_path: Path) -> None:
+    deck = markdown.parse(write(tmp_path, "Q: a\nA: b\n", "interview.md"))
+    assert deck.name == "interview" and not deck.named
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("# D\n\nQ: a\nWhy: w\n", "deck.md:3: note at line 3: missing 'A:' (this note needs Q:, A:)"),
+        ("# D\n\nQ: a\nA:\n", "deck.md:4: note at line 3: empty 'A:' (this note needs Q:, A:)"),
+        ("# D\n# E\n", "deck.md:2: a second '# ' deck heading: a file holds one deck (use '## ' for sections)"),
+        ("# D\n## S\nsome prose\n", "deck.md:3: text outside a note: start a note with Q:, Not:, Situation: or Cloze: (or escape the line with '\\' to continue the field above)"),
+        ("# D\nA: b\n", "deck.md:2: 'A:' outside a note: start a note with Q:, Not:, Situation: or Cloze:"),
+        ("# D\nQ: a\nA: b\nBut: c\n", "deck.md:4: 'But:' does not belong in a Q: note (started at line 2); escape a line of text that starts like a label with '\\'"),
+        ("# D\nQ: a\nA: b\nA: c\n", "deck.md:4: a second 'A:' in the note that starts at line 2"),
+        ("# D\nCloze: no deletion\n", "deck.md:2: a cloze needs at least one deletion such as {{c1::answer}}"),
+        ("# D\nQ: a\nA: b\n<!-- id: x -->\nQ: c\nA: d\n<!-- id: x -->\n", "deck.md:5: duplicate note id 'x' (first at line 2)"),
+        ("# D\nQ: a\nA: b\nQ: a\nA: c\n", "deck.md:4: duplicate note id 'md-"),
+        ("# D\nQ: a\nA: b\n<!-- id: bad id -->\n", "deck.md:4: invalid note id 'bad id'"),
+        ("# D\nQ: a\nA: b\nTags: no\"quote\n", "deck.md:2: invalid tag 'no\"quote'"),
+        ("<!-- id: x -->\n", "deck.md:1: id comment outside a note: put it under the note's lines"),
+    ],
+)
+def test_errors_name_file_and_line(tmp_path: Path, text: str, message: str) -> None:
+    path = write(tmp_path, text)
+    with pytest.raises(DeckFormatError) as info:
+        markdown.parse(path)
+    assert str(info.value).replace(str(tmp_path) + "/", "").startswith(message)
+
+
+def test_bad_file_imports_nothing(tmp_path: Path) -> None:
+    good = write(tmp_path, "# Good\nQ: a\nA: b\n", "good.md")
+    bad = write(tmp_path, "# Bad\nQ: a\n", "bad.md")
+    code, output = run("import", str(good), str(bad))
+    assert code == 1
+    assert f"Error: {bad}:2: note at line 2: missing 'A:'" in output
+    code, output = run("decks", "--json")
+    assert "Good" not in output
+
+
+def test_write_ids_then_edits_keep_history(tmp_path: Path, isolated_home: Path) -> None:
+    path = write(tmp_path, "# D\n\nQ: one\nA: first\n\nQ: two\nA: second\nTags: x\n")
+    code, output = run("import", str(path), "--write-ids")
+    assert code == 0, output
+    assert "wrote 2 note ids" in output
+    text = path.read_text()
+    ids = [line for line in text.splitlines() if line.startswith("<!-- id: md-")]
+    assert len(ids) == 2
+    assert text.splitlines()[4].startswith("<!-- id: md-")  # right under the first note
+    assert markdown.write_ids(path) == 0
+    # Give a card some history, then edit the question: the id keeps it the same note.
+    store = Store(f"sqlite:///{isolated_home / 'collection.sqlite3'}")
+    with store.write() as session:
+        card = session.scalars(select(Card).join(Note).where(Note.guid == ids[0][9:-4])).one()
+        card.reps = 3
+    path.write_text(text.replace("Q: one", "Q: one, edited"))
+    code, output = run("import", str(path))
+    assert "0 added, 1 updated, 1 unchanged" in output
+    with store.read() as session:
+        card = session.scalars(select(Card).join(Note).where(Note.guid == ids[0][9:-4])).one()
+        assert card.reps == 3
+        assert session.scalar(select(func.count()).select_from(Note).where(Note.guid.like("md-%"))) == 2
+    store.close()
+
+
+def test_write_ids_refused_for_other_formats(tmp_path: Path) -> None:
+    path = tmp_path / "d.toml"
+    path.write_text('[deck]\nname = "D"\n')
+    code, output = run("import", str(path), "--write-ids")
+    assert code == 2 and "--write-ids applies only to Markdown files" in output
+
+
+def test_cloze_reimport_adds_cards_for_new_numbers(store: Store, tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    now = datetime(2026, 3, 2, tzinfo=UTC)
+    path = write(tmp_path, "# D\nCloze: {{c1::a}} {{c2::b}}\n<!-- id: z -->\n")
+    with store.write() as session:
+        importer.apply(session, importer.parse_files([path]), now)
+    path.write_text("# D\nCloze: {{c1::a}} {{c2::b}} {{c4::d}}\n<!-- id: z -->\n")
+    with store.write() as session:
+        report = importer.apply(session, importer.parse_files([path]), now)
+    assert report.decks[0].notices == ["note 'z': new card c4"]
+    with store.read() as session:
+        assert sorted(session.scalars(select(Card.ord))) == [0, 1, 3]
+    path.write_text("# D\nCloze: {{c1::a}}\n<!-- id: z -->\n")
+    with store.write() as session:
+        card = session.scalars(select(Card).where(Card.ord == 1)).one()
+        card.reps = 2
+    with store.write() as session:
+        report = importer.apply(session, importer.parse_files([path]), now)
+    assert report.decks[0].notices == [
+        "note 'z': card c2 is no longer in the note: kept with its history, suspended",
+        "note 'z': card c4 is no longer in the note: removed (never reviewed)",
+    ]
+    with store.read() as session:
+        rows = session.execute(select(Card.ord, Card.suspended).order_by(Card.ord)).all()
+        assert [tuple(r) for r in rows] == [(0, False), (1, True)]

@@ -1,0 +1,70 @@
+"""`pmcards import` options: --format, --deck, --prune (with its backup), --dry-run."""
+
+import sqlite3
+from pathlib import Path
+
+from click.testing import CliRunner
+from helpers import qa, write_deck
+
+from pmcards.backup import backup
+from pmcards.cli import cli
+from pmcards.store import Store
+
+
+def run(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(cli, list(args), catch_exceptions=False)
+    return result.exit_code, result.output
+
+
+def test_format_option_overrides_the_extension(tmp_path: Path) -> None:
+    path = tmp_path / "cards.data"
+    path.write_text("front,back\nq,a\n")
+    code, output = run("import", str(path))
+    assert code == 1 and "unknown deck format '.data'" in output
+    code, output = run("import", str(path), "--format", "csv")
+    assert code == 0 and "deck 'cards': 1 added" in output
+
+
+def test_deck_option(tmp_path: Path) -> None:
+    path = write_deck(tmp_path / "d.toml", "Named in file", [qa(1)])
+    code, output = run("import", str(path), "--deck", "Mine")
+    assert code == 0 and "deck 'Mine': 1 added" in output
+    many = tmp_path / "many.csv"
+    many.write_text("deck,front,back\nA,q1,a\nB::C,q2,a\n")
+    code, output = run("import", str(many), "--deck", "Top")
+    assert "deck 'Top::A': 1 added" in output and "deck 'Top::B::C': 1 added" in output
+
+
+def test_prune_backs_up_then_deletes_missing_notes(tmp_path: Path, isolated_home: Path) -> None:
+    path = write_deck(tmp_path / "d.toml", "D", [qa(1), qa(2), qa(3)])
+    assert run("import", str(path))[0] == 0
+    write_deck(path, "D", [qa(1)])
+    code, output = run("import", str(path), "--prune", "--dry-run")
+    assert "2 missing" in output and "(would be deleted): n-002, n-003" in output
+    assert not (isolated_home / "backups").exists()
+    code, output = run("import", str(path))
+    assert "(kept): n-002, n-003" in output
+    code, output = run("import", str(path), "--prune")
+    assert code == 0 and "(deleted): n-002, n-003" in output
+    backups = list((isolated_home / "backups").glob("collection-*.sqlite3"))
+    assert len(backups) == 1 and f"Backup before pruning: {backups[0]}" in output
+    with sqlite3.connect(backups[0]) as conn:
+        assert conn.execute("SELECT count(*) FROM notes WHERE deck_id = "
+                            "(SELECT id FROM decks WHERE name = 'D')").fetchone() == (3,)
+    code, output = run("cards", "--deck", "D")
+    assert "n-001" in output and "n-002" not in output
+
+
+def test_backup_to_a_file(store: Store, tmp_path: Path) -> None:
+    dest = backup(store, tmp_path / "copy.sqlite3")
+    assert dest == tmp_path / "copy.sqlite3"
+    with sqlite3.connect(dest) as conn:
+        assert conn.execute("SELECT count(*) FROM pmcards_migrations").fetchone()[0] >= 1
+
+
+def test_notes_of_one_deck_in_two_files_are_not_missing(tmp_path: Path) -> None:
+    a = write_deck(tmp_path / "a.toml", "Shared", [qa(1)])
+    b = write_deck(tmp_path / "b.toml", "Shared", [qa(2)])
+    code, output = run("import", str(a), str(b))
+    code, output = run("import", str(a), str(b), "--prune")
+    assert "0 missing" in output and "deleted" not in output

@@ -13,31 +13,27 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
-from sqlalchemy import delete, func, insert, select
-from sqlalchemy.orm import Session
+from sqlalchemy import delete, func, insert, select, update
 
-from pmcards import formats, scheduling, settings
+from pmcards import formats, schema, settings
 from pmcards.errors import DeckFormatError
 from pmcards.formats import ParsedCard, ParsedDeck, ParsedNote
 from pmcards.kinds import KINDS, card_ords
-from pmcards.models import (
-    LEARNING,
-    NEW,
-    RELEARNING,
-    REVIEW,
-    Base,
-    Card,
-    Deck,
-    Note,
-    ReviewLog,
-    tags_to_text,
-)
+from pmcards.schema import LEARNING, NEW, RELEARNING, REVIEW, tags_to_text
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
+    from sqlalchemy.orm import Session
+
+    from pmcards.models import Note
+
+    Db = Connection | Session
 
 # Tags pmcards itself adds; a re-import keeps them even though the file does not list them.
 SYSTEM_TAGS = ("leech",)
-BUILTIN_FLAG = "builtin_decks_imported"
+BUILTIN_FLAG = settings.BUILTIN_FLAG
 # Kinds with the same fields: a note may move between them, gaining or keeping cards.
 _SAME_FIELDS = {frozenset(("qa", "qa_reversed"))}
 
@@ -107,8 +103,46 @@ def note_count(decks: Sequence[ParsedDeck]) -> int:
     return sum(len(d.notes) for d in decks)
 
 
+class _Known(NamedTuple):
+    """A note already in the collection, as much of it as matching needs."""
+
+    id: int
+    guid: str
+    deck_id: int
+    kind: str
+    checksum: str
+
+
+class _Db:
+    """The caller's transaction, as a Core connection, with an ORM session on top only when
+    a note must be updated: an import of new or unchanged notes never loads the ORM."""
+
+    def __init__(self, db: Db) -> None:
+        from sqlalchemy.engine import Connection
+
+        if isinstance(db, Connection):
+            self.conn = db
+            self._session: Session | None = None
+        else:
+            self.conn = db.connection()
+            self._session = db
+
+    @property
+    def session(self) -> Session:
+        if self._session is None:
+            from sqlalchemy.orm import Session
+
+            # Joins the connection's transaction: committed or rolled back with it.
+            self._session = Session(bind=self.conn)
+        return self._session
+
+    def flush(self) -> None:
+        if self._session is not None:
+            self._session.flush()
+
+
 def apply(
-    session: Session,
+    db: Db,
     decks: Sequence[ParsedDeck],
     now: datetime,
     *,
@@ -128,25 +162,44 @@ def apply(
     if not dry_run:
         decks = _store_media(decks, report)
     guids = [note.guid for deck in decks for note in deck.notes]
-    existing: dict[str, Note] = {}
-    for chunk in _chunks(guids, 500):
-        for found in session.scalars(select(Note).where(Note.guid.in_(chunk))):
-            existing[found.guid] = found
-    position = (session.scalar(select(func.max(Note.position))) or 0) + 1
-    deck_by_name = {d.name: d for d in session.scalars(select(Deck))}
-    deck_names = {d.id: d.name for d in deck_by_name.values()}
+    # What matching needs, as plain rows: ORM notes are loaded only for the ones to update.
+    existing: dict[str, _Known] = {}
+    N = schema.notes.c
+    columns = select(N.id, N.guid, N.deck_id, N.kind, N.checksum)
+    tx = _Db(db)
+    conn = tx.conn
+    total = conn.scalar(select(func.count()).select_from(schema.notes)) or 0
+    if len(guids) * 4 >= total:
+        # A big import against the collection: one scan beats thousands of bound ids.
+        wanted = set(guids)
+        existing = {row.guid: _Known(*row) for row in conn.execute(columns) if row.guid in wanted}
+    else:
+        for chunk in _chunks(guids, 500):
+            for row in conn.execute(columns.where(N.guid.in_(chunk))):
+                existing[row.guid] = _Known(*row)
+    position = (conn.scalar(select(func.max(N.position))) or 0) + 1
+    D = schema.decks.c
+    deck_by_name: dict[str, int] = {
+        name: deck_id for name, deck_id in conn.execute(select(D.name, D.id))
+    }
+    deck_names = {deck_id: name for name, deck_id in deck_by_name.items()}
     new: list[tuple[ParsedNote, int, int]] = []  # (note, deck id, position)
 
     for parsed_deck in decks:
         deck = deck_by_name.get(parsed_deck.name)
         if deck is None and not dry_run:
-            deck = Deck(name=parsed_deck.name, description=parsed_deck.description, created_at=now)
-            session.add(deck)
-            session.flush()
-            deck_by_name[deck.name] = deck
-            deck_names[deck.id] = deck.name
+            deck = conn.scalar(
+                insert(schema.decks)
+                .values(name=parsed_deck.name, description=parsed_deck.description, created_at=now)
+                .returning(D.id)
+            )
+            assert deck is not None
+            deck_by_name[parsed_deck.name] = deck
+            deck_names[deck] = parsed_deck.name
         elif deck is not None and not dry_run and parsed_deck.description:
-            deck.description = parsed_deck.description
+            conn.execute(
+                update(schema.decks).where(D.id == deck).values(description=parsed_deck.description)
+            )
         result = DeckReport(deck=parsed_deck.name, path=parsed_deck.path)
         for parsed in parsed_deck.notes:
             note = existing.get(parsed.guid)
@@ -154,7 +207,7 @@ def apply(
                 result.added.append(parsed.guid)
                 if not dry_run:
                     assert deck is not None
-                    new.append((parsed, deck.id, position))
+                    new.append((parsed, deck, position))
                 position += 1
             else:
                 _check_same_deck(note, parsed, parsed_deck, deck_names[note.deck_id])
@@ -163,7 +216,11 @@ def apply(
                 else:
                     result.updated.append(parsed.guid)
                     if not dry_run:
-                        _update(session, note, parsed, now, result)
+                        from pmcards.models import Note
+
+                        orm_note = tx.session.get(Note, note.id)
+                        assert orm_note is not None
+                        _update(tx.session, orm_note, parsed, now, result)
             if progress is not None:
                 progress(1)
         report.decks.append(result)
@@ -175,21 +232,19 @@ def apply(
             continue
         done.add(result.deck)
         present = {n.guid for d in decks if d.name == result.deck for n in d.notes}
-        in_db = session.scalars(
-            select(Note.guid).where(Note.deck_id == deck_by_name[result.deck].id)
-        )
-        result.missing = sorted(g for g in in_db if g not in present)
+        in_db = conn.execute(select(N.guid).where(N.deck_id == deck_by_name[result.deck]))
+        result.missing = sorted(g for (g,) in in_db if g not in present)
     if prune:
         report.pruned = [g for result in report.decks for g in result.missing]
     if not dry_run:
+        tx.flush()
         if new:
-            report.reviews_imported = _insert_new(session, new, now)
+            report.reviews_imported = _insert_new(conn, new, now, progress)
+        if progress is not None:
+            progress(len(guids) - len(new))  # the notes that needed no insert
         for chunk in _chunks(report.pruned, 500):
-            session.execute(
-                delete(Note).where(Note.guid.in_(chunk)),
-                execution_options={"synchronize_session": False},
-            )
-        session.flush()
+            # Their cards and review logs go with them (ON DELETE CASCADE).
+            conn.execute(delete(schema.notes).where(N.guid.in_(chunk)))
     return report
 
 
@@ -219,61 +274,75 @@ def _store_media(decks: Sequence[ParsedDeck], report: ImportReport) -> Sequence[
     return decks
 
 
-def _insert_new(session: Session, new: list[tuple[ParsedNote, int, int]], now: datetime) -> int:
-    """Bulk-insert new notes, their cards and any history they bring; returns reviews added."""
-    rows = [
-        {
-            "guid": parsed.guid,
-            "deck_id": deck_id,
-            "kind": parsed.kind,
-            "fields_json": json.dumps(parsed.fields, ensure_ascii=False),
-            "tags_text": tags_to_text(list(parsed.tags)),
-            "section": parsed.section,
-            "checksum": parsed.checksum,
-            "position": position,
-            "created_at": now,
-            "updated_at": now,
-        }
-        for parsed, deck_id, position in new
-    ]
-    note_ids: dict[str, int] = {}
-    for note_id, guid in session.execute(insert(Note).returning(Note.id, Note.guid), rows):
-        note_ids[guid] = note_id
+def _insert_new(
+    conn: Connection,
+    new: list[tuple[ParsedNote, int, int]],
+    now: datetime,
+    progress: Callable[[int], None] | None = None,
+) -> int:
+    """Bulk-insert new notes, their cards and any history they bring; returns reviews added.
+
+    SQLAlchemy Core in batches: one INSERT ... RETURNING per thousand notes and one
+    executemany for their cards, where the ORM's bulk path ran one statement per row; and
+    a batch's rows are dropped before the next is built, so memory stays flat.
+    """
     config = None
-    plain: list[dict[str, Any]] = []
-    with_history: list[dict[str, Any]] = []
-    logs: dict[tuple[int, int], list[dict[str, Any]]] = {}
-    for parsed, _, _ in new:
-        note_id = note_ids[parsed.guid]
-        carried = {card.ord: card for card in parsed.cards}
-        for ord in card_ords(parsed.kind, parsed.fields):
-            source = carried.get(ord)
-            if source is None or (source.state == NEW and not source.reviews):
-                plain.append(_new_card(note_id, ord, now, source))
-                continue
-            if config is None:
-                config = settings.load(session)
-            card, card_logs = _carried_card(config, source, now)
-            card.update(note_id=note_id, ord=ord)
-            with_history.append(card)
-            if card_logs:
-                logs[(note_id, ord)] = card_logs
-    # Core inserts (the attribute names of Card and ReviewLog are their column names): one
-    # executemany each, where the ORM's bulk path ran one statement per review-log row.
-    cards = Base.metadata.tables["cards"]
-    if plain:
-        session.execute(insert(cards), plain)
-    log_rows: list[dict[str, Any]] = []
-    if with_history:
-        returned = session.execute(
-            insert(cards).returning(cards.c.id, cards.c.note_id, cards.c.ord), with_history
-        )
-        for card_id, note_id, ord in returned:
-            for log in logs.get((note_id, ord), []):
-                log_rows.append({**log, "card_id": card_id})
-    if log_rows:
-        session.execute(insert(Base.metadata.tables["review_log"]), log_rows)
-    return len(log_rows)
+    imported = 0
+    for start in range(0, len(new), 2000):
+        batch = new[start : start + 2000]
+        rows = [
+            {
+                "guid": parsed.guid,
+                "deck_id": deck_id,
+                "kind": parsed.kind,
+                "fields": json.dumps(parsed.fields, ensure_ascii=False),
+                "tags": tags_to_text(list(parsed.tags)),
+                "section": parsed.section,
+                "checksum": parsed.checksum,
+                "position": position,
+                "created_at": now,
+                "updated_at": now,
+            }
+            for parsed, deck_id, position in batch
+        ]
+        notes = schema.notes
+        returning = insert(notes).returning(notes.c.id, notes.c.guid)
+        note_ids = {guid: note_id for note_id, guid in conn.execute(returning, rows)}
+        plain: list[dict[str, Any]] = []
+        with_history: list[dict[str, Any]] = []
+        logs: dict[tuple[int, int], list[dict[str, Any]]] = {}
+        for parsed, deck_id, _ in batch:
+            note_id = note_ids[parsed.guid]
+            carried = {card.ord: card for card in parsed.cards}
+            for ord in card_ords(parsed.kind, parsed.fields):
+                source = carried.get(ord)
+                if source is None or (source.state == NEW and not source.reviews):
+                    plain.append({**_new_card(note_id, ord, now, source), "deck_id": deck_id})
+                    continue
+                if config is None:
+                    config = settings.load(conn)
+                card, card_logs = _carried_card(config, source, now)
+                card.update(note_id=note_id, ord=ord, deck_id=deck_id)
+                with_history.append(card)
+                if card_logs:
+                    logs[(note_id, ord)] = card_logs
+        cards = schema.cards
+        if plain:
+            conn.execute(insert(cards), plain)
+        log_rows: list[dict[str, Any]] = []
+        if with_history:
+            returned = conn.execute(
+                insert(cards).returning(cards.c.id, cards.c.note_id, cards.c.ord), with_history
+            )
+            for card_id, note_id, ord in returned:
+                for log in logs.get((note_id, ord), []):
+                    log_rows.append({**log, "card_id": card_id})
+        if log_rows:
+            conn.execute(insert(schema.review_log), log_rows)
+        imported += len(log_rows)
+        if progress is not None:
+            progress(len(batch))
+    return imported
 
 
 def _new_card(note_id: int, ord: int, now: datetime, source: ParsedCard | None) -> dict[str, Any]:
@@ -302,6 +371,8 @@ def _carried_card(
     memory (Anki's, when it used FSRS) and its due date win where it has them, so the next
     review falls when the user expects it.
     """
+    from pmcards import scheduling  # FSRS loads only for packages that bring history
+
     steps = scheduling.replay(config, [(r.reviewed_at, r.rating) for r in source.reviews])
     logs = [
         {
@@ -364,11 +435,22 @@ def _update(
     note.checksum = parsed.checksum
     note.updated_at = now
     note.kind = parsed.kind
+    from pmcards.models import Card, ReviewLog
+
     wanted = set(card_ords(parsed.kind, parsed.fields))
     have = {card.ord: card for card in note.cards}
     for ord in sorted(wanted - set(have)):
         session.add(
-            Card(note_id=note.id, ord=ord, state=NEW, due=now, reps=0, lapses=0, suspended=False)
+            Card(
+                note_id=note.id,
+                deck_id=note.deck_id,
+                ord=ord,
+                state=NEW,
+                due=now,
+                reps=0,
+                lapses=0,
+                suspended=False,
+            )
         )
         result.notices.append(f"note {note.guid!r}: new card {_card_name(parsed.kind, ord)}")
     for ord in sorted(set(have) - wanted):
@@ -398,7 +480,7 @@ def _card_name(kind: str, ord: int) -> str:
     return names[ord] if ord < len(names) else str(ord + 1)
 
 
-def _check_same_deck(note: Note, parsed: ParsedNote, deck: ParsedDeck, current: str) -> None:
+def _check_same_deck(note: Any, parsed: ParsedNote, deck: ParsedDeck, current: str) -> None:
     if current != deck.name:
         raise DeckFormatError(
             f"note id {parsed.guid!r} already belongs to deck {current!r}; "
@@ -425,12 +507,12 @@ def builtin_deck_paths() -> list[Path]:
     return sorted(decks_dir().glob("*.toml"))
 
 
-def ensure_builtin_decks(session: Session, now: datetime) -> ImportReport | None:
+def ensure_builtin_decks(db: Db, now: datetime) -> ImportReport | None:
     """Import the built-in decks into a collection that has never had them."""
-    if settings.get_raw(session, BUILTIN_FLAG):
+    if settings.get_raw(db, BUILTIN_FLAG):
         return None
     report = None
-    if session.scalar(select(func.count()).select_from(Note)) == 0:
-        report = apply(session, parse_files(builtin_deck_paths()), now)
-    settings.set_raw(session, BUILTIN_FLAG, True)
+    if db.scalar(select(func.count()).select_from(schema.notes)) == 0:
+        report = apply(db, parse_files(builtin_deck_paths()), now)
+    settings.set_raw(db, BUILTIN_FLAG, True)
     return report

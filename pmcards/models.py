@@ -1,69 +1,52 @@
-"""The collection's tables as typed SQLAlchemy 2.0 models.
-
-The schema itself is created and changed only by `migrations.py`; these classes describe the
-current schema for the ORM, and a test checks the two agree.
-"""
+"""Typed ORM classes (SQLAlchemy 2.0 `Mapped[...]`) over the tables in `schema.py`."""
 
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import (
-    Boolean,
-    DateTime,
-    Float,
-    ForeignKey,
-    Integer,
-    String,
-    Text,
-    TypeDecorator,
-    UniqueConstraint,
+from sqlalchemy.orm import DeclarativeBase, Mapped, relationship
+
+from pmcards import schema
+from pmcards.schema import (
+    LEARNING,
+    NEW,
+    RELEARNING,
+    REVIEW,
+    STATE_NAMES,
+    UTCDateTime,
+    tags_to_text,
 )
-from sqlalchemy.engine import Dialect
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-# Our card states. FSRS has no "new" state (py-fsrs starts a card in Learning, step 0),
-# so 0 is ours; 1-3 are the same numbers as fsrs.State (and as Anki's queue types).
-NEW, LEARNING, REVIEW, RELEARNING = 0, 1, 2, 3
-STATE_NAMES = {NEW: "new", LEARNING: "learning", REVIEW: "review", RELEARNING: "relearning"}
-
-
-class UTCDateTime(TypeDecorator[datetime]):
-    """Stores UTC, returns UTC-aware datetimes; refuses naive ones so no local time slips in."""
-
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetime given to a UTC column")
-        value = value.astimezone(UTC)
-        # SQLite has no time zones: store naive UTC text, which also sorts correctly.
-        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
-
-    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            return value.replace(tzinfo=UTC)
-        return value.astimezone(UTC)
+__all__ = [
+    "LEARNING",
+    "NEW",
+    "RELEARNING",
+    "REVIEW",
+    "STATE_NAMES",
+    "Base",
+    "Card",
+    "Deck",
+    "Note",
+    "ReviewLog",
+    "Setting",
+    "UTCDateTime",
+    "tags_to_text",
+]
 
 
 class Base(DeclarativeBase):
-    pass
+    metadata = schema.metadata
 
 
 class Deck(Base):
-    __tablename__ = "decks"
+    __table__ = schema.decks
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    name: Mapped[str] = mapped_column(String(200), unique=True)
-    description: Mapped[str] = mapped_column(Text, default="")
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    id: Mapped[int]
+    name: Mapped[str]
+    description: Mapped[str]
+    created_at: Mapped[datetime]
 
     notes: Mapped[list[Note]] = relationship(back_populates="deck")
 
@@ -71,20 +54,19 @@ class Deck(Base):
 class Note(Base):
     """One source item. `guid` is its stable id: it survives edits of the text."""
 
-    __tablename__ = "notes"
+    __table__ = schema.notes
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    guid: Mapped[str] = mapped_column(String(200), unique=True)
-    deck_id: Mapped[int] = mapped_column(ForeignKey("decks.id", ondelete="CASCADE"))
-    kind: Mapped[str] = mapped_column(String(20))
-    fields_json: Mapped[str] = mapped_column("fields", Text)
-    # Space-delimited with a space at each end (" a b "), so one tag matches LIKE '% a %'.
-    tags_text: Mapped[str] = mapped_column("tags", Text, default=" ")
-    section: Mapped[str] = mapped_column(Text, default="")
-    checksum: Mapped[str] = mapped_column(String(64))
-    position: Mapped[int] = mapped_column(Integer)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    id: Mapped[int]
+    guid: Mapped[str]
+    deck_id: Mapped[int]
+    kind: Mapped[str]
+    fields_json: Mapped[str] = schema.notes.c.fields  # type: ignore[assignment]
+    tags_text: Mapped[str] = schema.notes.c.tags  # type: ignore[assignment]
+    section: Mapped[str]
+    checksum: Mapped[str]
+    position: Mapped[int]
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
 
     deck: Mapped[Deck] = relationship(back_populates="notes")
     cards: Mapped[list[Card]] = relationship(back_populates="note", order_by="Card.ord")
@@ -102,31 +84,25 @@ class Note(Base):
         self.tags_text = tags_to_text(tags)
 
 
-def tags_to_text(tags: list[str]) -> str:
-    unique = sorted(set(tags))
-    return " " + " ".join(unique) + " " if unique else " "
-
-
 class Card(Base):
     """One reviewable direction of a note, with its FSRS memory state."""
 
-    __tablename__ = "cards"
-    __table_args__ = (UniqueConstraint("note_id", "ord"),)
+    __table__ = schema.cards
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    note_id: Mapped[int] = mapped_column(ForeignKey("notes.id", ondelete="CASCADE"))
-    ord: Mapped[int] = mapped_column(Integer)
-    state: Mapped[int] = mapped_column(Integer, default=NEW)
-    step: Mapped[int | None] = mapped_column(Integer, nullable=True)
-    stability: Mapped[float | None] = mapped_column(Float, nullable=True)
-    difficulty: Mapped[float | None] = mapped_column(Float, nullable=True)
-    due: Mapped[datetime] = mapped_column(UTCDateTime)
-    last_review: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
-    reps: Mapped[int] = mapped_column(Integer, default=0)
-    lapses: Mapped[int] = mapped_column(Integer, default=0)
-    suspended: Mapped[bool] = mapped_column(Boolean, default=False)
-    # Buried until this instant (the next day rollover); NULL when not buried.
-    buried_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    id: Mapped[int]
+    note_id: Mapped[int]
+    deck_id: Mapped[int]
+    ord: Mapped[int]
+    state: Mapped[int]
+    step: Mapped[int | None]
+    stability: Mapped[float | None]
+    difficulty: Mapped[float | None]
+    due: Mapped[datetime]
+    last_review: Mapped[datetime | None]
+    reps: Mapped[int]
+    lapses: Mapped[int]
+    suspended: Mapped[bool]
+    buried_until: Mapped[datetime | None]
 
     note: Mapped[Note] = relationship(back_populates="cards")
 
@@ -134,36 +110,35 @@ class Card(Base):
 class ReviewLog(Base):
     """One answer, with the card's state before and after: enough to undo it and to fit FSRS."""
 
-    __tablename__ = "review_log"
+    __table__ = schema.review_log
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    card_id: Mapped[int] = mapped_column(ForeignKey("cards.id", ondelete="CASCADE"))
-    rating: Mapped[int] = mapped_column(Integer)
-    reviewed_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    duration_ms: Mapped[int | None] = mapped_column(Integer, nullable=True)
-    source: Mapped[str] = mapped_column(String(20), default="review")
-    state_before: Mapped[int] = mapped_column(Integer)
-    step_before: Mapped[int | None] = mapped_column(Integer, nullable=True)
-    stability_before: Mapped[float | None] = mapped_column(Float, nullable=True)
-    difficulty_before: Mapped[float | None] = mapped_column(Float, nullable=True)
-    due_before: Mapped[datetime] = mapped_column(UTCDateTime)
-    last_review_before: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
-    reps_before: Mapped[int] = mapped_column(Integer)
-    lapses_before: Mapped[int] = mapped_column(Integer)
-    state_after: Mapped[int] = mapped_column(Integer)
-    step_after: Mapped[int | None] = mapped_column(Integer, nullable=True)
-    stability_after: Mapped[float] = mapped_column(Float)
-    difficulty_after: Mapped[float] = mapped_column(Float)
-    due_after: Mapped[datetime] = mapped_column(UTCDateTime)
-    # True when this answer made the card a leech (tagged and suspended), so undo can reverse it.
-    leeched: Mapped[bool] = mapped_column(Boolean, default=False)
+    id: Mapped[int]
+    card_id: Mapped[int]
+    rating: Mapped[int]
+    reviewed_at: Mapped[datetime]
+    duration_ms: Mapped[int | None]
+    source: Mapped[str]
+    state_before: Mapped[int]
+    step_before: Mapped[int | None]
+    stability_before: Mapped[float | None]
+    difficulty_before: Mapped[float | None]
+    due_before: Mapped[datetime]
+    last_review_before: Mapped[datetime | None]
+    reps_before: Mapped[int]
+    lapses_before: Mapped[int]
+    state_after: Mapped[int]
+    step_after: Mapped[int | None]
+    stability_after: Mapped[float]
+    difficulty_after: Mapped[float]
+    due_after: Mapped[datetime]
+    leeched: Mapped[bool]
 
 
 class Setting(Base):
-    __tablename__ = "settings"
+    __table__ = schema.settings
 
-    key: Mapped[str] = mapped_column(String(100), primary_key=True)
-    value_json: Mapped[str] = mapped_column("value", Text)
+    key: Mapped[str]
+    value_json: Mapped[str] = schema.settings.c.value  # type: ignore[assignment]
 
     @property
     def value(self) -> Any:

@@ -3,36 +3,39 @@ and has a formatter for the terminal."""
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
 
-from pmcards import queue
+from pmcards import queue, schema
 from pmcards import settings as settings_mod
 from pmcards.clock import now_utc, study_day
-from pmcards.models import STATE_NAMES, Card, Deck, Note
-from pmcards.queue import Due, Limits, Scope
+from pmcards.queue import C, D, Due, Limits, N, Scope
+from pmcards.schema import STATE_NAMES
+
+if TYPE_CHECKING:
+    from pmcards.queue import Db
 
 FORECAST_DAYS = 7
 
 
-def _counts(session: Session) -> tuple[dict[int, int], dict[int, int]]:
-    """Cards and notes per deck id."""
-    notes = dict(session.execute(select(Note.deck_id, func.count()).group_by(Note.deck_id)).all())
-    cards = dict(
-        session.execute(
-            select(Note.deck_id, func.count())
-            .select_from(Card)
-            .join(Note, Note.id == Card.note_id)
-            .group_by(Note.deck_id)
-        ).all()
-    )
-    return cards, notes
+def _counts(session: Db) -> tuple[dict[int, int], dict[int, int]]:
+    """Cards and notes per deck id (index-only scans)."""
+    return _per_deck(session, C.deck_id), _per_deck(session, N.deck_id)
 
 
-def status(session: Session, now: datetime | None = None) -> dict[str, Any]:
+def _per_deck(session: Db, deck_id: Any, *where: Any) -> dict[int, int]:
+    stmt = select(deck_id, func.count()).where(*where).group_by(deck_id)
+    return {int(deck): int(count) for deck, count in session.execute(stmt)}
+
+
+def _decks(session: Db) -> list[Any]:
+    return list(session.execute(select(D.id, D.name, D.description).order_by(D.name)))
+
+
+def status(session: Db, now: datetime | None = None) -> dict[str, Any]:
     now = now or now_utc()
     cfg = settings_mod.load(session)
     day = study_day(now, cfg.rollover_hour)
@@ -42,7 +45,7 @@ def status(session: Session, now: datetime | None = None) -> dict[str, Any]:
     cards, notes = _counts(session)
     decks_out = []
     total_due = Due()
-    for deck in session.scalars(select(Deck).order_by(Deck.name)):
+    for deck in _decks(session):
         due = by_deck.get(deck.id, Due())
         total_due = Due(
             total_due.new + due.new,
@@ -114,17 +117,9 @@ def format_status(data: dict[str, Any]) -> str:
     return "\n".join(out)
 
 
-def decks(session: Session) -> list[dict[str, Any]]:
+def decks(session: Db) -> list[dict[str, Any]]:
     cards, notes = _counts(session)
-    suspended = dict(
-        session.execute(
-            select(Note.deck_id, func.count())
-            .select_from(Card)
-            .join(Note, Note.id == Card.note_id)
-            .where(Card.suspended.is_(True))
-            .group_by(Note.deck_id)
-        ).all()
-    )
+    suspended = _per_deck(session, C.deck_id, C.suspended.is_(True))
     return [
         {
             "name": deck.name,
@@ -133,7 +128,7 @@ def decks(session: Session) -> list[dict[str, Any]]:
             "cards": cards.get(deck.id, 0),
             "suspended": suspended.get(deck.id, 0),
         }
-        for deck in session.scalars(select(Deck).order_by(Deck.name))
+        for deck in _decks(session)
     ]
 
 
@@ -147,44 +142,70 @@ def format_decks(data: list[dict[str, Any]]) -> str:
 
 
 def cards(
-    session: Session, scope: Scope, state: str | None, now: datetime | None = None
+    session: Db, scope: Scope, state: str | None, now: datetime | None = None
 ) -> list[dict[str, Any]]:
+    """Cards with their note's text and FSRS state: one query, however many cards."""
     now = now or now_utc()
-    stmt = scope.apply(select(Card)).order_by(Card.note_id, Card.ord)
+    stmt = (
+        select(
+            C.id,
+            C.ord,
+            C.state,
+            C.step,
+            C.stability,
+            C.difficulty,
+            C.due,
+            C.last_review,
+            C.reps,
+            C.lapses,
+            C.suspended,
+            C.buried_until,
+            N.guid,
+            N.kind,
+            N.fields,
+            N.tags,
+            N.section,
+            D.name.label("deck"),
+        )
+        .select_from(schema.cards)
+        .join(schema.notes, N.id == C.note_id)
+        .join(schema.decks, D.id == C.deck_id)
+        .order_by(N.position, C.ord)
+    )
+    if scope.deck is not None:
+        stmt = stmt.where(C.deck_id.in_(scope.deck_ids()))
+    if scope.tag is not None:
+        stmt = stmt.where(N.tags.contains(f" {scope.tag} ", autoescape=True))
     if state == "suspended":
-        stmt = stmt.where(Card.suspended.is_(True))
+        stmt = stmt.where(C.suspended.is_(True))
     elif state == "buried":
-        stmt = stmt.where(Card.buried_until > now)
+        stmt = stmt.where(C.buried_until > now)
     elif state is not None:
         code = {v: k for k, v in STATE_NAMES.items()}[state]
-        stmt = stmt.where(Card.state == code)
-    out = []
-    deck_names = dict(session.execute(select(Deck.id, Deck.name)).all())
-    for card in session.scalars(stmt):
-        note = card.note
-        out.append(
-            {
-                "id": card.id,
-                "deck": deck_names[note.deck_id],
-                "note_id": note.guid,
-                "kind": note.kind,
-                "ord": card.ord,
-                "fields": note.fields,
-                "tags": note.tags,
-                "section": note.section,
-                "state": STATE_NAMES[card.state],
-                "step": card.step,
-                "stability": card.stability,
-                "difficulty": card.difficulty,
-                "due": card.due.isoformat(),
-                "last_review": card.last_review.isoformat() if card.last_review else None,
-                "reps": card.reps,
-                "lapses": card.lapses,
-                "suspended": card.suspended,
-                "buried": card.buried_until is not None and card.buried_until > now,
-            }
-        )
-    return out
+        stmt = stmt.where(C.state == code)
+    return [
+        {
+            "id": row.id,
+            "deck": row.deck,
+            "note_id": row.guid,
+            "kind": row.kind,
+            "ord": row.ord,
+            "fields": json.loads(row.fields),
+            "tags": row.tags.split(),
+            "section": row.section,
+            "state": STATE_NAMES[row.state],
+            "step": row.step,
+            "stability": row.stability,
+            "difficulty": row.difficulty,
+            "due": row.due.isoformat(),
+            "last_review": row.last_review.isoformat() if row.last_review else None,
+            "reps": row.reps,
+            "lapses": row.lapses,
+            "suspended": row.suspended,
+            "buried": row.buried_until is not None and row.buried_until > now,
+        }
+        for row in session.execute(stmt)
+    ]
 
 
 def format_cards(data: list[dict[str, Any]]) -> str:

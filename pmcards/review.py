@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, tzinfo
 
 from fsrs import Rating
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from pmcards import queue, scheduling
@@ -19,7 +19,7 @@ from pmcards import settings as settings_mod
 from pmcards.clock import now_utc, study_day
 from pmcards.errors import PmcardsError
 from pmcards.kinds import Face, render
-from pmcards.models import NEW, REVIEW, Card, ReviewLog
+from pmcards.models import NEW, REVIEW, Card, Note, ReviewLog
 from pmcards.queue import Due, Limits, Scope
 from pmcards.store import Store
 
@@ -110,9 +110,8 @@ class ReviewSession:
         with self.store.read() as session:
             today = queue.answered_today(session, self.day)
             self._limits_at_start = Limits.left_today(self.settings, today, self.extra_new)
-            self._review_ids = queue.due_reviews_by_risk(
-                session, self.settings, self.day, now, self.scope
-            )
+        self._review_ids: list[int] = []
+        self._reviews_complete = False  # True once every due review has been listed
         self._new_in_session = 0
         self._reviews_in_session = 0
         self._new_buffer: list[tuple[int, int, int]] = []
@@ -173,20 +172,37 @@ class ReviewSession:
             self._again_next = None
             if card is not None and not card.suspended:
                 return card
-        card = queue.next_learning(session, now, timedelta(0), self.scope)
-        if card is not None:
-            return card
+        learning = queue.next_learning(session, now, timedelta(0), self.scope)
+        if learning is not None:
+            return session.get(Card, learning)
         if self.limits.review > 0:
-            while self._review_ids:
-                card = session.get(Card, self._review_ids.pop(0))
-                if card is not None and self._still_due_review(card, now):
-                    return card
+            card = self._next_review(session, now)
+            if card is not None:
+                return card
         if self.limits.new > 0:
             card = self._next_new(session, now)
             if card is not None:
                 return card
         ahead = timedelta(minutes=self.settings.learn_ahead_minutes)
-        return queue.next_learning(session, now, ahead, self.scope)
+        learning = queue.next_learning(session, now, ahead, self.scope)
+        return session.get(Card, learning) if learning is not None else None
+
+    def _next_review(self, session: Session, now: datetime) -> Card | None:
+        for _ in range(2):
+            while self._review_ids:
+                card = session.get(Card, self._review_ids.pop(0))
+                if card is not None and self._still_due_review(card, now):
+                    return card
+            if self._reviews_complete:
+                return None
+            # List the riskiest due reviews, as many as today's budget allows; list again
+            # if another session answered some of them meanwhile.
+            budget = self.limits.review
+            self._review_ids = queue.due_reviews_by_risk(
+                session, self.settings, self.day, now, self.scope, budget
+            )
+            self._reviews_complete = len(self._review_ids) < budget
+        return None
 
     def _still_due_review(self, card: Card, now: datetime) -> bool:
         # Another process may have answered, suspended or buried it since the list was made.
@@ -241,52 +257,52 @@ class ReviewSession:
         if duration_ms is not None:
             duration_ms = max(0, min(duration_ms, MAX_ANSWER_MS))
         with self.store.write() as session:
-            card = session.get(Card, card_id)
+            # Core statements built once (below): an answer is on the path between a key
+            # press and the next card, so it skips the ORM's per-statement work.
+            conn = session.connection()
+            card = conn.execute(_SELECT_CARD, {"card_id": card_id}).one_or_none()
             if card is None:
                 raise PmcardsError("this card no longer exists (deleted by another process?)")
             before = scheduling.memory_of(card)
-            outcome = scheduling.outcomes(self.settings, before, now, card.id)[rating]
-            scheduling.apply_memory(card, outcome.memory)
-            leeched = self._leech_check(card, before, outcome.memory)
-            log = ReviewLog(
-                card_id=card.id,
-                rating=int(rating),
-                reviewed_at=now,
-                duration_ms=duration_ms,
-                source="review",
-                state_before=before.state,
-                step_before=before.step,
-                stability_before=before.stability,
-                difficulty_before=before.difficulty,
-                due_before=before.due,
-                last_review_before=before.last_review,
-                reps_before=before.reps,
-                lapses_before=before.lapses,
-                state_after=outcome.memory.state,
-                step_after=outcome.memory.step,
-                stability_after=outcome.memory.stability,
-                difficulty_after=outcome.memory.difficulty,
-                due_after=outcome.memory.due,
-                leeched=leeched,
+            after = scheduling.outcomes(self.settings, before, now, card_id)[rating].memory
+            leeched = self._is_new_leech(before, after)
+            values = {**scheduling.memory_values(after), "suspended": card.suspended or leeched}
+            conn.execute(
+                _UPDATE_CARD, {"b_card": card_id, **{f"v_{k}": v for k, v in values.items()}}
             )
-            session.add(log)
+            log_id = conn.execute(
+                _INSERT_LOG,
+                {
+                    "card_id": card_id,
+                    "rating": int(rating),
+                    "reviewed_at": now,
+                    "duration_ms": duration_ms,
+                    "source": "review",
+                    **{f"{k}_before": v for k, v in scheduling.memory_values(before).items()},
+                    "state_after": after.state,
+                    "step_after": after.step,
+                    "stability_after": after.stability,
+                    "difficulty_after": after.difficulty,
+                    "due_after": after.due,
+                    "leeched": leeched,
+                },
+            ).scalar_one()
+            if leeched:
+                note = session.get(Note, card.note_id)
+                assert note is not None
+                if LEECH_TAG not in note.tags:
+                    note.set_tags([*note.tags, LEECH_TAG])
             siblings = list(
-                session.scalars(
-                    select(Card.id).where(
-                        Card.note_id == card.note_id,
-                        Card.id != card.id,
-                        Card.state.in_((NEW, REVIEW)),
-                        Card.suspended.is_(False),
-                        queue.not_buried(now),
-                    )
-                )
+                conn.execute(
+                    _BURY_SIBLINGS,
+                    {
+                        "b_note": card.note_id,
+                        "b_card": card_id,
+                        "b_now": now,
+                        "b_until": self.day.end,
+                    },
+                ).scalars()
             )
-            if siblings:
-                session.execute(
-                    update(Card).where(Card.id.in_(siblings)).values(buried_until=self.day.end)
-                )
-            session.flush()
-            log_id = log.id
         self.answered += 1
         self.again += rating == Rating.Again
         self.seconds += (duration_ms or 0) / 1000
@@ -302,20 +318,18 @@ class ReviewSession:
                 again=rating == Rating.Again,
             )
         )
-        return Answered(card_id, rating, outcome.memory.due, leeched, outcome.memory.lapses)
+        return Answered(card_id, rating, after.due, leeched, after.lapses)
 
-    def _leech_check(self, card: Card, before: scheduling.Memory, after: scheduling.Memory) -> bool:
-        """At the threshold, and every half-threshold lapses after it (as Anki), tag and suspend."""
+    def _is_new_leech(self, before: scheduling.Memory, after: scheduling.Memory) -> bool:
+        """At the threshold, and every half-threshold lapses after it (as Anki): a leech."""
         threshold = self.settings.leech_threshold
         if after.lapses <= before.lapses or after.lapses < threshold:
             return False
-        if (after.lapses - threshold) % max(1, threshold // 2) != 0:
-            return False
-        card.suspended = True
-        note = card.note
-        if LEECH_TAG not in note.tags:
-            note.set_tags([*note.tags, LEECH_TAG])
-        return True
+        return (after.lapses - threshold) % max(1, threshold // 2) == 0
+
+    def idle(self) -> None:
+        """Housekeeping while the user reads a card: off the path of every answer."""
+        self.store.checkpoint()
 
     @property
     def can_undo(self) -> bool:
@@ -406,3 +420,45 @@ class ReviewSession:
             )
             upcoming = session.scalars(stmt.where(Card.due > now)).first()
         return Summary(self.answered, self.again, self.seconds, upcoming)
+
+
+_SELECT_CARD = select(
+    Card.note_id,
+    Card.state,
+    Card.step,
+    Card.stability,
+    Card.difficulty,
+    Card.due,
+    Card.last_review,
+    Card.reps,
+    Card.lapses,
+    Card.suspended,
+).where(Card.id == bindparam("card_id"))
+_UPDATE_CARD = (
+    update(Card)
+    .where(Card.id == bindparam("b_card"))
+    .values(
+        {
+            name: bindparam(f"v_{name}", type_=Card.__table__.c[name].type)
+            for name in (*scheduling.MEMORY_COLUMNS, "suspended")
+        }
+    )
+)
+_INSERT_LOG = insert(ReviewLog).returning(ReviewLog.id)
+# Siblings not yet studied or in review are hidden until the next day starts; learning
+# siblings stay, as in Anki. RETURNING gives their ids for undo.
+_BURY_SIBLINGS = (
+    update(Card)
+    .where(
+        Card.note_id == bindparam("b_note"),
+        Card.id != bindparam("b_card"),
+        Card.state.in_((NEW, REVIEW)),
+        Card.suspended.is_(False),
+        or_(
+            Card.buried_until.is_(None),
+            Card.buried_until <= bindparam("b_now", type_=Card.due.type),
+        ),
+    )
+    .values(buried_until=bindparam("b_until", type_=Card.due.type))
+    .returning(Card.id)
+)

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
+from typing import Any, Protocol
 
 from fsrs import Card as FsrsCard
 from fsrs import Rating, Scheduler, State
@@ -50,7 +51,19 @@ class Outcome:
 
 
 # The row <-> memory conversion lives here and nowhere else.
-def memory_of(card: Card) -> Memory:
+class _HasMemory(Protocol):
+    state: int
+    step: int | None
+    stability: float | None
+    difficulty: float | None
+    due: datetime
+    last_review: datetime | None
+    reps: int
+    lapses: int
+
+
+def memory_of(card: _HasMemory) -> Memory:
+    """A card's memory, from an ORM card or a row with the same columns."""
     return Memory(
         state=card.state,
         step=card.step,
@@ -63,15 +76,26 @@ def memory_of(card: Card) -> Memory:
     )
 
 
+MEMORY_COLUMNS = (
+    "state",
+    "step",
+    "stability",
+    "difficulty",
+    "due",
+    "last_review",
+    "reps",
+    "lapses",
+)
+
+
+def memory_values(memory: Memory) -> dict[str, Any]:
+    """The card columns that hold a memory, for an UPDATE."""
+    return {name: getattr(memory, name) for name in MEMORY_COLUMNS}
+
+
 def apply_memory(card: Card, memory: Memory) -> None:
-    card.state = memory.state
-    card.step = memory.step
-    card.stability = memory.stability
-    card.difficulty = memory.difficulty
-    card.due = memory.due
-    card.last_review = memory.last_review
-    card.reps = memory.reps
-    card.lapses = memory.lapses
+    for name, value in memory_values(memory).items():
+        setattr(card, name, value)
 
 
 def to_fsrs(memory: Memory, card_id: int = 0) -> FsrsCard:
@@ -92,7 +116,7 @@ def to_fsrs(memory: Memory, card_id: int = 0) -> FsrsCard:
 def scheduler_for(settings: Settings) -> Scheduler:
     """One FSRS scheduler per distinct settings, built once per process."""
     return Scheduler(
-        parameters=settings.parameters,
+        parameters=settings.fsrs_parameters(),
         desired_retention=settings.desired_retention,
         learning_steps=settings.learning_step_deltas(),
         relearning_steps=settings.relearning_step_deltas(),

@@ -8,14 +8,20 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, fields, replace
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from fsrs.scheduler import DEFAULT_PARAMETERS
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import delete, insert, select, update
 
+from pmcards import schema
 from pmcards.errors import SettingError
-from pmcards.models import Setting
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
+    from sqlalchemy.orm import Session
+
+    Db = Connection | Session
+
+_T = schema.settings.c
 
 
 @dataclass(frozen=True)
@@ -25,12 +31,21 @@ class Settings:
     relearning_steps: tuple[str, ...] = ("10m",)
     maximum_interval: int = 36500
     fuzz: bool = True
-    parameters: tuple[float, ...] = tuple(DEFAULT_PARAMETERS)
+    # None: py-fsrs's defaults, loaded only when something schedules (FSRS is not needed to
+    # count or list cards, and importing it costs start-up time).
+    parameters: tuple[float, ...] | None = None
     new_per_day: int = 20
     reviews_per_day: int = 200
     rollover_hour: int = 4
     leech_threshold: int = 8
     learn_ahead_minutes: int = 20
+
+    def fsrs_parameters(self) -> tuple[float, ...]:
+        if self.parameters is not None:
+            return self.parameters
+        from fsrs.scheduler import DEFAULT_PARAMETERS
+
+        return tuple(DEFAULT_PARAMETERS)
 
     def learning_step_deltas(self) -> tuple[timedelta, ...]:
         return tuple(parse_step(s) for s in self.learning_steps)
@@ -138,6 +153,8 @@ PARSERS: dict[str, Callable[[str], Any]] = {
     "learn_ahead_minutes": _int_in(0, 1440),
 }
 KEYS = [f.name for f in fields(Settings)]
+# Internal collection state kept beside the settings (not shown by `pmcards config`).
+BUILTIN_FLAG = "builtin_decks_imported"
 
 
 def format_value(value: Any) -> str:
@@ -163,9 +180,9 @@ def parse(key: str, text: str) -> Any:
     return value
 
 
-def load(session: Session) -> Settings:
+def load(session: Db) -> Settings:
     """The collection's settings: stored values over the defaults."""
-    stored = {row.key: row.value for row in session.scalars(select(Setting))}
+    stored = {key: json.loads(value) for key, value in session.execute(select(_T.key, _T.value))}
     values: dict[str, Any] = {}
     for key in KEYS:
         if key in stored:
@@ -174,26 +191,22 @@ def load(session: Session) -> Settings:
     return replace(Settings(), **values)
 
 
-def save(session: Session, key: str, value: Any) -> None:
+def save(session: Db, key: str, value: Any) -> None:
     stored = json.dumps(list(value) if isinstance(value, tuple) else value)
-    row = session.get(Setting, key)
-    if row is None:
-        session.add(Setting(key=key, value_json=stored))
-    else:
-        row.value_json = stored
+    updated = session.execute(update(schema.settings).where(_T.key == key).values(value=stored))
+    if not updated.rowcount:  # type: ignore[attr-defined]
+        session.execute(insert(schema.settings).values(key=key, value=stored))
 
 
-def reset(session: Session, key: str) -> None:
-    row = session.get(Setting, check_key(key))
-    if row is not None:
-        session.delete(row)
+def reset(session: Db, key: str) -> None:
+    session.execute(delete(schema.settings).where(_T.key == check_key(key)))
 
 
-def get_raw(session: Session, key: str) -> Any:
+def get_raw(session: Db, key: str) -> Any:
     """A stored value outside the user-facing settings (internal collection state)."""
-    row = session.get(Setting, key)
-    return None if row is None else row.value
+    value = session.scalar(select(_T.value).where(_T.key == key))
+    return None if value is None else json.loads(value)
 
 
-def set_raw(session: Session, key: str, value: Any) -> None:
+def set_raw(session: Db, key: str, value: Any) -> None:
     save(session, key, value)

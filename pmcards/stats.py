@@ -4,18 +4,22 @@ table and the HTML report."""
 
 from __future__ import annotations
 
+import json
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import and_, case, func, literal, select
-from sqlalchemy.orm import Session
 
-from pmcards import queue, scheduling
+from pmcards import queue, schema
 from pmcards import settings as settings_mod
 from pmcards.clock import Day, study_day
 from pmcards.kinds import summary
-from pmcards.models import LEARNING, NEW, RELEARNING, REVIEW, Card, Deck, Note, ReviewLog
+from pmcards.queue import C, D, L, N
+from pmcards.schema import LEARNING, NEW, RELEARNING, REVIEW
 from pmcards.sqltime import days_between, local_date
+
+if TYPE_CHECKING:
+    from pmcards.queue import Db
 
 HISTORY_DAYS = 365
 FORECAST_DAYS = 30
@@ -34,7 +38,7 @@ def day_offset_seconds(now: datetime, rollover_hour: int) -> int:
     return int(offset.total_seconds()) - rollover_hour * 3600
 
 
-def compute(session: Session, now: datetime) -> dict[str, Any]:
+def compute(session: Db, now: datetime) -> dict[str, Any]:
     cfg = settings_mod.load(session)
     day = study_day(now, cfg.rollover_hour)
     offset = day_offset_seconds(now, cfg.rollover_hour)
@@ -50,19 +54,19 @@ def compute(session: Session, now: datetime) -> dict[str, Any]:
     }
 
 
-def cards_by_state(session: Session, now: datetime) -> dict[str, int]:
-    active = Card.suspended.is_(False)
-    buried = and_(active, Card.buried_until > now)
+def cards_by_state(session: Db, now: datetime) -> dict[str, int]:
+    active = C.suspended.is_(False)
+    buried = and_(active, C.buried_until > now)
     row = session.execute(
         select(
             func.count(),
             *[
-                func.coalesce(func.sum(case((and_(active, Card.state == s), 1), else_=0)), 0)
+                func.coalesce(func.sum(case((and_(active, C.state == s), 1), else_=0)), 0)
                 for s in (NEW, LEARNING, REVIEW, RELEARNING)
             ],
-            func.coalesce(func.sum(case((Card.suspended.is_(True), 1), else_=0)), 0),
+            func.coalesce(func.sum(case((C.suspended.is_(True), 1), else_=0)), 0),
             func.coalesce(func.sum(case((buried, 1), else_=0)), 0),
-        ).select_from(Card)
+        ).select_from(schema.cards)
     ).one()
     total, new, learning, review, relearning, suspended, buried_count = (int(x) for x in row)
     return {
@@ -76,13 +80,13 @@ def cards_by_state(session: Session, now: datetime) -> dict[str, int]:
     }
 
 
-def reviews_per_day(session: Session, day: Day, offset: int) -> list[dict[str, Any]]:
+def reviews_per_day(session: Db, day: Day, offset: int) -> list[dict[str, Any]]:
     """Answers and seconds spent per study day over the last year (days with answers only)."""
-    local_day = local_date(ReviewLog.reviewed_at, literal(offset))
+    local_day = local_date(L.reviewed_at, literal(offset))
     since = day.start - timedelta(days=HISTORY_DAYS)
     rows = session.execute(
-        select(local_day, func.count(), func.coalesce(func.sum(ReviewLog.duration_ms), 0))
-        .where(ReviewLog.reviewed_at >= since, ReviewLog.reviewed_at < day.end)
+        select(local_day, func.count(), func.coalesce(func.sum(L.duration_ms), 0))
+        .where(L.reviewed_at >= since, L.reviewed_at < day.end)
         .group_by(local_day)
         .order_by(local_day)
     ).all()
@@ -91,20 +95,20 @@ def reviews_per_day(session: Session, day: Day, offset: int) -> list[dict[str, A
     ]
 
 
-def retention_by_week(session: Session, day: Day, offset: int) -> list[dict[str, Any]]:
+def retention_by_week(session: Db, day: Day, offset: int) -> list[dict[str, Any]]:
     """True retention: the share of reviews of mature cards not answered Again, by week."""
-    local_day = local_date(ReviewLog.reviewed_at, literal(offset))
-    interval = days_between(ReviewLog.due_before, ReviewLog.last_review_before)
+    local_day = local_date(L.reviewed_at, literal(offset))
+    interval = days_between(L.due_before, L.last_review_before)
     since = day.start - timedelta(weeks=RETENTION_WEEKS)
     rows = session.execute(
         select(
             local_day,
             func.count(),
-            func.coalesce(func.sum(case((ReviewLog.rating > 1, 1), else_=0)), 0),
+            func.coalesce(func.sum(case((L.rating > 1, 1), else_=0)), 0),
         )
         .where(
-            ReviewLog.reviewed_at >= since,
-            ReviewLog.state_before == REVIEW,
+            L.reviewed_at >= since,
+            L.state_before == REVIEW,
             interval >= MATURE_DAYS,
         )
         .group_by(local_day)
@@ -122,7 +126,7 @@ def retention_by_week(session: Session, day: Day, offset: int) -> list[dict[str,
     ]
 
 
-def forecast(session: Session, day: Day, now: datetime, rollover_hour: int) -> dict[str, Any]:
+def forecast(session: Db, day: Day, now: datetime, rollover_hour: int) -> dict[str, Any]:
     due_today = queue.due_counts(session, day, now)
     boundaries = [
         study_day(day.end + timedelta(days=i, hours=12), rollover_hour).end
@@ -138,11 +142,11 @@ def forecast(session: Session, day: Day, now: datetime, rollover_hour: int) -> d
     }
 
 
-def time_spent(session: Session, day: Day) -> dict[str, int]:
+def time_spent(session: Db, day: Day) -> dict[str, int]:
     def total(since: datetime | None) -> tuple[int, int]:
-        stmt = select(func.count(), func.coalesce(func.sum(ReviewLog.duration_ms), 0))
+        stmt = select(func.count(), func.coalesce(func.sum(L.duration_ms), 0))
         if since is not None:
-            stmt = stmt.where(ReviewLog.reviewed_at >= since)
+            stmt = stmt.where(L.reviewed_at >= since)
         n, ms = session.execute(stmt).one()
         return int(n), round(int(ms or 0) / 1000)
 
@@ -159,54 +163,75 @@ def time_spent(session: Session, day: Day) -> dict[str, int]:
     }
 
 
-def leeches(session: Session, limit: int = 50) -> list[dict[str, Any]]:
+def leeches(session: Db, limit: int = 50) -> list[dict[str, Any]]:
+    lapses = func.max(C.lapses)
     rows = session.execute(
-        select(Note, Deck.name, func.max(Card.lapses))
-        .join(Deck, Deck.id == Note.deck_id)
-        .join(Card, Card.note_id == Note.id)
-        .where(Note.tags_text.contains(" leech "))
-        .group_by(Note.id, Deck.name)
-        .order_by(func.max(Card.lapses).desc())
+        select(N.guid, N.kind, N.fields, D.name, lapses)
+        .select_from(schema.notes)
+        .join(schema.decks, D.id == N.deck_id)
+        .join(schema.cards, C.note_id == N.id)
+        .where(N.tags.contains(" leech "))
+        .group_by(N.id, N.guid, N.kind, N.fields, D.name)
+        .order_by(lapses.desc())
         .limit(limit)
     ).all()
     return [
-        {"note_id": n.guid, "deck": d, "text": summary(n.kind, n.fields), "lapses": int(lapses)}
-        for n, d, lapses in rows
+        {"note_id": guid, "deck": deck, "text": summary(kind, json.loads(fields)), "lapses": int(n)}
+        for guid, kind, fields, deck, n in rows
     ]
 
 
 def weakest(
-    session: Session, cfg: settings_mod.Settings, now: datetime, limit: int = 10
+    session: Db, cfg: settings_mod.Settings, now: datetime, limit: int = 10
 ) -> list[dict[str, Any]]:
     """Studied cards with the lowest predicted recall now.
 
     SQL orders by elapsed days over stability, which FSRS's forgetting curve maps
     monotonically to retrievability; py-fsrs then gives the exact figure for the few shown.
     """
-    ratio = days_between(literal(now, type_=Card.due.type), Card.last_review) / Card.stability
+    from pmcards import scheduling  # FSRS loads only when there are studied cards to rank
+
+    ratio = days_between(literal(now, type_=C.due.type), C.last_review) / C.stability
     rows = session.execute(
-        select(Card, Note, Deck.name)
-        .join(Note, Note.id == Card.note_id)
-        .join(Deck, Deck.id == Note.deck_id)
-        .where(Card.state != NEW, Card.suspended.is_(False), Card.stability > 0)
+        select(
+            C.ord,
+            C.state,
+            C.step,
+            C.stability,
+            C.difficulty,
+            C.due,
+            C.last_review,
+            C.reps,
+            C.lapses,
+            N.guid,
+            N.kind,
+            N.fields,
+            D.name.label("deck"),
+        )
+        .select_from(schema.cards)
+        .join(schema.notes, N.id == C.note_id)
+        .join(schema.decks, D.id == C.deck_id)
+        .where(C.state != NEW, C.suspended.is_(False), C.stability > 0)
         .order_by(ratio.desc())
         .limit(limit * 3)
     ).all()
-    scored = []
-    for card, note, deck in rows:
-        r = scheduling.retrievability(cfg, scheduling.memory_of(card), now)
-        scored.append((r, -card.lapses, card, note, deck))
-    scored.sort(key=lambda x: (x[0], x[1]))
+    scored = sorted(
+        (
+            (scheduling.retrievability(cfg, scheduling.memory_of(row), now), -row.lapses, row)
+            for row in rows
+        ),
+        key=lambda x: (x[0], x[1]),
+    )
     return [
         {
-            "note_id": note.guid,
-            "deck": deck,
-            "ord": card.ord,
-            "text": summary(note.kind, note.fields),
+            "note_id": row.guid,
+            "deck": row.deck,
+            "ord": row.ord,
+            "text": summary(row.kind, json.loads(row.fields)),
             "retrievability": round(r, 4),
-            "lapses": card.lapses,
+            "lapses": row.lapses,
         }
-        for r, _, card, note, deck in scored[:limit]
+        for r, _, row in scored[:limit]
     ]
 
 

@@ -8,13 +8,15 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DatabaseError, DBAPIError, IntegrityError
-from sqlalchemy.orm import Session, sessionmaker
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 from pmcards import migrations, paths
 from pmcards.errors import PmcardsError
@@ -23,7 +25,7 @@ from pmcards.errors import PmcardsError
 BUSY_TIMEOUT_SECONDS = 30.0
 
 
-def _sqlite_setup(engine: Engine) -> None:
+def _sqlite_setup(engine: Engine, *, autocheckpoint: bool) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
         # Let SQLAlchemy's "begin" event below issue BEGIN itself (the pysqlite recipe), so a
@@ -36,6 +38,10 @@ def _sqlite_setup(engine: Engine) -> None:
         cursor.execute("PRAGMA journal_mode = WAL")
         # FULL: a committed answer survives power loss too, not only a killed process.
         cursor.execute("PRAGMA synchronous = FULL")
+        if not autocheckpoint:
+            # The review session checkpoints while the user reads a card (Store.checkpoint),
+            # so copying the WAL into the database never delays a committed answer.
+            cursor.execute("PRAGMA wal_autocheckpoint = 0")
         cursor.close()
 
     @event.listens_for(engine, "begin")
@@ -47,7 +53,9 @@ def _sqlite_setup(engine: Engine) -> None:
 class Store:
     """An open collection."""
 
-    def __init__(self, url: str, *, migrate: bool = True) -> None:
+    def __init__(
+        self, url: str, *, migrate: bool = True, checkpoint_when_idle: bool = False
+    ) -> None:
         self.url = url
         self.location = paths.describe(url)
         file = paths.sqlite_path(url)
@@ -64,28 +72,61 @@ class Store:
         except (sa.exc.ArgumentError, ImportError) as exc:
             raise PmcardsError(f"cannot use database {self.location!r}: {exc}") from exc
         if engine.dialect.name == "sqlite":
-            _sqlite_setup(engine)
+            _sqlite_setup(engine, autocheckpoint=not checkpoint_when_idle)
         self.engine = engine
         self._write_engine = engine.execution_options(pmcards_write=True)
-        self._read_sessions = sessionmaker(engine, expire_on_commit=False)
-        self._write_sessions = sessionmaker(self._write_engine, expire_on_commit=False)
         if migrate:
             self.migrate()
 
     def migrate(self) -> list[str]:
-        """Bring the schema up to date (refusing a newer one); returns what was applied."""
+        """Bring the schema up to date (refusing a newer one); returns what was applied.
+
+        Every command opens the collection, so the usual case (nothing to do) is one read;
+        the write lock is taken only when a migration is due, and the check repeated under it
+        in case another process migrated first.
+        """
+        with self._guard():
+            with self.engine.connect() as conn:
+                if not migrations.pending(conn):
+                    return []
+            with self._write_engine.begin() as conn:
+                return migrations.run(conn)
+
+    @contextmanager
+    def connect(self) -> Iterator[sa.Connection]:
+        """One read transaction in SQLAlchemy Core, for commands that only count and list:
+        they never load the ORM."""
+        with self._guard(), self.engine.begin() as conn:
+            yield conn
+
+    @contextmanager
+    def write_connection(self) -> Iterator[sa.Connection]:
+        """One write transaction in SQLAlchemy Core, holding the write lock from the start."""
         with self._guard(), self._write_engine.begin() as conn:
-            return migrations.run(conn)
+            yield conn
 
     @contextmanager
     def read(self) -> Iterator[Session]:
-        with self._guard(), self._read_sessions.begin() as session:
+        """One read transaction with an ORM session."""
+        from sqlalchemy.orm import Session
+
+        with (
+            self._guard(),
+            Session(self.engine, expire_on_commit=False) as session,
+            session.begin(),
+        ):
             yield session
 
     @contextmanager
     def write(self) -> Iterator[Session]:
         """One write transaction: it holds the write lock from its first statement."""
-        with self._guard(), self._write_sessions.begin() as session:
+        from sqlalchemy.orm import Session
+
+        with (
+            self._guard(),
+            Session(self._write_engine, expire_on_commit=False) as session,
+            session.begin(),
+        ):
             yield session
 
     @contextmanager
@@ -101,6 +142,14 @@ class Store:
             if exc.connection_invalidated:
                 raise PmcardsError(f"lost the connection to {self.location}") from exc
             raise
+
+    def checkpoint(self) -> None:
+        """Copy committed pages from the WAL into the database file, without waiting on
+        readers (SQLite's PASSIVE checkpoint). A no-op on other databases."""
+        if self.engine.dialect.name != "sqlite":
+            return
+        with self._guard(), self.engine.connect() as conn:
+            conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
 
     def close(self) -> None:
         self.engine.dispose()

@@ -115,6 +115,7 @@ def _one_card(session: ReviewSession, shown: Shown, screen: Screen, keys: Keys, 
         hint,
     ]
     screen.show(lines)
+    session.idle()
     while True:
         key = keys.read()
         if key in REVEAL_KEYS:

@@ -250,3 +250,16 @@ def test_control_characters_never_reach_the_terminal(tmp_path: Path) -> None:
     code, output = run("--db", db, "review", "--deck", "Evil", input="q")
     assert "Hi red bell" in output
     assert "\x1b" not in output and "\x07" not in output
+
+
+def test_console_script_exit_codes_and_output(tmp_path: Path) -> None:
+    """The console script leaves with os._exit: output must still be flushed, codes kept."""
+    env = {**__import__("os").environ, "PMCARDS_HOME": str(tmp_path)}
+    run = lambda *a: subprocess.run([sys.executable, "-m", "pmcards", *a], capture_output=True, text=True, env=env)  # noqa: E731
+    ok = run("db", "path")
+    assert (ok.returncode, ok.stdout) == (0, f"{tmp_path / 'collection.sqlite3'}\n")
+    assert run("nope").returncode == 2
+    bad = run("--db", str(tmp_path / "x.db"), "review", "--deck", "Nope")
+    assert bad.returncode == 1 and bad.stderr.splitlines()[-1].startswith("Error: no deck named 'Nope'")
+    big = run("cards", "--json")
+    assert big.returncode == 0 and big.stdout.rstrip().endswith("]")  # all of it, flushed

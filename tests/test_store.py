@@ -73,7 +73,11 @@ def test_upgrade_from_first_schema_keeps_history(tmp_path: Path) -> None:
 
     store = Store(url)
     with store.engine.connect() as conn:
-        assert migrations.applied(conn) == ["m001_initial", "m002_queue_indexes"]
+        assert migrations.applied(conn) == [
+            "m001_initial",
+            "m002_queue_indexes",
+            "m003_card_decks",
+        ]
         indexes = {ix["name"] for ix in sa.inspect(conn).get_indexes("cards")}
         assert "ix_cards_queue" in indexes
     with store.read() as session:
@@ -81,6 +85,7 @@ def test_upgrade_from_first_schema_keeps_history(tmp_path: Path) -> None:
         assert card is not None
         assert card.due == datetime(2026, 1, 6, 10, 0, tzinfo=UTC)
         assert card.stability == 5.0
+        assert card.deck_id == 1  # m003 filled in each card's deck from its note
         assert session.scalar(sa.select(sa.func.count()).select_from(ReviewLog)) == 1
         assert session.get(Note, 1).fields == {"front": "F", "back": "B"}  # type: ignore[union-attr]
         assert session.get(Deck, 1).name == "D"  # type: ignore[union-attr]
@@ -100,8 +105,8 @@ def test_newer_schema_is_refused(tmp_path: Path) -> None:
     with pytest.raises(SchemaError) as info:
         Store(url)
     assert str(info.value) == (
-        "this collection has schema version 3, written by a newer pmcards (this one knows up to "
-        "version 2; unknown migration m999_from_the_future). Upgrade pmcards to open it."
+        "this collection has schema version 4, written by a newer pmcards (this one knows up to "
+        "version 3; unknown migration m999_from_the_future). Upgrade pmcards to open it."
     )
 
 

@@ -40,7 +40,7 @@ class ParsedCard:
     reviews: tuple[ParsedReview, ...] = ()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ParsedNote:
     guid: str
     kind: str
@@ -49,16 +49,17 @@ class ParsedNote:
     section: str
     line: int | None  # where the note starts in its file, for error messages
     cards: tuple[ParsedCard, ...] = ()  # scheduling from the source, when it has any
+    # Detects edits: the id stays, the checksum changes. (Slots, not a per-note __dict__:
+    # a 100,000-note import holds every note at once.)
+    checksum: str = field(init=False, repr=False, compare=False)
 
-    @property
-    def checksum(self) -> str:
-        """Detects edits: the id stays, the checksum changes."""
+    def __post_init__(self) -> None:
         payload = json.dumps(
             [self.kind, self.fields, sorted(self.tags), self.section],
             sort_keys=True,
             ensure_ascii=False,
         )
-        return hashlib.sha256(payload.encode()).hexdigest()
+        object.__setattr__(self, "checksum", hashlib.sha256(payload.encode()).hexdigest())
 
 
 @dataclass(frozen=True)

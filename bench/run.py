@@ -1,0 +1,327 @@
+"""pmcards benchmark suite: builds synthetic collections, measures real commands, writes RESULTS.md.
+
+    python bench/run.py                      # 10,000 and 100,000 notes, 5 runs each
+    python bench/run.py --sizes 10000 --runs 7
+    python bench/run.py --tiny --no-write    # CI: keep the script working, time nothing
+    python bench/run.py --anki               # also run Anki's engine side by side
+
+Whole-process figures run the installed `pmcards` command; "in-process" ones call the
+library. Peak memory is each process's maximum resident set (wait4's ru_maxrss).
+Never used as timed assertions in tests.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from synth import build, write_deck_file  # noqa: E402
+
+DATA = HERE / "data"
+PMCARDS = [sys.executable, "-m", "pmcards"]
+if shutil.which("pmcards") and Path(shutil.which("pmcards") or "").parent == Path(sys.executable).parent:
+    PMCARDS = [str(Path(sys.executable).parent / "pmcards")]
+
+
+TIME = shutil.which("time") or ("/usr/bin/time" if Path("/usr/bin/time").exists() else None)
+
+
+def run_process(args: list[str], env: dict[str, str], stdin: bytes | None = None) -> tuple[float, int]:
+    """Wall time (s) and peak RSS (MB) of one whole process.
+
+    Peak memory comes from GNU time's %M: a child forked straight from this (large) Python
+    process would report this process's memory as its own peak.
+    """
+    fd, report = tempfile.mkstemp(prefix="pmcards-time-")
+    os.close(fd)
+    wrapped = [TIME, "-f", "%M", "-o", report, *args] if TIME else args
+    start = time.perf_counter()
+    proc = subprocess.run(
+        wrapped, env=env, input=stdin, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        stdin=None if stdin is not None else subprocess.DEVNULL,
+    )
+    elapsed = time.perf_counter() - start
+    if proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(args)} failed ({proc.returncode}): {proc.stderr.decode()}")
+    text = Path(report).read_text().strip().splitlines()
+    os.unlink(report)
+    peak = int(text[-1]) // 1024 if TIME and text else -1
+    return elapsed, peak
+
+
+def first_card_time(env: dict[str, str]) -> tuple[float, int]:
+    """From starting `pmcards review` to the first card's front on screen."""
+    start = time.perf_counter()
+    fd, report = tempfile.mkstemp(prefix="pmcards-time-")
+    os.close(fd)
+    wrapped = [TIME, "-f", "%M", "-o", report] if TIME else []
+    proc = subprocess.Popen(
+        [*wrapped, *PMCARDS, "review"], env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+    )
+    assert proc.stdout is not None and proc.stdin is not None
+    seen = b""
+    while b"show answer" not in seen:
+        chunk = os.read(proc.stdout.fileno(), 65536)
+        if not chunk:
+            raise RuntimeError("review ended before showing a card")
+        seen += chunk
+    elapsed = time.perf_counter() - start
+    proc.stdin.write(b"q")
+    proc.stdin.close()
+    proc.stdout.read()
+    proc.wait()
+    text = Path(report).read_text().strip().splitlines()
+    os.unlink(report)
+    return elapsed, int(text[-1]) // 1024 if TIME and text else -1
+
+
+def median_of(fn: Any, runs: int) -> dict[str, float]:
+    times, mems = [], []
+    for _ in range(runs):
+        t, m = fn()
+        times.append(t)
+        mems.append(m)
+    return {"median_s": statistics.median(times), "peak_mb": max(mems), "runs": runs}
+
+
+def answer_latency(db: Path, answers: int) -> dict[str, float]:
+    """In-process: key press to committed answer (ReviewSession.answer), p50 and p99."""
+    import random
+
+    from fsrs import Rating
+
+    from pmcards.review import ReviewSession
+    from pmcards.store import Store
+
+    work = db.with_name(db.stem + "-answers.sqlite3")
+    copy_db(db, work)
+    # As `pmcards review` opens it: the WAL is checkpointed while a card is on screen.
+    store = Store(f"sqlite:///{work}", checkpoint_when_idle=True)
+    session = ReviewSession(store, extra_new=answers)
+    rng = random.Random(7)
+    times = []
+    for _ in range(answers):
+        shown = session.next_card()
+        if shown is None:
+            break
+        session.idle()  # what the terminal session does while the card is read
+        rating = rng.choices(list(Rating), (10, 15, 65, 10))[0]
+        start = time.perf_counter()
+        session.answer(shown.card_id, rating, 3000)
+        times.append(time.perf_counter() - start)
+    store.close()
+    times.sort()
+    return {
+        "p50_ms": times[len(times) // 2] * 1000,
+        "p99_ms": times[min(len(times) - 1, int(len(times) * 0.99))] * 1000,
+        "answers": len(times),
+    }
+
+
+def queue_and_counts(db: Path, runs: int) -> tuple[dict[str, float], dict[str, float]]:
+    """In-process: building the review queue (a session up to its first card) and the
+    collection's due counts, each on a freshly opened store."""
+    from pmcards import queue
+    from pmcards.clock import now_utc, study_day
+    from pmcards.review import ReviewSession
+    from pmcards.store import Store
+
+    build, counts = [], []
+    for _ in range(runs):
+        store = Store(f"sqlite:///{db}")
+        start = time.perf_counter()
+        session = ReviewSession(store)
+        session.next_card()
+        build.append(time.perf_counter() - start)
+        now = now_utc()
+        day = study_day(now, session.settings.rollover_hour)
+        start = time.perf_counter()
+        with store.read() as s:
+            queue.due_counts_by_deck(s, day, now)
+        counts.append(time.perf_counter() - start)
+        store.close()
+    return (
+        {"median_ms": statistics.median(build) * 1000},
+        {"median_ms": statistics.median(counts) * 1000},
+    )
+
+
+def copy_db(src: Path, dest: Path) -> None:
+    for suffix in ("", "-wal", "-shm"):
+        Path(str(dest) + suffix).unlink(missing_ok=True)
+    with sqlite3.connect(src) as a, sqlite3.connect(dest) as b:
+        a.backup(b)
+
+
+def fresh_db(path: Path) -> Path:
+    from pmcards import settings
+    from pmcards.store import Store
+
+    for suffix in ("", "-wal", "-shm"):
+        Path(str(path) + suffix).unlink(missing_ok=True)
+    store = Store(f"sqlite:///{path}")
+    with store.write() as session:
+        settings.set_raw(session, "builtin_decks_imported", True)
+    store.close()
+    return path
+
+
+def collection(notes: int, now: datetime) -> Path:
+    DATA.mkdir(exist_ok=True)
+    path = DATA / f"c{notes}.sqlite3"
+    stamp = path.with_suffix(".json")
+    meta = {"notes": notes, "date": now.date().isoformat(), "synth": (HERE / "synth.py").stat().st_mtime}
+    if path.exists() and stamp.exists() and json.loads(stamp.read_text()) == meta:
+        return path
+    print(f"building a {notes:,}-note collection...", file=sys.stderr)
+    build(path, notes, now)
+    stamp.write_text(json.dumps(meta))
+    return path
+
+
+def bench(sizes: list[int], runs: int, answers: int, import_sizes: list[int]) -> dict[str, Any]:
+    now = datetime.now(timezone.utc)
+    home = Path(tempfile.mkdtemp(prefix="pmcards-bench-"))
+    base_env = dict(os.environ, PMCARDS_HOME=str(home), NO_COLOR="1")
+    base_env.pop("PMCARDS_DB", None)
+    results: dict[str, Any] = {"help": median_of(lambda: run_process([*PMCARDS, "--help"], base_env), runs)}
+    for n in sizes:
+        db = collection(n, now)
+        env = dict(base_env, PMCARDS_DB=str(db))
+        row: dict[str, Any] = {}
+        row["status"] = median_of(lambda: run_process([*PMCARDS, "status"], env), runs)
+        row["first_card"] = median_of(lambda: first_card_time(env), runs)
+        row["answer"] = answer_latency(db, answers)
+        row["queue"], row["counts"] = queue_and_counts(db, runs)
+        if n <= 20_000:
+            out = home / "sheet.html"
+            row["export_html"] = median_of(
+                lambda: run_process([*PMCARDS, "export", "html", "-o", str(out)], env), runs
+            )
+        results[f"{n}"] = row
+    for n in import_sizes:
+        deck = write_deck_file(home / f"deck{n}.toml", n)
+        target = home / f"import{n}.sqlite3"
+        env = dict(base_env, PMCARDS_DB=str(target))
+        first, again = [], []
+        for _ in range(runs if n <= 20_000 else max(1, runs // 2)):
+            fresh_db(target)
+            first.append(run_process([*PMCARDS, "import", str(deck)], env))
+            again.append(run_process([*PMCARDS, "import", str(deck)], env))
+        results[f"import_{n}"] = {
+            "median_s": statistics.median(t for t, _ in first),
+            "peak_mb": max(m for _, m in first),
+            "reimport_median_s": statistics.median(t for t, _ in again),
+            "reimport_peak_mb": max(m for _, m in again),
+        }
+    shutil.rmtree(home, ignore_errors=True)
+    return results
+
+
+def machine() -> dict[str, str]:
+    commit = subprocess.run(
+        ["git", "-C", str(HERE.parent), "rev-parse", "--short", "HEAD"], capture_output=True, text=True
+    ).stdout.strip()
+    dirty = subprocess.run(
+        ["git", "-C", str(HERE.parent), "status", "--porcelain", "pmcards"], capture_output=True, text=True
+    ).stdout.strip()
+    return {
+        "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "cores": str(os.cpu_count()),
+        "cpu": platform.processor() or platform.machine(),
+        "python": platform.python_version(),
+        "sqlite": sqlite3.sqlite_version,
+        "commit": commit + (" (with uncommitted changes)" if dirty else ""),
+    }
+
+
+def table(results: dict[str, Any], sizes: list[int], import_sizes: list[int]) -> str:
+    def ms(x: float) -> str:
+        return f"{x * 1000:.0f} ms"
+
+    lines = ["| what | " + " | ".join(f"{n:,} notes" for n in sizes) + " | target |", "|---|" + "---|" * (len(sizes) + 1)]
+    h = results["help"]
+    lines.append(f"| `pmcards --help` | {ms(h['median_s'])}, {h['peak_mb']} MB" + " |" * (len(sizes) - 1) + " | < 80 ms |")
+
+    def row(label: str, key: str, fmt: Any, target: str) -> None:
+        cells = []
+        for n in sizes:
+            r = results[str(n)].get(key)
+            cells.append(fmt(r) if r else "–")
+        lines.append(f"| {label} | " + " | ".join(cells) + f" | {target} |")
+
+    row("`pmcards status` (whole process)", "status", lambda r: f"{ms(r['median_s'])}, {r['peak_mb']} MB", "< 250 ms, ≤ 1.5× of 10k")
+    row("review start to first card (whole process)", "first_card", lambda r: f"{ms(r['median_s'])}, {r['peak_mb']} MB", "< 350 ms")
+    row("one answer committed (in-process), p50 / p99", "answer", lambda r: f"{r['p50_ms']:.2f} / {r['p99_ms']:.2f} ms", "< 1 ms / < 5 ms")
+    row("build the review queue (in-process)", "queue", lambda r: f"{r['median_ms']:.1f} ms", "")
+    row("due counts per deck (in-process)", "counts", lambda r: f"{r['median_ms']:.1f} ms", "")
+    row("`pmcards export html` (whole process)", "export_html", lambda r: f"{ms(r['median_s'])}, {r['peak_mb']} MB", "< 2 s at 10k")
+    for n in import_sizes:
+        r = results.get(f"import_{n}")
+        if r:
+            lines.append(
+                f"| import {n:,} notes / re-import unchanged | {r['median_s']:.2f} s, {r['peak_mb']} MB / "
+                f"{r['reimport_median_s']:.2f} s, {r['reimport_peak_mb']} MB" + " |" * (len(sizes) - 1)
+                + (" | < 1 s / < 0.5 s |" if n <= 10_000 else " | < 8 s |")
+            )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", default="10000,100000")
+    parser.add_argument("--imports", default="10000,100000")
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--answers", type=int, default=300)
+    parser.add_argument("--tiny", action="store_true", help="tiny sizes, one run: keeps the script working")
+    parser.add_argument("--no-write", action="store_true", help="print only; leave RESULTS.md alone")
+    parser.add_argument("--label", default="", help="a heading for this run in RESULTS.md")
+    parser.add_argument("--anki", action="store_true", help="also measure Anki's engine (needs `anki`)")
+    args = parser.parse_args()
+    if args.tiny:
+        sizes, imports, runs, answers = [200], [300], 1, 20
+    else:
+        sizes = [int(s) for s in args.sizes.split(",") if s]
+        imports = [int(s) for s in args.imports.split(",") if s]
+        runs, answers = args.runs, args.answers
+    results = bench(sizes, runs, answers, imports)
+    info = machine()
+    text = table(results, sizes, imports)
+    anki_text = ""
+    if args.anki:
+        from anki_side import anki_bench
+
+        anki_text = anki_bench(sizes, runs, results)
+    header = (
+        f"### {args.label or 'Run'}: {info['date']}\n\n"
+        f"Machine: {info['cores']} cores ({info['cpu']}), Python {info['python']}, "
+        f"SQLite {info['sqlite']}; commit {info['commit']}; medians of {runs} runs.\n"
+    )
+    report = header + "\n" + text + ("\n\n" + anki_text if anki_text else "") + "\n"
+    print(report)
+    print(json.dumps(results, indent=1), file=sys.stderr)
+    if not args.no_write:
+        out = HERE / "RESULTS.md"
+        old = out.read_text() if out.exists() else "# Benchmark results\n\nNewest first. Re-run with `python bench/run.py`.\n\n"
+        head, _, rest = old.partition("\n### ")
+        out.write_text(head.rstrip() + "\n\n" + report + ("\n### " + rest if rest else ""))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,144 @@
+"""Build synthetic pmcards collections fast, for benchmarks.
+
+Bulk inserts straight into the schema that pmcards' own migrations create (the fastest honest
+route to a big collection); everything measured afterwards goes through pmcards' real code.
+
+Shape: N notes in 10 decks, 90% contrasts (2 cards) and 10% reframes (1 card): about 1.9
+cards a note. 80% of cards have been studied, with about 10 reviews each spread over two
+years; their FSRS state puts about 8% of studied cards due today.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import sqlite3
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+from pmcards.store import Store
+
+FMT = "%Y-%m-%d %H:%M:%S.%f"
+
+
+def ts(value: datetime) -> str:
+    return value.astimezone(timezone.utc).replace(tzinfo=None).strftime(FMT)
+
+
+def build(path: Path, notes: int, now: datetime, seed: int = 1) -> Path:
+    if path.exists():
+        path.unlink()
+    for extra in ("-wal", "-shm"):
+        Path(str(path) + extra).unlink(missing_ok=True)
+    Store(f"sqlite:///{path}").close()  # the real schema, by the real migrations
+    rng = random.Random(seed)
+    conn = sqlite3.connect(path)
+    conn.execute("PRAGMA synchronous = OFF")
+    conn.execute("PRAGMA journal_mode = WAL")
+    created = ts(now - timedelta(days=730))
+    conn.executemany(
+        "INSERT INTO decks (id, name, description, created_at) VALUES (?, ?, '', ?)",
+        [(d, f"Synthetic deck {d:02d}", created) for d in range(1, 11)],
+    )
+    # Mark the built-ins as done so the first command does not import them.
+    conn.execute("INSERT INTO settings (key, value) VALUES ('builtin_decks_imported', 'true')")
+    note_rows, card_rows, log_rows = [], [], []
+    card_id = 0
+    for n in range(1, notes + 1):
+        contrast = rng.random() < 0.9
+        if contrast:
+            fields = {
+                "situation": f"Synthetic situation {n}: the interviewer asks about metric {n % 97}.",
+                "bad": f"A weak answer {n} that jumps to the model.",
+                "good": f"A strong answer {n} that defines failure and the metric first.",
+                "why": "Framing before mechanism.",
+            }
+        else:
+            fields = {"not": f"focus {n}", "but": f"better focus {n}", "why": "Judgement."}
+        note_rows.append(
+            (n, f"syn-{n:07d}", (n % 10) + 1, "contrast" if contrast else "reframe",
+             json.dumps(fields), f" syn t{n % 50} ", "", f"{n:064x}", n, created, created)
+        )
+        for ord in range(2 if contrast else 1):
+            card_id += 1
+            if rng.random() < 0.2:
+                card_rows.append(
+                    (card_id, n, (n % 10) + 1, ord, 0, None, None, None, created, None, 0, 0, 0, None)
+                )
+                continue
+            stability = rng.lognormvariate(3.0, 1.2)  # median about 20 days
+            difficulty = rng.uniform(2, 9)
+            # Elapsed time up to 1.08x stability: about 7% of studied cards are due today.
+            last = now - timedelta(days=rng.uniform(0.5, min(730, stability * 1.08)))
+            due = last + timedelta(days=max(1.0, stability))
+            reps = rng.randint(6, 14)
+            lapses = sum(1 for _ in range(reps) if rng.random() < 0.08)
+            card_rows.append(
+                (card_id, n, (n % 10) + 1, ord, 2, None, stability, difficulty, ts(due), ts(last),
+                 reps, lapses, 0, None)
+            )
+            # Its history: `reps` answers spread over the two years before the last one.
+            times = sorted(last - timedelta(days=rng.uniform(0, 730)) for _ in range(reps - 1))
+            times.append(last)
+            prev_due = now - timedelta(days=731)
+            for i, when in enumerate(times):
+                rating = rng.choices((1, 2, 3, 4), (10, 15, 65, 10))[0]
+                after_due = when + timedelta(days=max(1.0, stability * (i + 1) / reps))
+                log_rows.append(
+                    (card_id, rating, ts(when), rng.randint(2000, 15000), "review",
+                     0 if i == 0 else 2, None, None if i == 0 else stability * i / reps,
+                     None if i == 0 else difficulty, ts(prev_due),
+                     None if i == 0 else ts(times[i - 1]), i, 0, 2, None,
+                     stability * (i + 1) / reps, difficulty, ts(after_due), 0)
+                )
+                prev_due = after_due
+        if len(log_rows) > 200_000:
+            _flush(conn, note_rows, card_rows, log_rows)
+    _flush(conn, note_rows, card_rows, log_rows)
+    conn.commit()
+    # No ANALYZE: a user's collection has no planner statistics either.
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    conn.close()
+    return path
+
+
+def _flush(conn: sqlite3.Connection, notes: list, cards: list, logs: list) -> None:  # type: ignore[type-arg]
+    conn.executemany(
+        "INSERT INTO notes (id, guid, deck_id, kind, fields, tags, section, checksum, position,"
+        " created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+        notes,
+    )
+    conn.executemany(
+        "INSERT INTO cards (id, note_id, deck_id, ord, state, step, stability, difficulty, due,"
+        " last_review, reps, lapses, suspended, buried_until) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        cards,
+    )
+    conn.executemany(
+        "INSERT INTO review_log (card_id, rating, reviewed_at, duration_ms, source, state_before,"
+        " step_before, stability_before, difficulty_before, due_before, last_review_before,"
+        " reps_before, lapses_before, state_after, step_after, stability_after, difficulty_after,"
+        " due_after, leeched) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        logs,
+    )
+    notes.clear()
+    cards.clear()
+    logs.clear()
+
+
+def write_deck_file(path: Path, notes: int, prefix: str = "imp") -> Path:
+    """A TOML deck file of `notes` contrast notes, for the import benchmark."""
+    lines = ['[deck]', 'name = "Import benchmark"', ""]
+    for n in range(1, notes + 1):
+        lines += [
+            "[[note]]",
+            f'id = "{prefix}-{n:06d}"',
+            'kind = "contrast"',
+            f'tags = ["bench", "t{n % 20}"]',
+            f'situation = "Imported situation {n}: what do you say first?"',
+            f'bad = "Weak answer {n}."',
+            f'good = "Strong answer {n}: define failure first."',
+            'why = "Framing first."',
+            "",
+        ]
+    path.write_text("\n".join(lines), encoding="utf-8")
+    return path

@@ -1,0 +1,146 @@
+"""The collection's current tables, in SQLAlchemy Core.
+
+One definition serves both layers: `models.py` maps ORM classes onto these tables, and the
+commands that only count or list (status, stats) query them with Core alone, without
+loading the ORM (a sixth of their start-up time). The schema itself is created and changed
+only by `migrations.py`; a test checks that the two agree.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    DateTime,
+    Float,
+    ForeignKey,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+
+# Our card states. FSRS has no "new" state (py-fsrs starts a card in Learning, step 0),
+# so 0 is ours; 1-3 are the same numbers as fsrs.State (and as Anki's queue types).
+NEW, LEARNING, REVIEW, RELEARNING = 0, 1, 2, 3
+STATE_NAMES = {NEW: "new", LEARNING: "learning", REVIEW: "review", RELEARNING: "relearning"}
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Stores UTC, returns UTC-aware datetimes; refuses naive ones so no local time slips in."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        value = value.astimezone(UTC)
+        # SQLite has no time zones: store naive UTC text, which also sorts correctly.
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+metadata = MetaData()
+
+decks = Table(
+    "decks",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(200), nullable=False, unique=True),
+    Column("description", Text, nullable=False, default=""),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+notes = Table(
+    "notes",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    # The stable id: it survives edits of the text (like Anki's note GUID).
+    Column("guid", String(200), nullable=False, unique=True),
+    Column("deck_id", ForeignKey("decks.id", ondelete="CASCADE"), nullable=False),
+    Column("kind", String(20), nullable=False),
+    Column("fields", Text, nullable=False),  # JSON object of the kind's fields
+    # Space-delimited with a space at each end (" a b "), so one tag matches LIKE '% a %'.
+    Column("tags", Text, nullable=False, default=" "),
+    Column("section", Text, nullable=False, default=""),
+    Column("checksum", String(64), nullable=False),
+    Column("position", Integer, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+cards = Table(
+    "cards",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("note_id", ForeignKey("notes.id", ondelete="CASCADE"), nullable=False),
+    # Always the note's deck. Nullable only because SQLite cannot add a NOT NULL column
+    # without a default (migration m003).
+    Column("deck_id", ForeignKey("decks.id", ondelete="CASCADE"), nullable=True),
+    Column("ord", Integer, nullable=False),
+    Column("state", Integer, nullable=False, default=NEW),
+    Column("step", Integer),
+    Column("stability", Float),
+    Column("difficulty", Float),
+    Column("due", UTCDateTime, nullable=False),
+    Column("last_review", UTCDateTime),
+    Column("reps", Integer, nullable=False, default=0),
+    Column("lapses", Integer, nullable=False, default=0),
+    Column("suspended", Boolean, nullable=False, default=False),
+    # Buried until this instant (the next day rollover); NULL when not buried.
+    Column("buried_until", UTCDateTime),
+    UniqueConstraint("note_id", "ord"),
+)
+
+review_log = Table(
+    "review_log",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("card_id", ForeignKey("cards.id", ondelete="CASCADE"), nullable=False),
+    Column("rating", Integer, nullable=False),
+    Column("reviewed_at", UTCDateTime, nullable=False),
+    Column("duration_ms", Integer),
+    Column("source", String(20), nullable=False, default="review"),
+    Column("state_before", Integer, nullable=False),
+    Column("step_before", Integer),
+    Column("stability_before", Float),
+    Column("difficulty_before", Float),
+    Column("due_before", UTCDateTime, nullable=False),
+    Column("last_review_before", UTCDateTime),
+    Column("reps_before", Integer, nullable=False),
+    Column("lapses_before", Integer, nullable=False),
+    Column("state_after", Integer, nullable=False),
+    Column("step_after", Integer),
+    Column("stability_after", Float, nullable=False),
+    Column("difficulty_after", Float, nullable=False),
+    Column("due_after", UTCDateTime, nullable=False),
+    # True when this answer made the card a leech (tagged and suspended), so undo reverses it.
+    Column("leeched", Boolean, nullable=False, default=False),
+)
+
+settings = Table(
+    "settings",
+    metadata,
+    Column("key", String(100), primary_key=True),
+    Column("value", Text, nullable=False),  # JSON
+)
+
+
+def tags_to_text(tags: list[str]) -> str:
+    unique = sorted(set(tags))
+    return " " + " ".join(unique) + " " if unique else " "

@@ -82,14 +82,16 @@ def _first_use(store: Store) -> None:
     from pmcards import importer
     from pmcards.clock import now_utc
 
-    with store.write() as session:
-        report = importer.ensure_builtin_decks(session, now_utc())
+    with store.write_connection() as conn:
+        report = importer.ensure_builtin_decks(conn, now_utc())
     if report is not None and report.total("added"):
-        click.echo(
+        welcome = (
             f"Welcome to pmcards: imported {report.total('added')} built-in notes "
-            f"in {len(report.decks)} decks into {store.location}",
-            err=True,
+            f"in {len(report.decks)} decks into {store.location}"
         )
+        click.echo(welcome, err=True)
+        # The review screen clears the terminal: it shows this again above the first card.
+        click.get_current_context().find_root().obj["welcome"] = welcome
 
 
 def scope_options(f: F) -> F:
@@ -148,7 +150,7 @@ def review(
         session = ReviewSession(
             store, Scope(deck, tag), extra_new=extra_new, limit=limit, minutes=minutes
         )
-        tui.run(session)
+        tui.run(session, notice=ctx.find_root().obj.get("welcome", ""))
 
 
 # -- status, decks, cards -----------------------------------------------------------------

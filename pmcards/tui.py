@@ -72,14 +72,13 @@ class Screen:
         click.echo("\n".join(lines), color=self.color)
 
 
-def run(session: ReviewSession, *, color: bool | None = None) -> Summary:
+def run(session: ReviewSession, *, color: bool | None = None, notice: str = "") -> Summary:
     """Drive a review session until it ends, the user quits, or input runs out."""
     out_tty = sys.stdout.isatty()
     if color is None:
         color = out_tty and "NO_COLOR" not in os.environ
     screen = Screen(color=color, tty=out_tty and sys.stdin.isatty())
     keys = Keys()
-    notice = ""
     shown_any = False
     try:
         while True:

@@ -24,6 +24,7 @@ MODELS: dict[str, tuple[str, tuple[str, ...], tuple[str, ...]]] = {
         ("situation", "bad", "good", "why"),
     ),
     "pmcards Cloze": ("cloze", ("Text", "Why"), ("text", "why")),
+    "pmcards Mock prompt": ("prompt", ("Prompt", "Rubric", "Why"), ("prompt", "rubric", "why")),
 }
 MODEL_OF_KIND = {kind: name for name, (kind, _, _) in MODELS.items()}
 

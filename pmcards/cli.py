@@ -151,6 +151,124 @@ def review(
         tui.run(session)
 
 
+# -- interview plan, drill, mock, optimize ------------------------------------------------
+
+
+@cli.command()
+@click.option(
+    "--interview",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    metavar="DATE",
+    help="The interview's date: schedule so the cards are recalled on that day.",
+)
+@click.option(
+    "--target",
+    type=click.FloatRange(0.7, 0.99),
+    help="Recall to reach on the day, per card (default 0.95).",
+)
+@click.option(
+    "--deck",
+    "decks",
+    multiple=True,
+    metavar="NAME",
+    help="Plan for this deck (and its subdecks); repeat for several. Default: every deck.",
+)
+@click.option(
+    "--max-new",
+    type=click.IntRange(min=1),
+    help="The most new cards a day the plan may introduce (default 50).",
+)
+@click.option("--clear", is_flag=True, help="End the plan now; scheduling goes back to normal.")
+@json_option
+@click.pass_context
+def plan(
+    ctx: click.Context,
+    interview: Any,
+    target: float | None,
+    decks: tuple[str, ...],
+    max_new: int | None,
+    clear: bool,
+    as_json: bool,
+) -> None:
+    """Schedule toward an interview date, and show the plan.
+
+    Until the day, the cards of the chosen decks are scheduled so that FSRS's predicted
+    recall of each one on the day reaches the target: new cards come in early enough,
+    intervals are capped before the day, the daily limits make room. Without options:
+    the days left, cards not yet learned, reviews per day until the day, the predicted
+    recall, and a warning when the target cannot be met.
+
+    \b
+    pmcards plan --interview 2026-12-14 --target 0.95 --deck "BAD vs GOOD answers"
+    pmcards plan
+    pmcards plan --clear
+    """
+    from dataclasses import replace
+
+    from pmcards import plan as plan_mod
+    from pmcards import settings as settings_mod
+    from pmcards.clock import now_utc, study_day
+    from pmcards.errors import PmcardsError
+
+    now = now_utc()
+    if clear and (interview or target or decks or max_new):
+        raise click.UsageError("--clear ends the plan: not with other options")
+    if not interview and (target or decks or max_new):
+        raise click.UsageError("--target, --deck and --max-new go with --interview DATE")
+    with _store(ctx) as store:
+        with store.write_connection() as conn:
+            cfg = settings_mod.load(conn)
+            current = plan_mod.load(conn)
+            if clear:
+                if current is None:
+                    raise PmcardsError("there is no interview plan to clear")
+                moved = 0
+                if not current.released:
+                    moved = plan_mod.release(conn, cfg, current, now)
+                plan_mod.delete(conn)
+                click.echo(
+                    f"Cleared the plan for {current.interview}"
+                    + (f"; {moved} cards got their FSRS due dates back." if moved else ".")
+                )
+                return
+            if interview:
+                day = interview.date()
+                if day <= study_day(now, cfg.rollover_hour).date:
+                    raise PmcardsError(f"the interview date {day} must be after today")
+                plan_mod.check_decks(conn, decks)
+                new_plan = plan_mod.Plan(
+                    interview=day,
+                    target=target if target is not None else plan_mod.DEFAULT_TARGET,
+                    decks=decks,
+                    max_new=max_new if max_new is not None else plan_mod.DEFAULT_MAX_NEW,
+                )
+                if current is not None and not current.released:
+                    plan_mod.release(conn, cfg, current, now)
+                plan_mod.save(conn, new_plan)
+                moved = plan_mod.apply(conn, cfg, new_plan, now)
+                if not as_json:
+                    click.echo(
+                        f"Planned for the interview on {day}"
+                        + (f": {moved} cards now come due before it." if moved else ".")
+                    )
+                current = new_plan
+            elif current is not None and plan_mod.release_if_passed(conn, cfg, now) is not None:
+                current = replace(current, released=True)
+        if current is None:
+            if as_json:
+                _echo_json(None)
+                return
+            raise PmcardsError(
+                "no interview plan: set one with pmcards plan --interview YYYY-MM-DD"
+            )
+        with store.connect() as conn:
+            st = plan_mod.status(conn, current, now)
+    if as_json:
+        _echo_json(st.to_json())
+        return
+    click.echo(plan_mod.format_status(st))
+
+
 # -- status, decks, cards -----------------------------------------------------------------
 
 

@@ -548,6 +548,40 @@ def limits_today(
     return new_limit, max(settings.reviews_per_day, due)
 
 
+def apply(db: Db, settings: Settings, plan: Plan, now: datetime, tz: tzinfo | None = None) -> int:
+    """Cap the due dates the plan's cards already have, as if their last answer had been
+    given under the plan (a card FSRS put after the interview, whose recall on the day would
+    fall short, comes due before it). Only ever earlier, never before now. Returns how many
+    cards moved."""
+    from sqlalchemy import bindparam, update
+
+    from pmcards import schema
+    from pmcards.queue import C
+
+    horizon = Horizon.of(plan, settings, tz)
+    if now >= horizon.at:
+        return 0
+    moves = []
+    for card_id, _, memory in scoped_cards(db, plan):
+        if memory.state != REVIEW or memory.stability is None or memory.last_review is None:
+            continue
+        if memory.due < horizon.at:
+            continue  # due before the day: capped when it is answered
+        natural = max(1, round((memory.due - memory.last_review) / _DAY))
+        days = _capped_days(settings, horizon, memory, memory.last_review, natural, card_id)
+        due = max(now, memory.last_review + timedelta(days=days))
+        if due < memory.due:
+            moves.append({"b_id": card_id, "b_due": due})
+    if moves:
+        stmt = (
+            update(schema.cards)
+            .where(C.id == bindparam("b_id"))
+            .values(due=bindparam("b_due", type_=C.due.type))
+        )
+        db.execute(stmt, moves)
+    return len(moves)
+
+
 def release(db: Db, settings: Settings, plan: Plan, now: datetime, tz: tzinfo | None = None) -> int:
     """End a plan's caps: each card of the plan's decks gets back the due date FSRS gives it
     at the desired retention (only ever later), and cards then already overdue are spread

@@ -269,6 +269,107 @@ def plan(
     click.echo(plan_mod.format_status(st))
 
 
+@cli.command(name="drill")
+@scope_options
+@click.option(
+    "--count",
+    type=click.IntRange(min=1),
+    default=10,
+    show_default=True,
+    help="How many contrasts to drill.",
+)
+@click.pass_context
+def drill_cmd(ctx: click.Context, deck: str | None, tag: str | None, count: int) -> None:
+    """A fast BAD-or-GOOD drill over the contrast notes.
+
+    One answer is shown: press b if it is BAD, g if it is GOOD; the verdict and the why
+    follow. Each call is an answer to the contrast's "judge" card (a wrong call is Again,
+    a right one Good), saved at once, so the drill moves the schedule. The contrasts you
+    are most likely to misjudge come first, then new ones.
+
+    Example: pmcards drill --deck "BAD vs GOOD answers" --count 5
+    """
+    from pmcards import drill, practice_tui
+    from pmcards.errors import PmcardsError
+    from pmcards.queue import Scope
+    from pmcards.review import ReviewSession
+
+    with _store(ctx, checkpoint_when_idle=True) as store:
+        session = ReviewSession(store, Scope(deck, tag))
+        with store.read() as db:
+            items = drill.pick(db, session.settings, session.scope, session.clock(), count)
+        if not items:
+            raise PmcardsError('no contrast notes to drill here (kind = "contrast")')
+        practice_tui.run_drill(session, items)
+
+
+@cli.command()
+@click.option(
+    "--prompt", "prompt_id", metavar="ID", help="The prompt note's id (default: next due)."
+)
+@click.option(
+    "--minutes",
+    default="5,10,5",
+    show_default=True,
+    metavar="F,S,T",
+    help="Minutes of framing, sketch and trade-offs.",
+)
+@scope_options
+@click.pass_context
+def mock(
+    ctx: click.Context, prompt_id: str | None, minutes: str, deck: str | None, tag: str | None
+) -> None:
+    """A timed mock interview on a design prompt.
+
+    The phases run on a visible clock (framing, sketch, trade-offs; Space moves on), then
+    you tick the rubric points you made (digit keys, Enter). The share covered rates the
+    prompt's card (under half Again, under 80% Hard, under all Good, all Easy); missed
+    points are kept (pmcards stats) and make the matching cards due now.
+
+    \b
+    pmcards mock
+    pmcards mock --prompt mock-fraud --minutes 3,6,3
+    """
+    from pmcards import mock as mock_mod
+    from pmcards import practice_tui
+    from pmcards.queue import Scope
+    from pmcards.review import ReviewSession
+
+    phases = mock_mod.parse_minutes(minutes)
+    with _store(ctx, checkpoint_when_idle=True) as store:
+        session = ReviewSession(store, Scope(deck, tag))
+        with store.read() as db:
+            prompt = mock_mod.pick(db, session.scope, session.clock(), prompt_id)
+        practice_tui.run_mock(session, prompt, phases)
+
+
+@cli.command()
+@click.option("--apply", "apply_", is_flag=True, help="Save the new parameters and reschedule.")
+@json_option
+@click.pass_context
+def optimize(ctx: click.Context, apply_: bool, as_json: bool) -> None:
+    """Fit the FSRS parameters to your own review log.
+
+    Needs the optimizer extra: pip install 'pmcards[optimizer]'. Shows the current and
+    fitted parameters and the expected change in workload; --apply saves them and
+    reschedules every studied card as if the new parameters had always been used.
+    """
+    from pmcards import optimize as opt
+    from pmcards.clock import now_utc
+
+    now = now_utc()
+    with _store(ctx) as store:
+        with store.connect() as conn:
+            result = opt.fit(conn, now)
+        if apply_:
+            with store.write_connection() as conn:
+                result.rescheduled = opt.apply(conn, result, now)
+    if as_json:
+        _echo_json(result.to_json())
+        return
+    click.echo(opt.format_result(result))
+
+
 # -- status, decks, cards -----------------------------------------------------------------
 
 
@@ -352,7 +453,12 @@ def stats(ctx: click.Context, as_json: bool) -> None:
 
 
 @cli.command(name="import")
-@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("files", nargs=-1, type=click.Path(path_type=Path))
+@click.option(
+    "--builtin",
+    is_flag=True,
+    help="Import the built-in decks (new ones are added, changed notes updated).",
+)
 @click.option(
     "--format",
     "fmt",
@@ -373,6 +479,7 @@ def stats(ctx: click.Context, as_json: bool) -> None:
 def import_(
     ctx: click.Context,
     files: tuple[Path, ...],
+    builtin: bool,
     fmt: str,
     deck: str | None,
     dry_run: bool,
@@ -388,11 +495,22 @@ def import_(
     pmcards import my-deck.toml --dry-run
     pmcards import notes.md --write-ids
     pmcards import "Anki deck.apkg" --deck Anki
+    pmcards import --builtin      (decks added to pmcards since your collection began)
     """
     import sys
 
     from pmcards import formats, importer
     from pmcards.clock import now_utc
+
+    if builtin:
+        if files or deck or prune or write_ids or fmt != "auto":
+            raise click.UsageError(
+                "--builtin imports pmcards' own decks: "
+                "not with files, --deck, --format, --prune or --write-ids"
+            )
+        files = tuple(importer.builtin_deck_paths())
+    elif not files:
+        raise click.UsageError("give the files to import, or --builtin")
 
     if write_ids and dry_run:
         raise click.UsageError("--write-ids changes the files: not with --dry-run")

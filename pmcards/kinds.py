@@ -93,7 +93,7 @@ class RubricPoint:
 
 def rubric_points(rubric: str) -> list[RubricPoint]:
     """The points of a prompt's rubric: one per non-empty line, `- [tag tag] text`."""
-    points = []
+    points: list[RubricPoint] = []
     for line in rubric.splitlines():
         match = _POINT.match(line)
         if match is None or not match.group(2):

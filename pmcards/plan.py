@@ -406,7 +406,7 @@ class Status:
     def warnings(self) -> list[str]:
         """Why the target cannot be met, each with what to do about it."""
         plan, fc = self.plan, self.forecast
-        out = []
+        out: list[str] = []
         if self.days_left == 0:
             return out
         if fc.unlearned:

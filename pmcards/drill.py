@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from fsrs import Rating
-from sqlalchemy import case, func, insert, literal, select
+from sqlalchemy import insert, literal, select
 
 from pmcards import scheduling, schema
 from pmcards.kinds import judge_shows_bad
@@ -138,34 +138,3 @@ def recorder(item: DrillItem, answer: str, now: datetime) -> Any:
         )
 
     return record
-
-
-def figures(db: Db, limit: int = 5) -> dict[str, Any]:
-    """Drill figures for `pmcards stats`: calls, right calls, the notes most often misjudged."""
-    total, right = db.execute(
-        select(func.count(), func.coalesce(func.sum(case((R.correct.is_(True), 1), else_=0)), 0))
-    ).one()
-    wrong = func.sum(case((R.correct.is_(False), 1), else_=0))
-    rows = db.execute(
-        select(N.guid, N.fields, func.count(), wrong.label("wrong"))
-        .select_from(schema.drill_results)
-        .join(schema.notes, N.id == R.note_id)
-        .group_by(N.id, N.guid, N.fields)
-        .having(wrong > 0)
-        .order_by(wrong.desc(), N.guid)
-        .limit(limit)
-    ).all()
-    return {
-        "calls": int(total),
-        "right": int(right),
-        "accuracy": round(int(right) / int(total), 4) if total else None,
-        "most_misjudged": [
-            {
-                "note_id": guid,
-                "text": json.loads(fields)["situation"],
-                "calls": int(n),
-                "wrong": int(w),
-            }
-            for guid, fields, n, w in rows
-        ],
-    }

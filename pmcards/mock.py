@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from fsrs import Rating
-from sqlalchemy import func, insert, literal, or_, select, update
+from sqlalchemy import insert, literal, or_, select, update
 
 from pmcards import schema
 from pmcards.errors import PmcardsError
@@ -230,50 +230,3 @@ class Recorder:
                     cards_raised=n,
                 )
             )
-
-
-def figures(db: Db, limit: int = 5) -> dict[str, Any]:
-    """Mock figures for `pmcards stats`: attempts, coverage, the points and tags most missed."""
-    attempts, covered, total = db.execute(
-        select(
-            func.count(), func.coalesce(func.sum(A.covered), 0), func.coalesce(func.sum(A.total), 0)
-        )
-    ).one()
-    recent = db.execute(
-        select(A.started_at, A.covered, A.total, A.rating, N.guid, N.fields)
-        .join(schema.notes, N.id == A.note_id)
-        .order_by(A.started_at.desc(), A.id.desc())
-        .limit(limit)
-    ).all()
-    missed_rows = db.execute(
-        select(M.text, M.tags, func.count().label("n"))
-        .group_by(M.text, M.tags)
-        .order_by(func.count().desc(), M.text)
-        .limit(limit)
-    ).all()
-    tag_counts: dict[str, int] = {}
-    for tags, n in db.execute(select(M.tags, func.count()).group_by(M.tags)):
-        for tag in tags.split():
-            tag_counts[tag] = tag_counts.get(tag, 0) + int(n)
-    return {
-        "attempts": int(attempts),
-        "coverage": round(int(covered) / int(total), 4) if total else None,
-        "recent": [
-            {
-                "date": started.date().isoformat(),
-                "note_id": guid,
-                "prompt": json.loads(fields)["prompt"],
-                "covered": int(c),
-                "total": int(t),
-                "rating": int(r),
-            }
-            for started, c, t, r, guid, fields in recent
-        ],
-        "most_missed": [
-            {"point": text, "tags": tags.split(), "times": int(n)} for text, tags, n in missed_rows
-        ],
-        "missed_tags": [
-            {"tag": tag, "times": n}
-            for tag, n in sorted(tag_counts.items(), key=lambda kv: (-kv[1], kv[0]))[:limit]
-        ],
-    }

@@ -46,6 +46,8 @@ FIELD_ALIASES = {
     "good": "good",
     "text": "text",
     "cloze": "text",
+    "prompt": "prompt",
+    "rubric": "rubric",
 }
 _HEX = re.compile(r"^anki-((?:[0-9a-f]{2})+)$")
 

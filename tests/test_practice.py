@@ -107,7 +107,11 @@ def test_drill_calls_feed_the_judge_card_and_are_kept(home: Path) -> None:
             .order_by(schema.drill_results.c.id)
         ).all()
         buried = (
-            conn.execute(select(schema.cards.c.buried_until).where(schema.cards.c.ord == 0))
+            conn.execute(
+                select(schema.cards.c.buried_until)
+                .join(schema.notes, schema.notes.c.id == schema.cards.c.note_id)
+                .where(schema.cards.c.ord == 0, schema.notes.c.kind == "contrast")
+            )
             .scalars()
             .all()
         )

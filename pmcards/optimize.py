@@ -164,10 +164,10 @@ def apply(conn: Connection, result: Fit, now: datetime) -> int:
         raise PmcardsError("nothing to apply: the fit did not run")
     settings_mod.save(conn, "parameters", result.new)
     settings = replace(settings_mod.load(conn), fuzz=False)
-    suspended = dict(conn.execute(select(C.id, C.suspended)).tuples().all())
+    existing = {row.id for row in conn.execute(select(C.id))}
     rows = []
     for card_id, history in result.histories.items():
-        if card_id not in suspended:
+        if card_id not in existing:
             continue
         memory = scheduling.replay(settings, history)[-1][1]
         rows.append(

@@ -153,6 +153,225 @@ def review(
         tui.run(session, notice=ctx.find_root().obj.get("welcome", ""))
 
 
+# -- interview plan, drill, mock, optimize ------------------------------------------------
+
+
+@cli.command()
+@click.option(
+    "--interview",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    metavar="DATE",
+    help="The interview's date: schedule so the cards are recalled on that day.",
+)
+@click.option(
+    "--target",
+    type=click.FloatRange(0.7, 0.99),
+    help="Recall to reach on the day, per card (default 0.95).",
+)
+@click.option(
+    "--deck",
+    "decks",
+    multiple=True,
+    metavar="NAME",
+    help="Plan for this deck (and its subdecks); repeat for several. Default: every deck.",
+)
+@click.option(
+    "--max-new",
+    type=click.IntRange(min=1),
+    help="The most new cards a day the plan may introduce (default 50).",
+)
+@click.option("--clear", is_flag=True, help="End the plan now; scheduling goes back to normal.")
+@json_option
+@click.pass_context
+def plan(
+    ctx: click.Context,
+    interview: Any,
+    target: float | None,
+    decks: tuple[str, ...],
+    max_new: int | None,
+    clear: bool,
+    as_json: bool,
+) -> None:
+    """Schedule toward an interview date, and show the plan.
+
+    Until the day, the cards of the chosen decks are scheduled so that FSRS's predicted
+    recall of each one on the day reaches the target: new cards come in early enough,
+    intervals are capped before the day, the daily limits make room. Without options:
+    the days left, cards not yet learned, reviews per day until the day, the predicted
+    recall, and a warning when the target cannot be met.
+
+    \b
+    pmcards plan --interview 2026-12-14 --target 0.95 --deck "BAD vs GOOD answers"
+    pmcards plan
+    pmcards plan --clear
+    """
+    from dataclasses import replace
+
+    from pmcards import plan as plan_mod
+    from pmcards import settings as settings_mod
+    from pmcards.clock import now_utc, study_day
+    from pmcards.errors import PmcardsError
+
+    now = now_utc()
+    if clear and (interview or target or decks or max_new):
+        raise click.UsageError("--clear ends the plan: not with other options")
+    if not interview and (target or decks or max_new):
+        raise click.UsageError("--target, --deck and --max-new go with --interview DATE")
+    with _store(ctx) as store:
+        with store.write_connection() as conn:
+            cfg = settings_mod.load(conn)
+            current = plan_mod.load(conn)
+            if clear:
+                if current is None:
+                    raise PmcardsError("there is no interview plan to clear")
+                moved = 0
+                if not current.released:
+                    moved = plan_mod.release(conn, cfg, current, now)
+                plan_mod.delete(conn)
+                click.echo(
+                    f"Cleared the plan for {current.interview}"
+                    + (f"; {moved} cards got their FSRS due dates back." if moved else ".")
+                )
+                return
+            if interview:
+                day = interview.date()
+                if day <= study_day(now, cfg.rollover_hour).date:
+                    raise PmcardsError(f"the interview date {day} must be after today")
+                plan_mod.check_decks(conn, decks)
+                new_plan = plan_mod.Plan(
+                    interview=day,
+                    target=target if target is not None else plan_mod.DEFAULT_TARGET,
+                    decks=decks,
+                    max_new=max_new if max_new is not None else plan_mod.DEFAULT_MAX_NEW,
+                )
+                if current is not None and not current.released:
+                    plan_mod.release(conn, cfg, current, now)
+                plan_mod.save(conn, new_plan)
+                moved = plan_mod.apply(conn, cfg, new_plan, now)
+                if not as_json:
+                    click.echo(
+                        f"Planned for the interview on {day}"
+                        + (f": {moved} cards now come due before it." if moved else ".")
+                    )
+                current = new_plan
+            elif current is not None and plan_mod.release_if_passed(conn, cfg, now) is not None:
+                current = replace(current, released=True)
+        if current is None:
+            if as_json:
+                _echo_json(None)
+                return
+            raise PmcardsError(
+                "no interview plan: set one with pmcards plan --interview YYYY-MM-DD"
+            )
+        with store.connect() as conn:
+            st = plan_mod.status(conn, current, now)
+    if as_json:
+        _echo_json(st.to_json())
+        return
+    click.echo(plan_mod.format_status(st))
+
+
+@cli.command(name="drill")
+@scope_options
+@click.option(
+    "--count",
+    type=click.IntRange(min=1),
+    default=10,
+    show_default=True,
+    help="How many contrasts to drill.",
+)
+@click.pass_context
+def drill_cmd(ctx: click.Context, deck: str | None, tag: str | None, count: int) -> None:
+    """A fast BAD-or-GOOD drill over the contrast notes.
+
+    One answer is shown: press b if it is BAD, g if it is GOOD; the verdict and the why
+    follow. Each call is an answer to the contrast's "judge" card (a wrong call is Again,
+    a right one Good), saved at once, so the drill moves the schedule. The contrasts you
+    are most likely to misjudge come first, then new ones.
+
+    Example: pmcards drill --deck "BAD vs GOOD answers" --count 5
+    """
+    from pmcards import drill, practice_tui
+    from pmcards.errors import PmcardsError
+    from pmcards.queue import Scope
+    from pmcards.review import ReviewSession
+
+    with _store(ctx, checkpoint_when_idle=True) as store:
+        session = ReviewSession(store, Scope(deck, tag))
+        with store.read() as db:
+            items = drill.pick(db, session.settings, session.scope, session.clock(), count)
+        if not items:
+            raise PmcardsError('no contrast notes to drill here (kind = "contrast")')
+        practice_tui.run_drill(session, items)
+
+
+@cli.command()
+@click.option(
+    "--prompt", "prompt_id", metavar="ID", help="The prompt note's id (default: next due)."
+)
+@click.option(
+    "--minutes",
+    default="5,10,5",
+    show_default=True,
+    metavar="F,S,T",
+    help="Minutes of framing, sketch and trade-offs.",
+)
+@scope_options
+@click.pass_context
+def mock(
+    ctx: click.Context, prompt_id: str | None, minutes: str, deck: str | None, tag: str | None
+) -> None:
+    """A timed mock interview on a design prompt.
+
+    The phases run on a visible clock (framing, sketch, trade-offs; Space moves on), then
+    you tick the rubric points you made (digit keys, Enter). The share covered rates the
+    prompt's card (under half Again, under 80% Hard, under all Good, all Easy); missed
+    points are kept (pmcards stats) and make the matching cards due now.
+
+    \b
+    pmcards mock
+    pmcards mock --prompt mock-fraud --minutes 3,6,3
+    """
+    from pmcards import mock as mock_mod
+    from pmcards import practice_tui
+    from pmcards.queue import Scope
+    from pmcards.review import ReviewSession
+
+    phases = mock_mod.parse_minutes(minutes)
+    with _store(ctx, checkpoint_when_idle=True) as store:
+        session = ReviewSession(store, Scope(deck, tag))
+        with store.read() as db:
+            prompt = mock_mod.pick(db, session.scope, session.clock(), prompt_id)
+        practice_tui.run_mock(session, prompt, phases)
+
+
+@cli.command()
+@click.option("--apply", "apply_", is_flag=True, help="Save the new parameters and reschedule.")
+@json_option
+@click.pass_context
+def optimize(ctx: click.Context, apply_: bool, as_json: bool) -> None:
+    """Fit the FSRS parameters to your own review log.
+
+    Needs the optimizer extra: pip install 'pmcards[optimizer]'. Shows the current and
+    fitted parameters and the expected change in workload; --apply saves them and
+    reschedules every studied card as if the new parameters had always been used.
+    """
+    from pmcards import optimize as opt
+    from pmcards.clock import now_utc
+
+    now = now_utc()
+    with _store(ctx) as store:
+        with store.connect() as conn:
+            result = opt.fit(conn, now)
+        if apply_:
+            with store.write_connection() as conn:
+                result.rescheduled = opt.apply(conn, result, now)
+    if as_json:
+        _echo_json(result.to_json())
+        return
+    click.echo(opt.format_result(result))
+
+
 # -- status, decks, cards -----------------------------------------------------------------
 
 
@@ -236,7 +455,12 @@ def stats(ctx: click.Context, as_json: bool) -> None:
 
 
 @cli.command(name="import")
-@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("files", nargs=-1, type=click.Path(path_type=Path))
+@click.option(
+    "--builtin",
+    is_flag=True,
+    help="Import the built-in decks (new ones are added, changed notes updated).",
+)
 @click.option(
     "--format",
     "fmt",
@@ -257,6 +481,7 @@ def stats(ctx: click.Context, as_json: bool) -> None:
 def import_(
     ctx: click.Context,
     files: tuple[Path, ...],
+    builtin: bool,
     fmt: str,
     deck: str | None,
     dry_run: bool,
@@ -272,11 +497,22 @@ def import_(
     pmcards import my-deck.toml --dry-run
     pmcards import notes.md --write-ids
     pmcards import "Anki deck.apkg" --deck Anki
+    pmcards import --builtin      (decks added to pmcards since your collection began)
     """
     import sys
 
     from pmcards import formats, importer
     from pmcards.clock import now_utc
+
+    if builtin:
+        if files or deck or prune or write_ids or fmt != "auto":
+            raise click.UsageError(
+                "--builtin imports pmcards' own decks: "
+                "not with files, --deck, --format, --prune or --write-ids"
+            )
+        files = tuple(importer.builtin_deck_paths())
+    elif not files:
+        raise click.UsageError("give the files to import, or --builtin")
 
     if write_ids and dry_run:
         raise click.UsageError("--write-ids changes the files: not with --dry-run")

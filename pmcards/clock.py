@@ -52,6 +52,11 @@ def study_day(now: datetime, rollover_hour: int, tz: tzinfo | None = None) -> Da
     )
 
 
+def day_start(day: date, rollover_hour: int, tz: tzinfo | None = None) -> datetime:
+    """The UTC instant at which the study day of local date `day` starts."""
+    return _local_at(day, rollover_hour, tz)
+
+
 def _local_at(day: date, hour: int, tz: tzinfo | None) -> datetime:
     naive = datetime(day.year, day.month, day.day, hour)
     # A naive datetime's astimezone() reads it as system local time, with that moment's offset.

@@ -29,6 +29,9 @@ KINDS: dict[str, Kind] = {
     # One card per distinct cloze number: `cards` names them all; card_ords() picks the ones
     # a note's text uses (ord = number - 1, as in Anki).
     "cloze": Kind("cloze", ("text",), ("why",), ("cloze",)),
+    # A design prompt for `pmcards mock`: the rubric holds one point a strong answer makes
+    # per line, each may start with [tags] naming the cards that train it.
+    "prompt": Kind("prompt", ("prompt", "rubric"), ("why",), ("mock",)),
 }
 
 # {{c1::answer}} or {{c1::answer::hint}}; the answer may not contain "}}" (as in Anki).
@@ -76,6 +79,55 @@ def render_cloze(text: str, ord: int, *, reveal: bool) -> str:
     return CLOZE.sub(one, text)
 
 
+MAX_RUBRIC_POINTS = 9  # one digit key each in the mock session
+_POINT = re.compile(r"^\s*(?:[-*•]\s*)?(?:\[([^\]]*)\]\s*)?(.*?)\s*$")
+_TAG_WORD = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_:.-]*$")
+
+
+@dataclass(frozen=True)
+class RubricPoint:
+    number: int  # from 1
+    text: str
+    tags: tuple[str, ...]
+
+
+def rubric_points(rubric: str) -> list[RubricPoint]:
+    """The points of a prompt's rubric: one per non-empty line, `- [tag tag] text`."""
+    points: list[RubricPoint] = []
+    for line in rubric.splitlines():
+        match = _POINT.match(line)
+        if match is None or not match.group(2):
+            continue
+        tags = tuple(t for t in re.split(r"[\s,]+", match.group(1) or "") if t)
+        points.append(RubricPoint(len(points) + 1, match.group(2), tags))
+    return points
+
+
+def rubric_problem(rubric: str) -> str | None:
+    """Why `rubric` cannot be a prompt's rubric, or None if it can."""
+    points = rubric_points(rubric)
+    if len(points) < 2:
+        return "a prompt's rubric needs at least 2 points, one per line"
+    if len(points) > MAX_RUBRIC_POINTS:
+        return f"a prompt's rubric has {len(points)} points, over the limit of {MAX_RUBRIC_POINTS}"
+    for point in points:
+        bad = [t for t in point.tags if not _TAG_WORD.match(t)]
+        if bad:
+            return f"rubric point {point.number}: {bad[0]!r} is not a tag"
+    return None
+
+
+def note_problem(kind: str, fields: dict[str, str]) -> tuple[str, str] | None:
+    """(field, why) a note of `kind` cannot have these fields, or None if it can."""
+    if kind == "cloze":
+        problem = cloze_problem(fields.get("text", ""))
+        return ("text", problem) if problem else None
+    if kind == "prompt":
+        problem = rubric_problem(fields.get("rubric", ""))
+        return ("rubric", problem) if problem else None
+    return None
+
+
 @dataclass(frozen=True)
 class Face:
     """What one side of a card shows: a heading and labelled blocks of text."""
@@ -118,6 +170,18 @@ def render(kind: str, fields: dict[str, str], ord: int, reps: int = 0) -> tuple[
             Face("Cloze", (("", render_cloze(text, ord, reveal=False)),)),
             Face("Cloze", (("", render_cloze(text, ord, reveal=True)), *why_block)),
         )
+    if kind == "prompt":
+        points = "\n".join(f"{p.number}. {p.text}" for p in rubric_points(fields["rubric"]))
+        return (
+            Face(
+                "Design prompt",
+                (
+                    ("Prompt", fields["prompt"]),
+                    ("", "Which points must a strong answer make? (pmcards mock: the timed run)"),
+                ),
+            ),
+            Face("Design prompt", (("Rubric", points), *why_block)),
+        )
     if kind == "qa_reversed" and ord == 1:
         return (
             Face("Question", (("", fields["back"]),)),
@@ -155,4 +219,6 @@ def summary(kind: str, fields: dict[str, str]) -> str:
         return fields["situation"]
     if kind == "cloze":
         return CLOZE.sub(lambda m: m.group(2), fields.get("text", ""))
+    if kind == "prompt":
+        return fields["prompt"]
     return fields.get("front", "")

@@ -139,11 +139,75 @@ def m003_card_decks(conn: Connection) -> None:
     conn.exec_driver_sql("CREATE INDEX ix_notes_position ON notes (position)")
 
 
+def m004_practice(conn: Connection) -> None:
+    """Contrast drills and timed mock interviews: their results, kept beside the review log."""
+    md = sa.MetaData()
+    ts = sa.DateTime(timezone=True)
+    # Reflected so the foreign keys below resolve against the existing tables.
+    for name in ("notes", "cards", "review_log"):
+        sa.Table(name, md, autoload_with=conn)
+
+    sa.Table(
+        "drill_results",
+        md,
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column(
+            "note_id", sa.Integer, sa.ForeignKey("notes.id", ondelete="CASCADE"), nullable=False
+        ),
+        sa.Column(
+            "card_id", sa.Integer, sa.ForeignKey("cards.id", ondelete="CASCADE"), nullable=False
+        ),
+        sa.Column("shown", sa.String(4), nullable=False),
+        sa.Column("answer", sa.String(4), nullable=False),
+        sa.Column("correct", sa.Boolean, nullable=False),
+        sa.Column("answered_at", ts, nullable=False),
+        sa.Column("review_log_id", sa.Integer, sa.ForeignKey("review_log.id", ondelete="SET NULL")),
+    )
+    sa.Table(
+        "mock_attempts",
+        md,
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column(
+            "note_id", sa.Integer, sa.ForeignKey("notes.id", ondelete="CASCADE"), nullable=False
+        ),
+        sa.Column(
+            "card_id", sa.Integer, sa.ForeignKey("cards.id", ondelete="CASCADE"), nullable=False
+        ),
+        sa.Column("started_at", ts, nullable=False),
+        sa.Column("phases", sa.Text, nullable=False),
+        sa.Column("covered", sa.Integer, nullable=False),
+        sa.Column("total", sa.Integer, nullable=False),
+        sa.Column("rating", sa.Integer, nullable=False),
+        sa.Column("review_log_id", sa.Integer, sa.ForeignKey("review_log.id", ondelete="SET NULL")),
+    )
+    sa.Table(
+        "mock_missed",
+        md,
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column(
+            "attempt_id",
+            sa.Integer,
+            sa.ForeignKey("mock_attempts.id", ondelete="CASCADE"),
+            nullable=False,
+        ),
+        sa.Column("point", sa.Integer, nullable=False),
+        sa.Column("text", sa.Text, nullable=False),
+        sa.Column("tags", sa.Text, nullable=False),
+        sa.Column("cards_raised", sa.Integer, nullable=False),
+    )
+    for name in ("drill_results", "mock_attempts", "mock_missed"):
+        md.tables[name].create(conn)
+    conn.exec_driver_sql("CREATE INDEX ix_drill_results_note ON drill_results (note_id, id)")
+    conn.exec_driver_sql("CREATE INDEX ix_mock_attempts_note ON mock_attempts (note_id, id)")
+    conn.exec_driver_sql("CREATE INDEX ix_mock_missed_attempt ON mock_missed (attempt_id)")
+
+
 Migration = Callable[[Connection], None]
 MIGRATIONS: list[tuple[str, Migration]] = [
     ("m001_initial", m001_initial),
     ("m002_queue_indexes", m002_queue_indexes),
     ("m003_card_decks", m003_card_decks),
+    ("m004_practice", m004_practice),
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

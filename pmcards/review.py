@@ -7,13 +7,15 @@ own write transaction, committed before `answer()` returns.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, tzinfo
 
 from fsrs import Rating
 from sqlalchemy import bindparam, insert, or_, select, update
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
+from pmcards import plan as plan_mod
 from pmcards import queue, scheduling
 from pmcards import settings as settings_mod
 from pmcards.clock import now_utc, study_day
@@ -100,6 +102,16 @@ class ReviewSession:
         with self.store.read() as session:
             self.scope.check(session)
             self.settings = settings_mod.load(session)
+            stored_plan = plan_mod.load(session)
+        if (
+            stored_plan is not None
+            and not stored_plan.released
+            and self.started >= stored_plan.starts_at(self.settings, self.tz)
+        ):
+            # The interview has passed: give the cards their FSRS due dates back, once.
+            with self.store.write() as session:
+                plan_mod.release_if_passed(session, self.settings, self.started, self.tz)
+        self.plan: plan_mod.Active | None = None
         self._start_day(self.started)
 
     # -- the day -------------------------------------------------------------------------
@@ -109,7 +121,15 @@ class ReviewSession:
         self.day = study_day(now, self.settings.rollover_hour, self.tz)
         with self.store.read() as session:
             today = queue.answered_today(session, self.day)
-            self._limits_at_start = Limits.left_today(self.settings, today, self.extra_new)
+            self.plan = plan_mod.active(session, self.settings, now, self.tz)
+            limits = self.settings
+            if self.plan is not None:
+                # The plan's days need their new cards and every one of their reviews.
+                new, review = plan_mod.limits_today(
+                    session, self.settings, self.plan, now, self.day.end, self.tz
+                )
+                limits = replace(self.settings, new_per_day=new, reviews_per_day=review)
+            self._limits_at_start = Limits.left_today(limits, today, self.extra_new)
         self._review_ids: list[int] = []
         self._reviews_complete = False  # True once every due review has been listed
         self._new_in_session = 0
@@ -245,13 +265,37 @@ class ReviewSession:
             state=card.state,
             front=front,
             back=back,
-            outcomes=scheduling.outcomes(self.settings, scheduling.memory_of(card), now, card.id),
+            outcomes=self.outcomes(scheduling.memory_of(card), now, card.id, card.deck_id),
         )
+
+    def outcomes(
+        self, memory: scheduling.Memory, now: datetime, card_id: int, deck_id: int | None
+    ) -> dict[Rating, scheduling.Outcome]:
+        """What each rating would do to a card: FSRS's outcomes, capped by an interview plan
+        for the cards in its decks."""
+        raw = scheduling.outcomes(self.settings, memory, now, card_id)
+        if self.plan is not None and self.plan.covers(deck_id):
+            return plan_mod.capped_outcomes(
+                self.settings, self.plan.horizon, memory, now, card_id, raw
+            )
+        return raw
 
     # -- actions -------------------------------------------------------------------------
 
-    def answer(self, card_id: int, rating: Rating, duration_ms: int | None = None) -> Answered:
-        """Grade a card: schedule it with FSRS, log it, bury its siblings; committed on return."""
+    def answer(
+        self,
+        card_id: int,
+        rating: Rating,
+        duration_ms: int | None = None,
+        *,
+        source: str = "review",
+        record: Callable[[Connection, int], None] | None = None,
+    ) -> Answered:
+        """Grade a card: schedule it with FSRS, log it, bury its siblings; committed on return.
+
+        `source` names what gave the answer in the review log (review, drill, mock);
+        `record(connection, log_id)` writes what goes with it in the same transaction.
+        """
         now = self.clock()
         self._check_day(now)
         if duration_ms is not None:
@@ -264,7 +308,7 @@ class ReviewSession:
             if card is None:
                 raise PmcardsError("this card no longer exists (deleted by another process?)")
             before = scheduling.memory_of(card)
-            after = scheduling.outcomes(self.settings, before, now, card_id)[rating].memory
+            after = self.outcomes(before, now, card_id, card.deck_id)[rating].memory
             leeched = self._is_new_leech(before, after)
             values = {**scheduling.memory_values(after), "suspended": card.suspended or leeched}
             conn.execute(
@@ -277,7 +321,7 @@ class ReviewSession:
                     "rating": int(rating),
                     "reviewed_at": now,
                     "duration_ms": duration_ms,
-                    "source": "review",
+                    "source": source,
                     **{f"{k}_before": v for k, v in scheduling.memory_values(before).items()},
                     "state_after": after.state,
                     "step_after": after.step,
@@ -292,6 +336,8 @@ class ReviewSession:
                 assert note is not None
                 if LEECH_TAG not in note.tags:
                     note.set_tags([*note.tags, LEECH_TAG])
+            if record is not None:
+                record(conn, log_id)
             siblings = list(
                 conn.execute(
                     _BURY_SIBLINGS,
@@ -424,6 +470,7 @@ class ReviewSession:
 
 _SELECT_CARD = select(
     Card.note_id,
+    Card.deck_id,
     Card.state,
     Card.step,
     Card.stability,

@@ -133,6 +133,47 @@ review_log = Table(
     Column("leeched", Boolean, nullable=False, default=False),
 )
 
+# One call in `pmcards drill`: which answer of a contrast was shown, what the user said.
+drill_results = Table(
+    "drill_results",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("note_id", ForeignKey("notes.id", ondelete="CASCADE"), nullable=False),
+    Column("card_id", ForeignKey("cards.id", ondelete="CASCADE"), nullable=False),
+    Column("shown", String(4), nullable=False),  # "bad" or "good"
+    Column("answer", String(4), nullable=False),
+    Column("correct", Boolean, nullable=False),
+    Column("answered_at", UTCDateTime, nullable=False),
+    # The answer's review-log row (NULL once that answer is undone or the log pruned).
+    Column("review_log_id", ForeignKey("review_log.id", ondelete="SET NULL")),
+)
+
+# One timed mock interview on a prompt note, and the rubric points it missed.
+mock_attempts = Table(
+    "mock_attempts",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("note_id", ForeignKey("notes.id", ondelete="CASCADE"), nullable=False),
+    Column("card_id", ForeignKey("cards.id", ondelete="CASCADE"), nullable=False),
+    Column("started_at", UTCDateTime, nullable=False),
+    Column("phases", Text, nullable=False),  # JSON: [{"name", "planned_s", "spent_s"}]
+    Column("covered", Integer, nullable=False),
+    Column("total", Integer, nullable=False),
+    Column("rating", Integer, nullable=False),
+    Column("review_log_id", ForeignKey("review_log.id", ondelete="SET NULL")),
+)
+
+mock_missed = Table(
+    "mock_missed",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("attempt_id", ForeignKey("mock_attempts.id", ondelete="CASCADE"), nullable=False),
+    Column("point", Integer, nullable=False),  # the point's number in the rubric, from 1
+    Column("text", Text, nullable=False),
+    Column("tags", Text, nullable=False),  # as notes.tags: " a b "
+    Column("cards_raised", Integer, nullable=False),  # matching cards made due by the miss
+)
+
 settings = Table(
     "settings",
     metadata,

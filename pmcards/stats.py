@@ -21,6 +21,10 @@ from pmcards.sqltime import days_between, local_date
 if TYPE_CHECKING:
     from pmcards.queue import Db
 
+DR = schema.drill_results.c
+MA = schema.mock_attempts.c
+MM = schema.mock_missed.c
+
 HISTORY_DAYS = 365
 FORECAST_DAYS = 30
 RETENTION_WEEKS = 26
@@ -51,6 +55,8 @@ def compute(session: Db, now: datetime) -> dict[str, Any]:
         "time": time_spent(session, day),
         "leeches": leeches(session),
         "weakest": weakest(session, cfg, now),
+        "drill": drill_figures(session),
+        "mock": mock_figures(session),
     }
 
 
@@ -243,6 +249,86 @@ def sparkline(values: list[int]) -> str:
     return "".join(_BLOCKS[0 if v == 0 else max(1, round(v / top * 8))] for v in values)
 
 
+def drill_figures(db: Db, limit: int = 5) -> dict[str, Any]:
+    """Drill figures for `pmcards stats`: calls, right calls, the notes most often misjudged."""
+    total, right = db.execute(
+        select(func.count(), func.coalesce(func.sum(case((DR.correct.is_(True), 1), else_=0)), 0))
+    ).one()
+    wrong = func.sum(case((DR.correct.is_(False), 1), else_=0))
+    rows = db.execute(
+        select(N.guid, N.fields, func.count(), wrong.label("wrong"))
+        .select_from(schema.drill_results)
+        .join(schema.notes, N.id == DR.note_id)
+        .group_by(N.id, N.guid, N.fields)
+        .having(wrong > 0)
+        .order_by(wrong.desc(), N.guid)
+        .limit(limit)
+    ).all()
+    return {
+        "calls": int(total),
+        "right": int(right),
+        "accuracy": round(int(right) / int(total), 4) if total else None,
+        "most_misjudged": [
+            {
+                "note_id": guid,
+                "text": json.loads(fields)["situation"],
+                "calls": int(n),
+                "wrong": int(w),
+            }
+            for guid, fields, n, w in rows
+        ],
+    }
+
+
+def mock_figures(db: Db, limit: int = 5) -> dict[str, Any]:
+    """Mock figures for `pmcards stats`: attempts, coverage, the points and tags most missed."""
+    attempts, covered, total = db.execute(
+        select(
+            func.count(),
+            func.coalesce(func.sum(MA.covered), 0),
+            func.coalesce(func.sum(MA.total), 0),
+        )
+    ).one()
+    recent = db.execute(
+        select(MA.started_at, MA.covered, MA.total, MA.rating, N.guid, N.fields)
+        .join(schema.notes, N.id == MA.note_id)
+        .order_by(MA.started_at.desc(), MA.id.desc())
+        .limit(limit)
+    ).all()
+    missed_rows = db.execute(
+        select(MM.text, MM.tags, func.count().label("n"))
+        .group_by(MM.text, MM.tags)
+        .order_by(func.count().desc(), MM.text)
+        .limit(limit)
+    ).all()
+    tag_counts: dict[str, int] = {}
+    for tags, n in db.execute(select(MM.tags, func.count()).group_by(MM.tags)):
+        for tag in tags.split():
+            tag_counts[tag] = tag_counts.get(tag, 0) + int(n)
+    return {
+        "attempts": int(attempts),
+        "coverage": round(int(covered) / int(total), 4) if total else None,
+        "recent": [
+            {
+                "date": started.date().isoformat(),
+                "note_id": guid,
+                "prompt": json.loads(fields)["prompt"],
+                "covered": int(c),
+                "total": int(t),
+                "rating": int(r),
+            }
+            for started, c, t, r, guid, fields in recent
+        ],
+        "most_missed": [
+            {"point": text, "tags": tags.split(), "times": int(n)} for text, tags, n in missed_rows
+        ],
+        "missed_tags": [
+            {"tag": tag, "times": n}
+            for tag, n in sorted(tag_counts.items(), key=lambda kv: (-kv[1], kv[0]))[:limit]
+        ],
+    }
+
+
 def format_text(data: dict[str, Any]) -> str:
     """The figures for the terminal."""
     from pmcards.tui import safe
@@ -289,4 +375,39 @@ def format_text(data: dict[str, Any]) -> str:
         ]
     lines += ["", f"Leeches: {len(data['leeches'])}"]
     lines += [f"  {lch['lapses']} lapses  {safe(lch['text'])[:70]}" for lch in data["leeches"]]
+    drill = data["drill"]
+    if drill["calls"]:
+        lines += [
+            "",
+            f"Contrast drill: {drill['right']} of {drill['calls']} calls right "
+            f"({drill['accuracy']:.0%})",
+        ]
+        lines += [
+            f"  misjudged {d['wrong']} of {d['calls']}  {safe(d['text'])[:60]}  [{d['note_id']}]"
+            for d in drill["most_misjudged"]
+        ]
+    mock = data["mock"]
+    if mock["attempts"]:
+        lines += [
+            "",
+            f"Mock interviews: {mock['attempts']}, rubric points covered {mock['coverage']:.0%}",
+        ]
+        lines += [
+            f"  {m['date']}  {m['covered']}/{m['total']}  {safe(m['prompt'])[:60]}"
+            for m in mock["recent"]
+        ]
+        if mock["most_missed"]:
+            lines.append("  Points missed most:")
+            lines += [
+                f"    {m['times']}x  {safe(m['point'])[:70]}"
+                + (f"  ({', '.join(m['tags'])})" if m["tags"] else "")
+                for m in mock["most_missed"]
+            ]
+        if mock["missed_tags"]:
+            tag = mock["missed_tags"][0]["tag"]
+            lines.append(
+                "  Missed by tag: "
+                + ", ".join(f"{t['tag']} {t['times']}" for t in mock["missed_tags"])
+                + f"  (train them: pmcards review --tag {tag})"
+            )
     return "\n".join(lines)

@@ -54,6 +54,29 @@ class Keys:
             raise KeyboardInterrupt
         return ch
 
+    def read_timeout(self, seconds: float) -> str | None:
+        """A keypress within `seconds`, or None. Without a terminal (or without termios),
+        waits for the key as `read` does."""
+        if not self.tty:
+            return self.read()
+        try:
+            import select
+            import termios
+            import tty
+        except ImportError:  # pragma: no cover - not POSIX
+            return self.read()
+        fd = sys.stdin.fileno()
+        saved = termios.tcgetattr(fd)
+        try:
+            tty.setcbreak(fd)
+            ready, _, _ = select.select([fd], [], [], max(0.0, seconds))
+            ch = os.read(fd, 1).decode(errors="ignore") if ready else None
+        finally:
+            termios.tcsetattr(fd, termios.TCSADRAIN, saved)
+        if ch == "\x03":
+            raise KeyboardInterrupt
+        return ch
+
 
 class Screen:
     def __init__(self, color: bool, tty: bool) -> None:

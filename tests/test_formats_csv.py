@@ -118,7 +118,7 @@ def test_anki_export_made_by_anki(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("data", "message"),
     [
-        ("front,back,colour\n", "deck.csv:1: unknown column 'colour' (known: id, deck, section, kind, tags, front, back, not, but, situation, bad, good, text, why)"),
+        ("front,back,colour\n", "deck.csv:1: unknown column 'colour' (known: id, deck, section, kind, tags, front, back, not, but, situation, bad, good, text, prompt, rubric, why)"),
         ("front,back\na,b,c\n", "deck.csv:2: row 1 has 3 columns; the header has 2"),
         ("front,back\na,b\nc,\n", "deck.csv:3: row 2: missing field 'back' (kind 'qa' needs front, back)"),
         ("front,back\na,\"b\n", "deck.csv:2: malformed CSV: unexpected end of data"),

@@ -77,6 +77,7 @@ def test_upgrade_from_first_schema_keeps_history(tmp_path: Path) -> None:
             "m001_initial",
             "m002_queue_indexes",
             "m003_card_decks",
+            "m004_practice",
         ]
         indexes = {ix["name"] for ix in sa.inspect(conn).get_indexes("cards")}
         assert "ix_cards_queue" in indexes
@@ -105,8 +106,8 @@ def test_newer_schema_is_refused(tmp_path: Path) -> None:
     with pytest.raises(SchemaError) as info:
         Store(url)
     assert str(info.value) == (
-        "this collection has schema version 4, written by a newer pmcards (this one knows up to "
-        "version 3; unknown migration m999_from_the_future). Upgrade pmcards to open it."
+        "this collection has schema version 5, written by a newer pmcards (this one knows up to "
+        "version 4; unknown migration m999_from_the_future). Upgrade pmcards to open it."
     )
 
 

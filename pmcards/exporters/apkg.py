@@ -36,6 +36,7 @@ MODEL_IDS = {
     "pmcards Reframe": 1_742_000_003,
     "pmcards Contrast": 1_742_000_004,
     "pmcards Cloze": 1_742_000_005,
+    "pmcards Mock prompt": 1_742_000_006,
 }
 _WHY = "{{#Why}}<div class=why>{{Why}}</div>{{/Why}}"
 TEMPLATES: dict[str, list[tuple[str, str, str]]] = {
@@ -60,6 +61,13 @@ TEMPLATES: dict[str, list[tuple[str, str, str]]] = {
         ),
     ],
     "pmcards Cloze": [("Cloze", "{{cloze:Text}}", "{{cloze:Text}}" + _WHY)],
+    "pmcards Mock prompt": [
+        (
+            "Mock",
+            "{{Prompt}}<p>Which points must a strong answer make?</p>",
+            "{{FrontSide}}<hr id=answer>{{Rubric}}" + _WHY,
+        )
+    ],
 }
 CSS = ".card { font-family: sans-serif; font-size: 20px; } .why { margin-top: 1em; color: #555; }"
 _MEDIA_REF = re.compile(r"""src=["']([^"'>]+)["']|\[sound:([^\]]+)\]""")

@@ -6,7 +6,7 @@ Chart geometry is computed here and drawn by the template: no JavaScript, no net
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -54,7 +54,22 @@ def export(session: Session, options: ExportOptions) -> bytes:
         retention=retention_line(figures["retention_by_week"], cfg.desired_retention),
         desired_retention=cfg.desired_retention,
         minutes=lambda seconds: f"{seconds // 60} min",
+        plan=plan_chart(session, now),
     )
+
+
+def plan_chart(session: Session, now: datetime) -> dict[str, Any] | None:
+    """The interview plan's forecast as bars, while a plan is in force."""
+    from pmcards import plan as plan_mod
+
+    stored = plan_mod.load(session)
+    if stored is None or now >= stored.starts_at(settings_mod.load(session)):
+        return None
+    status = plan_mod.status(session, stored, now).to_json()
+    return {
+        "status": status,
+        "bars": bars([(d["date"], d["answers"]) for d in status["forecast"]], 600, 140),
+    }
 
 
 def heatmap(per_day: list[dict[str, Any]], today: date) -> dict[str, Any]:

@@ -24,6 +24,7 @@ MODELS: dict[str, tuple[str, tuple[str, ...], tuple[str, ...]]] = {
         ("situation", "bad", "good", "why"),
     ),
     "pmcards Cloze": ("cloze", ("Text", "Why"), ("text", "why")),
+    "pmcards Mock prompt": ("prompt", ("Prompt", "Rubric", "Why"), ("prompt", "rubric", "why")),
 }
 MODEL_OF_KIND = {kind: name for name, (kind, _, _) in MODELS.items()}
 
@@ -45,6 +46,8 @@ FIELD_ALIASES = {
     "good": "good",
     "text": "text",
     "cloze": "text",
+    "prompt": "prompt",
+    "rubric": "rubric",
 }
 _HEX = re.compile(r"^anki-((?:[0-9a-f]{2})+)$")
 

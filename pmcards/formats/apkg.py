@@ -24,7 +24,7 @@ from pmcards.errors import DeckFormatError
 from pmcards.formats import MediaFile, ParsedCard, ParsedDeck, ParsedNote, ParsedReview
 from pmcards.formats._anki import Mapping, clean_tag, id_from_guid, map_notetype
 from pmcards.formats.toml_deck import MAX_FIELD_CHARS, TAG
-from pmcards.kinds import KINDS, card_ords, cloze_problem
+from pmcards.kinds import KINDS, card_ords, note_problem
 from pmcards.media import safe_media_name
 from pmcards.models import LEARNING, NEW, RELEARNING, REVIEW
 
@@ -195,11 +195,10 @@ def _read_collection(conn: sqlite3.Connection, where: str) -> list[ParsedDeck]:
                 f"(a pmcards {kind!r} note needs {', '.join(KINDS[kind].required)})"
             )
             continue
-        if kind == "cloze":
-            problem = cloze_problem(fields["text"])
-            if problem:
-                warnings.append(f"{where}: {label}: {problem}: not imported")
-                continue
+        problem = note_problem(kind, fields)
+        if problem:
+            warnings.append(f"{where}: {label}: {problem[1]}: not imported")
+            continue
         tags = []
         for tag in tags_text.split():
             if not TAG.match(tag):

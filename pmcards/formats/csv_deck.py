@@ -22,7 +22,7 @@ from pmcards.errors import DeckFormatError
 from pmcards.formats import ParsedDeck, ParsedNote, read_text
 from pmcards.formats._anki import FIELD_ALIASES, Mapping, clean_tag, id_from_guid, map_notetype
 from pmcards.formats.toml_deck import GUID, MAX_FIELD_CHARS, MAX_FILE_BYTES, TAG
-from pmcards.kinds import KINDS, cloze_problem
+from pmcards.kinds import KINDS, note_problem
 
 SEPARATORS = {
     "comma": ",",
@@ -57,7 +57,19 @@ META_COLUMNS = {
     "tags": "tags",
 }
 # Field columns in the order the exporter writes them.
-FIELD_ORDER = ("front", "back", "not", "but", "situation", "bad", "good", "text", "why")
+FIELD_ORDER = (
+    "front",
+    "back",
+    "not",
+    "but",
+    "situation",
+    "bad",
+    "good",
+    "text",
+    "prompt",
+    "rubric",
+    "why",
+)
 _HEADER_LINE = re.compile(r"^#([a-z ]+):(.*)$")
 
 
@@ -277,10 +289,9 @@ class _Builder:
                 raise fail(
                     f"missing field {key!r} (kind {kind.name!r} needs {', '.join(kind.required)})"
                 )
-        if kind.name == "cloze":
-            problem = cloze_problem(fields["text"])
-            if problem:
-                raise fail(problem)
+        problem = note_problem(kind.name, fields)
+        if problem:
+            raise fail(problem[1])
         named = bool(values.get("deck", "").strip()) or self.default_named
         deck = values.get("deck", "").strip() or self.default_deck
         tags = []
@@ -325,6 +336,8 @@ def _infer_kind(fields: dict[str, str]) -> str:
     present = {k for k, v in fields.items() if v.strip()}
     if "text" in present:
         return "cloze"
+    if present & {"prompt", "rubric"}:
+        return "prompt"
     if present & {"situation", "bad", "good"}:
         return "contrast"
     if present & {"not", "but"}:

@@ -27,7 +27,7 @@ from pathlib import Path
 from pmcards.errors import DeckFormatError
 from pmcards.formats import ParsedDeck, ParsedNote, read_text
 from pmcards.formats.toml_deck import GUID, MAX_FIELD_CHARS, MAX_FILE_BYTES, TAG
-from pmcards.kinds import KINDS, cloze_problem
+from pmcards.kinds import KINDS, note_problem
 
 # label (lower case) -> field name
 FIELD_LABELS = {
@@ -40,9 +40,17 @@ FIELD_LABELS = {
     "bad": "bad",
     "good": "good",
     "cloze": "text",
+    "prompt": "prompt",
+    "rubric": "rubric",
 }
 # The label that starts a note of each kind, and how each field is written out.
-STARTS = {"q": "qa", "not": "reframe", "situation": "contrast", "cloze": "cloze"}
+STARTS = {
+    "q": "qa",
+    "not": "reframe",
+    "situation": "contrast",
+    "cloze": "cloze",
+    "prompt": "prompt",
+}
 WRITTEN = {
     "front": "Q",
     "back": "A",
@@ -53,6 +61,8 @@ WRITTEN = {
     "bad": "BAD",
     "good": "GOOD",
     "text": "Cloze",
+    "prompt": "Prompt",
+    "rubric": "Rubric",
 }
 META_LABELS = ("tags", "reverse")
 _LABEL = re.compile(r"^([A-Za-z]+):(?:[ \t]+(.*)|[ \t]*)$")
@@ -238,10 +248,9 @@ def _finish(
             )
         if value:
             fields[key] = value
-    if draft.kind == "cloze":
-        problem = cloze_problem(fields["text"])
-        if problem:
-            raise fail(problem, draft.field_lines["text"])
+    problem = note_problem(draft.kind, fields)
+    if problem:
+        raise fail(problem[1], draft.field_lines[problem[0]])
     for tag in draft.tags:
         if not TAG.match(tag):
             raise fail(

@@ -25,7 +25,7 @@ import tomli
 
 from pmcards.errors import DeckFormatError
 from pmcards.formats import ParsedDeck, ParsedNote
-from pmcards.kinds import KINDS, cloze_problem
+from pmcards.kinds import KINDS, note_problem
 
 MAX_FILE_BYTES = 50 * 1024 * 1024
 MAX_FIELD_CHARS = 20_000
@@ -237,10 +237,9 @@ def _note(raw: Any, where: str, line: int | None, number: int) -> ParsedNote:
             raise fail(f"field {key!r} is {len(value)} characters; the limit is {MAX_FIELD_CHARS}")
         if value:
             fields[key] = value
-    if kind.name == "cloze":
-        problem = cloze_problem(fields["text"])
-        if problem:
-            raise fail(problem)
+    problem = note_problem(kind.name, fields)
+    if problem:
+        raise fail(problem[1])
     tags = raw.get("tags", [])
     if isinstance(tags, str):
         tags = tags.split()

@@ -1,0 +1,232 @@
+"""Timed mock interviews on design prompts.
+
+A prompt note holds the prompt and a rubric: the points a strong answer makes, each with
+tags naming the cards that train it. A mock runs the phases on a clock (framing, sketch,
+trade-offs), then the user ticks the points they made. The share covered is the rating of
+the prompt's card, given through the review session's own answer path (`source = "mock"`);
+the attempt and its missed points are kept; and each missed point makes the most
+forgotten-prone studied cards with its tags due now, so the next `pmcards review` trains
+exactly what the mock showed to be missing.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from fsrs import Rating
+from sqlalchemy import insert, literal, or_, select, update
+
+from pmcards import schema
+from pmcards.errors import PmcardsError
+from pmcards.kinds import RubricPoint, rubric_points
+from pmcards.queue import C, D, N, Scope, available
+from pmcards.schema import NEW, REVIEW, tags_to_text
+from pmcards.sqltime import days_between
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
+
+    from pmcards.queue import Db
+
+PHASES = ("Framing", "Sketch", "Trade-offs")
+DEFAULT_MINUTES = (5.0, 10.0, 5.0)
+# Studied cards made due now for each missed rubric point.
+RAISE_PER_POINT = 3
+A = schema.mock_attempts.c
+M = schema.mock_missed.c
+
+
+@dataclass(frozen=True)
+class Prompt:
+    card_id: int
+    note_id: int
+    guid: str
+    deck: str
+    prompt: str
+    points: tuple[RubricPoint, ...]
+    why: str
+    state: int
+
+
+@dataclass
+class Attempt:
+    """One mock in progress: the time each phase took, then the points made."""
+
+    prompt: Prompt
+    started_at: datetime
+    minutes: tuple[float, ...]
+    spent: list[float] = field(default_factory=list)  # seconds per phase
+    covered: set[int] = field(default_factory=set)  # rubric point numbers
+
+    def phases(self) -> list[dict[str, Any]]:
+        return [
+            {"name": name, "planned_s": round(m * 60), "spent_s": round(s)}
+            for name, m, s in zip(PHASES, self.minutes, self.spent, strict=False)
+        ]
+
+    def missed(self) -> list[RubricPoint]:
+        return [p for p in self.prompt.points if p.number not in self.covered]
+
+    def rating(self) -> Rating:
+        return rating_for(len(self.covered), len(self.prompt.points))
+
+
+def rating_for(covered: int, total: int) -> Rating:
+    """Coverage of the rubric as an FSRS rating: under half Again, under 80% Hard, under all
+    Good, every point Easy."""
+    share = covered / total if total else 0.0
+    if share < 0.5:
+        return Rating.Again
+    if share < 0.8:
+        return Rating.Hard
+    if share < 1.0:
+        return Rating.Good
+    return Rating.Easy
+
+
+def parse_minutes(text: str) -> tuple[float, ...]:
+    """`5,10,5`: the minutes of framing, sketch and trade-offs."""
+    try:
+        values = tuple(float(p) for p in text.replace(" ", "").split(",") if p)
+    except ValueError:
+        raise PmcardsError(f"--minutes {text!r}: give three numbers, e.g. 5,10,5") from None
+    if len(values) != len(PHASES) or not all(0 < v <= 120 for v in values):
+        raise PmcardsError(
+            f"--minutes {text!r}: give three numbers of minutes from 0 to 120, one per phase "
+            f"({', '.join(PHASES).lower()}), e.g. 5,10,5"
+        )
+    return values
+
+
+def _prompt(row: Any) -> Prompt:
+    fields = json.loads(row.fields)
+    return Prompt(
+        card_id=row.id,
+        note_id=row.note_id,
+        guid=row.guid,
+        deck=row.deck,
+        prompt=fields["prompt"],
+        points=tuple(rubric_points(fields["rubric"])),
+        why=fields.get("why", ""),
+        state=row.state,
+    )
+
+
+def pick(db: Db, scope: Scope, now: datetime, guid: str | None = None) -> Prompt:
+    """The prompt `guid`, or the one to practise next: the studied prompt with the lowest
+    predicted recall if it is due, else the first new prompt in deck order, else the
+    studied prompt with the lowest predicted recall."""
+    stmt = (
+        select(
+            C.id,
+            C.note_id,
+            C.state,
+            C.step,
+            C.stability,
+            C.difficulty,
+            C.due,
+            C.last_review,
+            C.reps,
+            C.lapses,
+            N.guid,
+            N.fields,
+            D.name.label("deck"),
+        )
+        .select_from(schema.cards)
+        .join(schema.notes, N.id == C.note_id)
+        .join(schema.decks, D.id == C.deck_id)
+        .where(N.kind == "prompt")
+    )
+    if guid is not None:
+        row = db.execute(stmt.where(N.guid == guid)).first()
+        if row is None:
+            raise PmcardsError(f"no prompt note with id {guid!r} (pmcards cards --json lists ids)")
+        return _prompt(row)
+    stmt = scope.apply(stmt).where(available())
+    ratio = days_between(literal(now, type_=C.due.type), C.last_review) / C.stability
+    studied = db.execute(
+        stmt.where(C.state != NEW, C.stability > 0).order_by(ratio.desc(), C.id).limit(1)
+    ).first()
+    if studied is not None and studied.due <= now:
+        return _prompt(studied)
+    new = db.execute(stmt.where(C.state == NEW).order_by(N.position, C.id).limit(1)).first()
+    chosen = new or studied
+    if chosen is None:
+        raise PmcardsError(
+            "no design prompts in the collection: add the built-in mock deck with "
+            "pmcards import --builtin"
+        )
+    return _prompt(chosen)
+
+
+def raise_matching(
+    conn: Connection, tags: tuple[str, ...], now: datetime, exclude_note: int
+) -> int:
+    """Make the studied cards with any of `tags` that are most at risk of being forgotten
+    due now (un-burying them), at most RAISE_PER_POINT. Returns how many moved."""
+    if not tags:
+        return 0
+    ratio = days_between(literal(now, type_=C.due.type), C.last_review) / C.stability
+    matches = or_(*[N.tags.contains(f" {t} ", autoescape=True) for t in tags])
+    rows = conn.execute(
+        select(C.id)
+        .select_from(schema.cards)
+        .join(schema.notes, N.id == C.note_id)
+        .where(
+            matches,
+            N.kind != "prompt",
+            N.id != exclude_note,
+            available(),
+            C.state == REVIEW,
+            C.due > now,
+            C.stability > 0,
+        )
+        .order_by(ratio.desc(), C.id)
+        .limit(RAISE_PER_POINT)
+    ).all()
+    ids = [row.id for row in rows]
+    if ids:
+        conn.execute(update(schema.cards).where(C.id.in_(ids)).values(due=now, buried_until=None))
+    return len(ids)
+
+
+class Recorder:
+    """What `ReviewSession.answer(record=...)` writes with the mock, in its transaction: the
+    attempt, its missed points, and the matching cards made due (`raised`, per point)."""
+
+    def __init__(self, attempt: Attempt, now: datetime) -> None:
+        self.attempt = attempt
+        self.now = now
+        self.raised: dict[int, int] = {}
+
+    def __call__(self, conn: Connection, log_id: int) -> None:
+        attempt = self.attempt
+        attempt_id = conn.execute(
+            insert(schema.mock_attempts)
+            .values(
+                note_id=attempt.prompt.note_id,
+                card_id=attempt.prompt.card_id,
+                started_at=attempt.started_at,
+                phases=json.dumps(attempt.phases()),
+                covered=len(attempt.covered),
+                total=len(attempt.prompt.points),
+                rating=int(attempt.rating()),
+                review_log_id=log_id,
+            )
+            .returning(A.id)
+        ).scalar_one()
+        for point in attempt.missed():
+            n = raise_matching(conn, point.tags, self.now, attempt.prompt.note_id)
+            self.raised[point.number] = n
+            conn.execute(
+                insert(schema.mock_missed).values(
+                    attempt_id=attempt_id,
+                    point=point.number,
+                    text=point.text,
+                    tags=tags_to_text(list(point.tags)),
+                    cards_raised=n,
+                )
+            )

@@ -1,0 +1,276 @@
+"""The contrast drill and the timed mock interview in the terminal.
+
+Same keys, screen and safety as the review session (`tui.py`); every answer goes through
+`ReviewSession.answer`, so it is committed before the next screen.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import textwrap
+import time
+from dataclasses import dataclass, field
+
+import click
+
+from pmcards import drill, markup, mock
+from pmcards.review import ReviewSession
+from pmcards.scheduling import RATING_NAMES, format_interval
+from pmcards.tui import Keys, Screen, safe
+
+NEXT_KEYS = (" ", "\r", "\n")
+QUIT_KEYS = ("q", "Q", "\x1b")
+
+
+def _screen(color: bool | None) -> Screen:
+    out_tty = sys.stdout.isatty()
+    if color is None:
+        color = out_tty and "NO_COLOR" not in os.environ
+    return Screen(color=color, tty=out_tty and sys.stdin.isatty())
+
+
+def _wrap(label: str, text: str, screen: Screen, colour: str | None = None) -> list[str]:
+    width = screen.width()
+    prefix = f"{label}: " if label else ""
+    lines: list[str] = []
+    for n, para in enumerate(safe(markup.to_terminal(text)).split("\n")):
+        first = "  " + (prefix if n == 0 else " " * len(prefix))
+        lines += textwrap.wrap(para, width, initial_indent=first, subsequent_indent="    ") or [
+            first.rstrip()
+        ]
+    if label and lines:
+        lines[0] = lines[0].replace(prefix, screen.style(prefix, bold=True, fg=colour), 1)
+    return lines
+
+
+# -- drill --------------------------------------------------------------------------------
+
+
+@dataclass
+class DrillSummary:
+    called: int = 0
+    right: int = 0
+    missed: list[drill.DrillItem] = field(default_factory=list)
+
+
+def run_drill(
+    session: ReviewSession, items: list[drill.DrillItem], *, color: bool | None = None
+) -> DrillSummary:
+    """Show each answer; `b` calls it BAD, `g` GOOD; the verdict and the why follow."""
+    screen = _screen(color)
+    keys = Keys()
+    summary = DrillSummary()
+    try:
+        for i, item in enumerate(items, start=1):
+            title = screen.style(f"Drill {i}/{len(items)} · {safe(item.deck)}", bold=True)
+            screen.show(
+                [
+                    f"{title}   {summary.right} of {summary.called} right",
+                    "",
+                    *_wrap("Situation", item.situation, screen, "magenta"),
+                    *_wrap("Answer", item.answer_text, screen, "cyan"),
+                    "",
+                    screen.style("BAD or GOOD?  b BAD   g GOOD   q quit", dim=True),
+                ]
+            )
+            started = time.monotonic()
+            while True:
+                key = keys.read().lower()
+                if key in ("b", "g"):
+                    break
+                if key in QUIT_KEYS:
+                    raise KeyboardInterrupt
+            call = "bad" if key == "b" else "good"
+            now = session.clock()
+            result = session.answer(
+                item.card_id,
+                drill.rating_for(call == item.shown),
+                int((time.monotonic() - started) * 1000),
+                source="drill",
+                record=drill.recorder(item, call, now),
+            )
+            summary.called += 1
+            right = call == item.shown
+            summary.right += right
+            if not right:
+                summary.missed.append(item)
+            verdict = item.shown.upper()
+            lines = [
+                screen.style(
+                    f"{'✓ Right' if right else '✗ Wrong'}: this answer is {verdict}",
+                    bold=True,
+                    fg="green" if right else "red",
+                )
+            ]
+            if item.shown == "bad":
+                lines += _wrap("GOOD instead", item.good, screen, "green")
+            if item.why:
+                lines += _wrap("Why", item.why, screen, "yellow")
+            lines.append(
+                screen.style(
+                    f"{RATING_NAMES[drill.rating_for(right)]}: the card is next due in "
+                    f"{format_interval(result.due - now)}",
+                    dim=True,
+                )
+            )
+            if screen.tty:
+                lines += ["", screen.style("Space: next   q quit", dim=True)]
+            click.echo("\n".join(lines), color=screen.color)
+            if screen.tty and i < len(items):
+                while (key := keys.read()) not in NEXT_KEYS:
+                    if key in QUIT_KEYS:
+                        raise KeyboardInterrupt
+    except (KeyboardInterrupt, EOFError):
+        pass
+    share = f" ({summary.right / summary.called:.0%})" if summary.called else ""
+    lines = [
+        "",
+        screen.style("Drill over", bold=True),
+        f"  Right: {summary.right} of {summary.called}{share}",
+    ]
+    for item in summary.missed:
+        lines.append(f"  Misjudged: {safe(item.situation)[:70]}  [{item.guid}]")
+    click.echo("\n".join(lines), color=screen.color)
+    return summary
+
+
+# -- mock interview -----------------------------------------------------------------------
+
+
+def _clock(seconds: float) -> str:
+    minutes, secs = divmod(max(0, round(seconds)), 60)
+    return f"{minutes:02d}:{secs:02d}"
+
+
+def _phase(name: str, number: int, minutes: float, screen: Screen, keys: Keys) -> float:
+    """Run one phase on a visible countdown; returns the seconds it took."""
+    planned = minutes * 60
+    started = time.monotonic()
+    head = screen.style(f"Phase {number} of {len(mock.PHASES)}: {name}", bold=True)
+    if not screen.tty:
+        # No live clock without a terminal: the time taken is still measured and kept.
+        click.echo(f"{head} ({_clock(planned)}). Press Space when done.", color=screen.color)
+        while (key := keys.read()) not in NEXT_KEYS:
+            if key in QUIT_KEYS:
+                raise KeyboardInterrupt
+        spent = time.monotonic() - started
+        click.echo(f"  {name}: {_clock(spent)} of {_clock(planned)}")
+        return spent
+    click.echo(head, color=screen.color)
+    while True:
+        left = planned - (time.monotonic() - started)
+        if left <= 0:
+            click.echo(
+                "\r  " + screen.style("00:00  time is up", fg="red", bold=True) + " " * 30 + "\a"
+            )
+            return time.monotonic() - started
+        colour = "red" if left < 60 else "green"
+        click.echo(
+            "\r  "
+            + screen.style(f"{_clock(left)} left", fg=colour, bold=True)
+            + screen.style("   Space: next phase   q quit", dim=True),
+            nl=False,
+            color=screen.color,
+        )
+        pressed = keys.read_timeout(min(1.0, left))
+        if pressed in NEXT_KEYS:
+            click.echo()
+            return time.monotonic() - started
+        if pressed in QUIT_KEYS:
+            click.echo()
+            raise KeyboardInterrupt
+
+
+def _tick(attempt: mock.Attempt, screen: Screen, keys: Keys) -> None:
+    """The user ticks the rubric points they made: digits toggle, Enter finishes."""
+    points = attempt.prompt.points
+
+    def render() -> list[str]:
+        lines = [
+            screen.style(
+                "Which of these did you say? Press a point's number; Enter when done.", bold=True
+            ),
+            "",
+        ]
+        for p in points:
+            box = "[x]" if p.number in attempt.covered else "[ ]"
+            tags = screen.style(f"  ({', '.join(p.tags)})", dim=True) if p.tags else ""
+            lines += [f"  {box} {p.number}. {safe(p.text)}{tags}"]
+        return lines
+
+    screen.show(render())
+    while True:
+        key = keys.read()
+        if key in NEXT_KEYS:
+            return
+        if key in QUIT_KEYS:
+            raise KeyboardInterrupt
+        if key == "a":
+            attempt.covered = {p.number for p in points}
+        elif key.isdigit() and 1 <= int(key) <= len(points):
+            attempt.covered ^= {int(key)}
+        else:
+            continue
+        if screen.tty:
+            screen.show(render())
+        else:
+            made = ", ".join(str(n) for n in sorted(attempt.covered)) or "none"
+            click.echo(f"  ticked: {made}")
+
+
+def run_mock(
+    session: ReviewSession,
+    prompt: mock.Prompt,
+    minutes: tuple[float, ...],
+    *,
+    color: bool | None = None,
+) -> mock.Attempt | None:
+    """The timed phases, the rubric, the rating. None if the user quit before grading."""
+    screen = _screen(color)
+    keys = Keys()
+    attempt = mock.Attempt(prompt=prompt, started_at=session.clock(), minutes=minutes)
+    header = [
+        screen.style(f"Mock interview · {safe(prompt.deck)} · {prompt.guid}", bold=True),
+        "",
+        *_wrap("Prompt", prompt.prompt, screen, "cyan"),
+        "",
+        "Answer out loud or on paper, as in the room: "
+        + ", ".join(f"{n.lower()} {m:g} min" for n, m in zip(mock.PHASES, minutes, strict=True))
+        + ".",
+        "",
+    ]
+    try:
+        screen.show(header)
+        for number, (name, m) in enumerate(zip(mock.PHASES, minutes, strict=True), start=1):
+            attempt.spent.append(_phase(name, number, m, screen, keys))
+        _tick(attempt, screen, keys)
+    except (KeyboardInterrupt, EOFError):
+        click.echo("\nMock stopped before grading: nothing recorded.")
+        return None
+    now = session.clock()
+    record = mock.Recorder(attempt, now)
+    rating = attempt.rating()
+    result = session.answer(prompt.card_id, rating, source="mock", record=record)
+    total = len(prompt.points)
+    lines = [
+        "",
+        screen.style(
+            f"Covered {len(attempt.covered)} of {total} points: {RATING_NAMES[rating]}", bold=True
+        )
+        + f" (this prompt is next due in {format_interval(result.due - now)})",
+    ]
+    tags: list[str] = []
+    for point in attempt.missed():
+        raised = record.raised.get(point.number, 0)
+        where = f" → {raised} matching cards due now" if raised else ""
+        lines.append(f"  Missed {point.number}. {safe(point.text)}{where}")
+        tags += [t for t in point.tags if t not in tags]
+    if tags:
+        lines.append(
+            "Train the missed points: " + "   ".join(f"pmcards review --tag {t}" for t in tags[:3])
+        )
+    if prompt.why:
+        lines += _wrap("Why", prompt.why, screen, "yellow")
+    click.echo("\n".join(lines), color=screen.color)
+    return attempt

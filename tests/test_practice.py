@@ -1,0 +1,268 @@
+"""The contrast drill and the timed mock interview, end to end from the CLI."""
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from fsrs import Rating
+from helpers import write_deck
+from sqlalchemy import select
+
+from pmcards import importer, kinds, mock, schema
+from pmcards.cli import cli
+from pmcards.errors import DeckFormatError, PmcardsError
+from pmcards.schema import NEW, REVIEW
+from pmcards.store import Store
+
+NOW = "2026-03-02T12:00:00+00:00"
+T0 = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
+
+
+def run(*args: str, input: str | None = None) -> tuple[int, str]:
+    result = CliRunner().invoke(
+        cli, list(args), input=input, env={"PMCARDS_NOW": NOW}, catch_exceptions=False
+    )
+    return result.exit_code, result.output
+
+
+def open_store(home: Path) -> Store:
+    return Store(f"sqlite:///{home / 'collection.sqlite3'}")
+
+
+def contrast(i: int, **extra: object) -> dict[str, object]:
+    note: dict[str, object] = {
+        "id": f"c-{i}",
+        "kind": "contrast",
+        "tags": ["metrics"],
+        "situation": f"Situation {i}",
+        "bad": f"Bad answer {i}",
+        "good": f"Good answer {i}",
+        "why": f"Because {i}",
+    }
+    note.update(extra)
+    return note
+
+
+RUBRIC = """
+- [metrics] Names a success metric.
+- [drift monitoring] Plans drift monitoring.
+- [hitl] Escalates to a human.
+- Says when to stop building.
+"""
+
+
+def prompt_note() -> dict[str, object]:
+    return {
+        "id": "p-1",
+        "kind": "prompt",
+        "tags": ["mock"],
+        "prompt": "Design fraud detection.",
+        "rubric": RUBRIC,
+        "why": "Label lag.",
+    }
+
+
+def without_builtins(home: Path) -> None:
+    """A collection that has had its first use: the built-in decks are not imported."""
+    from pmcards import settings
+
+    store = open_store(home)
+    with store.write_connection() as conn:
+        settings.set_raw(conn, settings.BUILTIN_FLAG, True)
+    store.close()
+
+
+@pytest.fixture
+def home(isolated_home: Path, tmp_path: Path) -> Path:
+    """A collection holding only a small contrast deck and one prompt."""
+    without_builtins(isolated_home)
+    deck = write_deck(tmp_path / "mine.toml", "Mine", [contrast(1), contrast(2), prompt_note()])
+    code, _ = run("import", str(deck))
+    assert code == 0
+    return isolated_home
+
+
+def test_drill_calls_feed_the_judge_card_and_are_kept(home: Path) -> None:
+    # Judge cards start unstudied, so the BAD answer is shown first: b is right, g wrong.
+    code, out = run("drill", "--count", "2", input="bg")
+    assert code == 0, out
+    assert "✓ Right: this answer is BAD" in out and "✗ Wrong: this answer is BAD" in out
+    assert "GOOD instead: Good answer 1" in out and "Why: Because 2" in out
+    assert "Right: 1 of 2 (50%)" in out and "Misjudged: Situation 2  [c-2]" in out
+    store = open_store(home)
+    with store.connect() as conn:
+        results = conn.execute(
+            select(
+                schema.drill_results.c.shown,
+                schema.drill_results.c.answer,
+                schema.drill_results.c.correct,
+                schema.review_log.c.rating,
+                schema.review_log.c.source,
+                schema.cards.c.ord,
+            )
+            .join(schema.review_log, schema.review_log.c.id == schema.drill_results.c.review_log_id)
+            .join(schema.cards, schema.cards.c.id == schema.drill_results.c.card_id)
+            .order_by(schema.drill_results.c.id)
+        ).all()
+        buried = (
+            conn.execute(
+                select(schema.cards.c.buried_until)
+                .join(schema.notes, schema.notes.c.id == schema.cards.c.note_id)
+                .where(schema.cards.c.ord == 0, schema.notes.c.kind == "contrast")
+            )
+            .scalars()
+            .all()
+        )
+    store.close()
+    assert [tuple(r) for r in results] == [
+        ("bad", "bad", True, int(Rating.Good), "drill", 1),
+        ("bad", "good", False, int(Rating.Again), "drill", 1),
+    ]
+    assert all(b is not None for b in buried)  # the recall siblings wait for tomorrow
+    data = json.loads(run("stats", "--json")[1])
+    assert data["drill"]["calls"] == 2 and data["drill"]["accuracy"] == 0.5
+    assert data["drill"]["most_misjudged"][0]["note_id"] == "c-2"
+    assert "Contrast drill: 1 of 2 calls right (50%)" in run("stats")[1]
+
+
+def test_drill_needs_contrasts(home: Path) -> None:
+    code, out = run("drill", "--tag", "mock")
+    assert code == 1 and "no contrast notes to drill" in out
+
+
+def test_mock_rates_the_prompt_stores_misses_and_raises_matching_cards(
+    home: Path, tmp_path: Path
+) -> None:
+    store = open_store(home)
+    # A studied card tagged metrics, due in 20 days: a missed metrics point makes it due now.
+    with store.write_connection() as conn:
+        c = schema.cards.c
+        recall = conn.execute(
+            select(c.id)
+            .join(schema.notes, schema.notes.c.id == c.note_id)
+            .where(schema.notes.c.guid == "c-1", c.ord == 0)
+        ).scalar_one()
+        conn.execute(
+            schema.cards.update()
+            .where(c.id == recall)
+            .values(
+                state=REVIEW,
+                stability=30.0,
+                difficulty=5.0,
+                reps=3,
+                due=T0 + timedelta(days=20),
+                last_review=T0 - timedelta(days=10),
+            )
+        )
+    # Three phases (Space each), then points 2 and 3 ticked: 2 of 4 covered = Hard.
+    code, out = run("mock", "--prompt", "p-1", "--minutes", "1,2,1", input="   23\n")
+    assert code == 0, out
+    assert "Phase 1 of 3: Framing (01:00)" in out and "Phase 2 of 3: Sketch (02:00)" in out
+    assert "ticked: 2, 3" in out
+    assert "Covered 2 of 4 points: Hard" in out
+    assert "Missed 1. Names a success metric. → 1 matching cards due now" in out
+    assert "Missed 4. Says when to stop building." in out
+    assert "pmcards review --tag metrics" in out
+    with store.connect() as conn:
+        attempt = conn.execute(select(schema.mock_attempts)).one()
+        missed = conn.execute(
+            select(
+                schema.mock_missed.c.point,
+                schema.mock_missed.c.tags,
+                schema.mock_missed.c.cards_raised,
+            ).order_by(schema.mock_missed.c.point)
+        ).all()
+        log = conn.execute(
+            select(schema.review_log.c.source, schema.review_log.c.rating).where(
+                schema.review_log.c.id == attempt.review_log_id
+            )
+        ).one()
+        due = conn.execute(
+            select(schema.cards.c.due).where(schema.cards.c.id == recall)
+        ).scalar_one()
+    store.close()
+    assert (attempt.covered, attempt.total, attempt.rating) == (2, 4, int(Rating.Hard))
+    assert [p["name"] for p in json.loads(attempt.phases)] == ["Framing", "Sketch", "Trade-offs"]
+    assert [tuple(m) for m in missed] == [(1, " metrics ", 1), (4, " ", 0)]
+    assert tuple(log) == ("mock", int(Rating.Hard))
+    assert due == T0
+    data = json.loads(run("stats", "--json")[1])
+    assert data["mock"]["attempts"] == 1 and data["mock"]["coverage"] == 0.5
+    assert {m["point"] for m in data["mock"]["most_missed"]} == {
+        "Names a success metric.",
+        "Says when to stop building.",
+    }
+    assert data["mock"]["missed_tags"] == [{"tag": "metrics", "times": 1}]
+    assert "Mock interviews: 1, rubric points covered 50%" in run("stats")[1]
+
+
+def test_mock_quit_before_grading_records_nothing(home: Path) -> None:
+    code, out = run("mock", input=" q")
+    assert code == 0 and "nothing recorded" in out
+    store = open_store(home)
+    with store.connect() as conn:
+        assert conn.execute(select(schema.mock_attempts)).all() == []
+        state = conn.execute(
+            select(schema.cards.c.state).join(schema.notes).where(schema.notes.c.guid == "p-1")
+        ).scalar_one()
+    store.close()
+    assert state == NEW
+
+
+def test_mock_options_are_checked(home: Path) -> None:
+    assert "give three numbers" in run("mock", "--minutes", "5,10")[1]
+    assert "no prompt note with id 'nope'" in run("mock", "--prompt", "nope")[1]
+    with pytest.raises(PmcardsError):
+        mock.parse_minutes("5,x,5")
+
+
+@pytest.mark.parametrize(
+    "covered,rating",
+    [(0, Rating.Again), (3, Rating.Again), (4, Rating.Hard), (6, Rating.Good), (7, Rating.Easy)],
+)
+def test_coverage_to_rating(covered: int, rating: Rating) -> None:
+    assert mock.rating_for(covered, 7) == rating
+
+
+def test_rubric_points_and_their_checks(tmp_path: Path) -> None:
+    points = kinds.rubric_points(RUBRIC)
+    assert [(p.number, p.tags) for p in points] == [
+        (1, ("metrics",)),
+        (2, ("drift", "monitoring")),
+        (3, ("hitl",)),
+        (4, ()),
+    ]
+    assert points[3].text == "Says when to stop building."
+    bad = write_deck(tmp_path / "bad.toml", "Bad", [{**prompt_note(), "rubric": "- only one"}])
+    with pytest.raises(DeckFormatError, match="at least 2 points"):
+        importer.parse_files([bad])
+    many = "\n".join(f"- point {i}" for i in range(10))
+    assert "over the limit of 9" in (kinds.rubric_problem(many) or "")
+
+
+def test_prompt_notes_round_trip_through_markdown_and_csv(home: Path, tmp_path: Path) -> None:
+    for fmt in ("md", "csv"):
+        path = tmp_path / f"mine.{fmt}"
+        assert run("export", fmt, "--deck", "Mine", "-o", str(path))[0] == 0
+        code, out = run("import", str(path), "--dry-run")
+        assert code == 0 and "0 added, 0 updated, 3 unchanged" in out, out
+
+
+def test_builtin_mock_deck_and_import_builtin(isolated_home: Path, tmp_path: Path) -> None:
+    decks = importer.parse_files(importer.builtin_deck_paths())
+    prompts = [n for d in decks for n in d.notes if n.kind == "prompt"]
+    assert len(prompts) >= 20
+    for note in prompts:
+        assert len(kinds.rubric_points(note.fields["rubric"])) >= 6, note.guid
+    # An existing collection (here: one that began with its own deck) gets them on request.
+    without_builtins(isolated_home)
+    deck = write_deck(tmp_path / "mine.toml", "Mine", [contrast(1)])
+    run("import", str(deck))
+    assert "no design prompts" in run("mock")[1]
+    code, out = run("import", "--builtin")
+    assert code == 0 and "deck 'Mock interview prompts': 24 added" in out
+    assert run("import", "--builtin", str(deck))[0] == 2
+    code, out = run("mock", "--minutes", "1,1,1", input="   a\n")
+    assert code == 0 and "points: Easy" in out

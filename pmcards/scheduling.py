@@ -9,16 +9,20 @@ from __future__ import annotations
 
 import random
 from collections.abc import Sequence
+from copy import copy
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from fsrs import Card as FsrsCard
 from fsrs import Rating, Scheduler, State
 
-from pmcards.models import NEW, REVIEW, Card
+from pmcards.schema import NEW, REVIEW
 from pmcards.settings import Settings
+
+if TYPE_CHECKING:
+    from pmcards.models import Card
 
 RATINGS = (Rating.Again, Rating.Hard, Rating.Good, Rating.Easy)
 RATING_NAMES = {
@@ -156,21 +160,26 @@ def outcomes(
     if memory.state == REVIEW:
         _spread_review_intervals(raw, now, settings.maximum_interval)
 
-    result = {}
-    for rating, new in raw.items():
-        lapsed = memory.state == REVIEW and rating == Rating.Again
-        after = Memory(
-            state=int(new.state),
-            step=new.step,
-            stability=new.stability,
-            difficulty=new.difficulty,
-            due=new.due,
-            last_review=now,
-            reps=memory.reps + 1,
-            lapses=memory.lapses + (1 if lapsed else 0),
-        )
-        result[rating] = Outcome(rating=rating, memory=after, interval=new.due - now)
-    return result
+    return {
+        rating: Outcome(rating, _after(memory, new, rating, now), new.due - now)
+        for rating, new in raw.items()
+    }
+
+
+def _after(before: Memory, fcard: FsrsCard, rating: Rating, when: datetime) -> Memory:
+    """The memory py-fsrs gave, plus what pmcards counts: answers, and lapses (a review card
+    answered Again)."""
+    lapsed = before.state == REVIEW and rating == Rating.Again
+    return Memory(
+        state=int(fcard.state),
+        step=fcard.step,
+        stability=fcard.stability,
+        difficulty=fcard.difficulty,
+        due=fcard.due,
+        last_review=when,
+        reps=before.reps + 1,
+        lapses=before.lapses + (1 if lapsed else 0),
+    )
 
 
 def _spread_review_intervals(
@@ -194,15 +203,8 @@ def _spread_review_intervals(
 
 
 def replace_due(card: FsrsCard, due: datetime) -> FsrsCard:
-    new = FsrsCard(
-        card_id=card.card_id,
-        state=card.state,
-        step=card.step,
-        stability=card.stability,
-        difficulty=card.difficulty,
-        due=due,
-        last_review=card.last_review,
-    )
+    new = copy(card)
+    new.due = due
     return new
 
 
@@ -223,17 +225,7 @@ def replay(
     for when, rating in reviews:
         when = when.astimezone(UTC)
         fcard, _ = scheduler.review_card(fcard, Rating(rating), when)
-        lapsed = memory.state == REVIEW and rating == Rating.Again
-        after = Memory(
-            state=int(fcard.state),
-            step=fcard.step,
-            stability=fcard.stability,
-            difficulty=fcard.difficulty,
-            due=fcard.due,
-            last_review=when,
-            reps=memory.reps + 1,
-            lapses=memory.lapses + (1 if lapsed else 0),
-        )
+        after = _after(memory, fcard, Rating(rating), when)
         out.append((memory, after))
         memory = after
     return out
@@ -270,7 +262,6 @@ __all__ = [
     "format_interval",
     "memory_of",
     "outcomes",
-    "replace",
     "replay",
     "retrievability",
     "scheduler_for",

@@ -103,7 +103,15 @@ class Store:
                 raise PmcardsError(f"cannot create {file.parent}: {exc.strerror}") from exc
         try:
             parsed = sa.make_url(url)
-            engine = sa.create_engine(url, connect_args=_connect_args(parsed, file))
+            server = parsed.get_backend_name() != "sqlite"
+            engine = sa.create_engine(
+                url,
+                connect_args=_connect_args(parsed, file),
+                # A review session may sit idle for an hour (a laptop asleep, a NAT dropping
+                # the socket): test a pooled connection before each transaction, and open a
+                # new one if it went stale, rather than fail the next answer.
+                pool_pre_ping=server,
+            )
         except (sa.exc.ArgumentError, ImportError) as exc:
             raise PmcardsError(f"cannot use database {self.location!r}: {exc}") from exc
         self.server = _server(parsed)

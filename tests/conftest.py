@@ -23,15 +23,6 @@ ENGINE = "postgresql" if TEST_DB.startswith("postgresql") else "sqlite"
 _names = itertools.count(1)
 
 
-def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line(
-        "markers", "sqlite_only(reason): tests SQLite itself (files, PRAGMAs, WAL)"
-    )
-    config.addinivalue_line(
-        "markers", "postgres_only(reason): needs a PostgreSQL server (PMCARDS_TEST_DB)"
-    )
-
-
 def pytest_report_header(config: pytest.Config) -> str:
     return f"pmcards collections: {ENGINE}" + (f" ({TEST_DB})" if TEST_DB else "")
 

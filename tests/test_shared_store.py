@@ -169,6 +169,31 @@ def test_answer_waits_for_a_card_locked_by_another_machine(
         assert session.get(Card, card_id).reps == 6  # type: ignore[union-attr]
 
 
+@pytest.mark.postgres_only(reason="a server ending the session's connection")
+def test_session_reconnects_after_its_connection_was_dropped(
+    store: Store, tmp_path: Path
+) -> None:
+    """A connection the server dropped while the user read a card (a restart, a laptop
+    asleep) is replaced before the next answer's transaction: the answer is saved."""
+    path = write_deck(tmp_path / "d.toml", "D", [qa(1), qa(2)])
+    with store.write() as session:
+        importer.apply(session, importer.parse_files([path]), datetime.now(UTC))
+    review = ReviewSession(store)
+    shown = review.next_card()
+    assert shown is not None
+    admin = sa.create_engine(store.url, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
+    with admin.connect() as conn:
+        ended = conn.exec_driver_sql(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        ).scalar()
+    admin.dispose()
+    assert ended == 1  # the session's pooled connection
+    review.answer(shown.card_id, Rating.Good)
+    with store.read() as session:
+        assert session.scalar(sa.select(sa.func.count()).select_from(ReviewLog)) == 1
+
+
 def test_first_use_by_several_processes_at_once(new_db: NewDb) -> None:
     """Four commands open one new, empty collection at the same moment: it is migrated once
     and gets the built-in decks once."""

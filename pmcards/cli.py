@@ -524,11 +524,11 @@ def import_(
     total = importer.note_count(decks_parsed)
     show_bar = total > 1000 and sys.stderr.isatty()
     with _store(ctx) as store:
-        backup_path = None
+        made = None
         if prune and not dry_run:
             from pmcards.backup import backup, backups_dir
 
-            backup_path = backup(store, backups_dir())
+            made = backup(store, backups_dir())
         # A dry run writes nothing, so it reads without taking the write lock.
         transaction = store.connect() if dry_run else store.write_connection()
         with transaction as conn:
@@ -567,8 +567,8 @@ def import_(
         click.echo(f"Carried over {report.reviews_imported} reviews of history.")
     if report.media_written:
         click.echo(f"Copied {report.media_written} media files.")
-    if backup_path is not None:
-        click.echo(f"Backup before pruning: {backup_path}", err=True)
+    if made is not None:
+        click.echo(f"Backup before pruning: {made}", err=True)
     if dry_run:
         click.echo("Dry run: nothing was changed.")
         return
@@ -774,6 +774,75 @@ def db_version(ctx: click.Context) -> None:
     with _store(ctx, builtins=False) as store, store.engine.connect() as conn:
         done = migrations.applied(conn)
     click.echo(f"schema version {len(done)} (this pmcards: {migrations.SCHEMA_VERSION})")
+
+
+@db.command(name="backup")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path),
+    help="A file (.sqlite3, or .dump for pg_dump) or a folder [default: backups/ in the "
+    "data directory].",
+)
+@click.pass_context
+def db_backup(ctx: click.Context, output: Path | None) -> None:
+    """Back up the collection, consistently even while it is in use.
+
+    SQLite: SQLite's online backup. PostgreSQL: pg_dump (custom format) when installed,
+    else a SQLite copy made by pmcards (restore it with `pmcards db copy`). The output says
+    which was made.
+    """
+    from pmcards.backup import backup, backups_dir
+
+    with _store(ctx, builtins=False) as store:
+        made = backup(store, output or backups_dir())
+    click.echo(f"Backed up to {made}")
+
+
+@db.command(name="copy")
+@click.option(
+    "--to",
+    "target",
+    required=True,
+    metavar="URL|PATH",
+    help="The collection to copy into: a SQLAlchemy URL or a SQLite file path.",
+)
+@click.option("--force", is_flag=True, help="Replace what the target holds.")
+@click.pass_context
+def db_copy(ctx: click.Context, target: str, force: bool) -> None:
+    """Copy the whole collection, history included, into another database.
+
+    Decks, notes, cards, the review log and the settings are copied with their ids, in one
+    transaction, then checked: each table's row count and checksum must match the source's,
+    or nothing is copied. A target that already holds a collection is refused without
+    --force.
+
+    \b
+    pmcards db copy --to postgresql+psycopg://me@db.example.com/pmcards
+    pmcards --db postgresql+psycopg://me@db.example.com/pmcards db copy --to laptop.sqlite3
+    """
+    from pmcards import transfer
+    from pmcards.store import Store
+
+    url = paths.resolve_db_url(target)
+    with _store(ctx, builtins=False) as source:
+        if url == source.url:
+            raise click.UsageError("--to names the collection being copied")
+        destination = Store(url)
+        try:
+            total = transfer.total_rows(source)
+            show_bar = total > 20_000 and sys.stderr.isatty()
+            if show_bar:
+                with click.progressbar(length=total, label="Copying", file=sys.stderr) as bar:
+                    summary = transfer.copy(source, destination, force=force, progress=bar.update)
+            else:
+                summary = transfer.copy(source, destination, force=force)
+        finally:
+            destination.close()
+    click.echo(f"Copied {source.location} to {destination.location}:")
+    for table in summary:
+        click.echo(f"  {table.name:<11} {table.rows:>8} rows  sha256 {table.checksum[:16]}  ok")
+    click.echo("Every table's row count and checksum match the source.")
 
 
 def main() -> None:

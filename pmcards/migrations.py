@@ -245,7 +245,17 @@ def pending(conn: Connection) -> list[tuple[str, Migration]]:
 
 
 def run(conn: Connection, up_to: int | None = None) -> list[str]:
-    """Apply pending migrations (all, or up to version `up_to`) in the caller's transaction."""
+    """Apply pending migrations (all, or up to version `up_to`) in the caller's transaction.
+
+    Two processes opening a new collection at once must not both migrate it. On SQLite the
+    caller's BEGIN IMMEDIATE already serialises them; on PostgreSQL the collection's write
+    lock (a transaction-level advisory lock, re-entrant within the transaction) is taken
+    here, before anything is read, so the second process waits, then finds nothing to do.
+    """
+    if conn.dialect.name == "postgresql":
+        from pmcards.store import WRITE_LOCK_KEY
+
+        conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({WRITE_LOCK_KEY})")
     table = _migrations_table()
     table.create(conn, checkfirst=True)
     names = []

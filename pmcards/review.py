@@ -304,6 +304,9 @@ class ReviewSession:
             # Core statements built once (below): an answer is on the path between a key
             # press and the next card, so it skips the ORM's per-statement work.
             conn = session.connection()
+            # Read under a row lock (FOR UPDATE; SQLite's write lock already covers it), so
+            # two machines answering the same card queue, and the second answer is computed
+            # from the first one's result: neither is lost nor counted from a stale state.
             card = conn.execute(_SELECT_CARD, {"card_id": card_id}).one_or_none()
             if card is None:
                 raise PmcardsError("this card no longer exists (deleted by another process?)")
@@ -390,8 +393,8 @@ class ReviewSession:
             raise PmcardsError("nothing to undo in this session")
         entry = self._undo[-1]
         with self.store.write() as session:
+            card = session.get(Card, entry.card_id, with_for_update=True)
             log = session.get(ReviewLog, entry.log_id)
-            card = session.get(Card, entry.card_id)
             latest = session.scalar(
                 select(ReviewLog.id)
                 .where(ReviewLog.card_id == entry.card_id)
@@ -468,19 +471,23 @@ class ReviewSession:
         return Summary(self.answered, self.again, self.seconds, upcoming)
 
 
-_SELECT_CARD = select(
-    Card.note_id,
-    Card.deck_id,
-    Card.state,
-    Card.step,
-    Card.stability,
-    Card.difficulty,
-    Card.due,
-    Card.last_review,
-    Card.reps,
-    Card.lapses,
-    Card.suspended,
-).where(Card.id == bindparam("card_id"))
+_SELECT_CARD = (
+    select(
+        Card.note_id,
+        Card.deck_id,
+        Card.state,
+        Card.step,
+        Card.stability,
+        Card.difficulty,
+        Card.due,
+        Card.last_review,
+        Card.reps,
+        Card.lapses,
+        Card.suspended,
+    )
+    .where(Card.id == bindparam("card_id"))
+    .with_for_update()
+)
 _UPDATE_CARD = (
     update(Card)
     .where(Card.id == bindparam("b_card"))

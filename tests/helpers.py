@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
+
+# The `new_db` fixture: makes an empty collection database for the test, returns its URL.
+NewDb = Callable[[str], str]
 
 
 class FakeClock:

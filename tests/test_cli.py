@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from helpers import qa, write_deck
+from helpers import NewDb, qa, write_deck
 from sqlalchemy import func, select
 
 from pmcards.cli import cli
@@ -18,10 +18,6 @@ NOW = "2026-03-02T12:00:00+00:00"
 def run(*args: str, input: str | None = None, env: dict[str, str] | None = None) -> tuple[int, str]:
     result = CliRunner().invoke(cli, list(args), input=input, env=env, catch_exceptions=False)
     return result.exit_code, result.output
-
-
-def db_url(home: Path) -> str:
-    return f"sqlite:///{home / 'collection.sqlite3'}"
 
 
 def all_commands() -> list[list[str]]:
@@ -53,7 +49,10 @@ def test_help_imports_neither_sqlalchemy_nor_jinja() -> None:
     assert "LOADED []" in out.stdout
 
 
-def test_db_path_default_and_overrides(isolated_home: Path, tmp_path: Path) -> None:
+def test_db_path_default_and_overrides(
+    isolated_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("PMCARDS_DB", raising=False)  # set on PostgreSQL runs
     assert run("db", "path") == (0, f"{isolated_home / 'collection.sqlite3'}\n")
     assert run("--db", str(tmp_path / "x.db"), "db", "path") == (0, f"{tmp_path / 'x.db'}\n")
     assert run("db", "path", env={"PMCARDS_DB": "postgresql+psycopg://me:secret@host/pm"}) == (
@@ -79,7 +78,7 @@ def test_first_use_imports_builtin_decks_and_status_json() -> None:
     assert not output.startswith("Welcome")
 
 
-def test_review_session_of_20_answers(isolated_home: Path) -> None:
+def test_review_session_of_20_answers(collection_url: str) -> None:
     keys = " 3" * 20
     code, output = run("review", "--limit", "20", input=keys, env={"PMCARDS_NOW": NOW})
     assert code == 0, output
@@ -87,7 +86,7 @@ def test_review_session_of_20_answers(isolated_home: Path) -> None:
     assert "Session over: reached the limit of 20 answers" in output
     code, output = run("status", "--json", env={"PMCARDS_NOW": NOW})
     assert json.loads(output)["reviewed_today"] == 20
-    store = Store(db_url(isolated_home))
+    store = Store(collection_url)
     with store.read() as session:
         assert session.scalar(select(func.count()).select_from(ReviewLog)) == 20
         answered = session.scalars(select(Card).where(Card.reps > 0)).all()
@@ -98,12 +97,12 @@ def test_review_session_of_20_answers(isolated_home: Path) -> None:
     store.close()
 
 
-def test_review_keys_undo_suspend_bury_and_quit(isolated_home: Path) -> None:
+def test_review_keys_undo_suspend_bury_and_quit(collection_url: str) -> None:
     # Reveal+Good, undo, reveal+Easy, suspend the next, bury the next, then quit.
     code, output = run("review", input=" 3u 4sbq", env={"PMCARDS_NOW": NOW})
     assert code == 0, output
     assert "Cards answered: 1" in output
-    store = Store(db_url(isolated_home))
+    store = Store(collection_url)
     with store.read() as session:
         logs = session.scalars(select(ReviewLog)).all()
         assert [log.rating for log in logs] == [4]
@@ -123,9 +122,9 @@ def test_review_shows_intervals_and_plain_text() -> None:
     assert "\x1b[" not in output  # not a TTY: no colour
 
 
-def test_review_with_nothing_due(tmp_path: Path) -> None:
+def test_review_with_nothing_due(tmp_path: Path, new_db: NewDb) -> None:
     deck = write_deck(tmp_path / "d.toml", "Tiny", [qa(1)])
-    db = str(tmp_path / "c.db")
+    db = new_db("c")
     assert run("--db", db, "import", str(deck))[0] == 0
     code, output = run("--db", db, "review", "--deck", "Tiny", input=" 4", env={"PMCARDS_NOW": NOW})
     assert "Cards answered: 1" in output
@@ -181,10 +180,10 @@ def test_config_show_set_reset() -> None:
     assert code == 2 and "Expected 21 parameters, got 3." in output
 
 
-def test_import_cli_errors_exit_1_and_change_nothing(tmp_path: Path) -> None:
+def test_import_cli_errors_exit_1_and_change_nothing(tmp_path: Path, new_db: NewDb) -> None:
     bad = tmp_path / "bad.toml"
     bad.write_text('[deck]\nname = "X"\n[[note]]\nid = "x1"\nfront = "no back"\n')
-    db = str(tmp_path / "c.db")
+    db = new_db("c")
     result = CliRunner().invoke(cli, ["--db", db, "import", str(bad)])
     assert result.exit_code == 1
     assert (
@@ -195,9 +194,9 @@ def test_import_cli_errors_exit_1_and_change_nothing(tmp_path: Path) -> None:
     assert "X" not in [d["name"] for d in json.loads(output[output.index("[") :])]
 
 
-def test_import_dry_run_and_reimport(tmp_path: Path) -> None:
+def test_import_dry_run_and_reimport(tmp_path: Path, new_db: NewDb) -> None:
     deck = write_deck(tmp_path / "d.toml", "Mine", [qa(1), qa(2)])
-    db = str(tmp_path / "c.db")
+    db = new_db("c")
     code, output = run("--db", db, "import", str(deck), "--dry-run")
     assert (
         f"{deck}: deck 'Mine': 2 added, 0 updated, 0 unchanged, 0 missing (would be so)" in output
@@ -211,7 +210,7 @@ def test_import_dry_run_and_reimport(tmp_path: Path) -> None:
     assert "in the collection but not in the file (kept): n-002" in output
 
 
-def test_cards_json_shape(tmp_path: Path) -> None:
+def test_cards_json_shape(tmp_path: Path, new_db: NewDb) -> None:
     deck = write_deck(
         tmp_path / "d.toml",
         "Mine",
@@ -227,7 +226,7 @@ def test_cards_json_shape(tmp_path: Path) -> None:
             },
         ],
     )
-    db = str(tmp_path / "c.db")
+    db = new_db("c")
     run("--db", db, "import", str(deck))
     code, output = run("--db", db, "cards", "--deck", "Mine", "--json")
     data = json.loads(output)
@@ -241,25 +240,26 @@ def test_cards_json_shape(tmp_path: Path) -> None:
     )
 
 
-def test_control_characters_never_reach_the_terminal(tmp_path: Path) -> None:
+def test_control_characters_never_reach_the_terminal(tmp_path: Path, new_db: NewDb) -> None:
     deck = write_deck(
         tmp_path / "d.toml", "Evil", [qa(1, front="Hi \x1b[31mred\x1b[0m \x07bell\x1b]0;title\x07")]
     )
-    db = str(tmp_path / "c.db")
+    db = new_db("c")
     run("--db", db, "import", str(deck))
     code, output = run("--db", db, "review", "--deck", "Evil", input="q")
     assert "Hi red bell" in output
     assert "\x1b" not in output and "\x07" not in output
 
 
-def test_console_script_exit_codes_and_output(tmp_path: Path) -> None:
+def test_console_script_exit_codes_and_output(tmp_path: Path, new_db: NewDb) -> None:
     """The console script leaves with os._exit: output must still be flushed, codes kept."""
     env = {**__import__("os").environ, "PMCARDS_HOME": str(tmp_path)}
+    env.pop("PMCARDS_DB", None)  # the default path is what this test prints
     run = lambda *a: subprocess.run([sys.executable, "-m", "pmcards", *a], capture_output=True, text=True, env=env)  # noqa: E731
     ok = run("db", "path")
     assert (ok.returncode, ok.stdout) == (0, f"{tmp_path / 'collection.sqlite3'}\n")
     assert run("nope").returncode == 2
-    bad = run("--db", str(tmp_path / "x.db"), "review", "--deck", "Nope")
+    bad = run("--db", new_db("x"), "review", "--deck", "Nope")
     assert bad.returncode == 1 and bad.stderr.splitlines()[-1].startswith("Error: no deck named 'Nope'")
-    big = run("cards", "--json")
+    big = run("--db", new_db("big"), "cards", "--json")
     assert big.returncode == 0 and big.stdout.rstrip().endswith("]")  # all of it, flushed

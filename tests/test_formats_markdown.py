@@ -122,7 +122,7 @@ def test_bad_file_imports_nothing(tmp_path: Path) -> None:
     assert "Good" not in output
 
 
-def test_write_ids_then_edits_keep_history(tmp_path: Path, isolated_home: Path) -> None:
+def test_write_ids_then_edits_keep_history(tmp_path: Path, collection_url: str) -> None:
     path = write(tmp_path, "# D\n\nQ: one\nA: first\n\nQ: two\nA: second\nTags: x\n")
     code, output = run("import", str(path), "--write-ids")
     assert code == 0, output
@@ -133,7 +133,7 @@ def test_write_ids_then_edits_keep_history(tmp_path: Path, isolated_home: Path) 
     assert text.splitlines()[4].startswith("<!-- id: md-")  # right under the first note
     assert markdown.write_ids(path) == 0
     # Give a card some history, then edit the question: the id keeps it the same note.
-    store = Store(f"sqlite:///{isolated_home / 'collection.sqlite3'}")
+    store = Store(collection_url)
     with store.write() as session:
         card = session.scalars(select(Card).join(Note).where(Note.guid == ids[0][9:-4])).one()
         card.reps = 3

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from helpers import qa, write_deck
+from helpers import NewDb, qa, write_deck
 from sqlalchemy import select
 
 from pmcards.cli import cli
@@ -24,7 +24,7 @@ def invoke(*args: str, env: dict[str, str] | None = None) -> tuple[int, str]:
 
 
 @pytest.fixture
-def mixed(tmp_path: Path) -> str:
+def mixed(tmp_path: Path, new_db: NewDb) -> str:
     deck = write_deck(
         tmp_path / "mixed.toml",
         "Mixed",
@@ -38,14 +38,14 @@ def mixed(tmp_path: Path) -> str:
             qa(2, section="Basics", front="Is <script>alert('x')</script> & co escaped?"),
         ],
     )
-    db = str(tmp_path / "c.db")
+    db = new_db("c")
     code, output = invoke("--db", db, "import", str(deck))
     assert code == 0, output
     return db
 
 
 def set_memory(db: str, guid: str, stability: float, days_ago: int, lapses: int = 0) -> None:
-    store = Store(f"sqlite:///{db}")
+    store = Store(db)
     now = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
     with store.write() as session:
         for card in session.scalars(select(Card).join(Note).where(Note.guid == guid)):

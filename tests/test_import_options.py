@@ -1,6 +1,7 @@
 """`pmcards import` options: --format, --deck, --prune (with its backup), --dry-run."""
 
 import sqlite3
+import subprocess
 from pathlib import Path
 
 from click.testing import CliRunner
@@ -46,20 +47,41 @@ def test_prune_backs_up_then_deletes_missing_notes(tmp_path: Path, isolated_home
     assert "(kept): n-002, n-003" in output
     code, output = run("import", str(path), "--prune")
     assert code == 0 and "(deleted): n-002, n-003" in output
-    backups = list((isolated_home / "backups").glob("collection-*.sqlite3"))
-    assert len(backups) == 1 and f"Backup before pruning: {backups[0]}" in output
-    with sqlite3.connect(backups[0]) as conn:
-        assert conn.execute("SELECT count(*) FROM notes WHERE deck_id = "
-                            "(SELECT id FROM decks WHERE name = 'D')").fetchone() == (3,)
+    backups = list((isolated_home / "backups").glob("collection-*"))
+    assert len(backups) == 1 and f"Backup before pruning: {backups[0]} (" in output
+    assert notes_in_deck(backups[0], "D") == 3
     code, output = run("cards", "--deck", "D")
     assert "n-001" in output and "n-002" not in output
 
 
+def notes_in_deck(backup_file: Path, deck: str) -> int:
+    """Notes of a deck in a backup: a SQLite file, or a pg_dump archive read by pg_restore."""
+    if backup_file.suffix == ".dump":
+        sql = subprocess.run(
+            ["pg_restore", "--data-only", "--table=notes", "--table=decks", "-f", "-",
+             str(backup_file)],
+            capture_output=True, text=True, check=True,
+        ).stdout
+        decks = sql.split("COPY public.decks", 1)[1].split("\\.", 1)[0].splitlines()[1:]
+        (deck_id,) = [line.split("\t")[0] for line in decks if line.split("\t")[1] == deck]
+        notes = sql.split("COPY public.notes", 1)[1].split("\\.", 1)[0].splitlines()[1:]
+        return sum(1 for line in notes if line.split("\t")[2] == deck_id)
+    with sqlite3.connect(backup_file) as conn:
+        (count,) = conn.execute(
+            "SELECT count(*) FROM notes WHERE deck_id = (SELECT id FROM decks WHERE name = ?)",
+            (deck,),
+        ).fetchone()
+        return int(count)
+
+
 def test_backup_to_a_file(store: Store, tmp_path: Path) -> None:
-    dest = backup(store, tmp_path / "copy.sqlite3")
-    assert dest == tmp_path / "copy.sqlite3"
-    with sqlite3.connect(dest) as conn:
+    made = backup(store, tmp_path / "copy.sqlite3")
+    assert made.path == tmp_path / "copy.sqlite3"
+    with sqlite3.connect(made.path) as conn:
         assert conn.execute("SELECT count(*) FROM pmcards_migrations").fetchone()[0] >= 1
+        assert conn.execute("SELECT value FROM settings WHERE key = 'fuzz'").fetchone() == (
+            "false",
+        )
 
 
 def test_notes_of_one_deck_in_two_files_are_not_missing(tmp_path: Path) -> None:

@@ -3,12 +3,12 @@
 import os
 import random
 import signal
-import sqlite3
 import sys
 from pathlib import Path
 
 import pexpect
 import pytest
+import sqlalchemy as sa
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="needs a POSIX pty")
 
@@ -28,22 +28,27 @@ def spawn(home: Path, *args: str) -> pexpect.spawn:
     )
 
 
-def check_db(path: Path) -> tuple[int, list[tuple[int, int, str, str]]]:
-    conn = sqlite3.connect(path)
+def check_db(url: str) -> tuple[int, list[tuple[int, int, str, str]]]:
+    """The collection after the session, on SQLite or PostgreSQL (a killed client's open
+    transaction is rolled back by the server)."""
+    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
     try:
-        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-        logs = conn.execute("SELECT count(*) FROM review_log").fetchone()[0]
-        # Every reviewed card's state is exactly what its last log says: no half-written answer.
-        rows = conn.execute(
-            "SELECT c.state, l.state_after, c.due, l.due_after FROM cards c JOIN review_log l "
-            "ON l.id = (SELECT max(id) FROM review_log WHERE card_id = c.id)"
-        ).fetchall()
-        return logs, rows
+        with engine.connect() as conn:
+            if engine.dialect.name == "sqlite":
+                assert conn.exec_driver_sql("PRAGMA integrity_check").scalar() == "ok"
+            logs = conn.exec_driver_sql("SELECT count(*) FROM review_log").scalar()
+            # Every reviewed card's state is exactly what its last log says: no half-written
+            # answer.
+            rows = conn.exec_driver_sql(
+                "SELECT c.state, l.state_after, c.due, l.due_after FROM cards c JOIN review_log l "
+                "ON l.id = (SELECT max(id) FROM review_log WHERE card_id = c.id)"
+            ).all()
+            return int(logs or 0), [tuple(row) for row in rows]
     finally:
-        conn.close()
+        engine.dispose()
 
 
-def test_keys_in_a_terminal(isolated_home: Path) -> None:
+def test_keys_in_a_terminal(isolated_home: Path, collection_url: str) -> None:
     child = spawn(isolated_home)
     child.expect("0 answered")
     child.expect("show answer")
@@ -59,11 +64,11 @@ def test_keys_in_a_terminal(isolated_home: Path) -> None:
     child.send("q")
     child.expect("Cards answered: 0")
     child.expect(pexpect.EOF)
-    logs, _ = check_db(isolated_home / "collection.sqlite3")
+    logs, _ = check_db(collection_url)
     assert logs == 0
 
 
-def test_colour_in_terminal_and_ctrl_c(isolated_home: Path) -> None:
+def test_colour_in_terminal_and_ctrl_c(isolated_home: Path, collection_url: str) -> None:
     child = spawn(isolated_home)
     child.expect("show answer")
     child.send(" ")
@@ -74,12 +79,14 @@ def test_colour_in_terminal_and_ctrl_c(isolated_home: Path) -> None:
     child.sendintr()
     child.expect("Cards answered: 1")
     child.expect(pexpect.EOF)
-    logs, _ = check_db(isolated_home / "collection.sqlite3")
+    logs, _ = check_db(collection_url)
     assert logs == 1
 
 
 @pytest.mark.parametrize("seed", range(6))
-def test_sigkill_mid_session_loses_no_answer(isolated_home: Path, seed: int) -> None:
+def test_sigkill_mid_session_loses_no_answer(
+    isolated_home: Path, collection_url: str, seed: int
+) -> None:
     rng = random.Random(seed)
     child = spawn(isolated_home)
     acknowledged = 0
@@ -102,7 +109,7 @@ def test_sigkill_mid_session_loses_no_answer(isolated_home: Path, seed: int) -> 
         time.sleep(rng.random() * 0.05)
     os.kill(child.pid, signal.SIGKILL)
     child.expect(pexpect.EOF)
-    logs, rows = check_db(isolated_home / "collection.sqlite3")
+    logs, rows = check_db(collection_url)
     assert acknowledged <= logs <= acknowledged + 1
     assert all(
         state == state_after and due == due_after for state, state_after, due, due_after in rows

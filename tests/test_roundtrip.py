@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from helpers import NewDb
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
@@ -97,8 +98,10 @@ def snapshot(store: Store) -> dict[str, tuple[str, str, dict[str, str], list[str
         }
 
 
-def round_trip(fmt: str, decks: list[ParsedDeck], tmp: Path, *, sections: bool = True) -> None:
-    source = Store(f"sqlite:///{tmp / 'source.sqlite3'}")
+def round_trip(
+    fmt: str, decks: list[ParsedDeck], tmp: Path, new_db: NewDb, *, sections: bool = True
+) -> None:
+    source = Store(new_db("source"))
     with source.write() as session:
         importer.apply(session, decks, NOW)
     before = snapshot(source)
@@ -118,7 +121,7 @@ def round_trip(fmt: str, decks: list[ParsedDeck], tmp: Path, *, sections: bool =
     source.close()
     if one_deck_per_file and len(files) < len(decks):
         return  # nested decks cannot each go to one file; covered by the CSV case
-    target = Store(f"sqlite:///{tmp / 'target.sqlite3'}")
+    target = Store(new_db("target"))
     with target.write() as session:
         importer.apply(session, importer.parse_files(files), NOW)
     after = snapshot(target)
@@ -133,27 +136,27 @@ SETTINGS = settings(
 
 @SETTINGS
 @given(decks=collection())
-def test_toml_round_trip(decks: list[ParsedDeck]) -> None:
+def test_toml_round_trip(decks: list[ParsedDeck], new_db: NewDb) -> None:
     with tempfile.TemporaryDirectory() as tmp:
-        round_trip("toml", decks, Path(tmp))
+        round_trip("toml", decks, Path(tmp), new_db)
 
 
 @SETTINGS
 @given(decks=collection())
-def test_markdown_round_trip(decks: list[ParsedDeck]) -> None:
+def test_markdown_round_trip(decks: list[ParsedDeck], new_db: NewDb) -> None:
     with tempfile.TemporaryDirectory() as tmp:
-        round_trip("md", decks, Path(tmp))
+        round_trip("md", decks, Path(tmp), new_db)
 
 
 @SETTINGS
 @given(decks=collection())
-def test_csv_round_trip(decks: list[ParsedDeck]) -> None:
+def test_csv_round_trip(decks: list[ParsedDeck], new_db: NewDb) -> None:
     with tempfile.TemporaryDirectory() as tmp:
-        round_trip("csv", decks, Path(tmp))
+        round_trip("csv", decks, Path(tmp), new_db)
 
 
 @SETTINGS
 @given(decks=collection())
-def test_tsv_round_trip(decks: list[ParsedDeck]) -> None:
+def test_tsv_round_trip(decks: list[ParsedDeck], new_db: NewDb) -> None:
     with tempfile.TemporaryDirectory() as tmp:
-        round_trip("tsv", decks, Path(tmp))
+        round_trip("tsv", decks, Path(tmp), new_db)

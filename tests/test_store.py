@@ -3,6 +3,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from helpers import NewDb
 
 from pmcards import migrations
 from pmcards.errors import PmcardsError, SchemaError
@@ -12,13 +13,14 @@ from pmcards.store import Store
 UTC = UTC
 
 
-def test_fresh_database_is_at_current_version(tmp_path: Path) -> None:
-    store = Store(f"sqlite:///{tmp_path / 'c.db'}")
+def test_fresh_database_is_at_current_version(new_db: NewDb) -> None:
+    store = Store(new_db("c"))
     with store.engine.connect() as conn:
         assert migrations.applied(conn) == [name for name, _ in migrations.MIGRATIONS]
     store.close()
 
 
+@pytest.mark.sqlite_only(reason="SQLite's PRAGMAs")
 def test_sqlite_connection_settings(tmp_path: Path) -> None:
     store = Store(f"sqlite:///{tmp_path / 'c.db'}")
     with store.engine.connect() as conn:
@@ -29,8 +31,8 @@ def test_sqlite_connection_settings(tmp_path: Path) -> None:
     store.close()
 
 
-def test_models_match_migrated_schema(tmp_path: Path) -> None:
-    store = Store(f"sqlite:///{tmp_path / 'c.db'}")
+def test_models_match_migrated_schema(new_db: NewDb) -> None:
+    store = Store(new_db("c"))
     inspector = sa.inspect(store.engine)
     for table in Base.metadata.sorted_tables:
         in_db = {c["name"]: c for c in inspector.get_columns(table.name)}
@@ -43,31 +45,47 @@ def test_models_match_migrated_schema(tmp_path: Path) -> None:
     store.close()
 
 
-def test_upgrade_from_first_schema_keeps_history(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'old.db'}"
+def test_upgrade_from_first_schema_keeps_history(new_db: NewDb) -> None:
+    url = new_db("old")
     engine = sa.create_engine(url)
-    t = datetime(2026, 1, 1, 10, 0)
+    sqlite = engine.dialect.name == "sqlite"
+    # As the first pmcards wrote them: naive UTC text and 0/1 booleans on SQLite.
+    false = "0" if sqlite else "false"
+
+    def ts(*args: int) -> datetime:
+        return datetime(*args) if sqlite else datetime(*args, tzinfo=UTC)
+
+    t = ts(2026, 1, 1, 10, 0)
     with engine.begin() as conn:
         assert migrations.run(conn, up_to=1) == ["m001_initial"]
-        conn.exec_driver_sql(
-            "INSERT INTO decks (id, name, description, created_at) VALUES (1, 'D', '', ?)", (t,)
+        conn.execute(
+            sa.text("INSERT INTO decks (id, name, description, created_at) VALUES (1, 'D', '', :t)"),
+            {"t": t},
         )
-        conn.exec_driver_sql(
-            "INSERT INTO notes (id, guid, deck_id, kind, fields, tags, section, checksum, position,"
-            ' created_at, updated_at) VALUES (1, \'g1\', 1, \'qa\', \'{"front": "F", "back": "B"}\','
-            " ' t ', '', 'x', 1, ?, ?)",
-            (t, t),
+        conn.execute(
+            sa.text(
+                "INSERT INTO notes (id, guid, deck_id, kind, fields, tags, section, checksum,"
+                " position, created_at, updated_at) VALUES (1, 'g1', 1, 'qa',"
+                """ '{"front": "F", "back": "B"}', ' t ', '', 'x', 1, :t, :t)"""
+            ),
+            {"t": t},
         )
-        conn.exec_driver_sql(
-            "INSERT INTO cards (id, note_id, ord, state, step, stability, difficulty, due, last_review,"
-            " reps, lapses, suspended) VALUES (1, 1, 0, 2, NULL, 5.0, 4.0, ?, ?, 1, 0, 0)",
-            (datetime(2026, 1, 6, 10, 0), t),
+        conn.execute(
+            sa.text(
+                "INSERT INTO cards (id, note_id, ord, state, step, stability, difficulty, due,"
+                " last_review, reps, lapses, suspended) VALUES (1, 1, 0, 2, NULL, 5.0, 4.0, :due,"
+                f" :t, 1, 0, {false})"
+            ),
+            {"due": ts(2026, 1, 6, 10, 0), "t": t},
         )
-        conn.exec_driver_sql(
-            "INSERT INTO review_log (card_id, rating, reviewed_at, duration_ms, source, state_before,"
-            " due_before, reps_before, lapses_before, state_after, stability_after, difficulty_after,"
-            " due_after, leeched) VALUES (1, 3, ?, 1000, 'review', 0, ?, 0, 0, 2, 5.0, 4.0, ?, 0)",
-            (t, t, datetime(2026, 1, 6, 10, 0)),
+        conn.execute(
+            sa.text(
+                "INSERT INTO review_log (card_id, rating, reviewed_at, duration_ms, source,"
+                " state_before, due_before, reps_before, lapses_before, state_after,"
+                " stability_after, difficulty_after, due_after, leeched) VALUES (1, 3, :t, 1000,"
+                f" 'review', 0, :t, 0, 0, 2, 5.0, 4.0, :due, {false})"
+            ),
+            {"due": ts(2026, 1, 6, 10, 0), "t": t},
         )
     engine.dispose()
 
@@ -93,14 +111,17 @@ def test_upgrade_from_first_schema_keeps_history(tmp_path: Path) -> None:
     store.close()
 
 
-def test_newer_schema_is_refused(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'new.db'}"
+def test_newer_schema_is_refused(new_db: NewDb) -> None:
+    url = new_db("new")
     Store(url).close()
     engine = sa.create_engine(url)
     with engine.begin() as conn:
-        conn.exec_driver_sql(
-            "INSERT INTO pmcards_migrations (name, applied_at) VALUES ('m999_from_the_future', ?)",
-            (datetime(2030, 1, 1),),
+        conn.execute(
+            sa.text(
+                "INSERT INTO pmcards_migrations (name, applied_at) "
+                "VALUES ('m999_from_the_future', :t)"
+            ),
+            {"t": datetime(2030, 1, 1, tzinfo=UTC)},
         )
     engine.dispose()
     with pytest.raises(SchemaError) as info:
@@ -111,6 +132,7 @@ def test_newer_schema_is_refused(tmp_path: Path) -> None:
     )
 
 
+@pytest.mark.sqlite_only(reason="a file that is not a SQLite database")
 def test_not_a_database_gives_clear_error(tmp_path: Path) -> None:
     bogus = tmp_path / "notes.txt"
     bogus.write_text("hello, this is not sqlite" * 100)

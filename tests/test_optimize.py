@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from helpers import qa, write_deck
 from sqlalchemy import insert, select, update
 
-from pmcards import optimize, scheduling, schema, settings
+from pmcards import optimize, paths, scheduling, schema, settings
 from pmcards.cli import cli
 from pmcards.store import Store
 
@@ -30,7 +30,7 @@ def build_history(home: Path, tmp_path: Path, cards: int = 110, seed: int = 3) -
     drawn from FSRS's own recall model with a fixed seed; the log and the cards' memory are
     written as the review session would have."""
     deck = write_deck(tmp_path / "d.toml", "D", [qa(i) for i in range(1, cards + 1)])
-    store = Store(f"sqlite:///{home / 'collection.sqlite3'}")
+    store = Store(paths.resolve_db_url(None))  # the collection the CLI uses, on either engine
     with store.write_connection() as conn:
         settings.set_raw(conn, settings.BUILTIN_FLAG, True)
     assert run("import", str(deck))[0] == 0

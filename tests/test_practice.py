@@ -10,7 +10,7 @@ from fsrs import Rating
 from helpers import write_deck
 from sqlalchemy import select
 
-from pmcards import importer, kinds, mock, schema
+from pmcards import importer, kinds, mock, paths, schema
 from pmcards.cli import cli
 from pmcards.errors import DeckFormatError, PmcardsError
 from pmcards.schema import NEW, REVIEW
@@ -28,7 +28,8 @@ def run(*args: str, input: str | None = None) -> tuple[int, str]:
 
 
 def open_store(home: Path) -> Store:
-    return Store(f"sqlite:///{home / 'collection.sqlite3'}")
+    """The collection the CLI uses: the home's SQLite file, or the test's PostgreSQL database."""
+    return Store(paths.resolve_db_url(None))
 
 
 def contrast(i: int, **extra: object) -> dict[str, object]:

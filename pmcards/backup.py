@@ -1,49 +1,307 @@
-"""Backups of the collection, made with SQLite's online backup API.
+"""Backups of the collection, made with SQLite's online backup API, and restoring them.
 
-The backup is a consistent copy even while another pmcards process is writing (WAL mode):
-SQLite copies the pages itself, so it is never a half-written file copy.
+A backup is a consistent copy even while another pmcards process is writing (WAL mode):
+SQLite copies the pages itself inside a read transaction, so it is never a half-written file
+copy. It is written under a temporary name and renamed when complete, so a backup that was
+interrupted (a full disk, a killed process) never looks like a good one.
+
+Automatic backups go to the `backups` folder of the data directory, named
+`collection-<UTC time>-<reason>.sqlite3`, before every destructive or bulk operation (import
+with `--prune`, a migration, a restore, a repair) and once a day on first use; the newest
+`backups_keep` are kept. Only SQLite collection files are backed up here: other databases
+(PostgreSQL) are backed up with their own tools, and `supported()` is the one place that says
+so.
 """
 
 from __future__ import annotations
 
+import hashlib
+import os
+import shutil
 import sqlite3
+import tempfile
+import time
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pmcards import paths
 from pmcards.errors import PmcardsError
-from pmcards.store import Store
+
+if TYPE_CHECKING:
+    from pmcards.store import Store
+
+PREFIX = "collection-"
+SUFFIX = ".sqlite3"
+DEFAULT_KEEP = 10
+# "Once a day": a backup younger than this makes the daily one unnecessary.
+DAILY_SECONDS = 24 * 3600
+# The tables a file must have to be restored as a pmcards collection.
+REQUIRED_TABLES = ("decks", "notes", "cards", "review_log", "settings", "pmcards_migrations")
 
 
-def backups_dir() -> Path:
-    return paths.data_dir() / "backups"
+def supported(store: Store) -> bool:
+    """Whether pmcards can back this collection up itself (a SQLite file)."""
+    return store.engine.dialect.name == "sqlite" and paths.sqlite_path(store.url) is not None
 
 
-def backup(store: Store, dest: Path) -> Path:
-    """Copy the collection to `dest`: a file, or a folder that gets a timestamped file.
+def unsupported_message(store: Store) -> str:
+    return (
+        f"{store.location} is a {store.engine.dialect.name} database, not a SQLite file: "
+        "back it up with the database's own tools (for PostgreSQL, pg_dump and pg_restore)"
+    )
 
-    Returns the backup's path. Only SQLite collections can be backed up this way.
-    """
-    if store.engine.dialect.name != "sqlite" or paths.sqlite_path(store.url) is None:
-        raise PmcardsError(f"backups need a SQLite collection file; {store.location} is not one")
-    if dest.suffix != ".sqlite3":
+
+def backups_dir(store: Store | None = None) -> Path:
+    """Where automatic backups go: `backups/` in the data directory for the default
+    collection; a subfolder named after the file for any other, so rotating one
+    collection's backups never deletes another's."""
+    base = paths.data_dir() / "backups"
+    file = paths.sqlite_path(store.url) if store is not None else None
+    if file is None:
+        return base
+    default = (paths.data_dir() / paths.DB_FILENAME).resolve()
+    if file.resolve() == default:
+        return base
+    digest = hashlib.sha1(str(file.resolve()).encode()).hexdigest()[:8]
+    return base / f"{file.stem}-{digest}"
+
+
+def backup(store: Store, dest: Path, *, reason: str = "manual") -> Path:
+    """Copy the collection to `dest`: a file (ending in .sqlite3), or a folder that gets a
+    timestamped file. Returns the backup's path."""
+    if dest.suffix != SUFFIX:
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
-        dest = dest / f"collection-{stamp}.sqlite3"
+        dest = dest / f"{PREFIX}{stamp}-{reason}{SUFFIX}"
+    return backup_to_file(store, dest)
+
+
+def backup_to_file(store: Store, dest: Path) -> Path:
+    """Copy the collection to the file `dest` (replaced if it exists) with the online backup
+    API: written beside it under a temporary name, synced, then renamed into place."""
+    if not supported(store):
+        raise PmcardsError(unsupported_message(store))
+    source_file = paths.sqlite_path(store.url)
+    if source_file is not None and dest.resolve() == source_file.resolve():
+        raise PmcardsError(f"cannot back up {store.location} onto itself")
     try:
         dest.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise PmcardsError(f"cannot create {dest.parent}: {exc.strerror}") from exc
+    tmp = dest.with_name(f".{dest.name}.partial")
     raw = store.engine.raw_connection()
     try:
         source = raw.driver_connection
         assert isinstance(source, sqlite3.Connection)
-        target = sqlite3.connect(dest)
+        tmp.unlink(missing_ok=True)
+        target = sqlite3.connect(tmp)
         try:
             source.backup(target)
+            # A standalone file: no WAL beside it, readable by any SQLite.
+            target.execute("PRAGMA journal_mode = DELETE")
         finally:
             target.close()
-    except sqlite3.Error as exc:
-        raise PmcardsError(f"backup to {dest} failed: {exc}") from exc
+        with tmp.open("rb") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, dest)
+    except (sqlite3.Error, OSError) as exc:
+        tmp.unlink(missing_ok=True)
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        if "full" in reason.lower() or (isinstance(exc, OSError) and exc.errno == 28):
+            reason = "the disk is full"
+        raise PmcardsError(f"backup to {dest} failed: {reason}") from exc
     finally:
         raw.close()
     return dest
+
+
+@dataclass(frozen=True)
+class BackupFile:
+    path: Path
+    created: datetime
+    size: int
+    reason: str
+
+
+def list_backups(folder: Path) -> list[BackupFile]:
+    """The backups in `folder`, oldest first."""
+    if not folder.is_dir():
+        return []
+    found = []
+    for path in folder.glob(f"{PREFIX}*{SUFFIX}"):
+        stem = path.name[len(PREFIX) : -len(SUFFIX)]
+        stamp, _, reason = stem.partition("-")
+        try:
+            created = datetime.strptime(stamp, "%Y%m%dT%H%M%S%fZ").replace(tzinfo=UTC)
+            size = path.stat().st_size
+        except (ValueError, OSError):
+            continue
+        found.append(BackupFile(path, created, size, reason or "manual"))
+    return sorted(found, key=lambda b: (b.created, b.path.name))
+
+
+def rotate(folder: Path, keep: int) -> list[Path]:
+    """Delete all but the newest `keep` backups in `folder`; returns what was deleted."""
+    backups = list_backups(folder)
+    doomed = [b.path for b in backups[: max(0, len(backups) - max(1, keep))]]
+    for path in doomed:
+        path.unlink(missing_ok=True)
+    return doomed
+
+
+def _keep(store: Store) -> int:
+    """The `backups_keep` setting, read without the ORM (this also runs before migrations)."""
+    raw = store.engine.raw_connection()
+    try:
+        cursor = raw.cursor()
+        cursor.execute("SELECT value FROM settings WHERE key = 'backups_keep'")
+        row = cursor.fetchone()
+        value = int(row[0]) if row else DEFAULT_KEEP
+    except (sqlite3.Error, ValueError, TypeError):
+        value = DEFAULT_KEEP
+    finally:
+        raw.close()
+    return max(1, value)
+
+
+def automatic(store: Store, reason: str) -> Path | None:
+    """A backup before `reason` (prune, migration, restore, repair, daily) into the backups
+    folder, then rotation. None when the collection is not a SQLite file."""
+    if not supported(store):
+        return None
+    folder = backups_dir(store)
+    path = backup(store, folder, reason=reason)
+    rotate(folder, _keep(store))
+    return path
+
+
+def daily(store: Store) -> Path | None:
+    """The once-a-day backup: made unless a backup of this collection is under a day old."""
+    if not supported(store):
+        return None
+    folder = backups_dir(store)
+    newest = list_backups(folder)
+    if newest:
+        try:
+            age = time.time() - newest[-1].path.stat().st_mtime
+        except OSError:
+            age = DAILY_SECONDS
+        if 0 <= age < DAILY_SECONDS:
+            return None
+    return automatic(store, "daily")
+
+
+# -- restoring ------------------------------------------------------------------------------
+
+
+def verify(file: Path) -> list[str]:
+    """Check that `file` is a pmcards collection this version can open; returns its applied
+    migrations. Raises PmcardsError saying what is wrong otherwise. Reads a private copy, so
+    the file is never changed."""
+    where = str(file)
+    if not file.is_file():
+        raise PmcardsError("no such file", path=where)
+    with tempfile.TemporaryDirectory(prefix="pmcards-verify-") as tmp:
+        copy = Path(tmp) / "copy.sqlite3"
+        try:
+            shutil.copyfile(file, copy)
+        except OSError as exc:
+            raise PmcardsError(f"cannot read file: {exc.strerror}", path=where) from exc
+        return _verify_copy(copy, where)
+
+
+def _verify_copy(copy: Path, where: str) -> list[str]:
+    from pmcards import migrations as m
+
+    try:
+        conn = sqlite3.connect(copy)
+        try:
+            result = conn.execute("PRAGMA integrity_check").fetchall()
+            if [r[0] for r in result] != ["ok"]:
+                raise PmcardsError(
+                    f"the file is damaged (integrity check: {result[0][0]})", path=where
+                )
+            tables = {
+                r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+            }
+            missing = [t for t in REQUIRED_TABLES if t not in tables]
+            if missing:
+                raise PmcardsError(
+                    f"not a pmcards collection (no {missing[0]!r} table)", path=where
+                )
+            done = [
+                r[0]
+                for r in conn.execute(
+                    f"SELECT name FROM {m.MIGRATIONS_TABLE} ORDER BY applied_at, name"
+                )
+            ]
+        finally:
+            conn.close()
+    except sqlite3.DatabaseError as exc:
+        raise PmcardsError(f"not a pmcards collection ({exc})", path=where) from None
+    known = [name for name, _ in m.MIGRATIONS]
+    unknown = [name for name in done if name not in known]
+    if unknown:
+        raise PmcardsError(
+            f"written by a newer pmcards (unknown migration {unknown[0]}): upgrade pmcards "
+            "to restore it",
+            path=where,
+        )
+    if sorted(done) != sorted(known[: len(done)]):
+        raise PmcardsError(f"its schema history is not one pmcards wrote: {done}", path=where)
+    return done
+
+
+def restore(store: Store, file: Path) -> Path:
+    """Replace the collection's content with `file` (a verified pmcards collection),
+    after backing the current collection up; returns that backup's path.
+
+    The copy is made with the online backup API into the open collection: one write
+    transaction, so another pmcards process sees either the old collection or the restored
+    one, never a mix, and the file is never replaced under a process that has it open.
+    A restored file from an older pmcards is migrated afterwards.
+    """
+    if not supported(store):
+        raise PmcardsError(unsupported_message(store))
+    verify(file)
+    safety = automatic(store, "restore")
+    assert safety is not None
+    with tempfile.TemporaryDirectory(prefix="pmcards-restore-") as tmp:
+        copy = Path(tmp) / "restore.sqlite3"
+        try:
+            shutil.copyfile(file, copy)
+            _verify_copy(copy, str(file))
+            source = sqlite3.connect(copy)
+            try:
+                # The live collection is in WAL mode, where the page size cannot change:
+                # give the copy the same page size first.
+                page_size = _page_size(store)
+                if source.execute("PRAGMA page_size").fetchone()[0] != page_size:
+                    source.execute("PRAGMA journal_mode = DELETE")
+                    source.execute(f"PRAGMA page_size = {page_size}")
+                    source.execute("VACUUM")
+                raw = store.engine.raw_connection()
+                try:
+                    target = raw.driver_connection
+                    assert isinstance(target, sqlite3.Connection)
+                    source.backup(target)
+                finally:
+                    raw.close()
+            finally:
+                source.close()
+        except sqlite3.Error as exc:
+            raise PmcardsError(
+                f"restore from {file} failed, the collection is unchanged: {exc}"
+            ) from exc
+        except OSError as exc:
+            raise PmcardsError(f"cannot read {file}: {exc.strerror}") from exc
+    store.engine.dispose()
+    store.migrate()
+    return safety
+
+
+def _page_size(store: Store) -> int:
+    with store.engine.connect() as conn:
+        value = conn.exec_driver_sql("PRAGMA page_size").scalar()
+    return int(value or 4096)

@@ -27,10 +27,12 @@ class PmcardsGroup(click.Group):
     """Turns the project's own errors into one-line messages with exit status 1."""
 
     def invoke(self, ctx: click.Context) -> Any:
-        from pmcards.errors import PmcardsError
+        from pmcards.errors import BadValueError, PmcardsError
 
         try:
             return super().invoke(ctx)
+        except BadValueError as exc:
+            raise click.UsageError(str(exc)) from exc
         except PmcardsError as exc:
             raise click.ClickException(str(exc)) from exc
 
@@ -58,18 +60,39 @@ def _url(ctx: click.Context) -> str:
 
 @contextmanager
 def _store(
-    ctx: click.Context, *, builtins: bool = True, checkpoint_when_idle: bool = False
+    ctx: click.Context,
+    *,
+    builtins: bool = True,
+    checkpoint_when_idle: bool = False,
+    daily_backup: bool = True,
 ) -> Iterator[Store]:
-    """Open the collection (migrating it), importing the built-in decks on first use."""
+    """Open the collection (migrating it, backed up first), make the day's backup if none is
+    under a day old, and import the built-in decks on first use."""
     from pmcards.store import Store
 
-    store = Store(_url(ctx), checkpoint_when_idle=checkpoint_when_idle)
+    url = _url(ctx)
+    file = paths.sqlite_path(url)
+    existed = file is not None and file.exists()
+    store = Store(url, checkpoint_when_idle=checkpoint_when_idle)
     try:
+        if existed and daily_backup:
+            _daily_backup(store)
         if builtins:
             _first_use(store)
         yield store
     finally:
         store.close()
+
+
+def _daily_backup(store: Store) -> None:
+    """A failed daily backup is reported, not fatal: the command itself may only read."""
+    from pmcards import backup
+    from pmcards.errors import PmcardsError
+
+    try:
+        backup.daily(store)
+    except PmcardsError as exc:
+        click.echo(f"warning: the daily backup failed: {exc}", err=True)
 
 
 def _first_use(store: Store) -> None:
@@ -288,9 +311,14 @@ def import_(
     with _store(ctx) as store:
         backup_path = None
         if prune and not dry_run:
-            from pmcards.backup import backup, backups_dir
+            from pmcards import backup
 
-            backup_path = backup(store, backups_dir())
+            backup_path = backup.automatic(store, "prune")
+            if backup_path is None:
+                click.echo(
+                    f"warning: no backup before pruning: {backup.unsupported_message(store)}",
+                    err=True,
+                )
         # A dry run writes nothing, so it reads without taking the write lock.
         transaction = store.connect() if dry_run else store.write_connection()
         with transaction as conn:
@@ -510,6 +538,177 @@ def config(
         click.echo(f"{k} = {settings.format_value(v)}")
         if key is None:
             click.echo(click.style(f"    {settings.HELP[k]}", dim=True))
+
+
+# -- backups and checks ---------------------------------------------------------------------
+
+
+@cli.command(name="backup")
+@click.option(
+    "--to",
+    "to",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the backup to this file instead of the backups folder.",
+)
+@click.pass_context
+def backup_cmd(ctx: click.Context, to: Path | None) -> None:
+    """Back up the collection now (SQLite's online backup: safe while reviewing).
+
+    Without --to, the backup goes to the backups folder and counts toward `backups_keep`.
+
+    \b
+    pmcards backup
+    pmcards backup --to ~/Dropbox/pmcards.sqlite3
+    """
+    from pmcards import backup
+
+    with _store(ctx, builtins=False, daily_backup=False) as store:
+        if not backup.supported(store):
+            raise click.ClickException(backup.unsupported_message(store))
+        if to is not None:
+            path = backup.backup_to_file(store, to)
+        else:
+            made = backup.automatic(store, "manual")
+            assert made is not None
+            path = made
+    click.echo(f"Backed up {store.location} to {path}")
+
+
+@cli.command(name="backups")
+@json_option
+@click.pass_context
+def backups_cmd(ctx: click.Context, as_json: bool) -> None:
+    """List the automatic and manual backups of the collection, oldest first."""
+    from pmcards import backup
+    from pmcards.store import Store
+
+    store = Store(_url(ctx), migrate=False)
+    try:
+        if not backup.supported(store):
+            raise click.ClickException(backup.unsupported_message(store))
+        folder = backup.backups_dir(store)
+    finally:
+        store.close()
+    found = backup.list_backups(folder)
+    if as_json:
+        _echo_json(
+            {
+                "folder": str(folder),
+                "backups": [
+                    {
+                        "path": str(b.path),
+                        "created": b.created.isoformat(),
+                        "size": b.size,
+                        "reason": b.reason,
+                    }
+                    for b in found
+                ],
+            }
+        )
+        return
+    if not found:
+        click.echo(f"No backups yet in {folder}.")
+        return
+    for b in found:
+        local = b.created.astimezone()
+        click.echo(f"{local:%Y-%m-%d %H:%M:%S}  {b.reason:<9} {b.size / 1024:9.0f} KB  {b.path}")
+
+
+@cli.command(name="restore")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
+@click.pass_context
+def restore_cmd(ctx: click.Context, file: Path, yes: bool) -> None:
+    """Replace the collection with a backup FILE.
+
+    FILE must be a pmcards collection of this version or an older one (checked before
+    anything changes). The current collection is backed up first, and the restore is one
+    transaction: other pmcards processes see the old collection or the restored one.
+    """
+    from pmcards import backup
+
+    backup.verify(file)
+    with _store(ctx, builtins=False, daily_backup=False) as store:
+        if not yes:
+            click.confirm(
+                f"Replace the collection at {store.location} with {file}? "
+                "(the current one is backed up first)",
+                abort=True,
+            )
+        safety = backup.restore(store, file)
+    click.echo(f"Restored {file} into {store.location}.")
+    click.echo(f"The collection as it was before: {safety}")
+
+
+@cli.command(name="check")
+@click.option("--repair", is_flag=True, help="Repair what is safe to repair (asks first).")
+@click.option("--yes", "-y", is_flag=True, help="With --repair: do not ask for confirmation.")
+@json_option
+@click.pass_context
+def check_cmd(ctx: click.Context, repair: bool, yes: bool, as_json: bool) -> None:
+    """Check the collection: the database file, foreign keys, every card's FSRS state
+    (valid, and the same as its last answer in the review log), orphans, burials, settings.
+
+    With --repair, the safe repairs are made after a backup; the rest is reported. Exits
+    with status 1 while problems remain.
+    """
+    from pmcards import backup
+    from pmcards import check as check_mod
+    from pmcards.clock import now_utc
+
+    if yes and not repair:
+        raise click.UsageError("--yes applies only with --repair")
+    with _store(ctx, builtins=False) as store:
+        with store.connect() as conn:
+            report = check_mod.run(conn, store.location, now_utc())
+        fixable = report.repairable
+        repaired: list[check_mod.Problem] = []
+        if repair and fixable:
+            if not yes and not as_json:
+                _print_check(report)
+            if yes or click.confirm(
+                f"Repair {len(fixable)} problem(s)? The collection is backed up first.",
+                err=True,
+            ):
+                saved = backup.automatic(store, "repair")
+                if saved is not None and not as_json:
+                    click.echo(f"Backup before repairing: {saved}", err=True)
+                with store.write_connection() as conn:
+                    repaired = check_mod.repair(conn, fixable)
+                with store.connect() as conn:
+                    after = check_mod.run(conn, store.location, now_utc())
+            else:
+                after = report
+        else:
+            after = report
+    if as_json:
+        data = report.as_dict()
+        data["repaired"] = [p.as_dict() for p in repaired]
+        data["remaining"] = [p.as_dict() for p in after.problems]
+        _echo_json(data)
+    else:
+        if not (repair and fixable and not yes):
+            _print_check(report)
+        if repaired:
+            click.echo(f"Repaired {len(repaired)} problem(s).")
+        if after.problems:
+            left = len(after.problems)
+            hint = "" if repair or not after.repairable else " (pmcards check --repair)"
+            click.echo(f"{left} problem(s) remain{hint}.")
+        else:
+            click.echo("No problems found." if not repaired else "The collection is now sound.")
+    if after.problems:
+        ctx.exit(1)
+
+
+def _print_check(report: Any) -> None:
+    click.echo(
+        f"Checked {report.location}: {report.cards} cards, {report.reviews} reviews, "
+        f"{len(report.problems)} problem(s)."
+    )
+    for problem in report.problems:
+        fix = f" → can repair: {problem.repair}" if problem.fix is not None else " → cannot repair"
+        click.echo(f"  {problem.message}{fix}")
 
 
 # -- db -----------------------------------------------------------------------------------

@@ -29,3 +29,8 @@ class SchemaError(PmcardsError):
 
 class SettingError(PmcardsError):
     """A configuration key or value that is not valid."""
+
+
+class BadValueError(PmcardsError):
+    """A command-line value that names nothing in the collection (an unknown deck or tag):
+    known only once the collection is open, and reported by the CLI as a usage error."""

@@ -42,6 +42,9 @@ class Shown:
     front: Face
     back: Face
     outcomes: dict[Rating, scheduling.Outcome]
+    # How many answers the card had when shown: answer() tells whether another session
+    # answered it in the meantime.
+    reps: int = 0
 
     def interval(self, rating: Rating) -> timedelta:
         return self.outcomes[rating].interval
@@ -54,6 +57,9 @@ class Answered:
     due: datetime
     leeched: bool
     lapses: int
+    # Another session answered this card after it was shown here: this answer was scheduled
+    # from the card's new state (re-read under the write lock), not the one shown.
+    changed_meanwhile: bool = False
 
 
 @dataclass
@@ -246,12 +252,27 @@ class ReviewSession:
             front=front,
             back=back,
             outcomes=scheduling.outcomes(self.settings, scheduling.memory_of(card), now, card.id),
+            reps=card.reps,
         )
 
     # -- actions -------------------------------------------------------------------------
 
-    def answer(self, card_id: int, rating: Rating, duration_ms: int | None = None) -> Answered:
-        """Grade a card: schedule it with FSRS, log it, bury its siblings; committed on return."""
+    def answer(
+        self,
+        card_id: int,
+        rating: Rating,
+        duration_ms: int | None = None,
+        *,
+        shown_reps: int | None = None,
+    ) -> Answered:
+        """Grade a card: schedule it with FSRS, log it, bury its siblings; committed on return.
+
+        The card is read again inside the write transaction (which holds the write lock from
+        its first statement), so an answer given in another session since the card was shown
+        is the starting point of this one: both are recorded, in order, and neither
+        overwrites the other. `shown_reps` (the card's answer count when shown) lets the
+        result say that this happened.
+        """
         now = self.clock()
         self._check_day(now)
         if duration_ms is not None:
@@ -265,6 +286,7 @@ class ReviewSession:
                 raise PmcardsError("this card no longer exists (deleted by another process?)")
             before = scheduling.memory_of(card)
             after = scheduling.outcomes(self.settings, before, now, card_id)[rating].memory
+            reviewed_at = scheduling.review_time(before, now)
             leeched = self._is_new_leech(before, after)
             values = {**scheduling.memory_values(after), "suspended": card.suspended or leeched}
             conn.execute(
@@ -275,7 +297,7 @@ class ReviewSession:
                 {
                     "card_id": card_id,
                     "rating": int(rating),
-                    "reviewed_at": now,
+                    "reviewed_at": reviewed_at,
                     "duration_ms": duration_ms,
                     "source": "review",
                     **{f"{k}_before": v for k, v in scheduling.memory_values(before).items()},
@@ -318,7 +340,8 @@ class ReviewSession:
                 again=rating == Rating.Again,
             )
         )
-        return Answered(card_id, rating, after.due, leeched, after.lapses)
+        changed = shown_reps is not None and shown_reps != before.reps
+        return Answered(card_id, rating, after.due, leeched, after.lapses, changed)
 
     def _is_new_leech(self, before: scheduling.Memory, after: scheduling.Memory) -> bool:
         """At the threshold, and every half-threshold lapses after it (as Anki): a leech."""

@@ -87,8 +87,15 @@ class Store:
         """
         with self._guard():
             with self.engine.connect() as conn:
-                if not migrations.pending(conn):
+                due = migrations.pending(conn)
+                if not due:
                     return []
+                existing = bool(migrations.applied(conn))
+            if existing:
+                # A collection with content is backed up before its schema changes.
+                from pmcards import backup
+
+                backup.automatic(self, "migration")
             with self._write_engine.begin() as conn:
                 return migrations.run(conn)
 

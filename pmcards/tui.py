@@ -139,11 +139,19 @@ def _one_card(session: ReviewSession, shown: Shown, screen: Screen, keys: Keys, 
         if key in GRADE_KEYS:
             rating = GRADE_KEYS[key]
             elapsed = int((time.monotonic() - started) * 1000)
-            result = session.answer(shown.card_id, rating, elapsed)
+            result = session.answer(shown.card_id, rating, elapsed, shown_reps=shown.reps)
             if not screen.tty:
                 click.echo(
                     f"→ {RATING_NAMES[rating]}: next in {format_interval(shown.interval(rating))}"
                 )
+            if result.changed_meanwhile:
+                message = (
+                    "Another session answered this card while it was on screen: both answers "
+                    "are recorded, this one scheduled from the other's result."
+                )
+                if not screen.tty:
+                    click.echo(message)
+                return message
             if result.leeched:
                 message = (
                     f"Leech: this card has lapsed {result.lapses} times. It is tagged 'leech' and "

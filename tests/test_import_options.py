@@ -41,12 +41,12 @@ def test_prune_backs_up_then_deletes_missing_notes(tmp_path: Path, isolated_home
     write_deck(path, "D", [qa(1)])
     code, output = run("import", str(path), "--prune", "--dry-run")
     assert "2 missing" in output and "(would be deleted): n-002, n-003" in output
-    assert not (isolated_home / "backups").exists()
+    assert not list((isolated_home / "backups").glob("*-prune.sqlite3"))  # only the daily one
     code, output = run("import", str(path))
     assert "(kept): n-002, n-003" in output
     code, output = run("import", str(path), "--prune")
     assert code == 0 and "(deleted): n-002, n-003" in output
-    backups = list((isolated_home / "backups").glob("collection-*.sqlite3"))
+    backups = list((isolated_home / "backups").glob("collection-*-prune.sqlite3"))
     assert len(backups) == 1 and f"Backup before pruning: {backups[0]}" in output
     with sqlite3.connect(backups[0]) as conn:
         assert conn.execute("SELECT count(*) FROM notes WHERE deck_id = "

@@ -15,6 +15,7 @@ so.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import shutil
@@ -106,7 +107,8 @@ def backup_to_file(store: Store, dest: Path) -> Path:
             os.fsync(f.fileno())
         os.replace(tmp, dest)
     except (sqlite3.Error, OSError) as exc:
-        tmp.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         if "full" in reason.lower() or (isinstance(exc, OSError) and exc.errno == 28):
             reason = "the disk is full"

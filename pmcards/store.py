@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -212,7 +213,9 @@ class Store:
                 if message is not None:
                     raise PmcardsError(message) from exc
             if isinstance(exc, DatabaseError):
-                raise PmcardsError(_explain(self.location, exc)) from exc
+                raise PmcardsError(
+                    _explain(self.location, exc, paths.sqlite_path(self.url))
+                ) from exc
             if exc.connection_invalidated:
                 raise PmcardsError(f"lost the connection to {self.location}") from exc
             raise
@@ -229,9 +232,27 @@ class Store:
         self.engine.dispose()
 
 
-def _explain(location: str, exc: DatabaseError) -> str:
+def _writable(file: Path) -> bool:
+    import os
+
+    return os.access(file, os.W_OK) and os.access(file.parent, os.W_OK)
+
+
+def _nearly_full(file: Path) -> bool:
+    import shutil
+
+    try:
+        return shutil.disk_usage(file.parent).free < 1024 * 1024
+    except OSError:
+        return False
+
+
+def _explain(location: str, exc: DatabaseError, file: Path | None = None) -> str:
     text = str(exc.orig) if exc.orig is not None else str(exc)
     lowered = text.lower()
+    if "disk i/o error" in lowered and file is not None and _nearly_full(file):
+        # Out of space while growing the -wal or -shm file, SQLite says "disk I/O error".
+        lowered = "database or disk is full"
     if "database or disk is full" in lowered:
         return f"the disk holding {location} is full: nothing was written; free some space"
     if "readonly" in lowered or "read-only" in lowered:
@@ -241,9 +262,16 @@ def _explain(location: str, exc: DatabaseError) -> str:
             f"{location} stayed locked by another pmcards process for {BUSY_TIMEOUT_SECONDS:.0f}s"
         )
     if "unable to open" in lowered:
+        if file is not None and file.exists() and not _writable(file):
+            return (
+                f"{location} is read-only: pmcards needs to write to it and to its folder "
+                "(SQLite keeps its -wal and -shm files beside it)"
+            )
         return f"cannot open the collection at {location}"
     if "file is not a database" in lowered or "malformed" in lowered:
         return f"{location} is not a pmcards collection or is damaged ({text})"
+    if "disk i/o error" in lowered:
+        return f"a disk error on {location}: the last change was not written ({text})"
     return f"database error on {location}: {text}"
 
 

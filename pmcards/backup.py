@@ -48,9 +48,19 @@ def supported(store: Store) -> bool:
 
 
 def unsupported_message(store: Store) -> str:
+    return unsupported_url_message(store.url) or ""
+
+
+def unsupported_url_message(url: str) -> str | None:
+    """Why pmcards cannot back up the collection at `url` itself, or None if it can."""
+    if paths.sqlite_path(url) is not None:
+        return None
+    kind = url.split(":", 1)[0].split("+", 1)[0]
+    if kind == "sqlite":
+        return f"{paths.describe(url)} is an in-memory database: there is no file to back up"
     return (
-        f"{store.location} is a {store.engine.dialect.name} database, not a SQLite file: "
-        "back it up with the database's own tools (for PostgreSQL, pg_dump and pg_restore)"
+        f"{paths.describe(url)} is a {kind} database, not a SQLite file: back it up with the "
+        "database's own tools (for PostgreSQL, pg_dump and pg_restore)"
     )
 
 

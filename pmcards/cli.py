@@ -543,6 +543,15 @@ def config(
 # -- backups and checks ---------------------------------------------------------------------
 
 
+def _require_sqlite_file(ctx: click.Context) -> None:
+    """Backups are SQLite's: any other database is backed up with its own tools."""
+    from pmcards import backup
+
+    message = backup.unsupported_url_message(_url(ctx))
+    if message is not None:
+        raise click.ClickException(message)
+
+
 @cli.command(name="backup")
 @click.option(
     "--to",
@@ -562,9 +571,8 @@ def backup_cmd(ctx: click.Context, to: Path | None) -> None:
     """
     from pmcards import backup
 
+    _require_sqlite_file(ctx)
     with _store(ctx, builtins=False, daily_backup=False) as store:
-        if not backup.supported(store):
-            raise click.ClickException(backup.unsupported_message(store))
         if to is not None:
             path = backup.backup_to_file(store, to)
         else:
@@ -582,10 +590,9 @@ def backups_cmd(ctx: click.Context, as_json: bool) -> None:
     from pmcards import backup
     from pmcards.store import Store
 
+    _require_sqlite_file(ctx)
     store = Store(_url(ctx), migrate=False)
     try:
-        if not backup.supported(store):
-            raise click.ClickException(backup.unsupported_message(store))
         folder = backup.backups_dir(store)
     finally:
         store.close()
@@ -627,6 +634,7 @@ def restore_cmd(ctx: click.Context, file: Path, yes: bool) -> None:
     """
     from pmcards import backup
 
+    _require_sqlite_file(ctx)
     backup.verify(file)
     with _store(ctx, builtins=False, daily_backup=False) as store:
         if not yes:

@@ -2,12 +2,6 @@
 
 The caller owns the session: `with store.write() as session:` is one transaction, committed
 when the block ends and rolled back if it raises.
-
-A collection is a SQLite file or a PostgreSQL database that several machines share. Both
-give write transactions the same guarantee: one writer at a time, holding the collection's
-write lock from its first statement (SQLite: BEGIN IMMEDIATE; PostgreSQL: a transaction-level
-advisory lock), so a read-then-write (an answer, an import, first use) never interleaves with
-another process's. Reads never wait for writers.
 """
 
 from __future__ import annotations
@@ -30,11 +24,6 @@ from pmcards.errors import PmcardsError
 
 # How long a writer waits for another process's write to finish before giving up.
 BUSY_TIMEOUT_SECONDS = 30.0
-# How long to wait for a database server to answer before saying it cannot be reached.
-CONNECT_TIMEOUT_SECONDS = 10
-# PostgreSQL advisory lock key of a collection's write lock ("pmcards" as a number). Advisory
-# locks belong to one database, so collections in different databases never contend.
-WRITE_LOCK_KEY = 0x706D6361726473
 
 
 def _sqlite_setup(engine: Engine, *, autocheckpoint: bool) -> None:
@@ -60,32 +49,6 @@ def _sqlite_setup(engine: Engine, *, autocheckpoint: bool) -> None:
     def _on_begin(conn: sa.Connection) -> None:
         write = conn.get_execution_options().get("pmcards_write", False)
         conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
-
-
-def _postgresql_setup(engine: Engine) -> None:
-    @event.listens_for(engine, "begin")
-    def _on_begin(conn: sa.Connection) -> None:
-        if not conn.get_execution_options().get("pmcards_write", False):
-            return
-        # The write lock, as BEGIN IMMEDIATE takes it on SQLite: held until commit or rollback,
-        # waited for at most the busy timeout. Transactions stay READ COMMITTED, so every
-        # statement after the lock sees what the previous writer committed.
-        conn.exec_driver_sql(f"SET LOCAL lock_timeout = '{int(BUSY_TIMEOUT_SECONDS * 1000)}ms'")
-        conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({WRITE_LOCK_KEY})")
-
-
-def _connect_args(url: sa.URL, file: Any) -> dict[str, Any]:
-    if file is not None:
-        return {"timeout": BUSY_TIMEOUT_SECONDS}
-    if url.get_backend_name() == "postgresql":
-        # Defaults the URL may override (`?connect_timeout=3`): an unreachable server fails
-        # within seconds instead of the operating system's minutes.
-        args: dict[str, Any] = {
-            "connect_timeout": CONNECT_TIMEOUT_SECONDS,
-            "application_name": "pmcards",
-        }
-        return {k: v for k, v in args.items() if k not in url.query}
-    return {}
 
 
 def _set_wal(cursor: Any) -> None:
@@ -125,29 +88,18 @@ class Store:
             except OSError as exc:
                 raise PmcardsError(f"cannot create {file.parent}: {exc.strerror}") from exc
         try:
-            parsed = sa.make_url(url)
-            engine = sa.create_engine(url, connect_args=_connect_args(parsed, file))
+            engine = sa.create_engine(
+                url,
+                connect_args={"timeout": BUSY_TIMEOUT_SECONDS} if file is not None else {},
+            )
         except (sa.exc.ArgumentError, ImportError) as exc:
             raise PmcardsError(f"cannot use database {self.location!r}: {exc}") from exc
-        self.server = _server(parsed)
-        self.dialect = engine.dialect.name
-        self._read_engine = engine
-        if self.dialect == "sqlite":
+        if engine.dialect.name == "sqlite":
             _sqlite_setup(engine, autocheckpoint=not checkpoint_when_idle)
-        elif self.dialect == "postgresql":
-            _postgresql_setup(engine)
-            # A read transaction sees one snapshot, as on SQLite: counts and exports agree
-            # with themselves while another machine writes. (Read-only transactions never
-            # fail with serialization errors at this level.)
-            self._read_engine = engine.execution_options(isolation_level="REPEATABLE READ")
         self.engine = engine
         self._write_engine = engine.execution_options(pmcards_write=True)
         if migrate:
-            try:
-                self.migrate()
-            except BaseException:
-                engine.dispose()
-                raise
+            self.migrate()
 
     def migrate(self) -> list[str]:
         """Bring the schema up to date (refusing a newer one); returns what was applied.
@@ -158,8 +110,15 @@ class Store:
         """
         with self._guard():
             with self.engine.connect() as conn:
-                if not migrations.pending(conn):
+                due = migrations.pending(conn)
+                if not due:
                     return []
+                existing = bool(migrations.applied(conn))
+            if existing:
+                # A collection with content is backed up before its schema changes.
+                from pmcards import backup
+
+                backup.automatic(self, "migration")
             with self._write_engine.begin() as conn:
                 return migrations.run(conn)
 
@@ -167,7 +126,7 @@ class Store:
     def connect(self) -> Iterator[sa.Connection]:
         """One read transaction in SQLAlchemy Core, for commands that only count and list:
         they never load the ORM."""
-        with self._guard(), self._read_engine.begin() as conn:
+        with self._guard(), self.engine.begin() as conn:
             yield conn
 
     @contextmanager
@@ -183,7 +142,7 @@ class Store:
 
         with (
             self._guard(),
-            Session(self._read_engine, expire_on_commit=False) as session,
+            Session(self.engine, expire_on_commit=False) as session,
             session.begin(),
         ):
             yield session
@@ -207,15 +166,9 @@ class Store:
             yield
         except IntegrityError:
             raise  # a bug in pmcards, not something the user can fix
+        except DatabaseError as exc:
+            raise PmcardsError(_explain(self.location, exc, paths.sqlite_path(self.url))) from exc
         except DBAPIError as exc:
-            if self.dialect != "sqlite":
-                message = _explain_server(self.server, exc)
-                if message is not None:
-                    raise PmcardsError(message) from exc
-            if isinstance(exc, DatabaseError):
-                raise PmcardsError(
-                    _explain(self.location, exc, paths.sqlite_path(self.url))
-                ) from exc
             if exc.connection_invalidated:
                 raise PmcardsError(f"lost the connection to {self.location}") from exc
             raise
@@ -223,7 +176,7 @@ class Store:
     def checkpoint(self) -> None:
         """Copy committed pages from the WAL into the database file, without waiting on
         readers (SQLite's PASSIVE checkpoint). A no-op on other databases."""
-        if self.dialect != "sqlite":
+        if self.engine.dialect.name != "sqlite":
             return
         with self._guard(), self.engine.connect() as conn:
             conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
@@ -273,70 +226,3 @@ def _explain(location: str, exc: DatabaseError, file: Path | None = None) -> str
     if "disk i/o error" in lowered:
         return f"a disk error on {location}: the last change was not written ({text})"
     return f"database error on {location}: {text}"
-
-
-def _server(url: sa.URL) -> str:
-    """Where a database server is, for messages: host:port, or the unix socket's folder."""
-    host = url.host or url.query.get("host") or ""
-    if isinstance(host, tuple):
-        host = ",".join(host)
-    port = url.port or url.query.get("port")
-    if not host:
-        return "the default local socket"
-    if host.startswith("/"):
-        return f"socket {host}"
-    return f"{host}:{port}" if port else host
-
-
-def _explain_server(server: str, exc: DBAPIError) -> str | None:
-    """A one-line message for a database server's failure (connection, login, lock wait),
-    or None when it is not one of those."""
-    text = str(exc.orig) if exc.orig is not None else str(exc)
-    first = text.strip().splitlines()[0] if text.strip() else type(exc.orig).__name__
-    lowered = text.lower()
-    if "lock timeout" in lowered:
-        return (
-            f"the collection on {server} stayed locked by another pmcards process for "
-            f"{BUSY_TIMEOUT_SECONDS:.0f}s: nothing was written; try again"
-        )
-    if "password authentication failed" in lowered or "no pg_hba.conf entry" in lowered:
-        return f"the database server at {server} refused the login: {_reason(first)}"
-    if "does not exist" in lowered and "database" in lowered and "connection" in lowered:
-        return f"no such database on {server}: {_reason(first)}; create it first (createdb)"
-    unreachable = (
-        "connection failed",
-        "failed to resolve host",
-        "could not translate host name",
-        "timeout expired",
-        "could not connect",
-        "connection is bad",
-    )
-    if any(marker in lowered for marker in unreachable):
-        return (
-            f"cannot reach the database server at {server} ({_reason(first)}): nothing was "
-            "read or written, and pmcards keeps no local copy; check the network or the "
-            "server, then try again"
-        )
-    lost = (
-        "server closed the connection",
-        "terminating connection",
-        "consuming input failed",
-        "sending query failed",
-        "connection is closed",
-        "connection is lost",
-        "ssl syscall",
-    )
-    if exc.connection_invalidated or any(marker in lowered for marker in lost):
-        return (
-            f"lost the connection to the database server at {server} ({_reason(first)}): "
-            "the command stopped, and what it had not committed was not written"
-        )
-    return None
-
-
-def _reason(line: str) -> str:
-    """The cause at the end of a libpq error line ("... failed: Connection refused")."""
-    if "failed: " in line:
-        line = line.rsplit("failed: ", 1)[1]
-    line = line.removeprefix("FATAL:").strip()
-    return line.strip().rstrip(".") or "no reason given"

@@ -56,12 +56,15 @@ class Problem:
     message: str
     repair: str | None = None
     card_id: int | None = None
+    # Repairs run in this order (a note's deck is recovered before its cards are pointed at it).
+    order: int = field(default=1, repr=False, compare=False)
     # How to repair, given the open write transaction (not part of the report).
     fix: Callable[[Connection], None] | None = field(default=None, repr=False, compare=False)
 
     def as_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data.pop("fix")
+        data.pop("order")
         return data
 
 
@@ -104,7 +107,7 @@ def run(conn: Connection, location: str, now: datetime) -> Report:
 def repair(conn: Connection, problems: list[Problem]) -> list[Problem]:
     """Apply the safe repairs, in the caller's write transaction; returns what was repaired."""
     done = []
-    for problem in problems:
+    for problem in sorted(problems, key=lambda p: p.order):
         if problem.fix is not None:
             problem.fix(conn)
             done.append(problem)
@@ -178,6 +181,7 @@ def _foreign_keys(conn: Connection, report: Report, now: datetime) -> None:
                     "orphan",
                     f"note {rowid} belongs to a deck that no longer exists",
                     f"move it (and its cards) to the deck {RECOVERED_DECK!r}",
+                    order=0,
                     fix=_recover_note(rowid, now),
                 )
             )
@@ -367,6 +371,19 @@ def _cards(conn: Connection, report: Report, config: settings_mod.Settings, now:
     note_decks: dict[int, int] = {row[0]: row[1] for row in notes}
     for card in conn.exec_driver_sql(f"SELECT {_CARD_COLUMNS} FROM cards ORDER BY id"):
         log = last_logs.get(card.id)
+        if log is not None and log.source != "import":
+            logged = state_problems(_Row(**_memory_after(log)))
+            if logged:
+                # History is the user's: reported, never rewritten.
+                report.problems.append(
+                    Problem(
+                        "log",
+                        f"review {log.id} (card {card.id}) records an impossible state after "
+                        f"the answer: {'; '.join(logged)}",
+                        card_id=card.id,
+                    )
+                )
+                log = None  # rebuild the card from the answers' ratings instead
         wrong = state_problems(card)
         if not wrong and log is not None and log.source != "import":
             wrong = _log_problems(card, log)
@@ -421,9 +438,7 @@ def _rebuild(
 ) -> tuple[dict[str, Any], str]:
     """The state to repair a card to, and the repair in words."""
     if log is not None and log.source != "import":
-        from_log = _memory_after(log)
-        if not state_problems(_Row(**from_log)):
-            return from_log, f"set it to what its last answer left (review {log.id})"
+        return _memory_after(log), f"set it to what its last answer left (review {log.id})"
     ratings = [
         (_dt(r.reviewed_at), r.rating)
         for r in conn.exec_driver_sql(

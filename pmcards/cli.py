@@ -115,6 +115,18 @@ def _first_use(store: Store) -> None:
         )
 
 
+class FiniteFloatRange(click.FloatRange):
+    """A float range that also refuses nan and inf (which every range check lets through)."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        import math
+
+        result = super().convert(value, param, ctx)
+        if not math.isfinite(result):
+            self.fail(f"{value!r} is not a finite number.", param, ctx)
+        return result
+
+
 def scope_options(f: F) -> F:
     f = click.option("--tag", metavar="TAG", help="Only notes with this tag.")(f)
     f = click.option("--deck", metavar="NAME", help="Only this deck (and its subdecks).")(f)
@@ -144,7 +156,7 @@ def _echo_json(value: Any) -> None:
 )
 @click.option("--limit", type=click.IntRange(min=1), help="Stop after this many answers.")
 @click.option(
-    "--minutes", type=click.FloatRange(min=0, min_open=True), help="Stop after this many minutes."
+    "--minutes", type=FiniteFloatRange(min=0, min_open=True), help="Stop after this many minutes."
 )
 @click.pass_context
 def review(

@@ -41,7 +41,13 @@ def main() -> int:
         deck.write_text(faults.deck_text("Big", 3000, "big"), encoding="utf-8")
         for n in range(args.reviews):
             home = faults.fresh_home(prepared, root / f"r{n}")
-            result = faults.kill_review(home, rng)
+            try:
+                result = faults.kill_review(home, rng)
+            except BaseException:
+                kept = Path(tempfile.mkdtemp(prefix="pmcards-stress-failed-"))
+                shutil.copytree(home, kept, dirs_exist_ok=True)
+                print(f"run {n} failed: its collection and pty.log are in {kept}")
+                raise
             actions[result.last_action] += 1
             shutil.rmtree(home)
         for n in range(args.imports):

@@ -186,6 +186,8 @@ def kill_review(home: Path, rng: random.Random, *, actions: int | None = None) -
     """Drive `pmcards review` with random keys, then SIGKILL it in the middle of a random
     action (or between actions), and check the collection."""
     child = spawn(home, "review", "--deck", "Mine")
+    # What the terminal showed, kept beside the collection for a failure's post-mortem.
+    child.logfile_read = (home / "pty.log").open("w", encoding="utf-8")
     acknowledged = 0
     last = "idle"
     try:
@@ -217,6 +219,7 @@ def kill_review(home: Path, rng: random.Random, *, actions: int | None = None) -
         child.expect(pexpect.EOF)
     finally:
         child.close(force=True)
+        child.logfile_read.close()
     state = verify(home / DB)
     if last == "answer":
         assert acknowledged <= state.logs <= acknowledged + 1, (acknowledged, state)

@@ -68,3 +68,20 @@ def test_kill_restore_at_random_point(prepared: Path, tmp_path: Path, seed: int)
     assert done.returncode == 0, done.stderr
     assert faults.verify(home / faults.DB).logs == 4
     faults.kill_restore(home, backup, random.Random(seed))
+
+
+def test_keys_typed_ahead_are_never_dropped(prepared: Path, tmp_path: Path) -> None:
+    """Keys pressed while the next card is being drawn are read in order, not flushed (as
+    switching the terminal mode around every key did): an answer typed fast is an answer."""
+    home = faults.fresh_home(prepared, tmp_path / "home")
+    child = faults.spawn(home, "review", "--deck", "Mine")
+    try:
+        child.expect("show answer")
+        child.send(" 3 3 3 4 1")
+        child.expect("5 answered")
+        child.send("q")
+        child.expect("Cards answered: 5")
+        child.expect(faults.pexpect.EOF)
+    finally:
+        child.close(force=True)
+    assert faults.verify(home / faults.DB).logs == 5

@@ -1,28 +1,218 @@
-"""Backups of the collection, consistent even while another pmcards process is writing.
+"""Backups of the collection, made with SQLite's online backup API, and restoring them.
 
-- SQLite: SQLite's online backup API copies the pages itself (never a half-written file copy).
-- PostgreSQL: `pg_dump` (custom format, restore with `pg_restore`) when it is installed;
-  otherwise, or when it fails (say, older than the server), pmcards' own copy of the
-  collection into a SQLite file, which `pmcards db copy` restores. Either way the caller is
-  told which one was made.
+A backup is a consistent copy even while another pmcards process is writing (WAL mode):
+SQLite copies the pages itself inside a read transaction, so it is never a half-written file
+copy. It is written under a temporary name and renamed when complete, so a backup that was
+interrupted (a full disk, a killed process) never looks like a good one.
+
+Automatic backups go to the `backups` folder of the data directory, named
+`collection-<UTC time>-<reason>.sqlite3`, before every destructive or bulk operation (import
+with `--prune`, a migration, a restore, a repair) and once a day on first use; the newest
+`backups_keep` are kept. `supported()` says which collections get them: SQLite files.
+
+A collection on a PostgreSQL server, which several machines share, is backed up on request
+(`pmcards backup`, and before `import --prune`) by `server_backup`: `pg_dump` in its custom
+format when it is installed (restore with `pg_restore`), otherwise, or when it fails (say,
+older than the server), pmcards' own copy into a SQLite file (restore with
+`pmcards db copy`). The caller is told which one was made. Restoring and the daily backups of
+a server's database are left to its administrator's tools.
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import os
 import shutil
 import sqlite3
 import subprocess
+import tempfile
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pmcards import paths
 from pmcards.errors import PmcardsError
-from pmcards.store import Store
 
-SQLITE_SUFFIX = ".sqlite3"
+if TYPE_CHECKING:
+    from pmcards.store import Store
+
+PREFIX = "collection-"
+SUFFIX = ".sqlite3"
 DUMP_SUFFIX = ".dump"
+DEFAULT_KEEP = 10
+# "Once a day": a backup younger than this makes the daily one unnecessary.
+DAILY_SECONDS = 24 * 3600
+# The tables a file must have to be restored as a pmcards collection.
+REQUIRED_TABLES = ("decks", "notes", "cards", "review_log", "settings", "pmcards_migrations")
+
+
+def supported(store: Store) -> bool:
+    """Whether pmcards can back this collection up itself (a SQLite file)."""
+    return store.engine.dialect.name == "sqlite" and paths.sqlite_path(store.url) is not None
+
+
+def unsupported_message(store: Store) -> str:
+    return unsupported_url_message(store.url) or ""
+
+
+def unsupported_url_message(url: str) -> str | None:
+    """Why pmcards cannot back up the collection at `url` itself, or None if it can."""
+    if paths.sqlite_path(url) is not None:
+        return None
+    kind = url.split(":", 1)[0].split("+", 1)[0]
+    if kind == "sqlite":
+        return f"{paths.describe(url)} is an in-memory database: there is no file to back up"
+    return (
+        f"{paths.describe(url)} is a {kind} database, not a SQLite file: `pmcards backup` "
+        "saves a copy of it on request; restore it with the database's own tools (for "
+        "PostgreSQL, pg_restore) or `pmcards db copy`"
+    )
+
+
+def backups_dir(store: Store | None = None) -> Path:
+    """Where automatic backups go: `backups/` in the data directory for the default
+    collection; a subfolder named after the file for any other, so rotating one
+    collection's backups never deletes another's."""
+    base = paths.data_dir() / "backups"
+    file = paths.sqlite_path(store.url) if store is not None else None
+    if file is None:
+        return base
+    default = (paths.data_dir() / paths.DB_FILENAME).resolve()
+    if file.resolve() == default:
+        return base
+    digest = hashlib.sha1(str(file.resolve()).encode()).hexdigest()[:8]
+    return base / f"{file.stem}-{digest}"
+
+
+def backup(store: Store, dest: Path, *, reason: str = "manual") -> Path:
+    """Copy the collection to `dest`: a file (ending in .sqlite3), or a folder that gets a
+    timestamped file. Returns the backup's path."""
+    if dest.suffix != SUFFIX:
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+        dest = dest / f"{PREFIX}{stamp}-{reason}{SUFFIX}"
+    return backup_to_file(store, dest)
+
+
+def backup_to_file(store: Store, dest: Path) -> Path:
+    """Copy the collection to the file `dest` (replaced if it exists) with the online backup
+    API: written beside it under a temporary name, synced, then renamed into place."""
+    if not supported(store):
+        raise PmcardsError(unsupported_message(store))
+    source_file = paths.sqlite_path(store.url)
+    if source_file is not None and dest.resolve() == source_file.resolve():
+        raise PmcardsError(f"cannot back up {store.location} onto itself")
+    try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise PmcardsError(f"cannot create {dest.parent}: {exc.strerror}") from exc
+    tmp = dest.with_name(f".{dest.name}.partial")
+    raw = store.engine.raw_connection()
+    try:
+        source = raw.driver_connection
+        assert isinstance(source, sqlite3.Connection)
+        tmp.unlink(missing_ok=True)
+        target = sqlite3.connect(tmp)
+        try:
+            source.backup(target)
+            # A standalone file: no WAL beside it, readable by any SQLite.
+            target.execute("PRAGMA journal_mode = DELETE")
+        finally:
+            target.close()
+        with tmp.open("rb") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, dest)
+    except (sqlite3.Error, OSError) as exc:
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        if "full" in reason.lower() or (isinstance(exc, OSError) and exc.errno == 28):
+            reason = "the disk is full"
+        raise PmcardsError(f"backup to {dest} failed: {reason}") from exc
+    finally:
+        raw.close()
+    return dest
+
+
+@dataclass(frozen=True)
+class BackupFile:
+    path: Path
+    created: datetime
+    size: int
+    reason: str
+
+
+def list_backups(folder: Path) -> list[BackupFile]:
+    """The backups in `folder`, oldest first."""
+    if not folder.is_dir():
+        return []
+    found = []
+    for path in folder.glob(f"{PREFIX}*{SUFFIX}"):
+        stem = path.name[len(PREFIX) : -len(SUFFIX)]
+        stamp, _, reason = stem.partition("-")
+        try:
+            created = datetime.strptime(stamp, "%Y%m%dT%H%M%S%fZ").replace(tzinfo=UTC)
+            size = path.stat().st_size
+        except (ValueError, OSError):
+            continue
+        found.append(BackupFile(path, created, size, reason or "manual"))
+    return sorted(found, key=lambda b: (b.created, b.path.name))
+
+
+def rotate(folder: Path, keep: int) -> list[Path]:
+    """Delete all but the newest `keep` backups in `folder`; returns what was deleted."""
+    backups = list_backups(folder)
+    doomed = [b.path for b in backups[: max(0, len(backups) - max(1, keep))]]
+    for path in doomed:
+        path.unlink(missing_ok=True)
+    return doomed
+
+
+def _keep(store: Store) -> int:
+    """The `backups_keep` setting, read without the ORM (this also runs before migrations)."""
+    raw = store.engine.raw_connection()
+    try:
+        cursor = raw.cursor()
+        cursor.execute("SELECT value FROM settings WHERE key = 'backups_keep'")
+        row = cursor.fetchone()
+        value = int(row[0]) if row else DEFAULT_KEEP
+    except (sqlite3.Error, ValueError, TypeError):
+        value = DEFAULT_KEEP
+    finally:
+        raw.close()
+    return max(1, value)
+
+
+def automatic(store: Store, reason: str) -> Path | None:
+    """A backup before `reason` (prune, migration, restore, repair, daily) into the backups
+    folder, then rotation. None when the collection is not a SQLite file."""
+    if not supported(store):
+        return None
+    folder = backups_dir(store)
+    path = backup(store, folder, reason=reason)
+    rotate(folder, _keep(store))
+    return path
+
+
+def daily(store: Store) -> Path | None:
+    """The once-a-day backup: made unless a backup of this collection is under a day old."""
+    if not supported(store):
+        return None
+    folder = backups_dir(store)
+    newest = list_backups(folder)
+    if newest:
+        try:
+            age = time.time() - newest[-1].path.stat().st_mtime
+        except OSError:
+            age = DAILY_SECONDS
+        if 0 <= age < DAILY_SECONDS:
+            return None
+    return automatic(store, "daily")
+
+
+# -- database servers -----------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -34,59 +224,34 @@ class Backup:
         return f"{self.path} ({self.how})"
 
 
-def backups_dir() -> Path:
-    return paths.data_dir() / "backups"
+def server_backup(store: Store, dest: Path, *, reason: str = "manual") -> Backup:
+    """Back up a collection on a PostgreSQL server to `dest`: a file, or a folder that gets
+    a timestamped file. A file ending in `.dump` asks for pg_dump; `.sqlite3` for a copy."""
+    if store.engine.dialect.name != "postgresql":
+        raise PmcardsError(unsupported_message(store))
+    if dest.suffix == DUMP_SUFFIX and shutil.which("pg_dump") is None:
+        raise PmcardsError("a .dump backup needs pg_dump, which is not installed")
+    use_pg_dump = dest.suffix == DUMP_SUFFIX or (
+        dest.suffix != SUFFIX and shutil.which("pg_dump") is not None
+    )
+    if use_pg_dump:
+        target = _server_target(dest, DUMP_SUFFIX, reason)
+        error = _pg_dump(store, target)
+        if error is None:
+            return Backup(target, "pg_dump custom format; restore with pg_restore")
+        if dest.suffix == DUMP_SUFFIX:
+            raise PmcardsError(f"pg_dump failed: {error}")
+        copy = _server_target(dest, SUFFIX, reason)
+        return _copy_to_sqlite(store, copy, f"pg_dump failed ({error}); ")
+    return _copy_to_sqlite(
+        store, _server_target(dest, SUFFIX, reason), "pg_dump is not installed; "
+    )
 
 
-def backup(store: Store, dest: Path) -> Backup:
-    """Back the collection up to `dest`: a file, or a folder that gets a timestamped file.
-
-    A file ending in `.dump` asks for `pg_dump` (PostgreSQL only); one ending in `.sqlite3`
-    for a SQLite collection file.
-    """
-    dialect = store.engine.dialect.name
-    if dialect == "postgresql":
-        use_pg_dump = dest.suffix == DUMP_SUFFIX or (
-            dest.suffix != SQLITE_SUFFIX and shutil.which("pg_dump") is not None
-        )
-        if dest.suffix == DUMP_SUFFIX and shutil.which("pg_dump") is None:
-            raise PmcardsError("a .dump backup needs pg_dump, which is not installed")
-        if use_pg_dump:
-            target = _target(dest, DUMP_SUFFIX)
-            error = _pg_dump(store, target)
-            if error is None:
-                return Backup(target, "pg_dump custom format; restore with pg_restore")
-            if dest.suffix == DUMP_SUFFIX:
-                raise PmcardsError(f"pg_dump failed: {error}")
-            return _copy_to_sqlite(
-                store, _target(dest, SQLITE_SUFFIX), f"pg_dump failed ({error}); "
-            )
-        return _copy_to_sqlite(store, _target(dest, SQLITE_SUFFIX), "pg_dump is not installed; ")
-    if dialect != "sqlite" or paths.sqlite_path(store.url) is None:
-        raise PmcardsError(
-            f"backups need a SQLite file or a PostgreSQL database; {store.location} is neither"
-        )
-    target = _target(dest, SQLITE_SUFFIX)
-    raw = store.engine.raw_connection()
-    try:
-        source = raw.driver_connection
-        assert isinstance(source, sqlite3.Connection)
-        copy = sqlite3.connect(target)
-        try:
-            source.backup(copy)
-        finally:
-            copy.close()
-    except sqlite3.Error as exc:
-        raise PmcardsError(f"backup to {target} failed: {exc}") from exc
-    finally:
-        raw.close()
-    return Backup(target, "SQLite online backup")
-
-
-def _target(dest: Path, suffix: str) -> Path:
-    if dest.suffix not in (SQLITE_SUFFIX, DUMP_SUFFIX):
+def _server_target(dest: Path, suffix: str, reason: str) -> Path:
+    if dest.suffix not in (SUFFIX, DUMP_SUFFIX):
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
-        dest = dest / f"collection-{stamp}{suffix}"
+        dest = dest / f"{PREFIX}{stamp}-{reason}{suffix}"
     try:
         dest.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -142,6 +307,7 @@ def _quote(value: str) -> str:
 
 def _copy_to_sqlite(store: Store, target: Path, why: str) -> Backup:
     from pmcards import transfer
+    from pmcards.store import Store
 
     if target.exists():
         raise PmcardsError(f"{target} already exists")
@@ -155,3 +321,118 @@ def _copy_to_sqlite(store: Store, target: Path, why: str) -> Backup:
         raise
     copy.close()
     return Backup(target, f"{why}a SQLite copy made by pmcards; restore with pmcards db copy")
+
+
+# -- restoring ------------------------------------------------------------------------------
+
+
+def verify(file: Path) -> list[str]:
+    """Check that `file` is a pmcards collection this version can open; returns its applied
+    migrations. Raises PmcardsError saying what is wrong otherwise. Reads a private copy, so
+    the file is never changed."""
+    where = str(file)
+    if not file.is_file():
+        raise PmcardsError("no such file", path=where)
+    with tempfile.TemporaryDirectory(prefix="pmcards-verify-") as tmp:
+        copy = Path(tmp) / "copy.sqlite3"
+        try:
+            shutil.copyfile(file, copy)
+        except OSError as exc:
+            raise PmcardsError(f"cannot read file: {exc.strerror}", path=where) from exc
+        return _verify_copy(copy, where)
+
+
+def _verify_copy(copy: Path, where: str) -> list[str]:
+    from pmcards import migrations as m
+
+    try:
+        conn = sqlite3.connect(copy)
+        try:
+            result = conn.execute("PRAGMA integrity_check").fetchall()
+            if [r[0] for r in result] != ["ok"]:
+                raise PmcardsError(
+                    f"the file is damaged (integrity check: {result[0][0]})", path=where
+                )
+            tables = {
+                r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+            }
+            missing = [t for t in REQUIRED_TABLES if t not in tables]
+            if missing:
+                raise PmcardsError(
+                    f"not a pmcards collection (no {missing[0]!r} table)", path=where
+                )
+            done = [
+                r[0]
+                for r in conn.execute(
+                    f"SELECT name FROM {m.MIGRATIONS_TABLE} ORDER BY applied_at, name"
+                )
+            ]
+        finally:
+            conn.close()
+    except sqlite3.DatabaseError as exc:
+        raise PmcardsError(f"not a pmcards collection ({exc})", path=where) from None
+    known = [name for name, _ in m.MIGRATIONS]
+    unknown = [name for name in done if name not in known]
+    if unknown:
+        raise PmcardsError(
+            f"written by a newer pmcards (unknown migration {unknown[0]}): upgrade pmcards "
+            "to restore it",
+            path=where,
+        )
+    if sorted(done) != sorted(known[: len(done)]):
+        raise PmcardsError(f"its schema history is not one pmcards wrote: {done}", path=where)
+    return done
+
+
+def restore(store: Store, file: Path) -> Path:
+    """Replace the collection's content with `file` (a verified pmcards collection),
+    after backing the current collection up; returns that backup's path.
+
+    The copy is made with the online backup API into the open collection: one write
+    transaction, so another pmcards process sees either the old collection or the restored
+    one, never a mix, and the file is never replaced under a process that has it open.
+    A restored file from an older pmcards is migrated afterwards.
+    """
+    if not supported(store):
+        raise PmcardsError(unsupported_message(store))
+    verify(file)
+    safety = automatic(store, "restore")
+    assert safety is not None
+    with tempfile.TemporaryDirectory(prefix="pmcards-restore-") as tmp:
+        copy = Path(tmp) / "restore.sqlite3"
+        try:
+            shutil.copyfile(file, copy)
+            _verify_copy(copy, str(file))
+            source = sqlite3.connect(copy)
+            try:
+                # The live collection is in WAL mode, where the page size cannot change:
+                # give the copy the same page size first.
+                page_size = _page_size(store)
+                if source.execute("PRAGMA page_size").fetchone()[0] != page_size:
+                    source.execute("PRAGMA journal_mode = DELETE")
+                    source.execute(f"PRAGMA page_size = {page_size}")
+                    source.execute("VACUUM")
+                raw = store.engine.raw_connection()
+                try:
+                    target = raw.driver_connection
+                    assert isinstance(target, sqlite3.Connection)
+                    source.backup(target)
+                finally:
+                    raw.close()
+            finally:
+                source.close()
+        except sqlite3.Error as exc:
+            raise PmcardsError(
+                f"restore from {file} failed, the collection is unchanged: {exc}"
+            ) from exc
+        except OSError as exc:
+            raise PmcardsError(f"cannot read {file}: {exc.strerror}") from exc
+    store.engine.dispose()
+    store.migrate()
+    return safety
+
+
+def _page_size(store: Store) -> int:
+    with store.engine.connect() as conn:
+        value = conn.exec_driver_sql("PRAGMA page_size").scalar()
+    return int(value or 4096)

@@ -27,10 +27,12 @@ class PmcardsGroup(click.Group):
     """Turns the project's own errors into one-line messages with exit status 1."""
 
     def invoke(self, ctx: click.Context) -> Any:
-        from pmcards.errors import PmcardsError
+        from pmcards.errors import BadValueError, PmcardsError
 
         try:
             return super().invoke(ctx)
+        except BadValueError as exc:
+            raise click.UsageError(str(exc)) from exc
         except PmcardsError as exc:
             raise click.ClickException(str(exc)) from exc
 
@@ -58,18 +60,39 @@ def _url(ctx: click.Context) -> str:
 
 @contextmanager
 def _store(
-    ctx: click.Context, *, builtins: bool = True, checkpoint_when_idle: bool = False
+    ctx: click.Context,
+    *,
+    builtins: bool = True,
+    checkpoint_when_idle: bool = False,
+    daily_backup: bool = True,
 ) -> Iterator[Store]:
-    """Open the collection (migrating it), importing the built-in decks on first use."""
+    """Open the collection (migrating it, backed up first), make the day's backup if none is
+    under a day old, and import the built-in decks on first use."""
     from pmcards.store import Store
 
-    store = Store(_url(ctx), checkpoint_when_idle=checkpoint_when_idle)
+    url = _url(ctx)
+    file = paths.sqlite_path(url)
+    existed = file is not None and file.exists()
+    store = Store(url, checkpoint_when_idle=checkpoint_when_idle)
     try:
+        if existed and daily_backup:
+            _daily_backup(store)
         if builtins:
             _first_use(store)
         yield store
     finally:
         store.close()
+
+
+def _daily_backup(store: Store) -> None:
+    """A failed daily backup is reported, not fatal: the command itself may only read."""
+    from pmcards import backup
+    from pmcards.errors import PmcardsError
+
+    try:
+        backup.daily(store)
+    except PmcardsError as exc:
+        click.echo(f"warning: the daily backup failed: {exc}", err=True)
 
 
 def _first_use(store: Store) -> None:
@@ -92,6 +115,18 @@ def _first_use(store: Store) -> None:
         click.echo(welcome, err=True)
         # The review screen clears the terminal: it shows this again above the first card.
         click.get_current_context().find_root().obj["welcome"] = welcome
+
+
+class FiniteFloatRange(click.FloatRange):
+    """A float range that also refuses nan and inf (which every range check lets through)."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        import math
+
+        result = super().convert(value, param, ctx)
+        if not math.isfinite(result):
+            self.fail(f"{value!r} is not a finite number.", param, ctx)
+        return result
 
 
 def scope_options(f: F) -> F:
@@ -123,7 +158,7 @@ def _echo_json(value: Any) -> None:
 )
 @click.option("--limit", type=click.IntRange(min=1), help="Stop after this many answers.")
 @click.option(
-    "--minutes", type=click.FloatRange(min=0, min_open=True), help="Stop after this many minutes."
+    "--minutes", type=FiniteFloatRange(min=0, min_open=True), help="Stop after this many minutes."
 )
 @click.pass_context
 def review(
@@ -524,11 +559,19 @@ def import_(
     total = importer.note_count(decks_parsed)
     show_bar = total > 1000 and sys.stderr.isatty()
     with _store(ctx) as store:
-        made = None
+        made: object = None  # the backup before pruning: a path, or a server backup
         if prune and not dry_run:
-            from pmcards.backup import backup, backups_dir
+            from pmcards import backup
 
-            made = backup(store, backups_dir())
+            if backup.supported(store):
+                made = backup.automatic(store, "prune")
+            elif store.dialect == "postgresql":
+                made = backup.server_backup(store, backup.backups_dir(store), reason="prune")
+            else:
+                click.echo(
+                    f"warning: no backup before pruning: {backup.unsupported_message(store)}",
+                    err=True,
+                )
         # A dry run writes nothing, so it reads without taking the write lock.
         transaction = store.connect() if dry_run else store.write_connection()
         with transaction as conn:
@@ -750,6 +793,195 @@ def config(
             click.echo(click.style(f"    {settings.HELP[k]}", dim=True))
 
 
+# -- backups and checks ---------------------------------------------------------------------
+
+
+@cli.command(name="backup")
+@click.option(
+    "--to",
+    "to",
+    type=click.Path(path_type=Path),
+    help="Write the backup to this file instead of the backups folder (PostgreSQL: a .dump "
+    "file for pg_dump, a .sqlite3 file for a copy, or a folder).",
+)
+@click.pass_context
+def backup_cmd(ctx: click.Context, to: Path | None) -> None:
+    """Back up the collection now, consistently even while it is in use.
+
+    SQLite: SQLite's online backup; without --to it goes to the backups folder and counts
+    toward `backups_keep`. PostgreSQL: pg_dump (custom format) when installed, else a SQLite
+    copy made by pmcards (restore it with `pmcards db copy`); the output says which.
+
+    \b
+    pmcards backup
+    pmcards backup --to ~/Dropbox/pmcards.sqlite3
+    """
+    from pmcards import backup
+
+    with _store(ctx, builtins=False, daily_backup=False) as store:
+        if store.dialect == "postgresql":
+            made = backup.server_backup(store, to or backup.backups_dir(store))
+            click.echo(f"Backed up {store.location} to {made}")
+            return
+        if not backup.supported(store):
+            raise click.ClickException(backup.unsupported_message(store))
+        if to is not None and to.suffix == backup.SUFFIX:
+            path = backup.backup_to_file(store, to)
+        elif to is not None:  # a folder: a timestamped file in it
+            path = backup.backup(store, to)
+        else:
+            automatic = backup.automatic(store, "manual")
+            assert automatic is not None
+            path = automatic
+    click.echo(f"Backed up {store.location} to {path}")
+
+
+def _require_sqlite_file(ctx: click.Context) -> None:
+    """Listing and restoring backups are SQLite's: a server database has its own tools."""
+    from pmcards import backup
+
+    message = backup.unsupported_url_message(_url(ctx))
+    if message is not None:
+        raise click.ClickException(message)
+
+
+@cli.command(name="backups")
+@json_option
+@click.pass_context
+def backups_cmd(ctx: click.Context, as_json: bool) -> None:
+    """List the automatic and manual backups of the collection, oldest first."""
+    from pmcards import backup
+    from pmcards.store import Store
+
+    _require_sqlite_file(ctx)
+    store = Store(_url(ctx), migrate=False)
+    try:
+        folder = backup.backups_dir(store)
+    finally:
+        store.close()
+    found = backup.list_backups(folder)
+    if as_json:
+        _echo_json(
+            {
+                "folder": str(folder),
+                "backups": [
+                    {
+                        "path": str(b.path),
+                        "created": b.created.isoformat(),
+                        "size": b.size,
+                        "reason": b.reason,
+                    }
+                    for b in found
+                ],
+            }
+        )
+        return
+    if not found:
+        click.echo(f"No backups yet in {folder}.")
+        return
+    for b in found:
+        local = b.created.astimezone()
+        click.echo(f"{local:%Y-%m-%d %H:%M:%S}  {b.reason:<9} {b.size / 1024:9.0f} KB  {b.path}")
+
+
+@cli.command(name="restore")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
+@click.pass_context
+def restore_cmd(ctx: click.Context, file: Path, yes: bool) -> None:
+    """Replace the collection with a backup FILE.
+
+    FILE must be a pmcards collection of this version or an older one (checked before
+    anything changes). The current collection is backed up first, and the restore is one
+    transaction: other pmcards processes see the old collection or the restored one.
+    """
+    from pmcards import backup
+
+    _require_sqlite_file(ctx)
+    backup.verify(file)
+    with _store(ctx, builtins=False, daily_backup=False) as store:
+        if not yes:
+            click.confirm(
+                f"Replace the collection at {store.location} with {file}? "
+                "(the current one is backed up first)",
+                abort=True,
+            )
+        safety = backup.restore(store, file)
+    click.echo(f"Restored {file} into {store.location}.")
+    click.echo(f"The collection as it was before: {safety}")
+
+
+@cli.command(name="check")
+@click.option("--repair", is_flag=True, help="Repair what is safe to repair (asks first).")
+@click.option("--yes", "-y", is_flag=True, help="With --repair: do not ask for confirmation.")
+@json_option
+@click.pass_context
+def check_cmd(ctx: click.Context, repair: bool, yes: bool, as_json: bool) -> None:
+    """Check the collection: the database file, foreign keys, every card's FSRS state
+    (valid, and the same as its last answer in the review log), orphans, burials, settings.
+
+    With --repair, the safe repairs are made after a backup; the rest is reported. Exits
+    with status 1 while problems remain.
+    """
+    from pmcards import backup
+    from pmcards import check as check_mod
+    from pmcards.clock import now_utc
+
+    if yes and not repair:
+        raise click.UsageError("--yes applies only with --repair")
+    with _store(ctx, builtins=False) as store:
+        with store.connect() as conn:
+            report = check_mod.run(conn, store.location, now_utc())
+        fixable = report.repairable
+        repaired: list[check_mod.Problem] = []
+        if repair and fixable:
+            if not yes and not as_json:
+                _print_check(report)
+            if yes or click.confirm(
+                f"Repair {len(fixable)} problem(s)? The collection is backed up first.",
+                err=True,
+            ):
+                saved = backup.automatic(store, "repair")
+                if saved is not None and not as_json:
+                    click.echo(f"Backup before repairing: {saved}", err=True)
+                with store.write_connection() as conn:
+                    repaired = check_mod.repair(conn, fixable)
+                with store.connect() as conn:
+                    after = check_mod.run(conn, store.location, now_utc())
+            else:
+                after = report
+        else:
+            after = report
+    if as_json:
+        data = report.as_dict()
+        data["repaired"] = [p.as_dict() for p in repaired]
+        data["remaining"] = [p.as_dict() for p in after.problems]
+        _echo_json(data)
+    else:
+        if not (repair and fixable and not yes):
+            _print_check(report)
+        if repaired:
+            click.echo(f"Repaired {len(repaired)} problem(s).")
+        if after.problems:
+            left = len(after.problems)
+            hint = "" if repair or not after.repairable else " (pmcards check --repair)"
+            click.echo(f"{left} problem(s) remain{hint}.")
+        else:
+            click.echo("No problems found." if not repaired else "The collection is now sound.")
+    if after.problems:
+        ctx.exit(1)
+
+
+def _print_check(report: Any) -> None:
+    click.echo(
+        f"Checked {report.location}: {report.cards} cards, {report.reviews} reviews, "
+        f"{len(report.problems)} problem(s)."
+    )
+    for problem in report.problems:
+        fix = f" → can repair: {problem.repair}" if problem.fix is not None else " → cannot repair"
+        click.echo(f"  {problem.message}{fix}")
+
+
 # -- db -----------------------------------------------------------------------------------
 
 
@@ -774,29 +1006,6 @@ def db_version(ctx: click.Context) -> None:
     with _store(ctx, builtins=False) as store, store.engine.connect() as conn:
         done = migrations.applied(conn)
     click.echo(f"schema version {len(done)} (this pmcards: {migrations.SCHEMA_VERSION})")
-
-
-@db.command(name="backup")
-@click.option(
-    "-o",
-    "--output",
-    type=click.Path(path_type=Path),
-    help="A file (.sqlite3, or .dump for pg_dump) or a folder [default: backups/ in the "
-    "data directory].",
-)
-@click.pass_context
-def db_backup(ctx: click.Context, output: Path | None) -> None:
-    """Back up the collection, consistently even while it is in use.
-
-    SQLite: SQLite's online backup. PostgreSQL: pg_dump (custom format) when installed,
-    else a SQLite copy made by pmcards (restore it with `pmcards db copy`). The output says
-    which was made.
-    """
-    from pmcards.backup import backup, backups_dir
-
-    with _store(ctx, builtins=False) as store:
-        made = backup(store, output or backups_dir())
-    click.echo(f"Backed up to {made}")
 
 
 @db.command(name="copy")

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import re
+
+_ONE_LINE = re.compile(r"\s*[\r\n\v\f\x1c-\x1e\x85\u2028\u2029]+\s*")
+
 
 class PmcardsError(Exception):
     """A failure the user can act on. The CLI prints it on one line and exits 1."""
 
     def __init__(self, message: str, *, path: str | None = None, line: int | None = None) -> None:
+        # One line, always: a message may quote text from a file or from SQLite that holds
+        # line breaks (a damaged schema, a broken field).
+        message = _ONE_LINE.sub(" ", message)
         super().__init__(message)
         self.message = message
         self.path = path
@@ -29,3 +36,8 @@ class SchemaError(PmcardsError):
 
 class SettingError(PmcardsError):
     """A configuration key or value that is not valid."""
+
+
+class BadValueError(PmcardsError):
+    """A command-line value that names nothing in the collection (an unknown deck or tag):
+    known only once the collection is open, and reported by the CLI as a usage error."""

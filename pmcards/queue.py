@@ -14,7 +14,7 @@ from sqlalchemy import Select, and_, case, func, literal, or_, select
 
 from pmcards import schema
 from pmcards.clock import Day
-from pmcards.errors import PmcardsError
+from pmcards.errors import BadValueError
 from pmcards.schema import LEARNING, NEW, RELEARNING, REVIEW
 from pmcards.settings import Settings
 from pmcards.sqltime import days_between
@@ -69,13 +69,13 @@ class Scope:
             found = session.scalar(select(func.count()).select_from(self.deck_ids().subquery()))
             if not found:
                 names = ", ".join(session.scalars(select(D.name).order_by(D.name)))
-                raise PmcardsError(f"no deck named {self.deck!r} (decks: {names or 'none'})")
+                raise BadValueError(f"no deck named {self.deck!r} (decks: {names or 'none'})")
         if self.tag is not None:
             found = session.scalar(
                 select(N.id).where(N.tags.contains(f" {self.tag} ", autoescape=True)).limit(1)
             )
             if not found:
-                raise PmcardsError(f"no note is tagged {self.tag!r}")
+                raise BadValueError(f"no note is tagged {self.tag!r}")
 
 
 def not_buried(now: datetime) -> Any:

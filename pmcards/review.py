@@ -44,6 +44,9 @@ class Shown:
     front: Face
     back: Face
     outcomes: dict[Rating, scheduling.Outcome]
+    # How many answers the card had when shown: answer() tells whether another session
+    # answered it in the meantime.
+    reps: int = 0
 
     def interval(self, rating: Rating) -> timedelta:
         return self.outcomes[rating].interval
@@ -56,6 +59,9 @@ class Answered:
     due: datetime
     leeched: bool
     lapses: int
+    # Another session answered this card after it was shown here: this answer was scheduled
+    # from the card's new state (re-read under the write lock), not the one shown.
+    changed_meanwhile: bool = False
 
 
 @dataclass
@@ -266,6 +272,7 @@ class ReviewSession:
             front=front,
             back=back,
             outcomes=self.outcomes(scheduling.memory_of(card), now, card.id, card.deck_id),
+            reps=card.reps,
         )
 
     def outcomes(
@@ -290,11 +297,18 @@ class ReviewSession:
         *,
         source: str = "review",
         record: Callable[[Connection, int], None] | None = None,
+        shown_reps: int | None = None,
     ) -> Answered:
         """Grade a card: schedule it with FSRS, log it, bury its siblings; committed on return.
 
         `source` names what gave the answer in the review log (review, drill, mock);
         `record(connection, log_id)` writes what goes with it in the same transaction.
+
+        The card is read again inside the write transaction (which holds the write lock from
+        its first statement), so an answer given in another session since the card was shown
+        is the starting point of this one: both are recorded, in order, and neither
+        overwrites the other. `shown_reps` (the card's answer count when shown) lets the
+        result say that this happened.
         """
         now = self.clock()
         self._check_day(now)
@@ -312,6 +326,7 @@ class ReviewSession:
                 raise PmcardsError("this card no longer exists (deleted by another process?)")
             before = scheduling.memory_of(card)
             after = self.outcomes(before, now, card_id, card.deck_id)[rating].memory
+            reviewed_at = scheduling.review_time(before, now)
             leeched = self._is_new_leech(before, after)
             values = {**scheduling.memory_values(after), "suspended": card.suspended or leeched}
             conn.execute(
@@ -322,7 +337,7 @@ class ReviewSession:
                 {
                     "card_id": card_id,
                     "rating": int(rating),
-                    "reviewed_at": now,
+                    "reviewed_at": reviewed_at,
                     "duration_ms": duration_ms,
                     "source": source,
                     **{f"{k}_before": v for k, v in scheduling.memory_values(before).items()},
@@ -367,7 +382,8 @@ class ReviewSession:
                 again=rating == Rating.Again,
             )
         )
-        return Answered(card_id, rating, after.due, leeched, after.lapses)
+        changed = shown_reps is not None and shown_reps != before.reps
+        return Answered(card_id, rating, after.due, leeched, after.lapses, changed)
 
     def _is_new_leech(self, before: scheduling.Memory, after: scheduling.Memory) -> bool:
         """At the threshold, and every half-threshold lapses after it (as Anki): a leech."""

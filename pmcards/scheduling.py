@@ -142,7 +142,7 @@ def outcomes(
     """What each of the four ratings would do to this card at `now`."""
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
-    now = now.astimezone(UTC)
+    now = review_time(memory, now)
     scheduler = scheduler_for(settings)
     fcard = to_fsrs(memory, card_id)
     raw: dict[Rating, FsrsCard] = {}
@@ -180,6 +180,22 @@ def _after(before: Memory, fcard: FsrsCard, rating: Rating, when: datetime) -> M
         reps=before.reps + 1,
         lapses=before.lapses + (1 if lapsed else 0),
     )
+
+
+def review_time(memory: Memory, now: datetime) -> datetime:
+    """The time an answer given at `now` is recorded at: `now` in UTC, but never before the
+    card's last review.
+
+    The system clock can move backwards (a wrong clock corrected, a virtual machine
+    restored). py-fsrs would then see a negative elapsed time, and the card would get a
+    last review earlier than the one before and a due date before its last review. Taking
+    the later of the two keeps each card's history in order and every interval positive;
+    the cost is that an answer during a backwards jump counts as given at the last review.
+    """
+    now = now.astimezone(UTC)
+    if memory.last_review is not None and now < memory.last_review:
+        return memory.last_review.astimezone(UTC)
+    return now
 
 
 def _spread_review_intervals(
@@ -264,6 +280,7 @@ __all__ = [
     "outcomes",
     "replay",
     "retrievability",
+    "review_time",
     "scheduler_for",
     "to_fsrs",
 ]

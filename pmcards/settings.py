@@ -39,6 +39,7 @@ class Settings:
     rollover_hour: int = 4
     leech_threshold: int = 8
     learn_ahead_minutes: int = 20
+    backups_keep: int = 10
 
     def fsrs_parameters(self) -> tuple[float, ...]:
         if self.parameters is not None:
@@ -66,6 +67,7 @@ HELP = {
     "rollover_hour": "local hour (0-23) at which a study day starts",
     "leech_threshold": "lapses after which a card is tagged 'leech' and suspended",
     "learn_ahead_minutes": "show learning cards this early when nothing else is due",
+    "backups_keep": "automatic backups kept in the backups folder (the oldest are deleted)",
 }
 
 _STEP = re.compile(r"^(\d+(?:\.\d+)?)([smhd])$")
@@ -151,6 +153,7 @@ PARSERS: dict[str, Callable[[str], Any]] = {
     "rollover_hour": _int_in(0, 23),
     "leech_threshold": _int_in(1, 999),
     "learn_ahead_minutes": _int_in(0, 1440),
+    "backups_keep": _int_in(1, 1000),
 }
 KEYS = [f.name for f in fields(Settings)]
 # Internal collection state kept beside the settings (not shown by `pmcards config`).

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -46,7 +47,7 @@ def _sqlite_setup(engine: Engine, *, autocheckpoint: bool) -> None:
         cursor = dbapi_conn.cursor()
         cursor.execute("PRAGMA foreign_keys = ON")
         cursor.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_SECONDS * 1000)}")
-        cursor.execute("PRAGMA journal_mode = WAL")
+        _set_wal(cursor)
         # FULL: a committed answer survives power loss too, not only a killed process.
         cursor.execute("PRAGMA synchronous = FULL")
         if not autocheckpoint:
@@ -85,6 +86,28 @@ def _connect_args(url: sa.URL, file: Any) -> dict[str, Any]:
         }
         return {k: v for k, v in args.items() if k not in url.query}
     return {}
+
+
+def _set_wal(cursor: Any) -> None:
+    """Switch to WAL mode (a no-op once the file is in it, as it stays).
+
+    Switching a file that is still in rollback mode (a new collection, or a backup copied
+    into place by hand) needs an exclusive lock, and two processes opening it at the same
+    moment can deadlock on it: SQLite then answers "database is locked" at once, without
+    waiting on the busy timeout. So the switch is retried until the timeout.
+    """
+    import sqlite3
+    import time
+
+    deadline = time.monotonic() + BUSY_TIMEOUT_SECONDS
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
 
 
 class Store:
@@ -143,8 +166,15 @@ class Store:
         """
         with self._guard():
             with self.engine.connect() as conn:
-                if not migrations.pending(conn):
+                due = migrations.pending(conn)
+                if not due:
                     return []
+                existing = bool(migrations.applied(conn))
+            if existing:
+                # A collection with content is backed up before its schema changes.
+                from pmcards import backup
+
+                backup.automatic(self, "migration")
             with self._write_engine.begin() as conn:
                 return migrations.run(conn)
 
@@ -198,7 +228,8 @@ class Store:
                 if message is not None:
                     raise PmcardsError(message) from exc
             if isinstance(exc, DatabaseError):
-                raise PmcardsError(_explain(self.location, exc)) from exc
+                file = paths.sqlite_path(self.url)
+                raise PmcardsError(_explain(self.location, exc, file)) from exc
             if exc.connection_invalidated:
                 raise PmcardsError(f"lost the connection to {self.location}") from exc
             raise
@@ -215,9 +246,27 @@ class Store:
         self.engine.dispose()
 
 
-def _explain(location: str, exc: DatabaseError) -> str:
+def _writable(file: Path) -> bool:
+    import os
+
+    return os.access(file, os.W_OK) and os.access(file.parent, os.W_OK)
+
+
+def _nearly_full(file: Path) -> bool:
+    import shutil
+
+    try:
+        return shutil.disk_usage(file.parent).free < 1024 * 1024
+    except OSError:
+        return False
+
+
+def _explain(location: str, exc: DatabaseError, file: Path | None = None) -> str:
     text = str(exc.orig) if exc.orig is not None else str(exc)
     lowered = text.lower()
+    if "disk i/o error" in lowered and file is not None and _nearly_full(file):
+        # Out of space while growing the -wal or -shm file, SQLite says "disk I/O error".
+        lowered = "database or disk is full"
     if "database or disk is full" in lowered:
         return f"the disk holding {location} is full: nothing was written; free some space"
     if "readonly" in lowered or "read-only" in lowered:
@@ -227,9 +276,16 @@ def _explain(location: str, exc: DatabaseError) -> str:
             f"{location} stayed locked by another pmcards process for {BUSY_TIMEOUT_SECONDS:.0f}s"
         )
     if "unable to open" in lowered:
+        if file is not None and file.exists() and not _writable(file):
+            return (
+                f"{location} is read-only: pmcards needs to write to it and to its folder "
+                "(SQLite keeps its -wal and -shm files beside it)"
+            )
         return f"cannot open the collection at {location}"
     if "file is not a database" in lowered or "malformed" in lowered:
         return f"{location} is not a pmcards collection or is damaged ({text})"
+    if "disk i/o error" in lowered:
+        return f"a disk error on {location}: the last change was not written ({text})"
     return f"database error on {location}: {text}"
 
 

@@ -14,6 +14,7 @@ import textwrap
 import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import Any
 
 import click
 from fsrs import Rating
@@ -39,25 +40,67 @@ def safe(text: str) -> str:
 
 
 class Keys:
-    """Single keypresses: raw mode on a terminal, characters from stdin otherwise."""
+    """Single keypresses: the terminal held in non-canonical mode for the whole session on a
+    TTY, characters from stdin otherwise.
+
+    The terminal is switched once, not around each key (as click.getchar does): switching
+    it flushes pending input, so a key pressed while the next card was being drawn was
+    silently lost. Held for the session, keys typed ahead are read in order. Signals are
+    off too, so Ctrl-C arrives as a key and never interrupts an answer being written.
+    """
 
     def __init__(self) -> None:
         self.tty = sys.stdin.isatty()
+        self._pending: list[str] = []
+        self._saved: list[Any] | None = None
+
+    def __enter__(self) -> Keys:
+        if self.tty:
+            try:
+                import termios
+
+                fd = sys.stdin.fileno()
+                self._saved = termios.tcgetattr(fd)
+                mode = termios.tcgetattr(fd)
+                mode[3] &= ~(termios.ICANON | termios.ECHO | termios.ISIG)
+                mode[6][termios.VMIN] = 1
+                mode[6][termios.VTIME] = 0
+                termios.tcsetattr(fd, termios.TCSANOW, mode)
+            except (ImportError, OSError):
+                self._saved = None  # no termios (Windows): click.getchar per key
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._saved is not None:
+            import termios
+
+            termios.tcsetattr(sys.stdin.fileno(), termios.TCSADRAIN, self._saved)
+            self._saved = None
 
     def read(self) -> str:
-        if self.tty:
+        if not self.tty:
+            ch = sys.stdin.read(1)
+            if ch == "":
+                raise EOFError
+        elif self._saved is None:
             return click.getchar()
-        ch = sys.stdin.read(1)
-        if ch == "":
-            raise EOFError
+        else:
+            if not self._pending:
+                data = os.read(sys.stdin.fileno(), 64)
+                if not data:
+                    raise EOFError
+                self._pending = split_keys(data.decode("utf-8", "replace"))
+            ch = self._pending.pop(0)
         if ch == "\x03":
             raise KeyboardInterrupt
+        if ch == "\x04" and self.tty:
+            raise EOFError
         return ch
 
     def read_timeout(self, seconds: float) -> str | None:
         """A keypress within `seconds`, or None. Without a terminal (or without termios),
         waits for the key as `read` does."""
-        if not self.tty:
+        if not self.tty or self._pending:
             return self.read()
         try:
             import select
@@ -66,6 +109,10 @@ class Keys:
         except ImportError:  # pragma: no cover - not POSIX
             return self.read()
         fd = sys.stdin.fileno()
+        if self._saved is not None:
+            # Inside `with Keys()`: the terminal is already in key-at-a-time mode.
+            ready, _, _ = select.select([fd], [], [], max(0.0, seconds))
+            return self.read() if ready else None
         saved = termios.tcgetattr(fd)
         try:
             tty.setcbreak(fd)
@@ -76,6 +123,15 @@ class Keys:
         if ch == "\x03":
             raise KeyboardInterrupt
         return ch
+
+
+_KEY = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1bO.|\x1b.?|.", re.DOTALL)
+
+
+def split_keys(data: str) -> list[str]:
+    """What one read from the terminal holds, as keys: an escape sequence (an arrow key) is
+    one key, so it is never taken for Esc followed by letters."""
+    return _KEY.findall(data)
 
 
 class Screen:
@@ -101,17 +157,17 @@ def run(session: ReviewSession, *, color: bool | None = None, notice: str = "") 
     if color is None:
         color = out_tty and "NO_COLOR" not in os.environ
     screen = Screen(color=color, tty=out_tty and sys.stdin.isatty())
-    keys = Keys()
     shown_any = False
-    try:
-        while True:
-            shown = session.next_card()
-            if shown is None:
-                break
-            shown_any = True
-            notice = _one_card(session, shown, screen, keys, notice)
-    except (KeyboardInterrupt, EOFError):
-        pass
+    with Keys() as keys:
+        try:
+            while True:
+                shown = session.next_card()
+                if shown is None:
+                    break
+                shown_any = True
+                notice = _one_card(session, shown, screen, keys, notice)
+        except (KeyboardInterrupt, EOFError):
+            pass
     summary = session.summary()
     if not shown_any:
         click.echo(
@@ -161,11 +217,19 @@ def _one_card(session: ReviewSession, shown: Shown, screen: Screen, keys: Keys, 
         if key in GRADE_KEYS:
             rating = GRADE_KEYS[key]
             elapsed = int((time.monotonic() - started) * 1000)
-            result = session.answer(shown.card_id, rating, elapsed)
+            result = session.answer(shown.card_id, rating, elapsed, shown_reps=shown.reps)
             if not screen.tty:
                 click.echo(
                     f"→ {RATING_NAMES[rating]}: next in {format_interval(shown.interval(rating))}"
                 )
+            if result.changed_meanwhile:
+                message = (
+                    "Another session answered this card while it was on screen: both answers "
+                    "are recorded, this one scheduled from the other's result."
+                )
+                if not screen.tty:
+                    click.echo(message)
+                return message
             if result.leeched:
                 message = (
                     f"Leech: this card has lapsed {result.lapses} times. It is tagged 'leech' and "

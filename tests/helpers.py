@@ -45,3 +45,27 @@ def qa(i: int, prefix: str = "n", **extra: object) -> dict[str, object]:
     }
     note.update(extra)
     return note
+
+
+def content(path: Path) -> dict[str, list[tuple[object, ...]]]:
+    """Everything a collection holds, table by table, in a stable order: compared before
+    and after a failure to prove that nothing changed (the file's bytes may differ)."""
+    import sqlite3
+
+    conn = sqlite3.connect(path)
+    try:
+        tables = [
+            r[0]
+            for r in conn.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table' "
+                "AND name NOT LIKE 'sqlite_%' ORDER BY name"
+            )
+        ]
+        return {
+            table: sorted(
+                conn.execute(f'SELECT * FROM "{table}"').fetchall(), key=lambda r: repr(r)
+            )
+            for table in tables
+        }
+    finally:
+        conn.close()

@@ -160,7 +160,7 @@ def test_bad_options_are_usage_errors(args: list[str], message: str) -> None:
 
 def test_unknown_deck_is_a_clear_error() -> None:
     result = CliRunner().invoke(cli, ["review", "--deck", "Nope"])
-    assert result.exit_code == 1
+    assert result.exit_code == 2  # a usage error: the value names no deck
     assert result.output.splitlines()[-1].startswith("Error: no deck named 'Nope' (decks: ")
 
 
@@ -260,6 +260,6 @@ def test_console_script_exit_codes_and_output(tmp_path: Path, new_db: NewDb) -> 
     assert (ok.returncode, ok.stdout) == (0, f"{tmp_path / 'collection.sqlite3'}\n")
     assert run("nope").returncode == 2
     bad = run("--db", new_db("x"), "review", "--deck", "Nope")
-    assert bad.returncode == 1 and bad.stderr.splitlines()[-1].startswith("Error: no deck named 'Nope'")
+    assert bad.returncode == 2 and bad.stderr.splitlines()[-1].startswith("Error: no deck named 'Nope'")
     big = run("--db", new_db("big"), "cards", "--json")
     assert big.returncode == 0 and big.stdout.rstrip().endswith("]")  # all of it, flushed

@@ -42,13 +42,14 @@ def test_prune_backs_up_then_deletes_missing_notes(tmp_path: Path, isolated_home
     write_deck(path, "D", [qa(1)])
     code, output = run("import", str(path), "--prune", "--dry-run")
     assert "2 missing" in output and "(would be deleted): n-002, n-003" in output
-    assert not (isolated_home / "backups").exists()
+    assert not list((isolated_home / "backups").glob("*-prune.sqlite3"))  # only the daily one
     code, output = run("import", str(path))
     assert "(kept): n-002, n-003" in output
     code, output = run("import", str(path), "--prune")
     assert code == 0 and "(deleted): n-002, n-003" in output
-    backups = list((isolated_home / "backups").glob("collection-*"))
-    assert len(backups) == 1 and f"Backup before pruning: {backups[0]} (" in output
+    # SQLite: an online-backup copy; PostgreSQL: a pg_dump archive (or pmcards' own copy).
+    backups = list((isolated_home / "backups").glob("collection-*-prune.*"))
+    assert len(backups) == 1 and f"Backup before pruning: {backups[0]}" in output
     assert notes_in_deck(backups[0], "D") == 3
     code, output = run("cards", "--deck", "D")
     assert "n-001" in output and "n-002" not in output

@@ -5,13 +5,27 @@ Autoescape is on for everything: card text such as `<script>` is shown, never ru
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, StrictUndefined, TemplateError
+from markupsafe import Markup
 
 from pmcards.errors import PmcardsError
 from pmcards.resources import templates_dir
+
+# C0 and C1 control characters other than tab and line breaks: invalid in HTML, and an
+# escape sequence in a card must not survive into a file someone may `cat` to a terminal.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+
+def _no_controls(value: Any) -> Any:
+    if isinstance(value, Markup):
+        return Markup(_CONTROL.sub("", str(value)))
+    if isinstance(value, str):
+        return _CONTROL.sub("", value)
+    return value
 
 
 def environment(user_dir: Path | None = None) -> Environment:
@@ -23,6 +37,7 @@ def environment(user_dir: Path | None = None) -> Environment:
         undefined=StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
+        finalize=_no_controls,
     )
     env.filters["percent"] = lambda x: f"{x * 100:.0f}%"
     return env

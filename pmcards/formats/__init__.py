@@ -152,4 +152,8 @@ def read_text(path: Path, max_bytes: int) -> str:
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
         raise DeckFormatError("not valid UTF-8 text", path=where, line=line) from None
+    nul = text.find("\x00")
+    if nul >= 0:
+        line = text.count("\n", 0, nul) + 1
+        raise DeckFormatError("a NUL character: not a text file", path=where, line=line)
     return text.replace("\r\n", "\n")

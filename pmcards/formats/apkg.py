@@ -13,6 +13,7 @@ import sqlite3
 import stat
 import tempfile
 import zipfile
+import zlib
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -31,6 +32,10 @@ from pmcards.models import LEARNING, NEW, RELEARNING, REVIEW
 MAX_PACKAGE_BYTES = 2 * 1024 * 1024 * 1024
 MAX_COLLECTION_BYTES = 1024 * 1024 * 1024
 MAX_MEDIA_BYTES = 100 * 1024 * 1024
+# All media files of one package together, and the map naming them: a zip bomb made of many
+# small members, or of one huge map, stops here.
+MAX_TOTAL_MEDIA_BYTES = 2 * 1024 * 1024 * 1024
+MAX_MEDIA_MAP_BYTES = 64 * 1024 * 1024
 # Anki's card types -> our states (the same numbers, as models.py notes).
 STATES = {0: NEW, 1: LEARNING, 2: REVIEW, 3: RELEARNING}
 
@@ -53,7 +58,8 @@ def parse(path: Path) -> list[ParsedDeck]:
         archive = zipfile.ZipFile(path)
     except FileNotFoundError:
         raise fail("cannot read file: No such file or directory") from None
-    except (zipfile.BadZipFile, OSError):
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError):
+        # ValueError: a damaged directory (a member name that is not UTF-8, bad offsets).
         raise fail("not an Anki package: not a zip archive") from None
     with archive, tempfile.TemporaryDirectory(prefix="pmcards-apkg-") as tmp:
         names = set(archive.namelist())
@@ -75,6 +81,11 @@ def parse(path: Path) -> list[ParsedDeck]:
                 conn.close()
         except sqlite3.DatabaseError as exc:
             raise fail(f"the package's collection cannot be read: {exc}") from None
+        except (KeyError, ValueError, TypeError, IndexError, AttributeError, OverflowError) as exc:
+            # The tables are there but their content is not what Anki writes (a damaged or
+            # hand-made package): the file is refused, whatever field broke.
+            what = f"{type(exc).__name__}: {exc}"
+            raise fail(f"the package's collection is damaged ({what})") from None
         media, warnings = _read_media(archive, latest, fail)
     if not decks:
         decks = [ParsedDeck(path=where, name=path.stem, named=False)]
@@ -96,7 +107,16 @@ def _read_member(
         raise fail(f"{member} is {info.file_size // 1_048_576} MB: too large")
     try:
         raw = archive.read(member)
-    except (zipfile.BadZipFile, OSError, EOFError) as exc:
+    except (
+        zipfile.BadZipFile,
+        OSError,
+        EOFError,
+        ValueError,
+        zlib.error,
+        NotImplementedError,
+    ) as exc:
+        # zlib.error: a deflate stream broken inside; NotImplementedError: a compression
+        # method zipfile does not know.
         raise fail(f"{member} is damaged: {exc}") from None
     if not compressed:
         return raw
@@ -324,7 +344,7 @@ def _read_media(
     warnings: list[str] = []
     if "media" not in archive.namelist():
         return [], warnings
-    raw = archive.read("media")
+    raw = _read_member(archive, "media", MAX_MEDIA_MAP_BYTES, compressed=False, fail=fail)
     entries: list[tuple[str, str]] = []  # (zip member, file name)
     if raw[:1] == b"{" or not raw:
         try:
@@ -336,9 +356,11 @@ def _read_media(
         import zstandard
 
         try:
-            data = zstandard.ZstdDecompressor().stream_reader(raw).read()
+            data = zstandard.ZstdDecompressor().stream_reader(raw).read(MAX_MEDIA_MAP_BYTES + 1)
         except zstandard.ZstdError:
             raise fail("the package's media map is damaged") from None
+        if len(data) > MAX_MEDIA_MAP_BYTES:
+            raise fail(f"the package's media map is over {MAX_MEDIA_MAP_BYTES // 1_048_576} MB")
         try:
             found = [
                 _protobuf_fields(e)
@@ -353,6 +375,7 @@ def _read_media(
             if isinstance(raw_name, bytes):
                 entries.append((str(legacy), raw_name.decode("utf-8", "replace")))
     files = []
+    total = 0
     for member, name in entries:
         safe = safe_media_name(name)
         if safe is None:
@@ -371,6 +394,12 @@ def _read_media(
         except DeckFormatError as exc:
             warnings.append(f"media file {name!r}: {exc.message}: not imported")
             continue
+        total += len(content)
+        if total > MAX_TOTAL_MEDIA_BYTES:
+            raise fail(
+                f"the package's media files are over {MAX_TOTAL_MEDIA_BYTES // 1_048_576} MB "
+                "together: too large"
+            )
         files.append(MediaFile(name=safe, data=content))
     return files, warnings
 

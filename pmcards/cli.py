@@ -801,8 +801,8 @@ def config(
     "--to",
     "to",
     type=click.Path(path_type=Path),
-    help="Write the backup to this file instead of the backups folder (PostgreSQL: a .dump "
-    "file for pg_dump, a .sqlite3 file for a copy, or a folder).",
+    help="Write the backup to this file, or into this existing folder, instead of the backups "
+    "folder (PostgreSQL: a .dump file for pg_dump, a .sqlite3 file for a copy, or a folder).",
 )
 @click.pass_context
 def backup_cmd(ctx: click.Context, to: Path | None) -> None:
@@ -825,10 +825,10 @@ def backup_cmd(ctx: click.Context, to: Path | None) -> None:
             return
         if not backup.supported(store):
             raise click.ClickException(backup.unsupported_message(store))
-        if to is not None and to.suffix == backup.SUFFIX:
-            path = backup.backup_to_file(store, to)
-        elif to is not None:  # a folder: a timestamped file in it
+        if to is not None and to.is_dir():  # a timestamped file in that folder
             path = backup.backup(store, to)
+        elif to is not None:
+            path = backup.backup_to_file(store, to)
         else:
             automatic = backup.automatic(store, "manual")
             assert automatic is not None

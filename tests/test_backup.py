@@ -159,15 +159,16 @@ def test_migration_is_backed_up_first(isolated_home: Path) -> None:
         ]
 
 
-def test_other_databases_are_backed_up_with_their_own_tools() -> None:
+def test_backups_of_other_databases_are_listed_and_restored_with_their_own_tools() -> None:
+    # `pmcards backup` itself works on PostgreSQL (pg_dump): see test_shared_store.py.
     url = "postgresql+psycopg://me:secret@db.example/pm"
-    for command in (["backup"], ["backups"], ["restore", "x.sqlite3"]):
+    for command in (["backups"], ["restore", "x.sqlite3"]):
         code, output = run("--db", url, *command)
         assert code == 1
         assert output == (
             "Error: postgresql+psycopg://me:***@db.example/pm is a postgresql database, not a "
-            "SQLite file: back it up with the database's own tools (for PostgreSQL, pg_dump "
-            "and pg_restore)\n"
+            "SQLite file: `pmcards backup` saves a copy of it on request; restore it with the "
+            "database's own tools (for PostgreSQL, pg_restore) or `pmcards db copy`\n"
         )
 
 

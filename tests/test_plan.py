@@ -184,7 +184,7 @@ def test_plan_warns_when_the_target_cannot_be_met() -> None:
 def test_plan_refuses_bad_input() -> None:
     assert run("plan", "--interview", "2026-03-02")[1].endswith("must be after today\n")
     code, out = run("plan", "--interview", "2026-04-01", "--deck", "Nope")
-    assert code == 1 and "no deck named 'Nope'" in out
+    assert code == 2 and "no deck named 'Nope'" in out
     assert run("plan", "--target", "0.9")[0] == 2
     assert run("plan", "--interview", "2026-04-01", "--target", "1.5")[0] == 2
 

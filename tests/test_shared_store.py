@@ -356,6 +356,8 @@ def test_backup_says_how_it_was_made_and_restores(
 ) -> None:
     build_history(collection_url, tmp_path)
     original = summary(collection_url)
+    (tmp_path / "b").mkdir()
+    (tmp_path / "c").mkdir()
     code, output = run("backup", "--to", str(tmp_path / "b"))
     assert code == 0, output
     (made,) = (tmp_path / "b").iterdir()

@@ -193,6 +193,8 @@ def _history_at(conn: sa.Connection, version: int) -> None:
             " ?, ?)",
             (n + 1, t, t, t, n, datetime(2026, 1, 6, 10, 0), n == 2),
         )
+    if version >= 3:  # m003 gave cards their deck; pmcards fills it in when it writes a card
+        conn.exec_driver_sql("UPDATE cards SET deck_id = 1")
     conn.exec_driver_sql("INSERT INTO settings (key, value) VALUES ('new_per_day', '35')")
 
 

@@ -76,7 +76,7 @@ def notes_in_deck(backup_file: Path, deck: str) -> int:
         return int(count)
 
 
-@pytest.mark.sqlite_only("SQLite's online backup into a file")
+@pytest.mark.sqlite_only(reason="SQLite's online backup into a file")
 def test_backup_to_a_file(store: Store, tmp_path: Path) -> None:
     made = backup(store, tmp_path / "copy.sqlite3")
     assert made == tmp_path / "copy.sqlite3"

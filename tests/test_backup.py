@@ -17,6 +17,12 @@ from helpers import content
 from pmcards import backup, migrations
 from pmcards.cli import cli
 
+# These tests work on the collection's SQLite file itself (damage it, fill its disk, back
+# it up or check it page by page), so they run in the SQLite pass of the suite only.
+pytestmark = pytest.mark.sqlite_only(
+    reason="backups, restores and rotation of the collection's SQLite file"
+)
+
 
 def run(*args: str, input: str | None = None) -> tuple[int, str]:
     result = CliRunner().invoke(cli, list(args), input=input)

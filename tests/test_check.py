@@ -12,6 +12,10 @@ from click.testing import CliRunner
 
 from pmcards.cli import cli
 
+# These tests work on the collection's SQLite file itself (damage it, fill its disk, back
+# it up or check it page by page), so they run in the SQLite pass of the suite only.
+pytestmark = pytest.mark.sqlite_only(reason="damages the collection's SQLite file on purpose")
+
 
 @pytest.fixture(scope="module")
 def studied(tmp_path_factory: pytest.TempPathFactory) -> Path:

@@ -102,6 +102,9 @@ def test_status_while_reviewing(prepared: Path, tmp_path: Path, seed: int) -> No
     assert faults.verify(home / faults.DB).logs == answered == 16
 
 
+@pytest.mark.sqlite_only(
+    reason="reads the collection's SQLite file directly (test_shared_store.py covers PostgreSQL)"
+)
 def test_card_on_screen_in_two_sessions_is_not_double_scheduled(
     store: Store, tmp_path: Path, clock: FakeClock
 ) -> None:

@@ -28,6 +28,10 @@ from pmcards.errors import PmcardsError
 from pmcards.review import ReviewSession
 from pmcards.store import Store
 
+# These tests work on the collection's SQLite file itself (damage it, fill its disk, back
+# it up or check it page by page), so they run in the SQLite pass of the suite only.
+pytestmark = pytest.mark.sqlite_only(reason="fills the disk under the collection's SQLite file")
+
 
 @pytest.fixture(scope="module")
 def prepared(tmp_path_factory: pytest.TempPathFactory) -> Path:

@@ -224,6 +224,7 @@ def _materialize(tmp: Path, name: str, spec: Any, good_apkg: bytes) -> list[Path
     return [path]
 
 
+@pytest.mark.sqlite_only(reason="compares the collection's SQLite file content before and after")
 @pytest.mark.parametrize("case", list(CORPUS))
 def test_broken_file_changes_nothing(
     home: Path, good_apkg: bytes, tmp_path: Path, case: str, monkeypatch: pytest.MonkeyPatch
@@ -412,6 +413,7 @@ EVIL = {
 }
 
 
+@pytest.mark.sqlite_only(reason="builds its collection in the SQLite file")
 def test_hostile_card_text_in_the_terminal_and_in_html(home: Path, tmp_path: Path) -> None:
     copy = faults.fresh_home(home, tmp_path / "copy")
     deck = tmp_path / "evil.toml"

@@ -18,7 +18,7 @@ from sqlalchemy import insert, literal, select
 
 from pmcards import scheduling, schema
 from pmcards.kinds import judge_shows_bad
-from pmcards.queue import C, D, N, Scope, available, not_buried
+from pmcards.queue import MEMORY, C, D, N, Scope, available, not_buried
 from pmcards.schema import NEW
 from pmcards.settings import Settings
 from pmcards.sqltime import days_between
@@ -58,14 +58,7 @@ def pick(db: Db, settings: Settings, scope: Scope, now: datetime, count: int) ->
     columns = (
         C.id,
         C.note_id,
-        C.state,
-        C.step,
-        C.stability,
-        C.difficulty,
-        C.due,
-        C.last_review,
-        C.reps,
-        C.lapses,
+        *MEMORY,
         N.guid,
         N.fields,
         N.position,

@@ -22,7 +22,7 @@ from sqlalchemy import insert, literal, or_, select, update
 from pmcards import schema
 from pmcards.errors import PmcardsError
 from pmcards.kinds import RubricPoint, rubric_points
-from pmcards.queue import C, D, N, Scope, available
+from pmcards.queue import MEMORY, C, D, N, Scope, available
 from pmcards.schema import NEW, REVIEW, tags_to_text
 from pmcards.sqltime import days_between
 
@@ -123,14 +123,7 @@ def pick(db: Db, scope: Scope, now: datetime, guid: str | None = None) -> Prompt
         select(
             C.id,
             C.note_id,
-            C.state,
-            C.step,
-            C.stability,
-            C.difficulty,
-            C.due,
-            C.last_review,
-            C.reps,
-            C.lapses,
+            *MEMORY,
             N.guid,
             N.fields,
             D.name.label("deck"),

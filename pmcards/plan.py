@@ -364,21 +364,14 @@ def scoped_cards(db: Db, plan: Plan) -> list[tuple[int, int, scheduling.Memory]]
     from sqlalchemy import select
 
     from pmcards import schema
-    from pmcards.queue import C, N
+    from pmcards.queue import MEMORY, C, N
 
     ids = deck_ids(db, plan)
     stmt = (
         select(
             C.id,
             C.deck_id,
-            C.state,
-            C.step,
-            C.stability,
-            C.difficulty,
-            C.due,
-            C.last_review,
-            C.reps,
-            C.lapses,
+            *MEMORY,
         )
         .select_from(schema.cards)
         .join(schema.notes, N.id == C.note_id)

@@ -37,6 +37,8 @@ C = schema.cards.c
 N = schema.notes.c
 D = schema.decks.c
 L = schema.review_log.c
+# A card's memory columns, for selects that rebuild scheduling.Memory from rows.
+MEMORY = tuple(C[name] for name in schema.MEMORY_COLUMNS)
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from pmcards import queue, schema
 from pmcards import settings as settings_mod
 from pmcards.clock import now_utc, study_day
-from pmcards.queue import C, D, Due, Limits, N, Scope
+from pmcards.queue import MEMORY, C, D, Due, Limits, N, Scope
 from pmcards.schema import STATE_NAMES
 
 if TYPE_CHECKING:
@@ -150,14 +150,7 @@ def cards(
         select(
             C.id,
             C.ord,
-            C.state,
-            C.step,
-            C.stability,
-            C.difficulty,
-            C.due,
-            C.last_review,
-            C.reps,
-            C.lapses,
+            *MEMORY,
             C.suspended,
             C.buried_until,
             N.guid,

@@ -23,6 +23,7 @@ from pmcards.errors import PmcardsError
 from pmcards.kinds import Face, render
 from pmcards.models import NEW, REVIEW, Card, Note, ReviewLog
 from pmcards.queue import Due, Limits, Scope
+from pmcards.schema import MEMORY_COLUMNS
 from pmcards.store import Store
 
 LEECH_TAG = "leech"
@@ -510,7 +511,7 @@ _UPDATE_CARD = (
     .values(
         {
             name: bindparam(f"v_{name}", type_=Card.__table__.c[name].type)
-            for name in (*scheduling.MEMORY_COLUMNS, "suspended")
+            for name in (*MEMORY_COLUMNS, "suspended")
         }
     )
 )

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from fsrs import Card as FsrsCard
 from fsrs import Rating, Scheduler, State
 
-from pmcards.schema import NEW, REVIEW
+from pmcards.schema import MEMORY_COLUMNS, NEW, REVIEW
 from pmcards.settings import Settings
 
 if TYPE_CHECKING:
@@ -78,18 +78,6 @@ def memory_of(card: _HasMemory) -> Memory:
         reps=card.reps,
         lapses=card.lapses,
     )
-
-
-MEMORY_COLUMNS = (
-    "state",
-    "step",
-    "stability",
-    "difficulty",
-    "due",
-    "last_review",
-    "reps",
-    "lapses",
-)
 
 
 def memory_values(memory: Memory) -> dict[str, Any]:

@@ -30,6 +30,17 @@ from sqlalchemy.engine import Dialect
 # so 0 is ours; 1-3 are the same numbers as fsrs.State (and as Anki's queue types).
 NEW, LEARNING, REVIEW, RELEARNING = 0, 1, 2, 3
 STATE_NAMES = {NEW: "new", LEARNING: "learning", REVIEW: "review", RELEARNING: "relearning"}
+# The card columns that hold its FSRS memory (scheduling.Memory has the same fields).
+MEMORY_COLUMNS = (
+    "state",
+    "step",
+    "stability",
+    "difficulty",
+    "due",
+    "last_review",
+    "reps",
+    "lapses",
+)
 
 
 class UTCDateTime(TypeDecorator[datetime]):

@@ -14,7 +14,7 @@ from pmcards import queue, schema
 from pmcards import settings as settings_mod
 from pmcards.clock import Day, study_day
 from pmcards.kinds import summary
-from pmcards.queue import C, D, L, N
+from pmcards.queue import MEMORY, C, D, L, N
 from pmcards.schema import LEARNING, NEW, RELEARNING, REVIEW
 from pmcards.sqltime import days_between, local_date
 
@@ -201,14 +201,7 @@ def weakest(
     rows = session.execute(
         select(
             C.ord,
-            C.state,
-            C.step,
-            C.stability,
-            C.difficulty,
-            C.due,
-            C.last_review,
-            C.reps,
-            C.lapses,
+            *MEMORY,
             N.guid,
             N.kind,
             N.fields,

@@ -453,16 +453,7 @@ def _rebuild(
         values = scheduling.memory_values(after)
         return values, f"rebuild its state by replaying its {len(usable)} answers through FSRS"
     return (
-        {
-            "state": NEW,
-            "step": None,
-            "stability": None,
-            "difficulty": None,
-            "due": now,
-            "last_review": None,
-            "reps": 0,
-            "lapses": 0,
-        },
+        schema.new_memory_values(now),
         "make it a new card (it has no review history to rebuild from)",
     )
 

@@ -349,14 +349,7 @@ def _new_card(note_id: int, ord: int, now: datetime, source: ParsedCard | None) 
     return {
         "note_id": note_id,
         "ord": ord,
-        "state": NEW,
-        "step": None,
-        "stability": None,
-        "difficulty": None,
-        "due": now,
-        "last_review": None,
-        "reps": 0,
-        "lapses": 0,
+        **schema.new_memory_values(now),
         "suspended": bool(source and source.suspended),
         "buried_until": None,
     }

@@ -193,6 +193,20 @@ settings = Table(
 )
 
 
+def new_memory_values(now: datetime) -> dict[str, object]:
+    """The memory columns of a card never studied (due `now`, in deck order)."""
+    return {
+        "state": NEW,
+        "step": None,
+        "stability": None,
+        "difficulty": None,
+        "due": now,
+        "last_review": None,
+        "reps": 0,
+        "lapses": 0,
+    }
+
+
 def tags_to_text(tags: list[str]) -> str:
     unique = sorted(set(tags))
     return " " + " ".join(unique) + " " if unique else " "

@@ -555,7 +555,11 @@ def import_(
         not_md = [str(f) for f in files if formats.detect(f, fmt) != "md"]
         if not_md:
             raise click.UsageError(f"--write-ids applies only to Markdown files: {not_md[0]}")
-    decks_parsed = importer.parse_files(list(files), fmt, deck)
+    # A big TOML file is read while it is written, a thousand notes at a time, so memory
+    # stays flat; its errors surface inside the transaction, which then imports nothing.
+    decks_parsed = importer.parse_files(list(files), fmt, deck, stream=True)
+    if prune and not dry_run:
+        importer.validate(decks_parsed)  # no backup, and no pruning, for a bad file
     total = importer.note_count(decks_parsed)
     show_bar = total > 1000 and sys.stderr.isatty()
     with _store(ctx) as store:
@@ -576,8 +580,7 @@ def import_(
         transaction = store.connect() if dry_run else store.write_connection()
         with transaction as conn:
             if show_bar:
-                # Each note is counted twice: once checked against the collection, once written.
-                with click.progressbar(length=2 * total, label="Importing", file=sys.stderr) as bar:
+                with click.progressbar(length=total, label="Importing", file=sys.stderr) as bar:
                     report = importer.apply(
                         conn,
                         decks_parsed,

@@ -13,9 +13,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import bindparam, delete, func, insert, select, update
 
 from pmcards import formats, schema, settings
 from pmcards.errors import DeckFormatError
@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 
     Db = Connection | Session
 
+_T = TypeVar("_T")
 # Tags pmcards itself adds; a re-import keeps them even though the file does not list them.
 SYSTEM_TAGS = ("leech",)
 BUILTIN_FLAG = settings.BUILTIN_FLAG
@@ -63,44 +64,69 @@ class ImportReport:
 
 
 def parse_files(
-    paths: Sequence[Path], fmt: str = "auto", deck: str | None = None
+    paths: Sequence[Path], fmt: str = "auto", deck: str | None = None, *, stream: bool = False
 ) -> list[ParsedDeck]:
-    """Parse every file first, so a bad file stops the import before anything is written.
+    """Parse the files before the import opens its transaction: a bad file stops it there.
 
     `deck` names the deck to import into: a file with one deck goes there; the decks of a
     file with several (an Anki package, a CSV with a deck column) become its subdecks.
+
+    With `stream`, only the header of a big TOML file is read here; its notes are read
+    while they are imported (see `ParsedDeck.batches`). Their errors, and ids used twice,
+    are then found by `apply`, inside the import's one transaction: a bad file still
+    imports nothing.
     """
     decks: list[ParsedDeck] = []
     for path in paths:
-        found = formats.parse(path, fmt)
+        found = formats.parse(path, fmt, stream=stream)
         if deck:
             deck = deck.strip()
             single = len(found) == 1
             for parsed in found:
                 parsed.name = deck if single else f"{deck}::{parsed.name}"
         decks.extend(found)
-    owner: dict[str, tuple[str, int | None]] = {}
     for parsed_deck in decks:
         if len(parsed_deck.name) > 200:
             raise DeckFormatError(
                 f"deck name is {len(parsed_deck.name)} characters; the limit is 200",
                 path=parsed_deck.path,
             )
-        for note in parsed_deck.notes:
-            if note.guid in owner:
-                other, line = owner[note.guid]
-                at = f"{other}:{line}" if line else other
-                raise DeckFormatError(
-                    f"note id {note.guid!r} is also used in {at}",
-                    path=parsed_deck.path,
-                    line=note.line,
-                )
-            owner[note.guid] = (parsed_deck.path, note.line)
+    if not stream:
+        validate(decks)
     return decks
 
 
+def validate(decks: Sequence[ParsedDeck]) -> None:
+    """Read every note once, raising the first error: a note id used twice, or, in a
+    streamed file, whatever is wrong with it. For an import that must not start unless its
+    files are good (one that prunes makes a backup first)."""
+    owners = _Owners()
+    for parsed_deck in decks:
+        for batch in parsed_deck.batches():
+            for note in batch:
+                owners.claim(note, parsed_deck)
+
+
 def note_count(decks: Sequence[ParsedDeck]) -> int:
-    return sum(len(d.notes) for d in decks)
+    """How many notes the files hold (an estimate for a streamed file)."""
+    return sum(d.count() for d in decks)
+
+
+class _Owners:
+    """The file and line each note id of an import came from: an id may appear only once."""
+
+    def __init__(self) -> None:
+        self._by_guid: dict[str, tuple[str, int | None]] = {}
+
+    def claim(self, note: ParsedNote, deck: ParsedDeck) -> None:
+        owner = self._by_guid.get(note.guid)
+        if owner is not None:
+            other, line = owner
+            at = f"{other}:{line}" if line else other
+            raise DeckFormatError(
+                f"note id {note.guid!r} is also used in {at}", path=deck.path, line=note.line
+            )
+        self._by_guid[note.guid] = (deck.path, note.line)
 
 
 class _Known(NamedTuple):
@@ -111,6 +137,7 @@ class _Known(NamedTuple):
     deck_id: int
     kind: str
     checksum: str
+    tags: str
 
 
 class _Db:
@@ -123,9 +150,11 @@ class _Db:
         if isinstance(db, Connection):
             self.conn = db
             self._session: Session | None = None
+            self._own = True
         else:
             self.conn = db.connection()
             self._session = db
+            self._own = False  # the caller's: its objects stay in it
 
     @property
     def session(self) -> Session:
@@ -137,8 +166,12 @@ class _Db:
         return self._session
 
     def flush(self) -> None:
+        """Write the session's changes, and forget its objects if it is ours: memory stays
+        flat when every note of a big import was edited."""
         if self._session is not None:
             self._session.flush()
+            if self._own:
+                self._session.expunge_all()
 
 
 def apply(
@@ -152,38 +185,32 @@ def apply(
 ) -> ImportReport:
     """Add and update the notes of `decks` in the caller's transaction.
 
+    The notes go a batch at a time: matched against the collection, written, and dropped
+    before the next batch is read, so a streamed 100,000-note file is never held whole.
+    An error in any batch (a streamed file is checked as it is read) leaves the caller's
+    transaction to roll back: nothing is imported.
+
     With `prune`, notes of the imported decks that the files no longer hold are deleted (the
     caller makes a backup first). With `dry_run`, nothing is changed; the report says what
-    would be.
+    would be. `progress` is called with the number of notes done after each batch.
     """
     report = ImportReport()
     for parsed_deck in decks:
         report.warnings.extend(parsed_deck.warnings)
     if not dry_run:
         decks = _store_media(decks, report)
-    guids = [note.guid for deck in decks for note in deck.notes]
-    # What matching needs, as plain rows: ORM notes are loaded only for the ones to update.
-    existing: dict[str, _Known] = {}
     N = schema.notes.c
-    columns = select(N.id, N.guid, N.deck_id, N.kind, N.checksum)
     tx = _Db(db)
     conn = tx.conn
-    total = conn.scalar(select(func.count()).select_from(schema.notes)) or 0
-    if len(guids) * 4 >= total:
-        # A big import against the collection: one scan beats thousands of bound ids.
-        wanted = set(guids)
-        existing = {row.guid: _Known(*row) for row in conn.execute(columns) if row.guid in wanted}
-    else:
-        for chunk in _chunks(guids, 500):
-            for row in conn.execute(columns.where(N.guid.in_(chunk))):
-                existing[row.guid] = _Known(*row)
+    # Into an empty collection every note is new: no need to look any up.
+    empty = conn.scalar(select(N.id).limit(1)) is None
     position = (conn.scalar(select(func.max(N.position))) or 0) + 1
     D = schema.decks.c
     deck_by_name: dict[str, int] = {
         name: deck_id for name, deck_id in conn.execute(select(D.name, D.id))
     }
     deck_names = {deck_id: name for name, deck_id in deck_by_name.items()}
-    new: list[tuple[ParsedNote, int, int]] = []  # (note, deck id, position)
+    owners = _Owners()
 
     for parsed_deck in decks:
         deck = deck_by_name.get(parsed_deck.name)
@@ -201,51 +228,64 @@ def apply(
                 update(schema.decks).where(D.id == deck).values(description=parsed_deck.description)
             )
         result = DeckReport(deck=parsed_deck.name, path=parsed_deck.path)
-        for parsed in parsed_deck.notes:
-            note = existing.get(parsed.guid)
-            if note is None:
-                result.added.append(parsed.guid)
-                if not dry_run:
-                    assert deck is not None
-                    new.append((parsed, deck, position))
-                position += 1
-            else:
+        report.decks.append(result)
+        for batch in parsed_deck.batches():
+            for parsed in batch:
+                owners.claim(parsed, parsed_deck)
+            existing = {} if empty else _known(conn, [parsed.guid for parsed in batch])
+            new: list[tuple[ParsedNote, int, int]] = []  # (note, deck id, position)
+            changed: list[tuple[_Known, ParsedNote]] = []
+            for parsed in batch:
+                note = existing.get(parsed.guid)
+                if note is None:
+                    result.added.append(parsed.guid)
+                    if not dry_run:
+                        assert deck is not None
+                        new.append((parsed, deck, position))
+                    position += 1
+                    continue
                 _check_same_deck(note, parsed, parsed_deck, deck_names[note.deck_id])
                 if note.checksum == parsed.checksum:
                     result.unchanged.append(parsed.guid)
-                else:
-                    result.updated.append(parsed.guid)
-                    if not dry_run:
-                        from pmcards.models import Note
-
-                        orm_note = tx.session.get(Note, note.id)
-                        assert orm_note is not None
-                        _update(tx.session, orm_note, parsed, now, result)
+                    continue
+                result.updated.append(parsed.guid)
+                changed.append((note, parsed))
+            if not dry_run:
+                if changed:
+                    _update_notes(tx, changed, now, result)
+                if new:
+                    report.reviews_imported += _insert_new(conn, new, now)
             if progress is not None:
-                progress(1)
-        report.decks.append(result)
+                progress(len(batch))
 
     # Missing notes, per deck name across all the files of this import.
-    done: set[str] = set()
+    by_name: dict[str, list[DeckReport]] = {}
     for result in report.decks:
-        if result.deck in done or result.deck not in deck_by_name:
-            continue
-        done.add(result.deck)
-        present = {n.guid for d in decks if d.name == result.deck for n in d.notes}
-        in_db = conn.execute(select(N.guid).where(N.deck_id == deck_by_name[result.deck]))
-        result.missing = sorted(g for (g,) in in_db if g not in present)
+        by_name.setdefault(result.deck, []).append(result)
+    for name, results in by_name.items():
+        if name not in deck_by_name:
+            continue  # a dry run's new deck
+        present = {g for r in results for g in (*r.added, *r.updated, *r.unchanged)}
+        in_db = conn.execute(select(N.guid).where(N.deck_id == deck_by_name[name]))
+        results[0].missing = sorted(g for (g,) in in_db if g not in present)
     if prune:
         report.pruned = [g for result in report.decks for g in result.missing]
     if not dry_run:
-        tx.flush()
-        if new:
-            report.reviews_imported = _insert_new(conn, new, now, progress)
-        if progress is not None:
-            progress(len(guids) - len(new))  # the notes that needed no insert
         for chunk in _chunks(report.pruned, 500):
             # Their cards and review logs go with them (ON DELETE CASCADE).
             conn.execute(delete(schema.notes).where(N.guid.in_(chunk)))
     return report
+
+
+def _known(conn: Connection, guids: list[str]) -> dict[str, _Known]:
+    """The notes of the collection with these ids, as much as matching needs."""
+    N = schema.notes.c
+    columns = select(N.id, N.guid, N.deck_id, N.kind, N.checksum, N.tags)
+    found: dict[str, _Known] = {}
+    for chunk in _chunks(guids, 500):
+        for row in conn.execute(columns.where(N.guid.in_(chunk))):
+            found[row.guid] = _Known(*row)
+    return found
 
 
 def _store_media(decks: Sequence[ParsedDeck], report: ImportReport) -> Sequence[ParsedDeck]:
@@ -278,7 +318,6 @@ def _insert_new(
     conn: Connection,
     new: list[tuple[ParsedNote, int, int]],
     now: datetime,
-    progress: Callable[[int], None] | None = None,
 ) -> int:
     """Bulk-insert new notes, their cards and any history they bring; returns reviews added.
 
@@ -340,8 +379,6 @@ def _insert_new(
         if log_rows:
             conn.execute(insert(schema.review_log), log_rows)
         imported += len(log_rows)
-        if progress is not None:
-            progress(len(batch))
     return imported
 
 
@@ -418,6 +455,58 @@ def _carried_card(
     return card, logs
 
 
+def _update_notes(
+    tx: _Db, changed: list[tuple[_Known, ParsedNote]], now: datetime, result: DeckReport
+) -> None:
+    """Write the edits of a batch of notes. A note whose cards stay the same (the usual
+    edit: a reworded answer, a new tag) is one row of a bulk UPDATE; one that gains or loses
+    cards goes through the ORM, which adds, suspends or removes them."""
+    C = schema.cards.c
+    N = schema.notes.c
+    conn = tx.conn
+    ids = [known.id for known, _ in changed]
+    ords: dict[int, set[int]] = {}
+    for chunk in _chunks(ids, 500):
+        for note_id, ord in conn.execute(select(C.note_id, C.ord).where(C.note_id.in_(chunk))):
+            ords.setdefault(note_id, set()).add(ord)
+    rows: list[dict[str, Any]] = []
+    for known, parsed in changed:
+        if set(card_ords(parsed.kind, parsed.fields)) != ords.get(known.id, set()):
+            from pmcards.models import Note
+
+            note = tx.session.get(Note, known.id)
+            assert note is not None
+            _update(tx.session, note, parsed, now, result)
+            continue
+        kept = [t for t in known.tags.split() if t in SYSTEM_TAGS]
+        rows.append(
+            {
+                "b_id": known.id,
+                "fields": json.dumps(parsed.fields, ensure_ascii=False),
+                "tags": tags_to_text([*parsed.tags, *kept]),
+                "section": parsed.section,
+                "checksum": parsed.checksum,
+                "updated_at": now,
+                "kind": parsed.kind,
+            }
+        )
+    tx.flush()
+    if rows:
+        conn.execute(
+            update(schema.notes)
+            .where(N.id == bindparam("b_id"))
+            .values(
+                fields=bindparam("fields"),
+                tags=bindparam("tags"),
+                section=bindparam("section"),
+                checksum=bindparam("checksum"),
+                updated_at=bindparam("updated_at"),
+                kind=bindparam("kind"),
+            ),
+            rows,
+        )
+
+
 def _update(
     session: Session, note: Note, parsed: ParsedNote, now: datetime, result: DeckReport
 ) -> None:
@@ -490,7 +579,7 @@ def _check_same_deck(note: Any, parsed: ParsedNote, deck: ParsedDeck, current: s
         )
 
 
-def _chunks(items: list[str], size: int) -> list[list[str]]:
+def _chunks(items: list[_T], size: int) -> list[list[_T]]:
     return [items[i : i + size] for i in range(0, len(items), size)]
 
 

@@ -2,6 +2,7 @@
 
 import os
 import random
+import re
 import signal
 import sys
 from pathlib import Path
@@ -114,3 +115,49 @@ def test_sigkill_mid_session_loses_no_answer(
     assert all(
         state == state_after and due == due_after for state, state_after, due, due_after in rows
     )
+
+
+def big_deck(path: Path, notes: int) -> Path:
+    """A TOML deck over the 1 MB from which files are streamed (read as they are written)."""
+    lines = ["[deck]", 'name = "Big"', ""]
+    for n in range(1, notes + 1):
+        lines += [
+            "[[note]]",
+            f'id = "big-{n:05d}"',
+            f'front = "Question {n}: what would you measure first, and why that metric?"',
+            f'back = "Answer {n}: the outcome the user feels, then the model metric that moves it."',
+            "",
+        ]
+    path.write_text("\n".join(lines), encoding="utf-8")
+    assert path.stat().st_size > 1_000_000
+    return path
+
+
+def spawn_import(home: Path, *args: str) -> pexpect.spawn:
+    env = dict(os.environ, PMCARDS_HOME=str(home), TZ="UTC", TERM="xterm")
+    return pexpect.spawn(
+        sys.executable, ["-m", "pmcards", "import", *args], env=env, encoding="utf-8", timeout=60
+    )
+
+
+def test_import_progress_bar_on_a_streamed_file(isolated_home: Path, tmp_path: Path) -> None:
+    deck = big_deck(tmp_path / "big.toml", 6000)
+    child = spawn_import(isolated_home, str(deck))
+    child.expect("Importing")
+    child.expect("100%")
+    child.expect(f"{deck}: deck 'Big': 6000 added, 0 updated, 0 unchanged, 0 missing")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0
+
+    # An error near the end: the bar stops on its own line, the error follows, nothing new.
+    text = deck.read_text().replace('id = "big-05999"', 'id = "big-00002"')
+    deck.write_text(text.replace('id = "big-00001"', 'id = "big-09999"'))
+    child = spawn_import(isolated_home, str(deck))
+    child.expect("Importing")
+    error = f"{deck}:29994: duplicate note id 'big-00002' (first at line 9)"
+    child.expect(r"\r\nError: " + re.escape(error))
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 1
+    assert "Traceback" not in (child.before or "")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -81,6 +82,26 @@ class ParsedDeck:
     media: list[MediaFile] = field(default_factory=list)
     # False when the file did not name its deck (the name is the file's stem).
     named: bool = True
+    # A big file parsed as it is imported: its notes come from `stream()`, a batch at a
+    # time, and `notes` stays empty; `expected` is about how many there are (for progress).
+    stream: Callable[[], Iterator[list[ParsedNote]]] | None = field(
+        default=None, repr=False, compare=False
+    )
+    expected: int | None = field(default=None, repr=False, compare=False)
+
+    def batches(self, size: int = 1000) -> Iterator[list[ParsedNote]]:
+        """The notes, `size` at a time (a streamed deck: as its file is read)."""
+        if self.stream is not None:
+            yield from self.stream()
+            return
+        for start in range(0, len(self.notes), size):
+            yield self.notes[start : start + size]
+
+    def count(self) -> int:
+        """How many notes: exact once parsed, an estimate while streamed."""
+        if self.stream is not None:
+            return self.expected or 0
+        return len(self.notes)
 
 
 # format name -> module in pmcards.formats
@@ -121,13 +142,19 @@ def detect(path: Path, fmt: str = "auto") -> str:
     return found
 
 
-def parse(path: Path, fmt: str = "auto") -> list[ParsedDeck]:
-    """Parse a deck file into its decks, choosing the format by its extension unless given."""
+def parse(path: Path, fmt: str = "auto", *, stream: bool = False) -> list[ParsedDeck]:
+    """Parse a deck file into its decks, choosing the format by its extension unless given.
+
+    With `stream`, a format that can (TOML) leaves a big file's notes to be read as they
+    are imported: see `ParsedDeck.batches`.
+    """
     import importlib
 
     name = detect(path, fmt)
     module = importlib.import_module(f"pmcards.formats.{FORMATS[name]}")
-    options = {"dialect": name} if name in ("csv", "tsv") else {}
+    options: dict[str, object] = {"dialect": name} if name in ("csv", "tsv") else {}
+    if stream and name == "toml":
+        options["stream"] = True
     result = module.parse(path, **options)
     if isinstance(result, ParsedDeck):
         return [result]

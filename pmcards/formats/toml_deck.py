@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +36,13 @@ _NOTE_HEADER = re.compile(r"^\s*\[\[\s*note\s*\]\]\s*(#.*)?$")
 _TOML_POS = re.compile(r"\(at line (\d+), column \d+\)")
 
 
-def parse(path: Path) -> ParsedDeck:
+def parse(path: Path, *, stream: bool = False) -> ParsedDeck:
+    """The deck in `path`.
+
+    With `stream`, the notes of a big file are not read yet: `deck.batches()` parses them a
+    thousand at a time while the importer writes them, so a 100,000-note file never exists
+    in memory whole. Errors then come from `batches()`, with the same messages.
+    """
     where = str(path)
     try:
         size = path.stat().st_size
@@ -47,9 +54,16 @@ def parse(path: Path) -> ParsedDeck:
             path=where,
         )
     if size > CHUNKED_FROM_BYTES:
-        deck = _parse_in_chunks(path, where)
+        deck = _streamed_deck(path, where)
         if deck is not None:
+            if not stream:
+                deck.notes = [note for batch in deck.batches() for note in batch]
+                deck.stream = None
             return deck
+    return _parse_whole(path, where)
+
+
+def _parse_whole(path: Path, where: str) -> ParsedDeck:
     try:
         data = path.read_bytes()
     except OSError as exc:
@@ -73,72 +87,107 @@ def parse(path: Path) -> ParsedDeck:
 
 
 # A deck file is a [deck] table and a long run of [[note]] tables. A big one is parsed a
-# thousand notes at a time, so the parsed document never exists whole: importing 100,000
-# notes then fits in a third of the memory. Anything this splitting cannot vouch for (a
-# TOML error, a [[note]] line inside a multi-line string, tables in an unusual order)
-# falls back to parsing the whole file, which gives the exact result or error.
+# thousand notes at a time, split at the [[note]] lines, so the parsed document never
+# exists whole. A split is exact when both sides parse: a [[note]] line inside a multi-line
+# string leaves that string open at the end of a chunk, which TOML rejects. Anything the
+# splitting cannot vouch for (a TOML error, such a string, tables in an unusual order)
+# falls back to parsing the whole file, which gives the exact error or the exact notes;
+# the notes given out before the fallback are the same either way.
 CHUNKED_FROM_BYTES = 1_000_000
 NOTES_PER_CHUNK = 1000
 
 
-def _parse_in_chunks(path: Path, where: str) -> ParsedDeck | None:
+def _streamed_deck(path: Path, where: str) -> ParsedDeck | None:
+    """The [deck] table of a big file, its notes left to `batches()`; None to fall back to
+    parsing the whole file."""
     header: list[str] = []
-    chunk: list[str] = []
-    starts: list[int] = []  # the line of each [[note]] header in the current chunk
-    deck: ParsedDeck | None = None
-    seen: dict[str, int | None] = {}
-    number = 0
-
-    def flush() -> bool:
-        nonlocal number
-        try:
-            doc = tomli.loads("".join(chunk))
-        except (tomli.TOMLDecodeError, RecursionError):
-            return False
-        notes = doc.get("note")
-        if set(doc) != {"note"} or not isinstance(notes, list) or len(notes) != len(starts):
-            return False
-        assert deck is not None
-        for raw, line in zip(notes, starts, strict=True):
-            number += 1
-            deck.notes.append(_checked_note(raw, where, line, number, seen))
-        chunk.clear()
-        starts.clear()
-        return True
-
     try:
         with path.open("rb") as f:
             for lineno, raw_line in enumerate(f, start=1):
                 line = raw_line.decode("utf-8-sig" if lineno == 1 else "utf-8")
                 if _NOTE_HEADER.match(line):
-                    if deck is None:
-                        deck = _header_deck(header, where)
-                        if deck is None:
-                            return None
-                    if len(starts) >= NOTES_PER_CHUNK and not flush():
-                        return None
-                    starts.append(lineno)
-                if deck is None:
-                    header.append(line)
-                else:
-                    chunk.append(line)
+                    break
+                header.append(line)
+            else:
+                return None
+            # For a progress bar only: a [[note]] written with spaces is not counted.
+            expected = 1 + f.read().count(b"\n[[note]]")
     except (OSError, UnicodeDecodeError):
         return None
-    if deck is None or (chunk and not flush()):
-        return None
-    return deck
-
-
-def _header_deck(lines: list[str], where: str) -> ParsedDeck | None:
-    """The [deck] table from the lines before the first note, or None to fall back."""
-    text = "".join(lines)
+    text = "".join(header)
     try:
         doc = tomli.loads(text)
     except (tomli.TOMLDecodeError, RecursionError):
         return None
     if set(doc) != {"deck"}:
         return None
-    return _deck_table(doc, text, where)
+    deck = _deck_table(doc, text, where)
+    first = len(header) + 1
+    deck.stream = lambda: _note_batches(path, where, first)
+    deck.expected = expected
+    return deck
+
+
+def _note_batches(path: Path, where: str, first: int) -> Iterator[list[ParsedNote]]:
+    """The notes from line `first` on, a chunk at a time."""
+    seen: dict[str, int | None] = {}
+    chunk: list[str] = []
+    starts: list[int] = []  # the line of each [[note]] header in the current chunk
+    given = 0  # notes yielded so far
+    last: str | None = None  # the id of the last of them
+
+    def parsed() -> list[ParsedNote] | None:
+        try:
+            doc = tomli.loads("".join(chunk))
+        except (tomli.TOMLDecodeError, RecursionError):
+            return None
+        notes = doc.get("note")
+        if set(doc) != {"note"} or not isinstance(notes, list) or len(notes) != len(starts):
+            return None
+        batch = [
+            _checked_note(raw, where, line, given + i, seen)
+            for i, (raw, line) in enumerate(zip(notes, starts, strict=True), start=1)
+        ]
+        chunk.clear()
+        starts.clear()
+        return batch
+
+    try:
+        with path.open("rb") as f:
+            for lineno, raw_line in enumerate(f, start=1):
+                if lineno < first:
+                    continue
+                line = raw_line.decode("utf-8")
+                if _NOTE_HEADER.match(line):
+                    if len(starts) >= NOTES_PER_CHUNK:
+                        batch = parsed()
+                        if batch is None:
+                            break
+                        yield batch
+                        given += len(batch)
+                        last = batch[-1].guid
+                    starts.append(lineno)
+                chunk.append(line)
+            else:
+                batch = parsed() if chunk else []
+                if batch is not None:
+                    if batch:
+                        yield batch
+                    return
+    except (OSError, UnicodeDecodeError):
+        pass
+    yield from _rest_of_whole(path, where, given, last)
+
+
+def _rest_of_whole(
+    path: Path, where: str, given: int, last: str | None
+) -> Iterator[list[ParsedNote]]:
+    """The notes after the first `given`, from parsing the whole file (or its exact error)."""
+    notes = _parse_whole(path, where).notes
+    if len(notes) < given or (given and notes[given - 1].guid != last):
+        raise DeckFormatError("the file changed while it was being imported", path=where)
+    for start in range(given, len(notes), NOTES_PER_CHUNK):
+        yield notes[start : start + NOTES_PER_CHUNK]
 
 
 def _build(doc: dict[str, Any], text: str, where: str) -> ParsedDeck:

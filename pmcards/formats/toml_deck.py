@@ -33,6 +33,7 @@ MAX_FIELD_CHARS = 20_000
 GUID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
 TAG = re.compile(r"^\w[\w:./-]{0,63}$")
 _NOTE_HEADER = re.compile(r"^\s*\[\[\s*note\s*\]\]\s*(#.*)?$")
+_NOTE_HEADER_BYTES = re.compile(_NOTE_HEADER.pattern.encode())
 _TOML_POS = re.compile(r"\(at line (\d+), column \d+\)")
 
 
@@ -131,15 +132,15 @@ def _streamed_deck(path: Path, where: str) -> ParsedDeck | None:
 def _note_batches(path: Path, where: str, first: int) -> Iterator[list[ParsedNote]]:
     """The notes from line `first` on, a chunk at a time."""
     seen: dict[str, int | None] = {}
-    chunk: list[str] = []
+    chunk: list[bytes] = []
     starts: list[int] = []  # the line of each [[note]] header in the current chunk
     given = 0  # notes yielded so far
     last: str | None = None  # the id of the last of them
 
     def parsed() -> list[ParsedNote] | None:
         try:
-            doc = tomli.loads("".join(chunk))
-        except (tomli.TOMLDecodeError, RecursionError):
+            doc = tomli.loads(b"".join(chunk).decode("utf-8"))
+        except (tomli.TOMLDecodeError, RecursionError, UnicodeDecodeError):
             return None
         notes = doc.get("note")
         if set(doc) != {"note"} or not isinstance(notes, list) or len(notes) != len(starts):
@@ -157,8 +158,8 @@ def _note_batches(path: Path, where: str, first: int) -> Iterator[list[ParsedNot
             for lineno, raw_line in enumerate(f, start=1):
                 if lineno < first:
                     continue
-                line = raw_line.decode("utf-8")
-                if _NOTE_HEADER.match(line):
+                # Bytes, decoded a chunk at a time: most lines cannot be a header.
+                if b"[[" in raw_line and _NOTE_HEADER_BYTES.match(raw_line):
                     if len(starts) >= NOTES_PER_CHUNK:
                         batch = parsed()
                         if batch is None:
@@ -167,14 +168,14 @@ def _note_batches(path: Path, where: str, first: int) -> Iterator[list[ParsedNot
                         given += len(batch)
                         last = batch[-1].guid
                     starts.append(lineno)
-                chunk.append(line)
+                chunk.append(raw_line)
             else:
                 batch = parsed() if chunk else []
                 if batch is not None:
                     if batch:
                         yield batch
                     return
-    except (OSError, UnicodeDecodeError):
+    except OSError:
         pass
     yield from _rest_of_whole(path, where, given, last)
 

@@ -2,12 +2,15 @@
 written as they are read; the result, and every error, must be the same as parsing the
 whole file, and a bad file must still import nothing."""
 
+import json
 import re
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 from helpers import qa, write_deck
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from pmcards import importer, schema
@@ -266,3 +269,58 @@ def test_mass_edit_keeps_leech_tags_and_changes_cards_where_needed(
         assert {guid: n for guid, n in cards} == {
             f"n-{i:03d}": 2 if i == 5 else 1 for i in range(1, 8)
         }
+
+
+# -- streamed and whole parsing agree, whatever the file holds ------------------------------
+
+_TEXT = st.lists(
+    st.sampled_from(["a", " ", "\n", "\n[[note]]\n", "[[note]]", "'", '"', "#", "="]), max_size=12
+).map("".join)
+
+
+@st.composite
+def tricky_decks(draw: st.DrawFn) -> str:
+    """TOML decks whose answers are multi-line strings that may hold [[note]] lines, with a
+    line sometimes deleted or duplicated: the splits are often wrong and the file often bad."""
+    lines = ["[deck]", 'name = "D"', ""]
+    for i in range(1, draw(st.integers(1, 9)) + 1):
+        back = "b" + draw(_TEXT).replace("'''", "")
+        style = draw(st.sampled_from(["json", "literal", "basic"]))
+        if style == "literal" and not back.endswith("'"):
+            value = f"'''{back}'''"
+        elif style == "basic":
+            value = '"""' + back.replace("\\", "").replace('"', "") + '"""'
+        else:
+            value = json.dumps(back)
+        lines += ["[[note]]", f'id = "n-{i}"', f'front = "Q{i}"', f"back = {value}", ""]
+    text = "\n".join(lines)
+    damage = draw(st.sampled_from(["none", "drop", "double"]))
+    split = text.split("\n")
+    if damage != "none":
+        at = draw(st.integers(0, len(split) - 1))
+        split[at : at + 1] = [] if damage == "drop" else [split[at]] * 2
+    return "\n".join(split)
+
+
+@settings(
+    max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(text=tricky_decks(), per_chunk=st.integers(1, 4))
+def test_streamed_parse_agrees_with_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, text: str, per_chunk: int
+) -> None:
+    monkeypatch.setattr(toml_deck, "CHUNKED_FROM_BYTES", 0)
+    monkeypatch.setattr(toml_deck, "NOTES_PER_CHUNK", per_chunk)
+    path = tmp_path / "d.toml"
+    path.write_text(text)
+    try:
+        expected = whole(path).notes
+    except DeckFormatError:
+        expected = None
+    try:
+        deck = toml_deck.parse(path, stream=True)
+        got = [n for b in deck.batches() for n in b]
+    except DeckFormatError as exc:
+        assert expected is None, f"streamed: {exc}; whole parse had no error"
+        return
+    assert got == expected

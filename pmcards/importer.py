@@ -91,8 +91,9 @@ def parse_files(
                 f"deck name is {len(parsed_deck.name)} characters; the limit is 200",
                 path=parsed_deck.path,
             )
-    if not stream:
-        validate(decks)
+    # Ids used twice among the files read whole are found now, before the collection is
+    # opened; a streamed file's are found as it is imported.
+    validate([d for d in decks if d.stream is None])
     return decks
 
 
@@ -165,6 +166,18 @@ class _Db:
             self._session = Session(bind=self.conn)
         return self._session
 
+    def expire_notes(self, ids: list[int]) -> None:
+        """Notes about to be written by Core: the caller's session reloads them if it holds
+        them, so it never shows the text from before the import."""
+        if self._session is None or self._own:
+            return
+        from pmcards.models import Note
+
+        for note_id in ids:
+            note = self._session.identity_map.get(self._session.identity_key(Note, note_id))
+            if note is not None:
+                self._session.expire(note)
+
     def flush(self) -> None:
         """Write the session's changes, and forget its objects if it is ours: memory stays
         flat when every note of a big import was edited."""
@@ -197,7 +210,11 @@ def apply(
     report = ImportReport()
     for parsed_deck in decks:
         report.warnings.extend(parsed_deck.warnings)
-    if not dry_run:
+    if not dry_run and any(d.media for d in decks):
+        if any(d.stream is not None for d in decks):
+            # Media files are written outside the transaction: read the streamed files
+            # through first, so that a bad one leaves no media behind.
+            validate(decks)
         decks = _store_media(decks, report)
     N = schema.notes.c
     tx = _Db(db)
@@ -492,6 +509,7 @@ def _update_notes(
         )
     tx.flush()
     if rows:
+        tx.expire_notes([row["b_id"] for row in rows])
         conn.execute(
             update(schema.notes)
             .where(N.id == bindparam("b_id"))

@@ -273,9 +273,10 @@ def test_mass_edit_keeps_leech_tags_and_changes_cards_where_needed(
 
 # -- streamed and whole parsing agree, whatever the file holds ------------------------------
 
-_TEXT = st.lists(
-    st.sampled_from(["a", " ", "\n", "\n[[note]]\n", "[[note]]", "'", '"', "#", "="]), max_size=12
-).map("".join)
+# Pieces of answers: [[note]] lines, quotes, and line breaks that Python's str.splitlines()
+# knows but TOML does not (U+2028, U+0085), or whitespace it does not (U+00A0).
+_PIECES = ["a", " ", "\t", "\n", "\n[[note]]\n", "\n\u00a0[[note]]\n", "[[note]]", "'", '"']
+_TEXT = st.lists(st.sampled_from([*_PIECES, "#", "=", "\u2028", "\x85"]), max_size=12).map("".join)
 
 
 @st.composite
@@ -324,3 +325,62 @@ def test_streamed_parse_agrees_with_whole(
         assert expected is None, f"streamed: {exc}; whole parse had no error"
         return
     assert got == expected
+
+
+# -- what the review of the streaming import found ------------------------------------------
+
+
+def test_ids_used_twice_in_small_files_stop_before_the_collection_opens(
+    tmp_path: Path, isolated_home: Path
+) -> None:
+    a = write_deck(tmp_path / "a.toml", "A", [qa(1)])
+    b = write_deck(tmp_path / "b.toml", "B", [qa(1)])
+    result = CliRunner().invoke(cli, ["import", str(a), str(b)])
+    assert result.exit_code == 1
+    # No welcome, no built-in decks: the collection was never opened.
+    assert result.output == f"Error: {b}:4: note id 'n-001' is also used in {a}:4\n"
+    assert not (isolated_home / "collection.sqlite3").exists()
+
+
+def test_no_media_left_by_an_import_that_fails_in_a_streamed_file(
+    tmp_path: Path, chunked: None, store: Store, isolated_home: Path
+) -> None:
+    from datetime import UTC, datetime
+
+    from pmcards import media
+    from pmcards.formats import MediaFile, ParsedNote
+
+    package = ParsedDeck(
+        path=str(tmp_path / "p.apkg"),
+        name="Package",
+        notes=[
+            ParsedNote("p-1", "qa", {"front": '<img src="pic.png">', "back": "B"}, (), "", None)
+        ],
+        media=[MediaFile("pic.png", b"\x89PNG not really")],
+    )
+    big = write_deck(tmp_path / "d.toml", "Big", [qa(i) for i in range(1, 8)])
+    big.write_text(big.read_text().replace('id = "n-006"', 'id = "p-1"'))
+    decks = [package, *importer.parse_files([big], stream=True)]
+    with pytest.raises(DeckFormatError) as info, store.write_connection() as conn:
+        importer.apply(conn, decks, datetime(2026, 3, 2, tzinfo=UTC))
+    assert str(info.value) == f"{big}:39: note id 'p-1' is also used in {package.path}"
+    assert not media.media_dir().exists() or list(media.media_dir().iterdir()) == []
+
+
+def test_notes_held_by_the_callers_session_show_the_edit(
+    tmp_path: Path, chunked: None, store: Store
+) -> None:
+    from datetime import UTC, datetime
+
+    from pmcards.models import Note
+
+    now = datetime(2026, 3, 2, tzinfo=UTC)
+    path = write_deck(tmp_path / "d.toml", "Big", [qa(i) for i in range(1, 5)])
+    with store.write() as session:
+        importer.apply(session, importer.parse_files([path]), now)
+    write_deck(path, "Big", [qa(i, back=f"New {i}.") for i in range(1, 5)])
+    with store.write() as session:
+        held = session.scalar(select(Note).where(Note.guid == "n-001"))
+        assert held is not None and held.fields["back"] == "Answer 1."
+        importer.apply(session, importer.parse_files([path]), now)
+        assert held.fields["back"] == "New 1."

@@ -32,7 +32,10 @@ MAX_FILE_BYTES = 50 * 1024 * 1024
 MAX_FIELD_CHARS = 20_000
 GUID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
 TAG = re.compile(r"^\w[\w:./-]{0,63}$")
-_NOTE_HEADER = re.compile(r"^\s*\[\[\s*note\s*\]\]\s*(#.*)?$")
+# A [[note]] line. TOML's whitespace is spaces and tabs only, and its lines end at \n (not
+# at the other line breaks Python's str knows): both are kept exact so that the streamed
+# and the whole-file parse agree on every note's line.
+_NOTE_HEADER = re.compile(r"^[ \t]*\[\[[ \t]*note[ \t]*\]\][ \t]*(#.*)?\r?$")
 _NOTE_HEADER_BYTES = re.compile(_NOTE_HEADER.pattern.encode())
 _TOML_POS = re.compile(r"\(at line (\d+), column \d+\)")
 
@@ -42,7 +45,9 @@ def parse(path: Path, *, stream: bool = False) -> ParsedDeck:
 
     With `stream`, the notes of a big file are not read yet: `deck.batches()` parses them a
     thousand at a time while the importer writes them, so a 100,000-note file never exists
-    in memory whole. Errors then come from `batches()`, with the same messages.
+    in memory whole. Errors then come from `batches()`: a file is rejected exactly when the
+    whole-file parse rejects it, but with the first error in file order (a bad note before
+    a TOML syntax error is reported first), where the whole-file parse reports syntax first.
     """
     where = str(path)
     try:
@@ -111,8 +116,13 @@ def _streamed_deck(path: Path, where: str) -> ParsedDeck | None:
                 header.append(line)
             else:
                 return None
-            # For a progress bar only: a [[note]] written with spaces is not counted.
-            expected = 1 + f.read().count(b"\n[[note]]")
+            # For a progress bar only (a [[note]] written with spaces is not counted), and
+            # a block at a time: the file is never in memory whole.
+            expected = 1
+            tail = b""
+            while block := f.read(1 << 20):
+                expected += (tail + block).count(b"\n[[note]]")
+                tail = block[-8:]  # a header cut by the block boundary, counted once
     except (OSError, UnicodeDecodeError):
         return None
     text = "".join(header)
@@ -313,12 +323,12 @@ def _note(raw: Any, where: str, line: int | None, number: int) -> ParsedNote:
 
 
 def _note_lines(text: str) -> list[int]:
-    return [i for i, line in enumerate(text.splitlines(), start=1) if _NOTE_HEADER.match(line)]
+    return [i for i, line in enumerate(text.split("\n"), start=1) if _NOTE_HEADER.match(line)]
 
 
 def _line_of_key(text: str, key: str) -> int | None:
     pattern = re.compile(rf"^\s*(\[\s*{re.escape(key)}\s*\]|{re.escape(key)}\s*=)")
-    for i, line in enumerate(text.splitlines(), start=1):
+    for i, line in enumerate(text.split("\n"), start=1):
         if pattern.match(line):
             return i
     return None

@@ -1,9 +1,10 @@
 """Applying parsed deck files to the collection: add, update in place, report what is missing.
 
 Notes are matched by their stable id, so editing a note's text keeps its review history.
-All files of one import are one transaction: any error and nothing is written. New notes,
-their cards and any review history carried over are written with bulk inserts, so a
-10,000-note import takes about a second.
+All files of one import are one transaction: any error and nothing is written. Everything
+goes through SQLAlchemy Core in batches: new notes, their cards and any review history
+carried over as bulk inserts, edits as bulk updates, so a 10,000-note import takes under a
+second and a big file is written as it is read.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
-from sqlalchemy import bindparam, delete, func, insert, select, update
+from sqlalchemy import delete, func, insert, select, update
 
 from pmcards import formats, schema, settings
 from pmcards.errors import DeckFormatError
@@ -27,7 +28,6 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
     from sqlalchemy.orm import Session
 
-    from pmcards.models import Note
 
     Db = Connection | Session
 
@@ -141,50 +141,24 @@ class _Known(NamedTuple):
     tags: str
 
 
-class _Db:
-    """The caller's transaction, as a Core connection, with an ORM session on top only when
-    a note must be updated: an import of new or unchanged notes never loads the ORM."""
+def _connection(db: Db) -> Connection:
+    """The caller's transaction as a Core connection: the importer writes through Core only
+    (bulk statements), never loading ORM objects."""
+    from sqlalchemy.engine import Connection
 
-    def __init__(self, db: Db) -> None:
-        from sqlalchemy.engine import Connection
+    return db if isinstance(db, Connection) else db.connection()
 
-        if isinstance(db, Connection):
-            self.conn = db
-            self._session: Session | None = None
-            self._own = True
-        else:
-            self.conn = db.connection()
-            self._session = db
-            self._own = False  # the caller's: its objects stay in it
 
-    @property
-    def session(self) -> Session:
-        if self._session is None:
-            from sqlalchemy.orm import Session
+def _expire_held(session: Session, note_ids: set[int]) -> None:
+    """Notes (and their cards) that the import rewrote: a caller's session that holds them
+    reloads them, so it never shows what was there before."""
+    from pmcards.models import Card, Note
 
-            # Joins the connection's transaction: committed or rolled back with it.
-            self._session = Session(bind=self.conn)
-        return self._session
-
-    def expire_notes(self, ids: list[int]) -> None:
-        """Notes about to be written by Core: the caller's session reloads them if it holds
-        them, so it never shows the text from before the import."""
-        if self._session is None or self._own:
-            return
-        from pmcards.models import Note
-
-        for note_id in ids:
-            note = self._session.identity_map.get(self._session.identity_key(Note, note_id))
-            if note is not None:
-                self._session.expire(note)
-
-    def flush(self) -> None:
-        """Write the session's changes, and forget its objects if it is ours: memory stays
-        flat when every note of a big import was edited."""
-        if self._session is not None:
-            self._session.flush()
-            if self._own:
-                self._session.expunge_all()
+    for obj in list(session.identity_map.values()):
+        if (isinstance(obj, Note) and obj.id in note_ids) or (
+            isinstance(obj, Card) and obj.note_id in note_ids
+        ):
+            session.expire(obj)
 
 
 def apply(
@@ -217,8 +191,8 @@ def apply(
             validate(decks)
         decks = _store_media(decks, report)
     N = schema.notes.c
-    tx = _Db(db)
-    conn = tx.conn
+    conn = _connection(db)
+    edited: set[int] = set()
     # Into an empty collection every note is new: no need to look any up.
     empty = conn.scalar(select(N.id).limit(1)) is None
     position = (conn.scalar(select(func.max(N.position))) or 0) + 1
@@ -269,7 +243,8 @@ def apply(
                 changed.append((note, parsed))
             if not dry_run:
                 if changed:
-                    _update_notes(tx, changed, now, result)
+                    _update_notes(conn, changed, now, result)
+                    edited.update(known.id for known, _ in changed)
                 if new:
                     report.reviews_imported += _insert_new(conn, new, now)
             if progress is not None:
@@ -291,6 +266,11 @@ def apply(
         for chunk in _chunks(report.pruned, 500):
             # Their cards and review logs go with them (ON DELETE CASCADE).
             conn.execute(delete(schema.notes).where(N.guid.in_(chunk)))
+    if edited and conn is not db:
+        from sqlalchemy.orm import Session
+
+        assert isinstance(db, Session)
+        _expire_held(db, edited)
     return report
 
 
@@ -473,32 +453,23 @@ def _carried_card(
 
 
 def _update_notes(
-    tx: _Db, changed: list[tuple[_Known, ParsedNote]], now: datetime, result: DeckReport
+    conn: Connection, changed: list[tuple[_Known, ParsedNote]], now: datetime, result: DeckReport
 ) -> None:
-    """Write the edits of a batch of notes. A note whose cards stay the same (the usual
-    edit: a reworded answer, a new tag) is one row of a bulk UPDATE; one that gains or loses
-    cards goes through the ORM, which adds, suspends or removes them."""
+    """Write the edits of a batch of notes: one bulk UPDATE of their rows, and, for a note
+    that gains or loses cards (a new cloze, a change of kind), those cards."""
     C = schema.cards.c
-    N = schema.notes.c
-    conn = tx.conn
-    ids = [known.id for known, _ in changed]
-    ords: dict[int, set[int]] = {}
-    for chunk in _chunks(ids, 500):
-        for note_id, ord in conn.execute(select(C.note_id, C.ord).where(C.note_id.in_(chunk))):
-            ords.setdefault(note_id, set()).add(ord)
+    cards: dict[int, dict[int, tuple[int, int]]] = {}  # note id -> ord -> (card id, reps)
+    for chunk in _chunks([known.id for known, _ in changed], 500):
+        query = select(C.id, C.note_id, C.ord, C.reps).where(C.note_id.in_(chunk))
+        for card_id, note_id, ord, reps in conn.execute(query):
+            cards.setdefault(note_id, {})[ord] = (card_id, reps)
     rows: list[dict[str, Any]] = []
     for known, parsed in changed:
-        if set(card_ords(parsed.kind, parsed.fields)) != ords.get(known.id, set()):
-            from pmcards.models import Note
-
-            note = tx.session.get(Note, known.id)
-            assert note is not None
-            _update(tx.session, note, parsed, now, result)
-            continue
+        _sync_cards(conn, known, parsed, cards.get(known.id, {}), now, result)
         kept = [t for t in known.tags.split() if t in SYSTEM_TAGS]
         rows.append(
             {
-                "b_id": known.id,
+                "id": known.id,
                 "fields": json.dumps(parsed.fields, ensure_ascii=False),
                 "tags": tags_to_text([*parsed.tags, *kept]),
                 "section": parsed.section,
@@ -507,68 +478,42 @@ def _update_notes(
                 "kind": parsed.kind,
             }
         )
-    tx.flush()
-    if rows:
-        tx.expire_notes([row["b_id"] for row in rows])
-        conn.execute(
-            update(schema.notes)
-            .where(N.id == bindparam("b_id"))
-            .values(
-                fields=bindparam("fields"),
-                tags=bindparam("tags"),
-                section=bindparam("section"),
-                checksum=bindparam("checksum"),
-                updated_at=bindparam("updated_at"),
-                kind=bindparam("kind"),
-            ),
-            rows,
-        )
+    schema.update_rows(conn, schema.notes, rows)
 
 
-def _update(
-    session: Session, note: Note, parsed: ParsedNote, now: datetime, result: DeckReport
+def _sync_cards(
+    conn: Connection,
+    known: _Known,
+    parsed: ParsedNote,
+    have: dict[int, tuple[int, int]],
+    now: datetime,
+    result: DeckReport,
 ) -> None:
-    note.fields_json = json.dumps(parsed.fields, ensure_ascii=False)
-    kept = [t for t in note.tags if t in SYSTEM_TAGS]
-    note.tags_text = tags_to_text([*parsed.tags, *kept])
-    note.section = parsed.section
-    note.checksum = parsed.checksum
-    note.updated_at = now
-    note.kind = parsed.kind
-    from pmcards.models import Card, ReviewLog
-
+    """Give an edited note the cards its new fields make: new ones are added; one no longer
+    made is suspended if it has history, else removed."""
+    C = schema.cards.c
     wanted = set(card_ords(parsed.kind, parsed.fields))
-    have = {card.ord: card for card in note.cards}
-    for ord in sorted(wanted - set(have)):
-        session.add(
-            Card(
-                note_id=note.id,
-                deck_id=note.deck_id,
-                ord=ord,
-                state=NEW,
-                due=now,
-                reps=0,
-                lapses=0,
-                suspended=False,
-            )
-        )
-        result.notices.append(f"note {note.guid!r}: new card {_card_name(parsed.kind, ord)}")
+    added = sorted(wanted - set(have))
+    if added:
+        new = [{**_new_card(known.id, ord, now, None), "deck_id": known.deck_id} for ord in added]
+        conn.execute(insert(schema.cards), new)
+    for ord in added:
+        result.notices.append(f"note {known.guid!r}: new card {_card_name(parsed.kind, ord)}")
     for ord in sorted(set(have) - wanted):
-        card = have[ord]
+        card_id, reps = have[ord]
         name = _card_name(parsed.kind, ord)
-        reviewed = card.reps > 0 or session.scalar(
-            select(func.count()).select_from(ReviewLog).where(ReviewLog.card_id == card.id)
-        )
+        L = schema.review_log.c
+        reviewed = reps > 0 or conn.scalar(select(func.count()).where(L.card_id == card_id))
         if reviewed:
-            card.suspended = True
+            conn.execute(update(schema.cards).where(C.id == card_id).values(suspended=True))
             result.notices.append(
-                f"note {note.guid!r}: card {name} is no longer in the note: kept with its "
+                f"note {known.guid!r}: card {name} is no longer in the note: kept with its "
                 "history, suspended"
             )
         else:
-            session.delete(card)
+            conn.execute(delete(schema.cards).where(C.id == card_id))
             result.notices.append(
-                f"note {note.guid!r}: card {name} is no longer in the note: removed "
+                f"note {known.guid!r}: card {name} is no longer in the note: removed "
                 "(never reviewed)"
             )
 

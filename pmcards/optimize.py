@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from fsrs import Rating
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import select
 
 from pmcards import scheduling, schema
 from pmcards import settings as settings_mod
@@ -172,29 +172,16 @@ def apply(conn: Connection, result: Fit, now: datetime) -> int:
         memory = scheduling.replay(settings, history)[-1][1]
         rows.append(
             {
-                "b_id": card_id,
-                "b_state": memory.state,
-                "b_step": memory.step,
-                "b_stability": memory.stability,
-                "b_difficulty": memory.difficulty,
-                "b_due": memory.due,
-                "b_last": memory.last_review,
+                "id": card_id,
+                "state": memory.state,
+                "step": memory.step,
+                "stability": memory.stability,
+                "difficulty": memory.difficulty,
+                "due": memory.due,
+                "last_review": memory.last_review,
             }
         )
-    if rows:
-        conn.execute(
-            update(schema.cards)
-            .where(C.id == bindparam("b_id"))
-            .values(
-                state=bindparam("b_state"),
-                step=bindparam("b_step"),
-                stability=bindparam("b_stability"),
-                difficulty=bindparam("b_difficulty"),
-                due=bindparam("b_due", type_=C.due.type),
-                last_review=bindparam("b_last", type_=C.due.type),
-            ),
-            rows,
-        )
+    schema.update_rows(conn, schema.cards, rows)
     return len(rows)
 
 

@@ -546,10 +546,7 @@ def apply(db: Db, settings: Settings, plan: Plan, now: datetime, tz: tzinfo | No
     given under the plan (a card FSRS put after the interview, whose recall on the day would
     fall short, comes due before it). Only ever earlier, never before now. Returns how many
     cards moved."""
-    from sqlalchemy import bindparam, update
-
     from pmcards import schema
-    from pmcards.queue import C
 
     horizon = Horizon.of(plan, settings, tz)
     if now >= horizon.at:
@@ -564,14 +561,8 @@ def apply(db: Db, settings: Settings, plan: Plan, now: datetime, tz: tzinfo | No
         days = _capped_days(settings, horizon, memory, memory.last_review, natural, card_id)
         due = max(now, memory.last_review + timedelta(days=days))
         if due < memory.due:
-            moves.append({"b_id": card_id, "b_due": due})
-    if moves:
-        stmt = (
-            update(schema.cards)
-            .where(C.id == bindparam("b_id"))
-            .values(due=bindparam("b_due", type_=C.due.type))
-        )
-        db.execute(stmt, moves)
+            moves.append({"id": card_id, "due": due})
+    schema.update_rows(db, schema.cards, moves)
     return len(moves)
 
 
@@ -579,10 +570,7 @@ def release(db: Db, settings: Settings, plan: Plan, now: datetime, tz: tzinfo | 
     """End a plan's caps: each card of the plan's decks gets back the due date FSRS gives it
     at the desired retention (only ever later), and cards then already overdue are spread
     over the next days, riskiest first. Returns how many cards moved."""
-    from sqlalchemy import bindparam, update
-
     from pmcards import schema
-    from pmcards.queue import C
 
     scheduler = scheduling.scheduler_for(replace(settings, fuzz=False))
     today = study_day(now, settings.rollover_hour, tz)
@@ -602,13 +590,7 @@ def release(db: Db, settings: Settings, plan: Plan, now: datetime, tz: tzinfo | 
     per_day = math.ceil(len(overdue) / RELEASE_SPREAD_DAYS) if overdue else 0
     for i, (_, card_id) in enumerate(sorted(overdue)):
         moves[card_id] = max(now, today.start) + timedelta(days=i // max(1, per_day))
-    if moves:
-        stmt = (
-            update(schema.cards)
-            .where(C.id == bindparam("b_id"))
-            .values(due=bindparam("b_due", type_=C.due.type))
-        )
-        db.execute(stmt, [{"b_id": cid, "b_due": due} for cid, due in moves.items()])
+    schema.update_rows(db, schema.cards, [{"id": cid, "due": due} for cid, due in moves.items()])
     return len(moves)
 
 

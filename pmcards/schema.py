@@ -8,7 +8,9 @@ only by `migrations.py`; a test checks that the two agree.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
     Boolean,
@@ -23,8 +25,14 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    bindparam,
+    update,
 )
 from sqlalchemy.engine import Dialect
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
+    from sqlalchemy.orm import Session
 
 # Our card states. FSRS has no "new" state (py-fsrs starts a card in Learning, step 0),
 # so 0 is ours; 1-3 are the same numbers as fsrs.State (and as Anki's queue types).
@@ -210,3 +218,19 @@ def new_memory_values(now: datetime) -> dict[str, object]:
 def tags_to_text(tags: list[str]) -> str:
     unique = sorted(set(tags))
     return " " + " ".join(unique) + " " if unique else " "
+
+
+def update_rows(db: Connection | Session, table: Table, rows: Sequence[dict[str, Any]]) -> None:
+    """Update many rows of `table` by id in one executemany: each row is {"id": ..., column:
+    value, ...}, all with the same columns. (A bound name may not be a column's own name in
+    an UPDATE, hence the "b_" names; each takes its column's type, so datetimes go through
+    UTCDateTime.)"""
+    if not rows:
+        return
+    columns = [name for name in rows[0] if name != "id"]
+    statement = (
+        update(table)
+        .where(table.c.id == bindparam("b_id"))
+        .values({name: bindparam(f"b_{name}", type_=table.c[name].type) for name in columns})
+    )
+    db.execute(statement, [{f"b_{key}": value for key, value in row.items()} for row in rows])

@@ -80,37 +80,56 @@ def render_cloze(text: str, ord: int, *, reveal: bool) -> str:
 
 
 MAX_RUBRIC_POINTS = 9  # one digit key each in the mock session
-_POINT = re.compile(r"^\s*(?:[-*•]\s*)?(?:\[([^\]]*)\]\s*)?(.*?)\s*$")
+MAX_RED_FLAGS = 3
+# A rubric line: `- [tag tag] text`, optionally marked `MUST:` (a point a strong answer
+# cannot miss) or `RED FLAG:` (something a strong answer must not say), before the tags.
+_POINT = re.compile(
+    r"^\s*(?:[-*•]\s*)?(?:(MUST|RED FLAG)\s*:\s*)?(?:\[([^\]]*)\]\s*)?(.*?)\s*$",
+    re.IGNORECASE,
+)
 _TAG_WORD = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_:.-]*$")
 
 
 @dataclass(frozen=True)
 class RubricPoint:
-    number: int  # from 1
+    number: int  # from 1, counted separately for points and for red flags
     text: str
     tags: tuple[str, ...]
+    must: bool = False  # a must-hit point: missing it caps the mock's rating at Hard
+    red_flag: bool = False  # a mistake: ticking it as said rates the mock Again
 
 
 def rubric_points(rubric: str) -> list[RubricPoint]:
-    """The points of a prompt's rubric: one per non-empty line, `- [tag tag] text`."""
+    """The points and red flags of a prompt's rubric, one per non-empty line."""
     points: list[RubricPoint] = []
+    flags = 0
     for line in rubric.splitlines():
         match = _POINT.match(line)
-        if match is None or not match.group(2):
+        if match is None or not match.group(3):
             continue
-        tags = tuple(t for t in re.split(r"[\s,]+", match.group(1) or "") if t)
-        points.append(RubricPoint(len(points) + 1, match.group(2), tags))
+        marker = (match.group(1) or "").upper()
+        tags = tuple(t for t in re.split(r"[\s,]+", match.group(2) or "") if t)
+        if marker == "RED FLAG":
+            flags += 1
+            points.append(RubricPoint(flags, match.group(3), tags, red_flag=True))
+        else:
+            number = sum(1 for p in points if not p.red_flag) + 1
+            points.append(RubricPoint(number, match.group(3), tags, must=marker == "MUST"))
     return points
 
 
 def rubric_problem(rubric: str) -> str | None:
     """Why `rubric` cannot be a prompt's rubric, or None if it can."""
-    points = rubric_points(rubric)
+    found = rubric_points(rubric)
+    points = [p for p in found if not p.red_flag]
+    flags = [p for p in found if p.red_flag]
     if len(points) < 2:
         return "a prompt's rubric needs at least 2 points, one per line"
     if len(points) > MAX_RUBRIC_POINTS:
         return f"a prompt's rubric has {len(points)} points, over the limit of {MAX_RUBRIC_POINTS}"
-    for point in points:
+    if len(flags) > MAX_RED_FLAGS:
+        return f"a prompt's rubric has {len(flags)} red flags, over the limit of {MAX_RED_FLAGS}"
+    for point in found:
         bad = [t for t in point.tags if not _TAG_WORD.match(t)]
         if bad:
             return f"rubric point {point.number}: {bad[0]!r} is not a tag"

@@ -113,15 +113,37 @@ def anki_bench(sizes: list[int], runs: int, ours: dict[str, Any]) -> str:
     ]
     for n, med, mine in rows:
         pairs = [
-            ("one answer incl. commit, p50", med["answer_p50_ms"], mine.get("answer", {}).get("p50_ms"), "ms"),
-            ("one answer incl. commit, p99", med["answer_p99_ms"], mine.get("answer", {}).get("p99_ms"), "ms"),
-            ("build the review queue", med["queue_s"] * 1000, _get(mine, "queue", "median_ms"), "ms"),
+            (
+                "one answer incl. commit, p50",
+                med["answer_p50_ms"],
+                mine.get("answer", {}).get("p50_ms"),
+                "ms",
+            ),
+            (
+                "one answer incl. commit, p99",
+                med["answer_p99_ms"],
+                mine.get("answer", {}).get("p99_ms"),
+                "ms",
+            ),
+            (
+                "build the review queue",
+                med["queue_s"] * 1000,
+                _get(mine, "queue", "median_ms"),
+                "ms",
+            ),
             ("due counts", med["counts_s"] * 1000, _get(mine, "counts", "median_ms"), "ms"),
-            ("peak memory of the process", med["peak_mb"], _get(mine, "first_card", "peak_mb"), "MB"),
+            (
+                "peak memory of the process",
+                med["peak_mb"],
+                _get(mine, "first_card", "peak_mb"),
+                "MB",
+            ),
         ]
         imports = ours.get(f"import_{n}")
         if imports:
-            pairs.append((f"add {n:,} notes", med["add_s"] * 1000, imports["median_s"] * 1000, "ms"))
+            pairs.append(
+                (f"add {n:,} notes", med["add_s"] * 1000, imports["median_s"] * 1000, "ms")
+            )
         for label, anki, pm, unit in pairs:
             ratio = f"{pm / anki:.1f}x" if pm and anki else "–"
             pm_text = f"{pm:.2f} {unit}" if pm is not None else "–"

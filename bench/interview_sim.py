@@ -37,9 +37,9 @@ sys.path.insert(0, str(HERE.parent))
 
 from fsrs import Rating  # noqa: E402
 
+from pmcards import cardstate, scheduling  # noqa: E402
 from pmcards import plan as plan_mod  # noqa: E402
-from pmcards import scheduling  # noqa: E402
-from pmcards.schema import NEW  # noqa: E402
+from pmcards.cardstate import NEW  # noqa: E402
 from pmcards.settings import Settings  # noqa: E402
 
 START = datetime(2026, 3, 2, 19, 0, tzinfo=UTC)
@@ -93,7 +93,7 @@ def simulate(scenario: Scenario, strategy: str, seed: int) -> Run:
     interview = (START + timedelta(days=scenario.days)).date()
     plan = plan_mod.Plan(interview=interview, target=scenario.target)
     horizon = plan_mod.Horizon.of(plan, settings, UTC)
-    memories: dict[int, scheduling.Memory] = {}
+    memories: dict[int, cardstate.Memory] = {}
     new_queue = list(range(1, scenario.cards + 1))
     heap: list[tuple[datetime, int]] = []
     answers_before = 0
@@ -121,7 +121,7 @@ def simulate(scenario: Scenario, strategy: str, seed: int) -> Run:
         else:
             limit = settings.new_per_day
         for cid in new_queue[:limit]:
-            memories[cid] = scheduling.Memory(NEW, None, None, None, at, None)
+            memories[cid] = cardstate.Memory(NEW, None, None, None, at, None)
             heapq.heappush(heap, (at, cid))
         del new_queue[:limit]
         count = 0

@@ -23,7 +23,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -34,14 +35,19 @@ from synth import build, write_deck_file  # noqa: E402
 
 DATA = HERE / "data"
 PMCARDS = [sys.executable, "-m", "pmcards"]
-if shutil.which("pmcards") and Path(shutil.which("pmcards") or "").parent == Path(sys.executable).parent:
+if (
+    shutil.which("pmcards")
+    and Path(shutil.which("pmcards") or "").parent == Path(sys.executable).parent
+):
     PMCARDS = [str(Path(sys.executable).parent / "pmcards")]
 
 
 TIME = shutil.which("time") or ("/usr/bin/time" if Path("/usr/bin/time").exists() else None)
 
 
-def run_process(args: list[str], env: dict[str, str], stdin: bytes | None = None) -> tuple[float, int]:
+def run_process(
+    args: list[str], env: dict[str, str], stdin: bytes | None = None
+) -> tuple[float, int]:
     """Wall time (s) and peak RSS (MB) of one whole process.
 
     Peak memory comes from GNU time's %M: a child forked straight from this (large) Python
@@ -52,7 +58,11 @@ def run_process(args: list[str], env: dict[str, str], stdin: bytes | None = None
     wrapped = [TIME, "-f", "%M", "-o", report, *args] if TIME else args
     start = time.perf_counter()
     proc = subprocess.run(
-        wrapped, env=env, input=stdin, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        wrapped,
+        env=env,
+        input=stdin,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
         stdin=None if stdin is not None else subprocess.DEVNULL,
     )
     elapsed = time.perf_counter() - start
@@ -71,7 +81,10 @@ def first_card_time(env: dict[str, str]) -> tuple[float, int]:
     os.close(fd)
     wrapped = [TIME, "-f", "%M", "-o", report] if TIME else []
     proc = subprocess.Popen(
-        [*wrapped, *PMCARDS, "review"], env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+        [*wrapped, *PMCARDS, "review"],
+        env=env,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
     )
     assert proc.stdout is not None and proc.stdin is not None
@@ -137,7 +150,7 @@ def answer_latency(db: Path, answers: int) -> dict[str, float]:
 def queue_and_counts(db: Path, runs: int) -> tuple[dict[str, float], dict[str, float]]:
     """In-process: building the review queue (a session up to its first card) and the
     collection's due counts, each on a freshly opened store."""
-    from pmcards import queue
+    from pmcards import queries
     from pmcards.clock import now_utc, study_day
     from pmcards.review import ReviewSession
     from pmcards.store import Store
@@ -153,7 +166,7 @@ def queue_and_counts(db: Path, runs: int) -> tuple[dict[str, float], dict[str, f
         day = study_day(now, session.settings.rollover_hour)
         start = time.perf_counter()
         with store.read() as s:
-            queue.due_counts_by_deck(s, day, now)
+            queries.due_counts_by_deck(s, day, now)
         counts.append(time.perf_counter() - start)
         store.close()
     return (
@@ -177,7 +190,7 @@ def fresh_db(path: Path) -> Path:
         Path(str(path) + suffix).unlink(missing_ok=True)
     store = Store(f"sqlite:///{path}")
     with store.write() as session:
-        settings.set_raw(session, "builtin_decks_imported", True)
+        settings.save(session, "builtin_decks_imported", True)
     store.close()
     return path
 
@@ -186,7 +199,11 @@ def collection(notes: int, now: datetime) -> Path:
     DATA.mkdir(exist_ok=True)
     path = DATA / f"c{notes}.sqlite3"
     stamp = path.with_suffix(".json")
-    meta = {"notes": notes, "date": now.date().isoformat(), "synth": (HERE / "synth.py").stat().st_mtime}
+    meta = {
+        "notes": notes,
+        "date": now.date().isoformat(),
+        "synth": (HERE / "synth.py").stat().st_mtime,
+    }
     if path.exists() and stamp.exists() and json.loads(stamp.read_text()) == meta:
         return path
     print(f"building a {notes:,}-note collection...", file=sys.stderr)
@@ -196,24 +213,25 @@ def collection(notes: int, now: datetime) -> Path:
 
 
 def bench(sizes: list[int], runs: int, answers: int, import_sizes: list[int]) -> dict[str, Any]:
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     home = Path(tempfile.mkdtemp(prefix="pmcards-bench-"))
     base_env = dict(os.environ, PMCARDS_HOME=str(home), NO_COLOR="1")
     base_env.pop("PMCARDS_DB", None)
-    results: dict[str, Any] = {"help": median_of(lambda: run_process([*PMCARDS, "--help"], base_env), runs)}
+    results: dict[str, Any] = {
+        "help": median_of(lambda: run_process([*PMCARDS, "--help"], base_env), runs)
+    }
     for n in sizes:
         db = collection(n, now)
         env = dict(base_env, PMCARDS_DB=str(db))
         row: dict[str, Any] = {}
-        row["status"] = median_of(lambda: run_process([*PMCARDS, "status"], env), runs)
-        row["first_card"] = median_of(lambda: first_card_time(env), runs)
+        row["status"] = median_of(partial(run_process, [*PMCARDS, "status"], env), runs)
+        row["first_card"] = median_of(partial(first_card_time, env), runs)
         row["answer"] = answer_latency(db, answers)
         row["queue"], row["counts"] = queue_and_counts(db, runs)
         if n <= 20_000:
             out = home / "sheet.html"
-            row["export_html"] = median_of(
-                lambda: run_process([*PMCARDS, "export", "html", "-o", str(out)], env), runs
-            )
+            export = [*PMCARDS, "export", "html", "-o", str(out)]
+            row["export_html"] = median_of(partial(run_process, export, env), runs)
         results[f"{n}"] = row
     for n in import_sizes:
         deck = write_deck_file(home / f"deck{n}.toml", n)
@@ -236,13 +254,17 @@ def bench(sizes: list[int], runs: int, answers: int, import_sizes: list[int]) ->
 
 def machine() -> dict[str, str]:
     commit = subprocess.run(
-        ["git", "-C", str(HERE.parent), "rev-parse", "--short", "HEAD"], capture_output=True, text=True
+        ["git", "-C", str(HERE.parent), "rev-parse", "--short", "HEAD"],
+        capture_output=True,
+        text=True,
     ).stdout.strip()
     dirty = subprocess.run(
-        ["git", "-C", str(HERE.parent), "status", "--porcelain", "pmcards"], capture_output=True, text=True
+        ["git", "-C", str(HERE.parent), "status", "--porcelain", "pmcards"],
+        capture_output=True,
+        text=True,
     ).stdout.strip()
     return {
-        "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "cores": str(os.cpu_count()),
         "cpu": platform.processor() or platform.machine(),
         "python": platform.python_version(),
@@ -255,9 +277,16 @@ def table(results: dict[str, Any], sizes: list[int], import_sizes: list[int]) ->
     def ms(x: float) -> str:
         return f"{x * 1000:.0f} ms"
 
-    lines = ["| what | " + " | ".join(f"{n:,} notes" for n in sizes) + " | target |", "|---|" + "---|" * (len(sizes) + 1)]
+    lines = [
+        "| what | " + " | ".join(f"{n:,} notes" for n in sizes) + " | target |",
+        "|---|" + "---|" * (len(sizes) + 1),
+    ]
     h = results["help"]
-    lines.append(f"| `pmcards --help` | {ms(h['median_s'])}, {h['peak_mb']} MB" + " |" * (len(sizes) - 1) + " | < 80 ms |")
+    lines.append(
+        f"| `pmcards --help` | {ms(h['median_s'])}, {h['peak_mb']} MB"
+        + " |" * (len(sizes) - 1)
+        + " | < 80 ms |"
+    )
 
     def row(label: str, key: str, fmt: Any, target: str) -> None:
         cells = []
@@ -266,33 +295,63 @@ def table(results: dict[str, Any], sizes: list[int], import_sizes: list[int]) ->
             cells.append(fmt(r) if r else "–")
         lines.append(f"| {label} | " + " | ".join(cells) + f" | {target} |")
 
-    row("`pmcards status` (whole process)", "status", lambda r: f"{ms(r['median_s'])}, {r['peak_mb']} MB", "< 250 ms, ≤ 1.5× of 10k")
-    row("review start to first card (whole process)", "first_card", lambda r: f"{ms(r['median_s'])}, {r['peak_mb']} MB", "< 350 ms")
-    row("one answer committed (in-process), p50 / p99", "answer", lambda r: f"{r['p50_ms']:.2f} / {r['p99_ms']:.2f} ms", "< 1 ms / < 5 ms")
+    row(
+        "`pmcards status` (whole process)",
+        "status",
+        lambda r: f"{ms(r['median_s'])}, {r['peak_mb']} MB",
+        "< 250 ms, ≤ 1.5× of 10k",
+    )
+    row(
+        "review start to first card (whole process)",
+        "first_card",
+        lambda r: f"{ms(r['median_s'])}, {r['peak_mb']} MB",
+        "< 350 ms",
+    )
+    row(
+        "one answer committed (in-process), p50 / p99",
+        "answer",
+        lambda r: f"{r['p50_ms']:.2f} / {r['p99_ms']:.2f} ms",
+        "< 1 ms / < 5 ms",
+    )
     row("build the review queue (in-process)", "queue", lambda r: f"{r['median_ms']:.1f} ms", "")
     row("due counts per deck (in-process)", "counts", lambda r: f"{r['median_ms']:.1f} ms", "")
-    row("`pmcards export html` (whole process)", "export_html", lambda r: f"{ms(r['median_s'])}, {r['peak_mb']} MB", "< 2 s at 10k")
+    row(
+        "`pmcards export html` (whole process)",
+        "export_html",
+        lambda r: f"{ms(r['median_s'])}, {r['peak_mb']} MB",
+        "< 2 s at 10k",
+    )
     for n in import_sizes:
         r = results.get(f"import_{n}")
         if r:
             lines.append(
-                f"| import {n:,} notes / re-import unchanged | {r['median_s']:.2f} s, {r['peak_mb']} MB / "
-                f"{r['reimport_median_s']:.2f} s, {r['reimport_peak_mb']} MB" + " |" * (len(sizes) - 1)
+                f"| import {n:,} notes / re-import unchanged | "
+                f"{r['median_s']:.2f} s, {r['peak_mb']} MB / "
+                f"{r['reimport_median_s']:.2f} s, {r['reimport_peak_mb']} MB"
+                + " |" * (len(sizes) - 1)
                 + (" | < 1 s / < 0.5 s |" if n <= 10_000 else " | < 8 s |")
             )
     return "\n".join(lines)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--sizes", default="10000,100000")
     parser.add_argument("--imports", default="10000,100000")
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--answers", type=int, default=300)
-    parser.add_argument("--tiny", action="store_true", help="tiny sizes, one run: keeps the script working")
-    parser.add_argument("--no-write", action="store_true", help="print only; leave RESULTS.md alone")
+    parser.add_argument(
+        "--tiny", action="store_true", help="tiny sizes, one run: keeps the script working"
+    )
+    parser.add_argument(
+        "--no-write", action="store_true", help="print only; leave RESULTS.md alone"
+    )
     parser.add_argument("--label", default="", help="a heading for this run in RESULTS.md")
-    parser.add_argument("--anki", action="store_true", help="also measure Anki's engine (needs `anki`)")
+    parser.add_argument(
+        "--anki", action="store_true", help="also measure Anki's engine (needs `anki`)"
+    )
     args = parser.parse_args()
     if args.tiny:
         sizes, imports, runs, answers = [200], [300], 1, 20
@@ -318,7 +377,11 @@ def main() -> None:
     print(json.dumps(results, indent=1), file=sys.stderr)
     if not args.no_write:
         out = HERE / "RESULTS.md"
-        old = out.read_text() if out.exists() else "# Benchmark results\n\nNewest first. Re-run with `python bench/run.py`.\n\n"
+        old = (
+            out.read_text()
+            if out.exists()
+            else "# Benchmark results\n\nNewest first. Re-run with `python bench/run.py`.\n\n"
+        )
         head, _, rest = old.partition("\n### ")
         out.write_text(head.rstrip() + "\n\n" + report + ("\n### " + rest if rest else ""))
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import random
 import sqlite3
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from pmcards.store import Store
@@ -22,7 +22,7 @@ FMT = "%Y-%m-%d %H:%M:%S.%f"
 
 
 def ts(value: datetime) -> str:
-    return value.astimezone(timezone.utc).replace(tzinfo=None).strftime(FMT)
+    return value.astimezone(UTC).replace(tzinfo=None).strftime(FMT)
 
 
 def build(path: Path, notes: int, now: datetime, seed: int = 1) -> Path:
@@ -48,7 +48,8 @@ def build(path: Path, notes: int, now: datetime, seed: int = 1) -> Path:
         contrast = rng.random() < 0.9
         if contrast:
             fields = {
-                "situation": f"Synthetic situation {n}: the interviewer asks about metric {n % 97}.",
+                "situation": f"Synthetic situation {n}: the interviewer asks about "
+                f"metric {n % 97}.",
                 "bad": f"A weak answer {n} that jumps to the model.",
                 "good": f"A strong answer {n} that defines failure and the metric first.",
                 "why": "Framing before mechanism.",
@@ -56,14 +57,40 @@ def build(path: Path, notes: int, now: datetime, seed: int = 1) -> Path:
         else:
             fields = {"not": f"focus {n}", "but": f"better focus {n}", "why": "Judgement."}
         note_rows.append(
-            (n, f"syn-{n:07d}", (n % 10) + 1, "contrast" if contrast else "reframe",
-             json.dumps(fields), f" syn t{n % 50} ", "", f"{n:064x}", n, created, created)
+            (
+                n,
+                f"syn-{n:07d}",
+                (n % 10) + 1,
+                "contrast" if contrast else "reframe",
+                json.dumps(fields),
+                f" syn t{n % 50} ",
+                "",
+                f"{n:064x}",
+                n,
+                created,
+                created,
+            )
         )
         for ord in range(2 if contrast else 1):
             card_id += 1
             if rng.random() < 0.2:
                 card_rows.append(
-                    (card_id, n, (n % 10) + 1, ord, 0, None, None, None, created, None, 0, 0, 0, None)
+                    (
+                        card_id,
+                        n,
+                        (n % 10) + 1,
+                        ord,
+                        0,
+                        None,
+                        None,
+                        None,
+                        created,
+                        None,
+                        0,
+                        0,
+                        0,
+                        None,
+                    )
                 )
                 continue
             stability = rng.lognormvariate(3.0, 1.2)  # median about 20 days
@@ -74,8 +101,22 @@ def build(path: Path, notes: int, now: datetime, seed: int = 1) -> Path:
             reps = rng.randint(6, 14)
             lapses = sum(1 for _ in range(reps) if rng.random() < 0.08)
             card_rows.append(
-                (card_id, n, (n % 10) + 1, ord, 2, None, stability, difficulty, ts(due), ts(last),
-                 reps, lapses, 0, None)
+                (
+                    card_id,
+                    n,
+                    (n % 10) + 1,
+                    ord,
+                    2,
+                    None,
+                    stability,
+                    difficulty,
+                    ts(due),
+                    ts(last),
+                    reps,
+                    lapses,
+                    0,
+                    None,
+                )
             )
             # Its history: `reps` answers spread over the two years before the last one.
             times = sorted(last - timedelta(days=rng.uniform(0, 730)) for _ in range(reps - 1))
@@ -85,11 +126,27 @@ def build(path: Path, notes: int, now: datetime, seed: int = 1) -> Path:
                 rating = rng.choices((1, 2, 3, 4), (10, 15, 65, 10))[0]
                 after_due = when + timedelta(days=max(1.0, stability * (i + 1) / reps))
                 log_rows.append(
-                    (card_id, rating, ts(when), rng.randint(2000, 15000), "review",
-                     0 if i == 0 else 2, None, None if i == 0 else stability * i / reps,
-                     None if i == 0 else difficulty, ts(prev_due),
-                     None if i == 0 else ts(times[i - 1]), i, 0, 2, None,
-                     stability * (i + 1) / reps, difficulty, ts(after_due), 0)
+                    (
+                        card_id,
+                        rating,
+                        ts(when),
+                        rng.randint(2000, 15000),
+                        "review",
+                        0 if i == 0 else 2,
+                        None,
+                        None if i == 0 else stability * i / reps,
+                        None if i == 0 else difficulty,
+                        ts(prev_due),
+                        None if i == 0 else ts(times[i - 1]),
+                        i,
+                        0,
+                        2,
+                        None,
+                        stability * (i + 1) / reps,
+                        difficulty,
+                        ts(after_due),
+                        0,
+                    )
                 )
                 prev_due = after_due
         if len(log_rows) > 200_000:
@@ -127,7 +184,7 @@ def _flush(conn: sqlite3.Connection, notes: list, cards: list, logs: list) -> No
 
 def write_deck_file(path: Path, notes: int, prefix: str = "imp") -> Path:
     """A TOML deck file of `notes` contrast notes, for the import benchmark."""
-    lines = ['[deck]', 'name = "Import benchmark"', ""]
+    lines = ["[deck]", 'name = "Import benchmark"', ""]
     for n in range(1, notes + 1):
         lines += [
             "[[note]]",

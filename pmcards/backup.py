@@ -21,7 +21,6 @@ a server's database are left to its administrator's tools.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 import shutil
 import sqlite3
@@ -72,19 +71,9 @@ def unsupported_url_message(url: str) -> str | None:
     )
 
 
-def backups_dir(store: Store | None = None) -> Path:
-    """Where automatic backups go: `backups/` in the data directory for the default
-    collection; a subfolder named after the file for any other, so rotating one
-    collection's backups never deletes another's."""
-    base = paths.data_dir() / "backups"
-    file = paths.sqlite_path(store.url) if store is not None else None
-    if file is None:
-        return base
-    default = (paths.data_dir() / paths.DB_FILENAME).resolve()
-    if file.resolve() == default:
-        return base
-    digest = hashlib.sha1(str(file.resolve()).encode()).hexdigest()[:8]
-    return base / f"{file.stem}-{digest}"
+def backups_dir(store: Store) -> Path:
+    """Where the collection's automatic backups go (see `paths.backups_dir`)."""
+    return paths.backups_dir(store.url)
 
 
 def backup(store: Store, dest: Path, *, reason: str = "manual") -> Path:
@@ -142,6 +131,14 @@ class BackupFile:
     created: datetime
     size: int
     reason: str
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "path": str(self.path),
+            "created": self.created.isoformat(),
+            "size": self.size,
+            "reason": self.reason,
+        }
 
 
 def list_backups(folder: Path) -> list[BackupFile]:
@@ -218,10 +215,39 @@ def daily(store: Store) -> Path | None:
 @dataclass(frozen=True)
 class Backup:
     path: Path
-    how: str  # for the user: what made it and how to restore it
+    how: str = ""  # for the user: what made it and how to restore it (server backups)
 
     def __str__(self) -> str:
-        return f"{self.path} ({self.how})"
+        return f"{self.path} ({self.how})" if self.how else str(self.path)
+
+
+def before(store: Store, reason: str) -> Backup | None:
+    """The backup made before a destructive operation (`reason`: prune, repair, rm ...):
+    SQLite's online backup into the backups folder, or on PostgreSQL pg_dump or a copy.
+    None when this collection cannot be backed up by pmcards (the caller warns, with
+    `unsupported_message`)."""
+    if supported(store):
+        path = automatic(store, reason)
+        return None if path is None else Backup(path)
+    if store.dialect == "postgresql":
+        return server_backup(store, backups_dir(store), reason=reason)
+    return None
+
+
+def on_request(store: Store, to: Path | None) -> Backup:
+    """`pmcards backup [--to PATH]`: a backup now, into the backups folder (counted toward
+    `backups_keep`), into an existing folder, or to a file."""
+    if store.dialect == "postgresql":
+        return server_backup(store, to or backups_dir(store))
+    if not supported(store):
+        raise PmcardsError(unsupported_message(store))
+    if to is not None and to.is_dir():  # a timestamped file in that folder
+        return Backup(backup(store, to))
+    if to is not None:
+        return Backup(backup_to_file(store, to))
+    made = automatic(store, "manual")
+    assert made is not None
+    return Backup(made)
 
 
 def server_backup(store: Store, dest: Path, *, reason: str = "manual") -> Backup:

@@ -22,15 +22,18 @@ import math
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from pmcards import migrations, schema
+from pmcards import cardstate, migrations, schema
 from pmcards import settings as settings_mod
+from pmcards.cardstate import LEARNING, NEW, RELEARNING, REVIEW, STATE_NAMES
 from pmcards.errors import SettingError
-from pmcards.schema import LEARNING, NEW, RELEARNING, REVIEW
+
+if TYPE_CHECKING:
+    from pmcards.store import Store
 
 # FSRS's own bounds (py-fsrs: STABILITY_MIN, MIN/MAX_DIFFICULTY); stability has no upper
 # bound there, so anything past a thousand years is called damaged.
@@ -102,6 +105,28 @@ def run(conn: Connection, location: str, now: datetime) -> Report:
     _cards(conn, report, config, now)
     _notes_without_cards(conn, report, now)
     return report
+
+
+@dataclass
+class Repaired:
+    """What `repair_collection` did: the backup made first, the repairs, the check after."""
+
+    backup: Any  # backup.Backup | None
+    repaired: list[Problem]
+    after: Report
+
+
+def repair_collection(store: Store, report: Report, now: datetime) -> Repaired:
+    """Back the collection up, make the safe repairs `report` found in one write
+    transaction, and check again."""
+    from pmcards import backup
+
+    saved = backup.before(store, "repair")
+    with store.write() as conn:
+        done = repair(conn, report.repairable)
+    with store.read() as conn:
+        after = run(conn, store.location, now)
+    return Repaired(saved, done, after)
 
 
 def repair(conn: Connection, problems: list[Problem]) -> list[Problem]:
@@ -332,7 +357,7 @@ def state_problems(row: Any) -> list[str]:
     elif due is not None and due < last:
         out.append("due before its last review (a negative interval)")
     if state in (LEARNING, RELEARNING) and (not isinstance(row.step, int) or row.step < 0):
-        out.append(f"a {schema.STATE_NAMES[state]} card without a learning step")
+        out.append(f"a {STATE_NAMES[state]} card without a learning step")
     if state == REVIEW and row.step is not None:
         out.append("a review card with a learning step")
     return out
@@ -450,10 +475,10 @@ def _rebuild(
         from pmcards import scheduling
 
         after = scheduling.replay(config, usable)[-1][1]
-        values = scheduling.memory_values(after)
+        values = cardstate.memory_values(after)
         return values, f"rebuild its state by replaying its {len(usable)} answers through FSRS"
     return (
-        schema.new_memory_values(now),
+        cardstate.memory_values(cardstate.new_memory(now)),
         "make it a new card (it has no review history to rebuild from)",
     )
 
@@ -471,17 +496,13 @@ class _Row:
 
 
 def _memory_after(log: Any) -> dict[str, Any]:
-    lapsed = log.state_before == REVIEW and log.rating == 1
-    return {
-        "state": log.state_after,
-        "step": log.step_after,
-        "stability": log.stability_after,
-        "difficulty": log.difficulty_after,
-        "due": _dt(log.due_after),
-        "last_review": _dt(log.reviewed_at),
-        "reps": log.reps_before + 1,
-        "lapses": log.lapses_before + (1 if lapsed else 0),
-    }
+    """What a raw log row's answer left the card as (`cardstate.memory_after`), with its
+    times read past the UTC column type (they may be damaged)."""
+    memory = cardstate.memory_after(log)
+    values = cardstate.memory_values(memory)
+    values["due"] = _dt(log.due_after)
+    values["last_review"] = _dt(log.reviewed_at)
+    return values
 
 
 def _set_card(card_id: int, values: dict[str, Any]) -> Callable[[Connection], None]:
@@ -525,10 +546,7 @@ def _create_cards(
                     "note_id": note_id,
                     "deck_id": deck_id,
                     "ord": ord,
-                    "state": NEW,
-                    "due": now,
-                    "reps": 0,
-                    "lapses": 0,
+                    **cardstate.memory_values(cardstate.new_memory(now)),
                     "suspended": False,
                 }
                 for ord in ords

@@ -52,6 +52,15 @@ def study_day(now: datetime, rollover_hour: int, tz: tzinfo | None = None) -> Da
     )
 
 
+def day_ends(day: Day, count: int, rollover_hour: int, tz: tzinfo | None = None) -> list[datetime]:
+    """The ends of the `count` study days after `day`: each computed from local time, so a
+    day across a DST change keeps its real length (23 or 25 hours)."""
+    return [
+        study_day(day.end + timedelta(days=i, hours=12), rollover_hour, tz).end
+        for i in range(count)
+    ]
+
+
 def day_start(day: date, rollover_hour: int, tz: tzinfo | None = None) -> datetime:
     """The UTC instant at which the study day of local date `day` starts."""
     return _local_at(day, rollover_hour, tz)

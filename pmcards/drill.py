@@ -1,6 +1,6 @@
 """The contrast drill: one answer of a contrast note shown, the user calls it BAD or GOOD.
 
-Each call is an answer to the note's "judge" card (ord 1), given through the review
+Each call is an answer to the note's "judge" card (ord 1), given through the study
 session's own answer path: a wrong call is Again, a right one Good, the review log says
 `source = "drill"`, and the call itself is kept in `drill_results`, all in one transaction.
 So the drill is part of the schedule, not a game beside it.
@@ -11,25 +11,20 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from fsrs import Rating
-from sqlalchemy import insert, literal, select
+from sqlalchemy import case, func, insert, select
+from sqlalchemy.engine import Connection
 
-from pmcards import scheduling, schema
-from pmcards.kinds import judge_shows_bad
-from pmcards.queue import MEMORY, C, D, N, Scope, available, not_buried
-from pmcards.schema import NEW
+from pmcards import cardstate, scheduling, schema
+from pmcards.cardstate import NEW
+from pmcards.kinds import CONTRAST, JUDGE_ORD
+from pmcards.kinds.contrast import judge_shows_bad
+from pmcards.queries import MEMORY, C, D, N, Scope, available, not_buried, risk_order
 from pmcards.settings import Settings
-from pmcards.sqltime import days_between
 
-if TYPE_CHECKING:
-    from sqlalchemy.engine import Connection
-
-    from pmcards.queue import Db
-
-JUDGE_ORD = 1
-R = schema.drill_results.c
+DR = schema.drill_results.c
 
 
 @dataclass(frozen=True)
@@ -45,12 +40,10 @@ class DrillItem:
     why: str
     state: int
 
-    @property
-    def correct_call(self) -> str:
-        return self.shown
 
-
-def pick(db: Db, settings: Settings, scope: Scope, now: datetime, count: int) -> list[DrillItem]:
+def pick(
+    db: Connection, settings: Settings, scope: Scope, now: datetime, count: int
+) -> list[DrillItem]:
     """Up to `count` contrast notes to drill: studied ones with the lowest predicted recall
     of their judge card first (SQL ranks by elapsed days over stability, which FSRS's
     forgetting curve maps to recall), then new ones in deck order. Buried cards are left
@@ -64,25 +57,22 @@ def pick(db: Db, settings: Settings, scope: Scope, now: datetime, count: int) ->
         N.position,
         D.name.label("deck"),
     )
-    base = (
+    base = scope.apply(
         select(*columns)
         .select_from(schema.cards)
         .join(schema.notes, N.id == C.note_id)
         .join(schema.decks, D.id == C.deck_id)
-        .where(N.kind == "contrast", C.ord == JUDGE_ORD, available(), not_buried(now))
+        .where(N.kind == CONTRAST.name, C.ord == JUDGE_ORD, available(), not_buried(now))
     )
-    if scope.deck is not None:
-        base = base.where(C.deck_id.in_(scope.deck_ids()))
-    if scope.tag is not None:
-        base = base.where(N.tags.contains(f" {scope.tag} ", autoescape=True))
-    ratio = days_between(literal(now, type_=C.due.type), C.last_review) / C.stability
     studied = db.execute(
-        base.where(C.state != NEW, C.stability > 0).order_by(ratio.desc(), C.id).limit(count)
+        base.where(C.state != NEW, C.stability > 0)
+        .order_by(risk_order(now).desc(), C.id)
+        .limit(count)
     ).all()
     ranked = sorted(
         studied,
         key=lambda row: (
-            scheduling.retrievability(settings, scheduling.memory_of(row), now),
+            scheduling.retrievability(settings, cardstate.memory_of(row), now),
             row.id,
         ),
     )
@@ -115,7 +105,7 @@ def rating_for(correct: bool) -> Rating:
 
 
 def recorder(item: DrillItem, answer: str, now: datetime) -> Any:
-    """What `ReviewSession.answer(record=...)` writes with the call, in its transaction."""
+    """What `StudySession.answer(record=...)` writes with the call, in its transaction."""
 
     def record(conn: Connection, log_id: int) -> None:
         conn.execute(
@@ -131,3 +121,34 @@ def recorder(item: DrillItem, answer: str, now: datetime) -> Any:
         )
 
     return record
+
+
+def figures(db: Connection, limit: int = 5) -> dict[str, Any]:
+    """Drill figures for `pmcards stats`: calls, right calls, the notes most often misjudged."""
+    total, right = db.execute(
+        select(func.count(), func.coalesce(func.sum(case((DR.correct.is_(True), 1), else_=0)), 0))
+    ).one()
+    wrong = func.sum(case((DR.correct.is_(False), 1), else_=0))
+    rows = db.execute(
+        select(N.guid, N.fields, func.count(), wrong.label("wrong"))
+        .select_from(schema.drill_results)
+        .join(schema.notes, N.id == DR.note_id)
+        .group_by(N.id, N.guid, N.fields)
+        .having(wrong > 0)
+        .order_by(wrong.desc(), N.guid)
+        .limit(limit)
+    ).all()
+    return {
+        "calls": int(total),
+        "right": int(right),
+        "accuracy": round(int(right) / int(total), 4) if total else None,
+        "most_misjudged": [
+            {
+                "note_id": guid,
+                "text": CONTRAST.summary(json.loads(fields)),
+                "calls": int(n),
+                "wrong": int(w),
+            }
+            for guid, fields, n, w in rows
+        ],
+    }

@@ -14,29 +14,20 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy.engine import Connection
 
-from pmcards import formats, schema, settings
+from pmcards import cardstate, formats, schema, settings
+from pmcards.cardstate import LEARNING, NEW, RELEARNING, REVIEW
 from pmcards.errors import DeckFormatError
 from pmcards.formats import ParsedCard, ParsedDeck, ParsedNote
-from pmcards.kinds import KINDS, card_ords
-from pmcards.schema import LEARNING, NEW, RELEARNING, REVIEW, tags_to_text
-
-if TYPE_CHECKING:
-    from sqlalchemy.engine import Connection
-    from sqlalchemy.orm import Session
-
-
-    Db = Connection | Session
+from pmcards.kinds import KINDS, card_ords, same_fields
+from pmcards.rows import SYSTEM_TAGS
+from pmcards.schema import tags_to_text
 
 _T = TypeVar("_T")
-# Tags pmcards itself adds; a re-import keeps them even though the file does not list them.
-SYSTEM_TAGS = ("leech",)
-BUILTIN_FLAG = settings.BUILTIN_FLAG
-# Kinds with the same fields: a note may move between them, gaining or keeping cards.
-_SAME_FIELDS = {frozenset(("qa", "qa_reversed"))}
 
 
 @dataclass
@@ -141,28 +132,8 @@ class _Known(NamedTuple):
     tags: str
 
 
-def _connection(db: Db) -> Connection:
-    """The caller's transaction as a Core connection: the importer writes through Core only
-    (bulk statements), never loading ORM objects."""
-    from sqlalchemy.engine import Connection
-
-    return db if isinstance(db, Connection) else db.connection()
-
-
-def _expire_held(session: Session, note_ids: set[int]) -> None:
-    """Notes (and their cards) that the import rewrote: a caller's session that holds them
-    reloads them, so it never shows what was there before."""
-    from pmcards.models import Card, Note
-
-    for obj in list(session.identity_map.values()):
-        if (isinstance(obj, Note) and obj.id in note_ids) or (
-            isinstance(obj, Card) and obj.note_id in note_ids
-        ):
-            session.expire(obj)
-
-
 def apply(
-    db: Db,
+    conn: Connection,
     decks: Sequence[ParsedDeck],
     now: datetime,
     *,
@@ -189,10 +160,8 @@ def apply(
             # Media files are written outside the transaction: read the streamed files
             # through first, so that a bad one leaves no media behind.
             validate(decks)
-        decks = _store_media(decks, report)
+        decks = _store_media(conn, decks, report)
     N = schema.notes.c
-    conn = _connection(db)
-    edited: set[int] = set()
     # Into an empty collection every note is new: no need to look any up.
     empty = conn.scalar(select(N.id).limit(1)) is None
     position = (conn.scalar(select(func.max(N.position))) or 0) + 1
@@ -244,7 +213,6 @@ def apply(
             if not dry_run:
                 if changed:
                     _update_notes(conn, changed, now, result)
-                    edited.update(known.id for known, _ in changed)
                 if new:
                     report.reviews_imported += _insert_new(conn, new, now)
             if progress is not None:
@@ -266,11 +234,6 @@ def apply(
         for chunk in _chunks(report.pruned, 500):
             # Their cards and review logs go with them (ON DELETE CASCADE).
             conn.execute(delete(schema.notes).where(N.guid.in_(chunk)))
-    if edited and conn is not db:
-        from sqlalchemy.orm import Session
-
-        assert isinstance(db, Session)
-        _expire_held(db, edited)
     return report
 
 
@@ -285,7 +248,9 @@ def _known(conn: Connection, guids: list[str]) -> dict[str, _Known]:
     return found
 
 
-def _store_media(decks: Sequence[ParsedDeck], report: ImportReport) -> Sequence[ParsedDeck]:
+def _store_media(
+    conn: Connection, decks: Sequence[ParsedDeck], report: ImportReport
+) -> Sequence[ParsedDeck]:
     """Copy the files' media into the media folder; notes follow files that were renamed."""
     if not any(d.media for d in decks):
         return decks
@@ -294,7 +259,7 @@ def _store_media(decks: Sequence[ParsedDeck], report: ImportReport) -> Sequence[
     renamed_by_path: dict[str, dict[str, str]] = {}
     for parsed_deck in decks:
         if parsed_deck.media:
-            written, renamed = media.store(parsed_deck.media)
+            written, renamed = media.store(parsed_deck.media, media.media_dir(conn))
             report.media_written += written
             if renamed:
                 renamed_by_path.setdefault(parsed_deck.path, {}).update(renamed)
@@ -383,7 +348,7 @@ def _new_card(note_id: int, ord: int, now: datetime, source: ParsedCard | None) 
     return {
         "note_id": note_id,
         "ord": ord,
-        **schema.new_memory_values(now),
+        **cardstate.memory_values(cardstate.new_memory(now)),
         "suspended": bool(source and source.suspended),
         "buried_until": None,
     }
@@ -402,26 +367,14 @@ def _carried_card(
 
     steps = scheduling.replay(config, [(r.reviewed_at, r.rating) for r in source.reviews])
     logs = [
-        {
-            "rating": review.rating,
-            "reviewed_at": review.reviewed_at,
-            "duration_ms": review.duration_ms,
-            "source": "import",
-            "state_before": before.state,
-            "step_before": before.step,
-            "stability_before": before.stability,
-            "difficulty_before": before.difficulty,
-            "due_before": before.due,
-            "last_review_before": before.last_review,
-            "reps_before": before.reps,
-            "lapses_before": before.lapses,
-            "state_after": after.state,
-            "step_after": after.step,
-            "stability_after": after.stability,
-            "difficulty_after": after.difficulty,
-            "due_after": after.due,
-            "leeched": False,
-        }
+        cardstate.log_values(
+            before,
+            after,
+            rating=review.rating,
+            reviewed_at=review.reviewed_at,
+            duration_ms=review.duration_ms,
+            source="import",
+        )
         for review, (before, after) in zip(source.reviews, steps, strict=True)
     ]
     if source.state == NEW:
@@ -519,10 +472,7 @@ def _sync_cards(
 
 
 def _card_name(kind: str, ord: int) -> str:
-    if kind == "cloze":
-        return f"c{ord + 1}"
-    names = KINDS[kind].cards
-    return names[ord] if ord < len(names) else str(ord + 1)
+    return KINDS[kind].card_name(ord)
 
 
 def _check_same_deck(note: Any, parsed: ParsedNote, deck: ParsedDeck, current: str) -> None:
@@ -533,7 +483,7 @@ def _check_same_deck(note: Any, parsed: ParsedNote, deck: ParsedDeck, current: s
             path=deck.path,
             line=parsed.line,
         )
-    if note.kind != parsed.kind and frozenset((note.kind, parsed.kind)) not in _SAME_FIELDS:
+    if note.kind != parsed.kind and not same_fields(note.kind, parsed.kind):
         raise DeckFormatError(
             f"note {parsed.guid!r} changes kind from {note.kind!r} to {parsed.kind!r}; "
             "its cards would not match its history: give it a new id",
@@ -546,18 +496,43 @@ def _chunks(items: list[_T], size: int) -> list[list[_T]]:
     return [items[i : i + size] for i in range(0, len(items), size)]
 
 
+def format_report(report: ImportReport, *, dry_run: bool, prune: bool) -> list[str]:
+    """The report for the terminal, one line each: per file, its notices and what is missing,
+    then history and media carried over. (Warnings are the caller's, for standard error.)"""
+    verb = " (would be so)" if dry_run else ""
+    lines = []
+    for result in report.decks:
+        lines.append(
+            f"{result.path}: deck {result.deck!r}: {len(result.added)} added, "
+            f"{len(result.updated)} updated, "
+            f"{len(result.unchanged)} unchanged, {len(result.missing)} missing{verb}"
+        )
+        lines += [f"  {notice}" for notice in result.notices]
+        if result.missing:
+            shown = ", ".join(result.missing[:10]) + (" …" if len(result.missing) > 10 else "")
+            fate = "deleted" if prune else "kept"
+            if prune and dry_run:
+                fate = "would be deleted"
+            lines.append(f"  in the collection but not in the file ({fate}): {shown}")
+    if report.reviews_imported:
+        lines.append(f"Carried over {report.reviews_imported} reviews of history.")
+    if report.media_written:
+        lines.append(f"Copied {report.media_written} media files.")
+    return lines
+
+
 def builtin_deck_paths() -> list[Path]:
     from pmcards.resources import decks_dir
 
     return sorted(decks_dir().glob("*.toml"))
 
 
-def ensure_builtin_decks(db: Db, now: datetime) -> ImportReport | None:
+def ensure_builtin_decks(conn: Connection, now: datetime) -> ImportReport | None:
     """Import the built-in decks into a collection that has never had them."""
-    if settings.get_raw(db, BUILTIN_FLAG):
+    if settings.get_raw(conn, settings.BUILTIN_FLAG):
         return None
     report = None
-    if db.scalar(select(func.count()).select_from(schema.notes)) == 0:
-        report = apply(db, parse_files(builtin_deck_paths()), now)
-    settings.set_raw(db, BUILTIN_FLAG, True)
+    if conn.scalar(select(func.count()).select_from(schema.notes)) == 0:
+        report = apply(conn, parse_files(builtin_deck_paths()), now)
+    settings.save(conn, settings.BUILTIN_FLAG, True)
     return report

@@ -3,7 +3,8 @@
 pmcards' fields are plain text. Anki's are HTML. On the way in, a field whose HTML is only
 line breaks and entities becomes plain text; one with real formatting is kept as HTML, cleaned
 of anything active (scripts, event handlers, `javascript:` links). On the way out, plain text
-is escaped for Anki and kept HTML goes as it is. The terminal shows kept HTML as text.
+is escaped for Anki and kept HTML goes as it is. The terminal shows kept HTML as text, and
+every string bound for the terminal passes `safe`, the one terminal sanitiser.
 """
 
 from __future__ import annotations
@@ -84,8 +85,17 @@ BLOCK = frozenset(
     ]
 )
 SIMPLE = frozenset(("br", "div", "p"))
+# Escape sequences (CSI, OSC, and two-character ones) and the control characters left after.
+_ANSI = re.compile(r"\x1b(\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(\x07|\x1b\\)|[@-Z\\-_])")
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 _TAG = re.compile(r"</?\s*(" + "|".join(sorted(ALLOWED_TAGS)) + r")\b[^<>]*>", re.IGNORECASE)
 _UNSAFE_URL = re.compile(r"^\s*(javascript|vbscript|data)\s*:", re.IGNORECASE)
+
+
+def safe(text: str) -> str:
+    """Text made harmless for a terminal: no escape sequences, no control characters."""
+    text = _ANSI.sub("", text)
+    return _CONTROL.sub("", text.replace("\t", "    "))
 
 
 def looks_like_html(text: str) -> bool:

@@ -11,17 +11,25 @@ import hashlib
 import re
 from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pmcards import paths
-from pmcards.formats import MediaFile
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
+
+    from pmcards.formats import MediaFile
 
 _UNSAFE = re.compile(r"[\x00-\x1f\x7f/\\:*?\"<>|]")
 _RESERVED = re.compile(r"^(con|prn|aux|nul|com\d|lpt\d)(\..*)?$", re.IGNORECASE)
 MAX_NAME = 120
 
 
-def media_dir() -> Path:
-    return paths.data_dir() / "media"
+def media_dir(where: str | Connection) -> Path:
+    """The media folder of a collection: by its URL, or the collection of a connection."""
+    if not isinstance(where, str):
+        where = where.engine.url.render_as_string(hide_password=False)
+    return paths.media_dir(where)
 
 
 def safe_media_name(name: str) -> str | None:
@@ -33,11 +41,10 @@ def safe_media_name(name: str) -> str | None:
     return name
 
 
-def store(files: Iterable[MediaFile], folder: Path | None = None) -> tuple[int, dict[str, str]]:
+def store(files: Iterable[MediaFile], folder: Path) -> tuple[int, dict[str, str]]:
     """Copy `files` into the media folder. Returns how many were written, and the files that
     had to take a new name (old -> new) because their name held other content.
     """
-    folder = folder or media_dir()
     folder.mkdir(parents=True, exist_ok=True)
     written = 0
     renamed: dict[str, str] = {}

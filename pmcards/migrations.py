@@ -18,6 +18,10 @@ from sqlalchemy.engine import Connection
 from pmcards.errors import SchemaError
 
 MIGRATIONS_TABLE = "pmcards_migrations"
+# PostgreSQL advisory lock key of a collection's write lock ("pmcards" as a number), taken by
+# every write transaction (store.py) and by the migrations. Advisory locks belong to one
+# database, so collections in different databases never contend.
+WRITE_LOCK_KEY = 0x706D6361726473
 
 
 def m001_initial(conn: Connection) -> None:
@@ -253,8 +257,6 @@ def run(conn: Connection, up_to: int | None = None) -> list[str]:
     here, before anything is read, so the second process waits, then finds nothing to do.
     """
     if conn.dialect.name == "postgresql":
-        from pmcards.store import WRITE_LOCK_KEY
-
         conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({WRITE_LOCK_KEY})")
     table = _migrations_table()
     table.create(conn, checkfirst=True)

@@ -3,7 +3,7 @@
 A prompt note holds the prompt and a rubric: the points a strong answer makes, each with
 tags naming the cards that train it. A mock runs the phases on a clock (framing, sketch,
 trade-offs), then the user ticks the points they made. The share covered is the rating of
-the prompt's card, given through the review session's own answer path (`source = "mock"`);
+the prompt's card, given through the study session's own answer path (`source = "mock"`);
 the attempt and its missed points are kept; and each missed point makes the most
 forgotten-prone studied cards with its tags due now, so the next `pmcards review` trains
 exactly what the mock showed to be missing.
@@ -14,22 +14,18 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from fsrs import Rating
-from sqlalchemy import insert, literal, or_, select, update
+from sqlalchemy import func, insert, or_, select, update
+from sqlalchemy.engine import Connection
 
 from pmcards import schema
+from pmcards.cardstate import NEW, REVIEW
 from pmcards.errors import PmcardsError
-from pmcards.kinds import RubricPoint, rubric_points
-from pmcards.queue import MEMORY, C, D, N, Scope, available
-from pmcards.schema import NEW, REVIEW, tags_to_text
-from pmcards.sqltime import days_between
-
-if TYPE_CHECKING:
-    from sqlalchemy.engine import Connection
-
-    from pmcards.queue import Db
+from pmcards.kinds import PROMPT, RubricPoint, rubric_points
+from pmcards.queries import MEMORY, C, D, N, Scope, available, risk_order
+from pmcards.schema import tags_to_text
 
 PHASES = ("Framing", "Sketch", "Trade-offs")
 DEFAULT_MINUTES = (5.0, 10.0, 5.0)
@@ -37,6 +33,7 @@ DEFAULT_MINUTES = (5.0, 10.0, 5.0)
 RAISE_PER_POINT = 3
 A = schema.mock_attempts.c
 M = schema.mock_missed.c
+MA, MM = A, M
 
 
 @dataclass(frozen=True)
@@ -115,7 +112,7 @@ def _prompt(row: Any) -> Prompt:
     )
 
 
-def pick(db: Db, scope: Scope, now: datetime, guid: str | None = None) -> Prompt:
+def pick(db: Connection, scope: Scope, now: datetime, guid: str | None = None) -> Prompt:
     """The prompt `guid`, or the one to practise next: the studied prompt with the lowest
     predicted recall if it is due, else the first new prompt in deck order, else the
     studied prompt with the lowest predicted recall."""
@@ -131,7 +128,7 @@ def pick(db: Db, scope: Scope, now: datetime, guid: str | None = None) -> Prompt
         .select_from(schema.cards)
         .join(schema.notes, N.id == C.note_id)
         .join(schema.decks, D.id == C.deck_id)
-        .where(N.kind == "prompt")
+        .where(N.kind == PROMPT.name)
     )
     if guid is not None:
         row = db.execute(stmt.where(N.guid == guid)).first()
@@ -139,9 +136,8 @@ def pick(db: Db, scope: Scope, now: datetime, guid: str | None = None) -> Prompt
             raise PmcardsError(f"no prompt note with id {guid!r} (pmcards cards --json lists ids)")
         return _prompt(row)
     stmt = scope.apply(stmt).where(available())
-    ratio = days_between(literal(now, type_=C.due.type), C.last_review) / C.stability
     studied = db.execute(
-        stmt.where(C.state != NEW, C.stability > 0).order_by(ratio.desc(), C.id).limit(1)
+        stmt.where(C.state != NEW, C.stability > 0).order_by(risk_order(now).desc(), C.id).limit(1)
     ).first()
     if studied is not None and studied.due <= now:
         return _prompt(studied)
@@ -162,7 +158,6 @@ def raise_matching(
     due now (un-burying them), at most RAISE_PER_POINT. Returns how many moved."""
     if not tags:
         return 0
-    ratio = days_between(literal(now, type_=C.due.type), C.last_review) / C.stability
     matches = or_(*[N.tags.contains(f" {t} ", autoescape=True) for t in tags])
     rows = conn.execute(
         select(C.id)
@@ -170,14 +165,14 @@ def raise_matching(
         .join(schema.notes, N.id == C.note_id)
         .where(
             matches,
-            N.kind != "prompt",
+            N.kind != PROMPT.name,
             N.id != exclude_note,
             available(),
             C.state == REVIEW,
             C.due > now,
             C.stability > 0,
         )
-        .order_by(ratio.desc(), C.id)
+        .order_by(risk_order(now).desc(), C.id)
         .limit(RAISE_PER_POINT)
     ).all()
     ids = [row.id for row in rows]
@@ -187,7 +182,7 @@ def raise_matching(
 
 
 class Recorder:
-    """What `ReviewSession.answer(record=...)` writes with the mock, in its transaction: the
+    """What `StudySession.answer(record=...)` writes with the mock, in its transaction: the
     attempt, its missed points, and the matching cards made due (`raised`, per point)."""
 
     def __init__(self, attempt: Attempt, now: datetime) -> None:
@@ -223,3 +218,52 @@ class Recorder:
                     cards_raised=n,
                 )
             )
+
+
+def figures(db: Connection, limit: int = 5) -> dict[str, Any]:
+    """Mock figures for `pmcards stats`: attempts, coverage, the points and tags most missed."""
+    attempts, covered, total = db.execute(
+        select(
+            func.count(),
+            func.coalesce(func.sum(MA.covered), 0),
+            func.coalesce(func.sum(MA.total), 0),
+        )
+    ).one()
+    recent = db.execute(
+        select(MA.started_at, MA.covered, MA.total, MA.rating, N.guid, N.fields)
+        .join(schema.notes, N.id == MA.note_id)
+        .order_by(MA.started_at.desc(), MA.id.desc())
+        .limit(limit)
+    ).all()
+    missed_rows = db.execute(
+        select(MM.text, MM.tags, func.count().label("n"))
+        .group_by(MM.text, MM.tags)
+        .order_by(func.count().desc(), MM.text)
+        .limit(limit)
+    ).all()
+    tag_counts: dict[str, int] = {}
+    for tags, n in db.execute(select(MM.tags, func.count()).group_by(MM.tags)):
+        for tag in tags.split():
+            tag_counts[tag] = tag_counts.get(tag, 0) + int(n)
+    return {
+        "attempts": int(attempts),
+        "coverage": round(int(covered) / int(total), 4) if total else None,
+        "recent": [
+            {
+                "date": started.date().isoformat(),
+                "note_id": guid,
+                "prompt": PROMPT.summary(json.loads(fields)),
+                "covered": int(c),
+                "total": int(t),
+                "rating": int(r),
+            }
+            for started, c, t, r, guid, fields in recent
+        ],
+        "most_missed": [
+            {"point": text, "tags": tags.split(), "times": int(n)} for text, tags, n in missed_rows
+        ],
+        "missed_tags": [
+            {"tag": tag, "times": n}
+            for tag, n in sorted(tag_counts.items(), key=lambda kv: (-kv[1], kv[0]))[:limit]
+        ],
+    }

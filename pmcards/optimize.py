@@ -19,9 +19,9 @@ from sqlalchemy import select
 
 from pmcards import scheduling, schema
 from pmcards import settings as settings_mod
+from pmcards.cardstate import NEW
 from pmcards.errors import PmcardsError
-from pmcards.queue import C, L
-from pmcards.schema import NEW
+from pmcards.queries import C, L
 from pmcards.settings import Settings
 
 if TYPE_CHECKING:

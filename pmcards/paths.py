@@ -1,10 +1,18 @@
-"""Where the collection lives: resolved in one place.
+"""Where the collection lives, and every place derived from it: resolved in one place.
+
+The collection is a SQLite file or a database URL (`--db`, `PMCARDS_DB`, else the data
+directory's `collection.sqlite3`). Its media folder and its backups folder belong to it: the
+default collection keeps `media/` and `backups/` in the data directory (where they always
+were); any other SQLite file keeps `<name>.media/` beside itself (as Anki does) and a
+backups subfolder of its own; a server's collection keeps both under the data directory,
+named after its host and database, so two collections never share either.
 
 Kept free of heavy imports: `pmcards --help` and `pmcards db path` load this module only.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
 
@@ -65,3 +73,37 @@ def describe(url: str) -> str:
         user = creds.split(":", 1)[0]
         return f"{scheme}://{user}:***@{host}" if ":" in creds else url
     return url
+
+
+def is_default(url: str) -> bool:
+    """Whether `url` is the default collection in the data directory."""
+    file = sqlite_path(url)
+    return file is not None and file.resolve() == (data_dir() / DB_FILENAME).resolve()
+
+
+def _tag(url: str) -> str:
+    """A short, stable name for a non-default collection's folders."""
+    file = sqlite_path(url)
+    key = str(file.resolve()) if file is not None else describe(url)
+    digest = hashlib.sha1(key.encode()).hexdigest()[:8]
+    if file is not None:
+        return f"{file.stem}-{digest}"
+    rest = describe(url).split("@")[-1].split("?")[0]
+    name = "".join(c if c.isalnum() or c in "-_." else "-" for c in rest.split("://")[-1])
+    return f"{name.strip('-')[:60]}-{digest}"
+
+
+def media_dir(url: str) -> Path:
+    """The collection's media folder (images and sounds its cards show)."""
+    if is_default(url):
+        return data_dir() / "media"
+    file = sqlite_path(url)
+    if file is not None:
+        return file.with_name(f"{file.stem}.media")
+    return data_dir() / "media" / _tag(url)
+
+
+def backups_dir(url: str) -> Path:
+    """The folder of the collection's automatic backups."""
+    base = data_dir() / "backups"
+    return base if is_default(url) else base / _tag(url)

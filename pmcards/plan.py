@@ -17,6 +17,9 @@ outcomes for the cards in the plan's decks:
 
 After the day the caps stop; `release` gives the cards still pulled forward their FSRS due
 dates back, spreading any backlog over a week, so the day after the interview is not a flood.
+
+This module is the pure math: no SQL. Reading and writing the plan and its cards, and the
+plan's life cycle (set, clear, release once passed), are `interview.py`'s.
 """
 
 from __future__ import annotations
@@ -24,24 +27,18 @@ from __future__ import annotations
 import hashlib
 import heapq
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta, tzinfo
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from fsrs import Rating, State
 
 from pmcards import scheduling
-from pmcards import settings as settings_mod
+from pmcards.cardstate import NEW, REVIEW, Memory
 from pmcards.clock import day_start, study_day
-from pmcards.errors import PmcardsError
-from pmcards.schema import NEW, REVIEW
 from pmcards.settings import Settings
 
-if TYPE_CHECKING:
-    from pmcards.queue import Db
-
-PLAN_KEY = "interview_plan"
 DEFAULT_TARGET = 0.95
 DEFAULT_MAX_NEW = 50
 # Overdue cards left when a plan ends are spread over this many days, riskiest first.
@@ -83,44 +80,6 @@ class Plan:
         return day_start(self.interview, settings.rollover_hour, tz)
 
 
-def load(db: Db) -> Plan | None:
-    value = settings_mod.get_raw(db, PLAN_KEY)
-    return Plan.from_json(value) if value else None
-
-
-def save(db: Db, plan: Plan) -> None:
-    settings_mod.set_raw(db, PLAN_KEY, plan.to_json())
-
-
-def delete(db: Db) -> None:
-    from sqlalchemy import delete as sql_delete
-
-    from pmcards import schema
-
-    db.execute(sql_delete(schema.settings).where(schema.settings.c.key == PLAN_KEY))
-
-
-def check_decks(db: Db, names: Sequence[str]) -> None:
-    from pmcards.queue import Scope
-
-    for name in names:
-        Scope(deck=name).check(db)
-
-
-def deck_ids(db: Db, plan: Plan) -> list[int] | None:
-    """Ids of the plan's decks and their subdecks; None when the plan covers every deck."""
-    if not plan.decks:
-        return None
-    from sqlalchemy import or_, select
-
-    from pmcards.queue import D
-
-    conditions = [
-        or_(D.name == name, D.name.startswith(name + "::", autoescape=True)) for name in plan.decks
-    ]
-    return list(db.scalars(select(D.id).where(or_(*conditions)).order_by(D.id)))
-
-
 # -- the cap: a post-processing of scheduling.outcomes ---------------------------------------
 
 
@@ -138,14 +97,14 @@ class Horizon:
 
 def recall_at(settings: Settings, stability: float, last_review: datetime, at: datetime) -> float:
     """FSRS's predicted recall at `at` of a card last reviewed at `last_review`."""
-    memory = scheduling.Memory(REVIEW, None, stability, 5.0, at, last_review)
+    memory = Memory(REVIEW, None, stability, 5.0, at, last_review)
     return scheduling.retrievability(settings, memory, at)
 
 
 def capped_outcomes(
     settings: Settings,
     horizon: Horizon,
-    memory: scheduling.Memory,
+    memory: Memory,
     now: datetime,
     card_id: int,
     raw: dict[Rating, scheduling.Outcome] | None = None,
@@ -204,7 +163,7 @@ def _last_day(horizon: Horizon, now: datetime) -> int:
 def _capped_days(
     settings: Settings,
     horizon: Horizon,
-    after: scheduling.Memory,
+    after: Memory,
     now: datetime,
     natural: int,
     card_id: int,
@@ -238,9 +197,7 @@ def _capped_days(
     return lo + int(_spread(card_id, after.reps) * (top - lo + 1))
 
 
-def _recall_after_good(
-    settings: Settings, after: scheduling.Memory, when: datetime, at: datetime
-) -> float:
+def _recall_after_good(settings: Settings, after: Memory, when: datetime, at: datetime) -> float:
     scheduler = scheduling.scheduler_for(replace(settings, fuzz=False))
     card = scheduling.to_fsrs(after)
     card.state = State.Review
@@ -304,7 +261,7 @@ class Forecast:
 def forecast(
     settings: Settings,
     plan: Plan,
-    cards: Iterable[tuple[int, scheduling.Memory]],
+    cards: Iterable[tuple[int, Memory]],
     now: datetime,
     tz: tzinfo | None = None,
 ) -> Forecast:
@@ -316,7 +273,7 @@ def forecast(
     horizon = Horizon.of(plan, settings, tz)
     today = study_day(now, settings.rollover_hour, tz)
     n = days_left(plan, settings, now, tz)
-    memories: dict[int, scheduling.Memory] = {}
+    memories: dict[int, Memory] = {}
     new_queue: list[int] = []
     for card_id, memory in cards:
         if memory.state == NEW:
@@ -334,7 +291,7 @@ def forecast(
         introduced = new_queue[:rate]
         del new_queue[:rate]
         for card_id in introduced:
-            memories[card_id] = scheduling.Memory(NEW, None, None, None, at, None)
+            memories[card_id] = Memory(NEW, None, None, None, at, None)
             heapq.heappush(heap, (at, card_id))
         answers = 0
         while heap and heap[0][0] < day.end:
@@ -354,33 +311,6 @@ def forecast(
     for cid in new_queue:
         result.recall[cid] = 0.0
     return result
-
-
-# -- reading the collection ----------------------------------------------------------------
-
-
-def scoped_cards(db: Db, plan: Plan) -> list[tuple[int, int, scheduling.Memory]]:
-    """(card id, deck id, memory) of the plan's cards, not suspended, new ones in deck order."""
-    from sqlalchemy import select
-
-    from pmcards import schema
-    from pmcards.queue import MEMORY, C, N
-
-    ids = deck_ids(db, plan)
-    stmt = (
-        select(
-            C.id,
-            C.deck_id,
-            *MEMORY,
-        )
-        .select_from(schema.cards)
-        .join(schema.notes, N.id == C.note_id)
-        .where(C.suspended.is_(False))
-        .order_by(N.position, C.ord, C.id)
-    )
-    if ids is not None:
-        stmt = stmt.where(C.deck_id.in_(ids))
-    return [(row.id, row.deck_id, scheduling.memory_of(row)) for row in db.execute(stmt)]
 
 
 @dataclass(frozen=True)
@@ -446,21 +376,6 @@ class Status:
         }
 
 
-def status(db: Db, plan: Plan, now: datetime, tz: tzinfo | None = None) -> Status:
-    settings = settings_mod.load(db)
-    rows = scoped_cards(db, plan)
-    memories = [(cid, memory) for cid, _, memory in rows]
-    fc = forecast(settings, plan, memories, now, tz)
-    return Status(
-        plan=plan,
-        days_left=days_left(plan, settings, now, tz),
-        cards=len(rows),
-        new_left=sum(1 for _, m in memories if m.state == NEW),
-        forecast=fc,
-        review_limit=settings.reviews_per_day,
-    )
-
-
 def format_status(st: Status) -> str:
     plan, fc = st.plan, st.forecast
     scope = ", ".join(plan.decks) if plan.decks else "all decks"
@@ -507,122 +422,58 @@ class Active:
         return self.deck_ids is None or deck_id in self.deck_ids
 
 
-def active(db: Db, settings: Settings, now: datetime, tz: tzinfo | None = None) -> Active | None:
-    plan = load(db)
-    if plan is None:
+def planned_due(
+    settings: Settings, horizon: Horizon, memory: Memory, now: datetime, card_id: int
+) -> datetime | None:
+    """The due date a review card gets when a plan starts, as if its last answer had been
+    given under the plan: earlier than its own when its recall on the day would fall short,
+    never before `now`. None when it stays as it is."""
+    if memory.state != REVIEW or memory.stability is None or memory.last_review is None:
         return None
-    horizon = Horizon.of(plan, settings, tz)
-    if now >= horizon.at:
+    if memory.due < horizon.at:
+        return None  # due before the day: capped when it is answered
+    natural = max(1, round((memory.due - memory.last_review) / _DAY))
+    days = _capped_days(settings, horizon, memory, memory.last_review, natural, card_id)
+    due = max(now, memory.last_review + timedelta(days=days))
+    return due if due < memory.due else None
+
+
+def released_due(settings: Settings, memory: Memory) -> datetime | None:
+    """The due date FSRS gives a review card at the desired retention, or its own if that is
+    later (a plan's caps only ever moved due dates earlier). None for other cards."""
+    if memory.state != REVIEW or memory.stability is None or memory.last_review is None:
         return None
-    ids = deck_ids(db, plan)
-    return Active(plan, horizon, None if ids is None else frozenset(ids))
+    natural = memory.last_review + timedelta(
+        days=scheduling.natural_interval(settings, memory.stability)
+    )
+    return max(memory.due, natural)
 
 
-def limits_today(
-    db: Db, settings: Settings, act: Active, now: datetime, day_end: datetime, tz: tzinfo | None
-) -> tuple[int, int]:
-    """(new, review) daily limits while the plan is in force: new cards as the days left
-    need, and room for every one of the plan's reviews due today."""
-    from sqlalchemy import func, select
-
-    from pmcards import schema
-    from pmcards.queue import C, not_buried
-
-    def count(*conditions: Any) -> int:
-        stmt = select(func.count()).select_from(schema.cards).where(C.suspended.is_(False))
-        if act.deck_ids is not None:
-            stmt = stmt.where(C.deck_id.in_(sorted(act.deck_ids)))
-        return int(db.scalar(stmt.where(*conditions)) or 0)
-
-    new_left = count(C.state == NEW)
-    due = count(C.state == REVIEW, C.due < day_end, not_buried(now))
-    n = days_left(act.plan, settings, now, tz)
-    new_limit = new_per_day(settings, act.plan, new_left, n)
-    return new_limit, max(settings.reviews_per_day, due)
-
-
-def apply(db: Db, settings: Settings, plan: Plan, now: datetime, tz: tzinfo | None = None) -> int:
-    """Cap the due dates the plan's cards already have, as if their last answer had been
-    given under the plan (a card FSRS put after the interview, whose recall on the day would
-    fall short, comes due before it). Only ever earlier, never before now. Returns how many
-    cards moved."""
-    from pmcards import schema
-
-    horizon = Horizon.of(plan, settings, tz)
-    if now >= horizon.at:
-        return 0
-    moves = []
-    for card_id, _, memory in scoped_cards(db, plan):
-        if memory.state != REVIEW or memory.stability is None or memory.last_review is None:
-            continue
-        if memory.due < horizon.at:
-            continue  # due before the day: capped when it is answered
-        natural = max(1, round((memory.due - memory.last_review) / _DAY))
-        days = _capped_days(settings, horizon, memory, memory.last_review, natural, card_id)
-        due = max(now, memory.last_review + timedelta(days=days))
-        if due < memory.due:
-            moves.append({"id": card_id, "due": due})
-    schema.update_rows(db, schema.cards, moves)
-    return len(moves)
-
-
-def release(db: Db, settings: Settings, plan: Plan, now: datetime, tz: tzinfo | None = None) -> int:
-    """End a plan's caps: each card of the plan's decks gets back the due date FSRS gives it
-    at the desired retention (only ever later), and cards then already overdue are spread
-    over the next days, riskiest first. Returns how many cards moved."""
-    from pmcards import schema
-
-    scheduler = scheduling.scheduler_for(replace(settings, fuzz=False))
-    today = study_day(now, settings.rollover_hour, tz)
-    moves: dict[int, datetime] = {}
-    overdue: list[tuple[float, int]] = []
-    for card_id, _, memory in scoped_cards(db, plan):
-        if memory.state != REVIEW or memory.stability is None or memory.last_review is None:
-            continue
-        natural = memory.last_review + timedelta(
-            days=scheduler._next_interval(stability=memory.stability)
-        )
-        due = max(memory.due, natural)
-        if due < today.start:
-            overdue.append((scheduling.retrievability(settings, memory, now), card_id))
-        elif due != memory.due:
-            moves[card_id] = due
+def release_spread(overdue: list[tuple[float, int]], start: datetime) -> dict[int, datetime]:
+    """Due dates for cards left overdue when a plan ends: (recall now, card id) pairs spread
+    over RELEASE_SPREAD_DAYS from `start`, the riskiest first."""
     per_day = math.ceil(len(overdue) / RELEASE_SPREAD_DAYS) if overdue else 0
-    for i, (_, card_id) in enumerate(sorted(overdue)):
-        moves[card_id] = max(now, today.start) + timedelta(days=i // max(1, per_day))
-    schema.update_rows(db, schema.cards, [{"id": cid, "due": due} for cid, due in moves.items()])
-    return len(moves)
-
-
-def release_if_passed(
-    db: Db, settings: Settings, now: datetime, tz: tzinfo | None = None
-) -> int | None:
-    """Release a plan whose day has come, once. Returns cards moved, or None if nothing to do."""
-    plan = load(db)
-    if plan is None or plan.released or now < plan.starts_at(settings, tz):
-        return None
-    moved = release(db, settings, plan, now, tz)
-    save(db, replace(plan, released=True))
-    return moved
-
-
-def parse_target(value: float) -> float:
-    if not 0.7 <= value <= 0.99:
-        raise PmcardsError(f"--target {value} is out of range: must be from 0.7 to 0.99")
-    return value
+    return {
+        card_id: start + timedelta(days=i // max(1, per_day))
+        for i, (_, card_id) in enumerate(sorted(overdue))
+    }
 
 
 __all__ = [
+    "DEFAULT_MAX_NEW",
+    "DEFAULT_TARGET",
     "Active",
     "Forecast",
     "Horizon",
     "Plan",
     "Status",
-    "active",
     "capped_outcomes",
+    "days_left",
     "forecast",
-    "load",
-    "release",
-    "save",
-    "status",
+    "format_status",
+    "intro_days",
+    "new_per_day",
+    "planned_due",
+    "release_spread",
+    "released_due",
 ]

@@ -1,34 +1,32 @@
-"""The review session's core: which card comes next, and answering, undoing, burying, suspending.
+"""The review session: which card comes next, within today's limits.
 
-No terminal code here: `tui.py` drives this, and tests drive it directly. Every answer is its
-own write transaction, committed before `answer()` returns.
+Learning cards due now come first, then review cards due today, the most at risk of being
+forgotten first, then new cards in deck order, up to the daily limits (raised by an interview
+plan); learning cards due within the learn-ahead window fill the end. Answers, suspends,
+buries and undo are `StudySession`'s, each committed before it returns.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta, tzinfo
+from datetime import datetime, timedelta
+from typing import Any
 
 from fsrs import Rating
-from sqlalchemy import bindparam, insert, or_, select, update
-from sqlalchemy.engine import Connection
-from sqlalchemy.orm import Session
+from sqlalchemy import bindparam, select
+from sqlalchemy.engine import Connection, Row
 
-from pmcards import plan as plan_mod
-from pmcards import queue, scheduling
-from pmcards import settings as settings_mod
-from pmcards.clock import now_utc, study_day
-from pmcards.errors import PmcardsError
+from pmcards import answer, cardstate, interview, queries, scheduling, schema
+from pmcards.answer import Answered
+from pmcards.cardstate import NEW, REVIEW
 from pmcards.kinds import Face, render
-from pmcards.models import NEW, REVIEW, Card, Note, ReviewLog
-from pmcards.queue import Due, Limits, Scope
-from pmcards.schema import MEMORY_COLUMNS
-from pmcards.store import Store
+from pmcards.kinds.contrast import BAD, GOOD, judge_shows_bad
+from pmcards.queries import Due, Limits, Scope
+from pmcards.study import StudySession, Undone
 
-LEECH_TAG = "leech"
-# An answer that took longer than this is counted as this long (the user walked away).
-MAX_ANSWER_MS = 60_000
+C = schema.cards.c
+N = schema.notes.c
+D = schema.decks.c
 
 
 @dataclass(frozen=True)
@@ -36,8 +34,10 @@ class Shown:
     """A card ready to show, with what each rating would do to it."""
 
     card_id: int
+    note_id: int
     guid: str
     deck: str
+    section: str
     kind: str
     ord: int
     tags: tuple[str, ...]
@@ -53,28 +53,6 @@ class Shown:
         return self.outcomes[rating].interval
 
 
-@dataclass(frozen=True)
-class Answered:
-    card_id: int
-    rating: Rating
-    due: datetime
-    leeched: bool
-    lapses: int
-    # Another session answered this card after it was shown here: this answer was scheduled
-    # from the card's new state (re-read under the write lock), not the one shown.
-    changed_meanwhile: bool = False
-
-
-@dataclass
-class _UndoEntry:
-    log_id: int
-    card_id: int
-    buried_siblings: list[int]
-    was_new: bool
-    was_review: bool
-    again: bool
-
-
 @dataclass
 class Summary:
     answered: int
@@ -83,57 +61,36 @@ class Summary:
     next_due: datetime | None
 
     @property
-    def again_rate(self) -> float:
-        return self.again / self.answered if self.answered else 0.0
+    def again_rate(self) -> float | None:
+        """The share of answers that were Again; None before any answer."""
+        return self.again / self.answered if self.answered else None
 
 
 @dataclass
-class ReviewSession:
-    store: Store
+class ReviewSession(StudySession):
     scope: Scope = field(default_factory=Scope)
     extra_new: int = 0
     limit: int | None = None
     minutes: float | None = None
-    clock: Callable[[], datetime] = now_utc
-    tz: tzinfo | None = None
 
     def __post_init__(self) -> None:
-        self.started = self.clock()
-        self.answered = 0
-        self.again = 0
-        self.seconds = 0.0
-        self._undo: list[_UndoEntry] = []
-        self._new_in_session = 0
-        self._reviews_in_session = 0
-        self._again_next: int | None = None
-        with self.store.read() as session:
-            self.scope.check(session)
-            self.settings = settings_mod.load(session)
-            stored_plan = plan_mod.load(session)
-        if (
-            stored_plan is not None
-            and not stored_plan.released
-            and self.started >= stored_plan.starts_at(self.settings, self.tz)
-        ):
-            # The interview has passed: give the cards their FSRS due dates back, once.
-            with self.store.write() as session:
-                plan_mod.release_if_passed(session, self.settings, self.started, self.tz)
-        self.plan: plan_mod.Active | None = None
+        super().__post_init__()
+        with self.store.read() as conn:
+            self.scope.check(conn)
         self._start_day(self.started)
 
     # -- the day -------------------------------------------------------------------------
 
     def _start_day(self, now: datetime) -> None:
-        """Fix today's budgets and review order; called at start and when the day rolls over."""
-        self.day = study_day(now, self.settings.rollover_hour, self.tz)
-        with self.store.read() as session:
-            today = queue.answered_today(session, self.day)
-            self.plan = plan_mod.active(session, self.settings, now, self.tz)
+        """Fix today's budgets and review order; at start and when the day rolls over."""
+        super()._start_day(now)
+        with self.store.read() as conn:
+            today = queries.answered_today(conn, self.day)
             limits = self.settings
             if self.plan is not None:
                 # The plan's days need their new cards and every one of their reviews.
-                new, review = plan_mod.limits_today(
-                    session, self.settings, self.plan, now, self.day.end, self.tz
+                new, review = interview.limits_today(
+                    conn, self.settings, self.plan, now, self.day.end, self.tz
                 )
                 limits = replace(self.settings, new_per_day=new, reviews_per_day=review)
             self._limits_at_start = Limits.left_today(limits, today, self.extra_new)
@@ -143,10 +100,34 @@ class ReviewSession:
         self._reviews_in_session = 0
         self._new_buffer: list[tuple[int, int, int]] = []
         self._new_after = (-1, -1, -1)
+        self._show_next: int | None = None
 
-    def _check_day(self, now: datetime) -> None:
-        if now >= self.day.end or now < self.day.start:
-            self._start_day(now)
+    def _snapshot(self) -> dict[str, Any]:
+        return {
+            **super()._snapshot(),
+            "day": self.day,
+            "review_ids": list(self._review_ids),
+            "reviews_complete": self._reviews_complete,
+            "new_in_session": self._new_in_session,
+            "reviews_in_session": self._reviews_in_session,
+            "new_buffer": list(self._new_buffer),
+            "new_after": self._new_after,
+        }
+
+    def _restore(self, state: dict[str, Any]) -> None:
+        super()._restore(state)
+        if state["day"] != self.day:
+            return  # the day rolled over since: today's queue stands
+        self._review_ids = list(state["review_ids"])
+        self._reviews_complete = state["reviews_complete"]
+        self._new_in_session = state["new_in_session"]
+        self._reviews_in_session = state["reviews_in_session"]
+        self._new_buffer = list(state["new_buffer"])
+        self._new_after = state["new_after"]
+
+    def _counted(self, done: Answered) -> None:
+        self._new_in_session += done.state_before == NEW
+        self._reviews_in_session += done.state_before == REVIEW
 
     @property
     def limits(self) -> Limits:
@@ -159,12 +140,12 @@ class ReviewSession:
         """New, learning and review cards left today, within this session's limits."""
         now = self.clock()
         self._check_day(now)
-        with self.store.read() as session:
-            due = queue.due_counts(session, self.day, now, self.scope)
+        with self.store.read() as conn:
+            due = queries.due_counts(conn, self.day, now, self.scope)
         return self.limits.cap(due)
 
-    def left(self) -> int:
-        due = self.counts()
+    def left(self, due: Due | None = None) -> int:
+        due = due or self.counts()
         total = due.new + due.learning + due.review
         if self.limit is not None:
             total = min(total, max(0, self.limit - self.answered))
@@ -187,349 +168,147 @@ class ReviewSession:
             return None
         now = self.clock()
         self._check_day(now)
-        with self.store.read() as session:
-            card = self._pick(session, now)
-            if card is None:
-                return None
-            return self._shown(card, now)
+        with self.store.read() as conn:
+            row = self._pick(conn, now)
+            return None if row is None else self._shown(row, now)
 
-    def _pick(self, session: Session, now: datetime) -> Card | None:
-        if self._again_next is not None:
-            card = session.get(Card, self._again_next)
-            self._again_next = None
-            if card is not None and not card.suspended:
-                return card
-        learning = queue.next_learning(session, now, timedelta(0), self.scope)
+    def undo(self) -> Undone:
+        undone = super().undo()
+        # The card the action was about is shown again next, as in Anki.
+        self._show_next = undone.card_ids[0]
+        return undone
+
+    def _pick(self, conn: Connection, now: datetime) -> Row[Any] | None:
+        if self._show_next is not None:
+            row = _card_row(conn, self._show_next)
+            self._show_next = None
+            if row is not None and not row.suspended:
+                return row
+        learning = queries.next_learning(conn, now, timedelta(0), self.scope)
         if learning is not None:
-            return session.get(Card, learning)
+            return _card_row(conn, learning)
         if self.limits.review > 0:
-            card = self._next_review(session, now)
-            if card is not None:
-                return card
+            row = self._next_review(conn, now)
+            if row is not None:
+                return row
         if self.limits.new > 0:
-            card = self._next_new(session, now)
-            if card is not None:
-                return card
+            row = self._next_new(conn, now)
+            if row is not None:
+                return row
         ahead = timedelta(minutes=self.settings.learn_ahead_minutes)
-        learning = queue.next_learning(session, now, ahead, self.scope)
-        return session.get(Card, learning) if learning is not None else None
+        learning = queries.next_learning(conn, now, ahead, self.scope)
+        return _card_row(conn, learning) if learning is not None else None
 
-    def _next_review(self, session: Session, now: datetime) -> Card | None:
+    def _next_review(self, conn: Connection, now: datetime) -> Row[Any] | None:
         for _ in range(2):
             while self._review_ids:
-                card = session.get(Card, self._review_ids.pop(0))
-                if card is not None and self._still_due_review(card, now):
-                    return card
+                row = _card_row(conn, self._review_ids.pop(0))
+                # Another process may have answered, suspended or buried it since.
+                if (
+                    row is not None
+                    and row.state == REVIEW
+                    and not row.suspended
+                    and row.due < self.day.end
+                    and _not_buried(row, now)
+                ):
+                    return row
             if self._reviews_complete:
                 return None
             # List the riskiest due reviews, as many as today's budget allows; list again
             # if another session answered some of them meanwhile.
             budget = self.limits.review
-            self._review_ids = queue.due_reviews_by_risk(
-                session, self.settings, self.day, now, self.scope, budget
+            self._review_ids = queries.due_reviews_by_risk(
+                conn, self.settings, self.day, now, self.scope, budget
             )
             self._reviews_complete = len(self._review_ids) < budget
         return None
 
-    def _still_due_review(self, card: Card, now: datetime) -> bool:
-        # Another process may have answered, suspended or buried it since the list was made.
-        return (
-            card.state == REVIEW
-            and not card.suspended
-            and card.due < self.day.end
-            and (card.buried_until is None or card.buried_until <= now)
-        )
-
-    def _next_new(self, session: Session, now: datetime) -> Card | None:
+    def _next_new(self, conn: Connection, now: datetime) -> Row[Any] | None:
         while True:
             if not self._new_buffer:
-                self._new_buffer = queue.new_cards_in_order(
-                    session, now, self.scope, self._new_after, 50
+                self._new_buffer = queries.new_cards_in_order(
+                    conn, now, self.scope, self._new_after, 50
                 )
                 if not self._new_buffer:
                     return None
             key = self._new_buffer.pop(0)
             self._new_after = key
-            card = session.get(Card, key[2])
-            if (
-                card is not None
-                and card.state == NEW
-                and not card.suspended
-                and (card.buried_until is None or card.buried_until <= now)
-            ):
-                return card
+            row = _card_row(conn, key[2])
+            if row is not None and row.state == NEW and not row.suspended and _not_buried(row, now):
+                return row
 
-    def _shown(self, card: Card, now: datetime) -> Shown:
-        note = card.note
-        front, back = render(note.kind, note.fields, card.ord, card.reps)
+    def _shown(self, row: Row[Any], now: datetime) -> Shown:
+        side = BAD if judge_shows_bad(row.reps) else GOOD
+        front, back = render(row.kind, _fields(row), row.ord, side)
         return Shown(
-            card_id=card.id,
-            guid=note.guid,
-            deck=note.deck.name,
-            kind=note.kind,
-            ord=card.ord,
-            tags=tuple(note.tags),
-            state=card.state,
+            card_id=row.id,
+            note_id=row.note_id,
+            guid=row.guid,
+            deck=row.deck,
+            section=row.section,
+            kind=row.kind,
+            ord=row.ord,
+            tags=tuple(row.tags.split()),
+            state=row.state,
             front=front,
             back=back,
-            outcomes=self.outcomes(scheduling.memory_of(card), now, card.id, card.deck_id),
-            reps=card.reps,
+            outcomes=answer.outcomes(
+                self.settings, self.plan, cardstate.memory_of(row), now, row.id, row.deck_id
+            ),
+            reps=row.reps,
         )
 
     def outcomes(
-        self, memory: scheduling.Memory, now: datetime, card_id: int, deck_id: int | None
+        self, memory: cardstate.Memory, now: datetime, card_id: int, deck_id: int | None
     ) -> dict[Rating, scheduling.Outcome]:
-        """What each rating would do to a card: FSRS's outcomes, capped by an interview plan
-        for the cards in its decks."""
-        raw = scheduling.outcomes(self.settings, memory, now, card_id)
-        if self.plan is not None and self.plan.covers(deck_id):
-            return plan_mod.capped_outcomes(
-                self.settings, self.plan.horizon, memory, now, card_id, raw
-            )
-        return raw
-
-    # -- actions -------------------------------------------------------------------------
-
-    def answer(
-        self,
-        card_id: int,
-        rating: Rating,
-        duration_ms: int | None = None,
-        *,
-        source: str = "review",
-        record: Callable[[Connection, int], None] | None = None,
-        shown_reps: int | None = None,
-    ) -> Answered:
-        """Grade a card: schedule it with FSRS, log it, bury its siblings; committed on return.
-
-        `source` names what gave the answer in the review log (review, drill, mock);
-        `record(connection, log_id)` writes what goes with it in the same transaction.
-
-        The card is read again inside the write transaction (which holds the write lock from
-        its first statement), so an answer given in another session since the card was shown
-        is the starting point of this one: both are recorded, in order, and neither
-        overwrites the other. `shown_reps` (the card's answer count when shown) lets the
-        result say that this happened.
-        """
-        now = self.clock()
-        self._check_day(now)
-        if duration_ms is not None:
-            duration_ms = max(0, min(duration_ms, MAX_ANSWER_MS))
-        with self.store.write() as session:
-            # Core statements built once (below): an answer is on the path between a key
-            # press and the next card, so it skips the ORM's per-statement work.
-            conn = session.connection()
-            # Read under a row lock (FOR UPDATE; SQLite's write lock already covers it), so
-            # two machines answering the same card queue, and the second answer is computed
-            # from the first one's result: neither is lost nor counted from a stale state.
-            card = conn.execute(_SELECT_CARD, {"card_id": card_id}).one_or_none()
-            if card is None:
-                raise PmcardsError("this card no longer exists (deleted by another process?)")
-            before = scheduling.memory_of(card)
-            after = self.outcomes(before, now, card_id, card.deck_id)[rating].memory
-            reviewed_at = scheduling.review_time(before, now)
-            leeched = self._is_new_leech(before, after)
-            values = {**scheduling.memory_values(after), "suspended": card.suspended or leeched}
-            conn.execute(
-                _UPDATE_CARD, {"b_card": card_id, **{f"v_{k}": v for k, v in values.items()}}
-            )
-            log_id = conn.execute(
-                _INSERT_LOG,
-                {
-                    "card_id": card_id,
-                    "rating": int(rating),
-                    "reviewed_at": reviewed_at,
-                    "duration_ms": duration_ms,
-                    "source": source,
-                    **{f"{k}_before": v for k, v in scheduling.memory_values(before).items()},
-                    "state_after": after.state,
-                    "step_after": after.step,
-                    "stability_after": after.stability,
-                    "difficulty_after": after.difficulty,
-                    "due_after": after.due,
-                    "leeched": leeched,
-                },
-            ).scalar_one()
-            if leeched:
-                note = session.get(Note, card.note_id)
-                assert note is not None
-                if LEECH_TAG not in note.tags:
-                    note.set_tags([*note.tags, LEECH_TAG])
-            if record is not None:
-                record(conn, log_id)
-            siblings = list(
-                conn.execute(
-                    _BURY_SIBLINGS,
-                    {
-                        "b_note": card.note_id,
-                        "b_card": card_id,
-                        "b_now": now,
-                        "b_until": self.day.end,
-                    },
-                ).scalars()
-            )
-        self.answered += 1
-        self.again += rating == Rating.Again
-        self.seconds += (duration_ms or 0) / 1000
-        self._new_in_session += before.state == NEW
-        self._reviews_in_session += before.state == REVIEW
-        self._undo.append(
-            _UndoEntry(
-                log_id=log_id,
-                card_id=card_id,
-                buried_siblings=siblings,
-                was_new=before.state == NEW,
-                was_review=before.state == REVIEW,
-                again=rating == Rating.Again,
-            )
-        )
-        changed = shown_reps is not None and shown_reps != before.reps
-        return Answered(card_id, rating, after.due, leeched, after.lapses, changed)
-
-    def _is_new_leech(self, before: scheduling.Memory, after: scheduling.Memory) -> bool:
-        """At the threshold, and every half-threshold lapses after it (as Anki): a leech."""
-        threshold = self.settings.leech_threshold
-        if after.lapses <= before.lapses or after.lapses < threshold:
-            return False
-        return (after.lapses - threshold) % max(1, threshold // 2) == 0
+        """What each rating would do to a card in this session (the plan's caps included)."""
+        return answer.outcomes(self.settings, self.plan, memory, now, card_id, deck_id)
 
     def idle(self) -> None:
         """Housekeeping while the user reads a card: off the path of every answer."""
         self.store.checkpoint()
 
-    @property
-    def can_undo(self) -> bool:
-        return bool(self._undo)
-
-    def undo(self) -> int:
-        """Take back the last answer of this session: state restored, its log removed.
-
-        Returns the card's id; it is shown again next.
-        """
-        if not self._undo:
-            raise PmcardsError("nothing to undo in this session")
-        entry = self._undo[-1]
-        with self.store.write() as session:
-            card = session.get(Card, entry.card_id, with_for_update=True)
-            log = session.get(ReviewLog, entry.log_id)
-            latest = session.scalar(
-                select(ReviewLog.id)
-                .where(ReviewLog.card_id == entry.card_id)
-                .order_by(ReviewLog.id.desc())
-                .limit(1)
-            )
-            if log is None or card is None or latest != entry.log_id:
-                self._undo.pop()
-                raise PmcardsError("cannot undo: this card was changed by another session since")
-            scheduling.apply_memory(
-                card,
-                scheduling.Memory(
-                    state=log.state_before,
-                    step=log.step_before,
-                    stability=log.stability_before,
-                    difficulty=log.difficulty_before,
-                    due=log.due_before,
-                    last_review=log.last_review_before,
-                    reps=log.reps_before,
-                    lapses=log.lapses_before,
-                ),
-            )
-            if log.leeched:
-                card.suspended = False
-                note = card.note
-                others = session.scalar(
-                    select(ReviewLog.id)
-                    .join(Card, Card.id == ReviewLog.card_id)
-                    .where(
-                        Card.note_id == note.id, ReviewLog.leeched.is_(True), ReviewLog.id != log.id
-                    )
-                    .limit(1)
-                )
-                if others is None:
-                    note.set_tags([t for t in note.tags if t != LEECH_TAG])
-            if entry.buried_siblings:
-                session.execute(
-                    update(Card)
-                    .where(Card.id.in_(entry.buried_siblings), Card.buried_until == self.day.end)
-                    .values(buried_until=None)
-                )
-            session.delete(log)
-        self._undo.pop()
-        self.answered -= 1
-        self.again -= entry.again
-        self._new_in_session -= entry.was_new
-        self._reviews_in_session -= entry.was_review
-        self._again_next = entry.card_id
-        return entry.card_id
-
-    def suspend(self, card_id: int) -> None:
-        with self.store.write() as session:
-            card = session.get(Card, card_id)
-            if card is not None:
-                card.suspended = True
-
-    def bury(self, card_id: int) -> None:
-        """Hide the card until the next day starts."""
-        with self.store.write() as session:
-            card = session.get(Card, card_id)
-            if card is not None:
-                card.buried_until = self.day.end
-
     def summary(self) -> Summary:
         now = self.clock()
-        with self.store.read() as session:
+        with self.store.read() as conn:
             stmt = (
-                self.scope.apply(select(Card.due))
-                .where(queue.available(), Card.state != NEW)
-                .order_by(Card.due)
+                self.scope.apply(select(C.due))
+                .where(queries.available(), C.state != NEW, C.due > now)
+                .order_by(C.due)
                 .limit(1)
             )
-            upcoming = session.scalars(stmt.where(Card.due > now)).first()
+            upcoming = conn.scalar(stmt)
         return Summary(self.answered, self.again, self.seconds, upcoming)
 
 
-_SELECT_CARD = (
+def _not_buried(row: Row[Any], now: datetime) -> bool:
+    return row.buried_until is None or row.buried_until <= now
+
+
+def _fields(row: Row[Any]) -> dict[str, str]:
+    import json
+
+    value: dict[str, str] = json.loads(row.fields)
+    return value
+
+
+# One statement for a card and all a screen shows of it: its note and its deck.
+_CARD_ROW = (
     select(
-        Card.note_id,
-        Card.deck_id,
-        Card.state,
-        Card.step,
-        Card.stability,
-        Card.difficulty,
-        Card.due,
-        Card.last_review,
-        Card.reps,
-        Card.lapses,
-        Card.suspended,
+        schema.cards,
+        N.guid,
+        N.kind,
+        N.fields,
+        N.tags,
+        N.section,
+        D.name.label("deck"),
     )
-    .where(Card.id == bindparam("card_id"))
-    .with_for_update()
+    .select_from(schema.cards)
+    .join(schema.notes, N.id == C.note_id)
+    .join(schema.decks, D.id == C.deck_id)
+    .where(C.id == bindparam("card_id"))
 )
-_UPDATE_CARD = (
-    update(Card)
-    .where(Card.id == bindparam("b_card"))
-    .values(
-        {
-            name: bindparam(f"v_{name}", type_=Card.__table__.c[name].type)
-            for name in (*MEMORY_COLUMNS, "suspended")
-        }
-    )
-)
-_INSERT_LOG = insert(ReviewLog).returning(ReviewLog.id)
-# Siblings not yet studied or in review are hidden until the next day starts; learning
-# siblings stay, as in Anki. RETURNING gives their ids for undo.
-_BURY_SIBLINGS = (
-    update(Card)
-    .where(
-        Card.note_id == bindparam("b_note"),
-        Card.id != bindparam("b_card"),
-        Card.state.in_((NEW, REVIEW)),
-        Card.suspended.is_(False),
-        or_(
-            Card.buried_until.is_(None),
-            Card.buried_until <= bindparam("b_now", type_=Card.due.type),
-        ),
-    )
-    .values(buried_until=bindparam("b_until", type_=Card.due.type))
-    .returning(Card.id)
-)
+
+
+def _card_row(conn: Connection, card_id: int) -> Row[Any] | None:
+    return conn.execute(_CARD_ROW, {"card_id": card_id}).first()

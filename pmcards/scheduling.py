@@ -1,8 +1,10 @@
 """FSRS scheduling, as a pure function of (card memory, rating, now).
 
 py-fsrs does the memory model; this module adds what it leaves to the application:
-our "new" state, lapse counting, deterministic fuzz (so a previewed interval is the one you
-get), and Anki's rule that a review card's four intervals strictly increase.
+our "new" state, deterministic fuzz (so a previewed interval is the one you get), and Anki's
+rule that a review card's four intervals strictly increase. A card's state and its
+conversions live in `cardstate`; this module only turns a `Memory` into an FSRS card and
+back. It imports neither SQLAlchemy nor the store.
 """
 
 from __future__ import annotations
@@ -13,16 +15,12 @@ from copy import copy
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any, Protocol
 
 from fsrs import Card as FsrsCard
 from fsrs import Rating, Scheduler, State
 
-from pmcards.schema import MEMORY_COLUMNS, NEW, REVIEW
+from pmcards.cardstate import NEW, REVIEW, Memory, after_answer, new_memory
 from pmcards.settings import Settings
-
-if TYPE_CHECKING:
-    from pmcards.models import Card
 
 RATINGS = (Rating.Again, Rating.Hard, Rating.Good, Rating.Easy)
 RATING_NAMES = {
@@ -34,60 +32,10 @@ RATING_NAMES = {
 
 
 @dataclass(frozen=True)
-class Memory:
-    """A card's scheduling state, detached from the database."""
-
-    state: int
-    step: int | None
-    stability: float | None
-    difficulty: float | None
-    due: datetime
-    last_review: datetime | None
-    reps: int = 0
-    lapses: int = 0
-
-
-@dataclass(frozen=True)
 class Outcome:
     rating: Rating
     memory: Memory
     interval: timedelta
-
-
-# The row <-> memory conversion lives here and nowhere else.
-class _HasMemory(Protocol):
-    state: int
-    step: int | None
-    stability: float | None
-    difficulty: float | None
-    due: datetime
-    last_review: datetime | None
-    reps: int
-    lapses: int
-
-
-def memory_of(card: _HasMemory) -> Memory:
-    """A card's memory, from an ORM card or a row with the same columns."""
-    return Memory(
-        state=card.state,
-        step=card.step,
-        stability=card.stability,
-        difficulty=card.difficulty,
-        due=card.due,
-        last_review=card.last_review,
-        reps=card.reps,
-        lapses=card.lapses,
-    )
-
-
-def memory_values(memory: Memory) -> dict[str, Any]:
-    """The card columns that hold a memory, for an UPDATE."""
-    return {name: getattr(memory, name) for name in MEMORY_COLUMNS}
-
-
-def apply_memory(card: Card, memory: Memory) -> None:
-    for name, value in memory_values(memory).items():
-        setattr(card, name, value)
 
 
 def to_fsrs(memory: Memory, card_id: int = 0) -> FsrsCard:
@@ -124,6 +72,14 @@ def retrievability(settings: Settings, memory: Memory, now: datetime) -> float:
     return float(scheduler_for(settings).get_card_retrievability(to_fsrs(memory), now))
 
 
+def natural_interval(settings: Settings, stability: float) -> int:
+    """FSRS's interval in whole days for a card of this stability at the desired retention,
+    before fuzz. (py-fsrs keeps this private; it is called here and nowhere else, so a later
+    py-fsrs that renames it breaks one line.)"""
+    scheduler = scheduler_for(replace(settings, fuzz=False))
+    return int(scheduler._next_interval(stability=stability))
+
+
 def outcomes(
     settings: Settings, memory: Memory, now: datetime, card_id: int
 ) -> dict[Rating, Outcome]:
@@ -155,19 +111,16 @@ def outcomes(
 
 
 def _after(before: Memory, fcard: FsrsCard, rating: Rating, when: datetime) -> Memory:
-    """The memory py-fsrs gave, plus what pmcards counts: answers, and lapses (a review card
-    answered Again)."""
-    lapsed = before.state == REVIEW and rating == Rating.Again
-    return Memory(
+    """The memory py-fsrs gave, as pmcards keeps it (answers and lapses counted)."""
+    fsrs = Memory(
         state=int(fcard.state),
         step=fcard.step,
         stability=fcard.stability,
         difficulty=fcard.difficulty,
         due=fcard.due,
         last_review=when,
-        reps=before.reps + 1,
-        lapses=before.lapses + (1 if lapsed else 0),
     )
+    return after_answer(before, fsrs, int(rating), when)
 
 
 def review_time(memory: Memory, now: datetime) -> datetime:
@@ -221,9 +174,7 @@ def replay(
     """
     scheduler = scheduler_for(replace(settings, fuzz=False))
     first = reviews[0][0].astimezone(UTC) if reviews else _EPOCH
-    memory = Memory(
-        state=NEW, step=None, stability=None, difficulty=None, due=first, last_review=None
-    )
+    memory = new_memory(first)
     fcard = to_fsrs(memory)
     out = []
     for when, rating in reviews:
@@ -260,11 +211,9 @@ def format_interval(delta: timedelta) -> str:
 __all__ = [
     "RATINGS",
     "RATING_NAMES",
-    "Memory",
     "Outcome",
-    "apply_memory",
     "format_interval",
-    "memory_of",
+    "natural_interval",
     "outcomes",
     "replay",
     "retrievability",

@@ -1,9 +1,8 @@
-"""The collection's current tables, in SQLAlchemy Core.
+"""The collection's current tables, in SQLAlchemy Core: the one data path.
 
-One definition serves both layers: `models.py` maps ORM classes onto these tables, and the
-commands that only count or list (status, stats) query them with Core alone, without
-loading the ORM (a sixth of their start-up time). The schema itself is created and changed
-only by `migrations.py`; a test checks that the two agree.
+Every module reads and writes through these tables with Core statements on the caller's
+connection; `rows.py` turns result rows into small typed dataclasses. The schema itself is
+created and changed only by `migrations.py`; a test checks that the two agree.
 """
 
 from __future__ import annotations
@@ -30,25 +29,10 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Dialect
 
+from pmcards.cardstate import NEW
+
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
-    from sqlalchemy.orm import Session
-
-# Our card states. FSRS has no "new" state (py-fsrs starts a card in Learning, step 0),
-# so 0 is ours; 1-3 are the same numbers as fsrs.State (and as Anki's queue types).
-NEW, LEARNING, REVIEW, RELEARNING = 0, 1, 2, 3
-STATE_NAMES = {NEW: "new", LEARNING: "learning", REVIEW: "review", RELEARNING: "relearning"}
-# The card columns that hold its FSRS memory (scheduling.Memory has the same fields).
-MEMORY_COLUMNS = (
-    "state",
-    "step",
-    "stability",
-    "difficulty",
-    "due",
-    "last_review",
-    "reps",
-    "lapses",
-)
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -112,7 +96,7 @@ cards = Table(
     # without a default (migration m003).
     Column("deck_id", ForeignKey("decks.id", ondelete="CASCADE"), nullable=True),
     Column("ord", Integer, nullable=False),
-    Column("state", Integer, nullable=False, default=NEW),
+    Column("state", Integer, nullable=False, default=int(NEW)),
     Column("step", Integer),
     Column("stability", Float),
     Column("difficulty", Float),
@@ -201,26 +185,14 @@ settings = Table(
 )
 
 
-def new_memory_values(now: datetime) -> dict[str, object]:
-    """The memory columns of a card never studied (due `now`, in deck order)."""
-    return {
-        "state": NEW,
-        "step": None,
-        "stability": None,
-        "difficulty": None,
-        "due": now,
-        "last_review": None,
-        "reps": 0,
-        "lapses": 0,
-    }
-
-
-def tags_to_text(tags: list[str]) -> str:
+def tags_to_text(tags: Sequence[str]) -> str:
+    """Tags as stored: space-delimited with a space at each end, so one tag matches
+    LIKE '% tag %'."""
     unique = sorted(set(tags))
     return " " + " ".join(unique) + " " if unique else " "
 
 
-def update_rows(db: Connection | Session, table: Table, rows: Sequence[dict[str, Any]]) -> None:
+def update_rows(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
     """Update many rows of `table` by id in one executemany: each row is {"id": ..., column:
     value, ...}, all with the same columns. (A bound name may not be a column's own name in
     an UPDATE, hence the "b_" names; each takes its column's type, so datetimes go through
@@ -233,4 +205,4 @@ def update_rows(db: Connection | Session, table: Table, rows: Sequence[dict[str,
         .where(table.c.id == bindparam("b_id"))
         .values({name: bindparam(f"b_{name}", type_=table.c[name].type) for name in columns})
     )
-    db.execute(statement, [{f"b_{key}": value for key, value in row.items()} for row in rows])
+    conn.execute(statement, [{f"b_{key}": value for key, value in row.items()} for row in rows])

@@ -1,4 +1,8 @@
-"""Collection settings: defaults, parsing from the command line, validation, storage."""
+"""Collection settings: defaults, parsing from the command line, validation, storage.
+
+The settings themselves are pure (scheduling imports them without SQLAlchemy); the four
+storage functions at the end take the caller's connection and load SQLAlchemy only then.
+"""
 
 from __future__ import annotations
 
@@ -10,18 +14,10 @@ from dataclasses import dataclass, fields, replace
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import delete, insert, select, update
-
-from pmcards import schema
 from pmcards.errors import SettingError
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
-    from sqlalchemy.orm import Session
-
-    Db = Connection | Session
-
-_T = schema.settings.c
 
 
 @dataclass(frozen=True)
@@ -183,9 +179,14 @@ def parse(key: str, text: str) -> Any:
     return value
 
 
-def load(session: Db) -> Settings:
+def load(conn: Connection) -> Settings:
     """The collection's settings: stored values over the defaults."""
-    stored = {key: json.loads(value) for key, value in session.execute(select(_T.key, _T.value))}
+    from sqlalchemy import select
+
+    from pmcards.schema import settings as table
+
+    rows = conn.execute(select(table.c.key, table.c.value))
+    stored = {key: json.loads(value) for key, value in rows}
     values: dict[str, Any] = {}
     for key in KEYS:
         if key in stored:
@@ -194,22 +195,32 @@ def load(session: Db) -> Settings:
     return replace(Settings(), **values)
 
 
-def save(session: Db, key: str, value: Any) -> None:
+def save(conn: Connection, key: str, value: Any) -> None:
+    """Store a value (a setting, or internal collection state such as the interview plan)."""
+    from sqlalchemy import insert, update
+
+    from pmcards.schema import settings as table
+
     stored = json.dumps(list(value) if isinstance(value, tuple) else value)
-    updated = session.execute(update(schema.settings).where(_T.key == key).values(value=stored))
-    if not updated.rowcount:  # type: ignore[attr-defined]
-        session.execute(insert(schema.settings).values(key=key, value=stored))
+    updated = conn.execute(update(table).where(table.c.key == key).values(value=stored))
+    if not updated.rowcount:
+        conn.execute(insert(table).values(key=key, value=stored))
 
 
-def reset(session: Db, key: str) -> None:
-    session.execute(delete(schema.settings).where(_T.key == check_key(key)))
+def reset(conn: Connection, key: str) -> None:
+    """Forget a stored value: a setting goes back to its default."""
+    from sqlalchemy import delete
+
+    from pmcards.schema import settings as table
+
+    conn.execute(delete(table).where(table.c.key == key))
 
 
-def get_raw(session: Db, key: str) -> Any:
+def get_raw(conn: Connection, key: str) -> Any:
     """A stored value outside the user-facing settings (internal collection state)."""
-    value = session.scalar(select(_T.value).where(_T.key == key))
+    from sqlalchemy import select
+
+    from pmcards.schema import settings as table
+
+    value = conn.scalar(select(table.c.value).where(table.c.key == key))
     return None if value is None else json.loads(value)
-
-
-def set_raw(session: Db, key: str, value: Any) -> None:
-    save(session, key, value)

@@ -6,24 +6,19 @@ from __future__ import annotations
 
 import json
 from datetime import date, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import and_, case, func, literal, select
+from sqlalchemy.engine import Connection
 
-from pmcards import queue, schema
+from pmcards import cardstate, drill, mock, queries, schema
 from pmcards import settings as settings_mod
-from pmcards.clock import Day, study_day
+from pmcards.cardstate import LEARNING, NEW, RELEARNING, REVIEW
+from pmcards.clock import Day, day_ends, study_day
 from pmcards.kinds import summary
-from pmcards.queue import MEMORY, C, D, L, N
-from pmcards.schema import LEARNING, NEW, RELEARNING, REVIEW
+from pmcards.markup import safe
+from pmcards.queries import MEMORY, C, D, L, N, risk_order
 from pmcards.sqltime import days_between, local_date
-
-if TYPE_CHECKING:
-    from pmcards.queue import Db
-
-DR = schema.drill_results.c
-MA = schema.mock_attempts.c
-MM = schema.mock_missed.c
 
 HISTORY_DAYS = 365
 FORECAST_DAYS = 30
@@ -42,28 +37,28 @@ def day_offset_seconds(now: datetime, rollover_hour: int) -> int:
     return int(offset.total_seconds()) - rollover_hour * 3600
 
 
-def compute(session: Db, now: datetime) -> dict[str, Any]:
-    cfg = settings_mod.load(session)
+def compute(conn: Connection, now: datetime) -> dict[str, Any]:
+    cfg = settings_mod.load(conn)
     day = study_day(now, cfg.rollover_hour)
     offset = day_offset_seconds(now, cfg.rollover_hour)
     return {
         "date": day.date.isoformat(),
-        "cards": cards_by_state(session, now),
-        "reviews_per_day": reviews_per_day(session, day, offset),
-        "retention_by_week": retention_by_week(session, day, offset),
-        "forecast": forecast(session, day, now, cfg.rollover_hour),
-        "time": time_spent(session, day),
-        "leeches": leeches(session),
-        "weakest": weakest(session, cfg, now),
-        "drill": drill_figures(session),
-        "mock": mock_figures(session),
+        "cards": cards_by_state(conn, now),
+        "reviews_per_day": reviews_per_day(conn, day, offset),
+        "retention_by_week": retention_by_week(conn, day, offset),
+        "forecast": forecast(conn, day, now, cfg.rollover_hour),
+        "time": time_spent(conn, day),
+        "leeches": leeches(conn),
+        "weakest": weakest(conn, cfg, now),
+        "drill": drill.figures(conn),
+        "mock": mock.figures(conn),
     }
 
 
-def cards_by_state(session: Db, now: datetime) -> dict[str, int]:
+def cards_by_state(conn: Connection, now: datetime) -> dict[str, int]:
     active = C.suspended.is_(False)
     buried = and_(active, C.buried_until > now)
-    row = session.execute(
+    row = conn.execute(
         select(
             func.count(),
             *[
@@ -86,11 +81,11 @@ def cards_by_state(session: Db, now: datetime) -> dict[str, int]:
     }
 
 
-def reviews_per_day(session: Db, day: Day, offset: int) -> list[dict[str, Any]]:
+def reviews_per_day(conn: Connection, day: Day, offset: int) -> list[dict[str, Any]]:
     """Answers and seconds spent per study day over the last year (days with answers only)."""
     local_day = local_date(L.reviewed_at, literal(offset))
     since = day.start - timedelta(days=HISTORY_DAYS)
-    rows = session.execute(
+    rows = conn.execute(
         select(local_day, func.count(), func.coalesce(func.sum(L.duration_ms), 0))
         .where(L.reviewed_at >= since, L.reviewed_at < day.end)
         .group_by(local_day)
@@ -101,12 +96,12 @@ def reviews_per_day(session: Db, day: Day, offset: int) -> list[dict[str, Any]]:
     ]
 
 
-def retention_by_week(session: Db, day: Day, offset: int) -> list[dict[str, Any]]:
+def retention_by_week(conn: Connection, day: Day, offset: int) -> list[dict[str, Any]]:
     """True retention: the share of reviews of mature cards not answered Again, by week."""
     local_day = local_date(L.reviewed_at, literal(offset))
     interval = days_between(L.due_before, L.last_review_before)
     since = day.start - timedelta(weeks=RETENTION_WEEKS)
-    rows = session.execute(
+    rows = conn.execute(
         select(
             local_day,
             func.count(),
@@ -132,13 +127,10 @@ def retention_by_week(session: Db, day: Day, offset: int) -> list[dict[str, Any]
     ]
 
 
-def forecast(session: Db, day: Day, now: datetime, rollover_hour: int) -> dict[str, Any]:
-    due_today = queue.due_counts(session, day, now)
-    boundaries = [
-        study_day(day.end + timedelta(days=i, hours=12), rollover_hour).end
-        for i in range(FORECAST_DAYS)
-    ]
-    counts = queue.forecast(session, day, FORECAST_DAYS, boundaries)
+def forecast(conn: Connection, day: Day, now: datetime, rollover_hour: int) -> dict[str, Any]:
+    due_today = queries.due_counts(conn, day, now)
+    boundaries = day_ends(day, FORECAST_DAYS, rollover_hour)
+    counts = queries.forecast(conn, day, FORECAST_DAYS, boundaries)
     return {
         "today": due_today.learning + due_today.review,
         "days": [
@@ -148,12 +140,12 @@ def forecast(session: Db, day: Day, now: datetime, rollover_hour: int) -> dict[s
     }
 
 
-def time_spent(session: Db, day: Day) -> dict[str, int]:
+def time_spent(conn: Connection, day: Day) -> dict[str, int]:
     def total(since: datetime | None) -> tuple[int, int]:
         stmt = select(func.count(), func.coalesce(func.sum(L.duration_ms), 0))
         if since is not None:
             stmt = stmt.where(L.reviewed_at >= since)
-        n, ms = session.execute(stmt).one()
+        n, ms = conn.execute(stmt).one()
         return int(n), round(int(ms or 0) / 1000)
 
     today = total(day.start)
@@ -169,9 +161,9 @@ def time_spent(session: Db, day: Day) -> dict[str, int]:
     }
 
 
-def leeches(session: Db, limit: int = 50) -> list[dict[str, Any]]:
+def leeches(conn: Connection, limit: int = 50) -> list[dict[str, Any]]:
     lapses = func.max(C.lapses)
-    rows = session.execute(
+    rows = conn.execute(
         select(N.guid, N.kind, N.fields, D.name, lapses)
         .select_from(schema.notes)
         .join(schema.decks, D.id == N.deck_id)
@@ -188,7 +180,7 @@ def leeches(session: Db, limit: int = 50) -> list[dict[str, Any]]:
 
 
 def weakest(
-    session: Db, cfg: settings_mod.Settings, now: datetime, limit: int = 10
+    conn: Connection, cfg: settings_mod.Settings, now: datetime, limit: int = 10
 ) -> list[dict[str, Any]]:
     """Studied cards with the lowest predicted recall now.
 
@@ -197,8 +189,7 @@ def weakest(
     """
     from pmcards import scheduling  # FSRS loads only when there are studied cards to rank
 
-    ratio = days_between(literal(now, type_=C.due.type), C.last_review) / C.stability
-    rows = session.execute(
+    rows = conn.execute(
         select(
             C.ord,
             *MEMORY,
@@ -211,12 +202,12 @@ def weakest(
         .join(schema.notes, N.id == C.note_id)
         .join(schema.decks, D.id == C.deck_id)
         .where(C.state != NEW, C.suspended.is_(False), C.stability > 0)
-        .order_by(ratio.desc())
+        .order_by(risk_order(now).desc())
         .limit(limit * 3)
     ).all()
     scored = sorted(
         (
-            (scheduling.retrievability(cfg, scheduling.memory_of(row), now), -row.lapses, row)
+            (scheduling.retrievability(cfg, cardstate.memory_of(row), now), -row.lapses, row)
             for row in rows
         ),
         key=lambda x: (x[0], x[1]),
@@ -242,90 +233,8 @@ def sparkline(values: list[int]) -> str:
     return "".join(_BLOCKS[0 if v == 0 else max(1, round(v / top * 8))] for v in values)
 
 
-def drill_figures(db: Db, limit: int = 5) -> dict[str, Any]:
-    """Drill figures for `pmcards stats`: calls, right calls, the notes most often misjudged."""
-    total, right = db.execute(
-        select(func.count(), func.coalesce(func.sum(case((DR.correct.is_(True), 1), else_=0)), 0))
-    ).one()
-    wrong = func.sum(case((DR.correct.is_(False), 1), else_=0))
-    rows = db.execute(
-        select(N.guid, N.fields, func.count(), wrong.label("wrong"))
-        .select_from(schema.drill_results)
-        .join(schema.notes, N.id == DR.note_id)
-        .group_by(N.id, N.guid, N.fields)
-        .having(wrong > 0)
-        .order_by(wrong.desc(), N.guid)
-        .limit(limit)
-    ).all()
-    return {
-        "calls": int(total),
-        "right": int(right),
-        "accuracy": round(int(right) / int(total), 4) if total else None,
-        "most_misjudged": [
-            {
-                "note_id": guid,
-                "text": json.loads(fields)["situation"],
-                "calls": int(n),
-                "wrong": int(w),
-            }
-            for guid, fields, n, w in rows
-        ],
-    }
-
-
-def mock_figures(db: Db, limit: int = 5) -> dict[str, Any]:
-    """Mock figures for `pmcards stats`: attempts, coverage, the points and tags most missed."""
-    attempts, covered, total = db.execute(
-        select(
-            func.count(),
-            func.coalesce(func.sum(MA.covered), 0),
-            func.coalesce(func.sum(MA.total), 0),
-        )
-    ).one()
-    recent = db.execute(
-        select(MA.started_at, MA.covered, MA.total, MA.rating, N.guid, N.fields)
-        .join(schema.notes, N.id == MA.note_id)
-        .order_by(MA.started_at.desc(), MA.id.desc())
-        .limit(limit)
-    ).all()
-    missed_rows = db.execute(
-        select(MM.text, MM.tags, func.count().label("n"))
-        .group_by(MM.text, MM.tags)
-        .order_by(func.count().desc(), MM.text)
-        .limit(limit)
-    ).all()
-    tag_counts: dict[str, int] = {}
-    for tags, n in db.execute(select(MM.tags, func.count()).group_by(MM.tags)):
-        for tag in tags.split():
-            tag_counts[tag] = tag_counts.get(tag, 0) + int(n)
-    return {
-        "attempts": int(attempts),
-        "coverage": round(int(covered) / int(total), 4) if total else None,
-        "recent": [
-            {
-                "date": started.date().isoformat(),
-                "note_id": guid,
-                "prompt": json.loads(fields)["prompt"],
-                "covered": int(c),
-                "total": int(t),
-                "rating": int(r),
-            }
-            for started, c, t, r, guid, fields in recent
-        ],
-        "most_missed": [
-            {"point": text, "tags": tags.split(), "times": int(n)} for text, tags, n in missed_rows
-        ],
-        "missed_tags": [
-            {"tag": tag, "times": n}
-            for tag, n in sorted(tag_counts.items(), key=lambda kv: (-kv[1], kv[0]))[:limit]
-        ],
-    }
-
-
 def format_text(data: dict[str, Any]) -> str:
     """The figures for the terminal."""
-    from pmcards.tui import safe
-
     cards = data["cards"]
     today = date.fromisoformat(data["date"])
     per_day = {d["date"]: d["count"] for d in data["reviews_per_day"]}

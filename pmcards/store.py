@@ -1,7 +1,9 @@
-"""Opening the collection: the engine, its connection settings, migrations, and sessions.
+"""The collection's database: the engine, its connection settings, migrations, transactions.
 
-The caller owns the session: `with store.write() as session:` is one transaction, committed
-when the block ends and rolled back if it raises.
+The caller owns the transaction: `with store.write() as conn:` is one write transaction on
+a SQLAlchemy Core connection, committed when the block ends and rolled back if it raises;
+`with store.read() as conn:` is one read transaction. There is no ORM: rows come back as
+Core rows, mapped to the dataclasses of `rows.py` where a caller wants them.
 
 A collection is a SQLite file or a PostgreSQL database that several machines share. Both
 give write transactions the same guarantee: one writer at a time, holding the collection's
@@ -15,15 +17,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DatabaseError, DBAPIError, IntegrityError
-
-if TYPE_CHECKING:
-    from sqlalchemy.orm import Session
 
 from pmcards import migrations, paths
 from pmcards.errors import PmcardsError
@@ -32,9 +31,6 @@ from pmcards.errors import PmcardsError
 BUSY_TIMEOUT_SECONDS = 30.0
 # How long to wait for a database server to answer before saying it cannot be reached.
 CONNECT_TIMEOUT_SECONDS = 10
-# PostgreSQL advisory lock key of a collection's write lock ("pmcards" as a number). Advisory
-# locks belong to one database, so collections in different databases never contend.
-WRITE_LOCK_KEY = 0x706D6361726473
 
 
 def _sqlite_setup(engine: Engine, *, autocheckpoint: bool) -> None:
@@ -71,7 +67,7 @@ def _postgresql_setup(engine: Engine) -> None:
         # waited for at most the busy timeout. Transactions stay READ COMMITTED, so every
         # statement after the lock sees what the previous writer committed.
         conn.exec_driver_sql(f"SET LOCAL lock_timeout = '{int(BUSY_TIMEOUT_SECONDS * 1000)}ms'")
-        conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({WRITE_LOCK_KEY})")
+        conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({migrations.WRITE_LOCK_KEY})")
 
 
 def _connect_args(url: sa.URL, file: Any) -> dict[str, Any]:
@@ -157,63 +153,41 @@ class Store:
                 engine.dispose()
                 raise
 
+    def pending_migrations(self) -> list[str]:
+        """The migrations this collection still needs (refusing a newer schema); empty for
+        a brand-new database too when nothing is pending."""
+        with self._guard(), self.engine.connect() as conn:
+            return [name for name, _ in migrations.pending(conn)]
+
+    def is_new(self) -> bool:
+        """True for a database that pmcards has never written to."""
+        with self._guard(), self.engine.connect() as conn:
+            return not migrations.applied(conn)
+
     def migrate(self) -> list[str]:
         """Bring the schema up to date (refusing a newer one); returns what was applied.
 
         Every command opens the collection, so the usual case (nothing to do) is one read;
         the write lock is taken only when a migration is due, and the check repeated under it
-        in case another process migrated first.
+        in case another process migrated first. Backing up first is the opener's policy
+        (`collection.open`), not the engine's.
         """
-        with self._guard():
-            with self.engine.connect() as conn:
-                due = migrations.pending(conn)
-                if not due:
-                    return []
-                existing = bool(migrations.applied(conn))
-            if existing:
-                # A collection with content is backed up before its schema changes.
-                from pmcards import backup
-
-                backup.automatic(self, "migration")
-            with self._write_engine.begin() as conn:
-                return migrations.run(conn)
+        if not self.pending_migrations():
+            return []
+        with self._guard(), self._write_engine.begin() as conn:
+            return migrations.run(conn)
 
     @contextmanager
-    def connect(self) -> Iterator[sa.Connection]:
-        """One read transaction in SQLAlchemy Core, for commands that only count and list:
-        they never load the ORM."""
+    def read(self) -> Iterator[sa.Connection]:
+        """One read transaction: it sees one snapshot of the collection."""
         with self._guard(), self._read_engine.begin() as conn:
             yield conn
 
     @contextmanager
-    def write_connection(self) -> Iterator[sa.Connection]:
-        """One write transaction in SQLAlchemy Core, holding the write lock from the start."""
+    def write(self) -> Iterator[sa.Connection]:
+        """One write transaction: it holds the write lock from its first statement."""
         with self._guard(), self._write_engine.begin() as conn:
             yield conn
-
-    @contextmanager
-    def read(self) -> Iterator[Session]:
-        """One read transaction with an ORM session."""
-        from sqlalchemy.orm import Session
-
-        with (
-            self._guard(),
-            Session(self._read_engine, expire_on_commit=False) as session,
-            session.begin(),
-        ):
-            yield session
-
-    @contextmanager
-    def write(self) -> Iterator[Session]:
-        """One write transaction: it holds the write lock from its first statement."""
-        from sqlalchemy.orm import Session
-
-        with (
-            self._guard(),
-            Session(self._write_engine, expire_on_commit=False) as session,
-            session.begin(),
-        ):
-            yield session
 
     @contextmanager
     def _guard(self) -> Iterator[None]:

@@ -96,7 +96,7 @@ def copy(
     """
     if source.url == target.url:
         raise PmcardsError("the source and the target are the same collection")
-    with source.connect() as src, target.write_connection() as dst:
+    with source.read() as src, target.write() as dst:
         if not is_empty(dst):
             if not force:
                 raise PmcardsError(
@@ -133,7 +133,7 @@ def copy(
 
 
 def total_rows(store: Store) -> int:
-    with store.connect() as conn:
+    with store.read() as conn:
         return sum(int(conn.scalar(sa.select(sa.func.count()).select_from(t)) or 0) for t in TABLES)
 
 

@@ -190,20 +190,24 @@ def kill_review(home: Path, rng: random.Random, *, actions: int | None = None) -
     child.logfile_read = (home / "pty.log").open("w", encoding="utf-8")
     acknowledged = 0
     last = "idle"
+    # `u` undoes the last action of any kind: an answer, a bury or a suspend.
+    done: list[str] = []
     try:
         steps = actions if actions is not None else rng.randint(0, 6)
         for n in range(steps + 1):
             final = n == steps
             child.expect("show answer")
             action = rng.choices(["answer", "undo", "bury", "suspend"], [10, 3, 1, 1])[0]
-            if action == "undo" and acknowledged == 0:
+            if action == "undo" and not done:
                 action = "answer"
+            if action == "undo" and done[-1] != "answer":
+                action = "undo other"
             if action == "answer":
                 child.send(" ")
                 child.expect("4 Easy")
                 child.send(rng.choice("1234"))
             else:
-                child.send({"undo": "u", "bury": "b", "suspend": "s"}[action])
+                child.send({"undo": "u", "undo other": "u", "bury": "b", "suspend": "s"}[action])
             if final:
                 last = action
                 # Kill while the action is written, or just before or after it.
@@ -214,6 +218,10 @@ def kill_review(home: Path, rng: random.Random, *, actions: int | None = None) -
                 acknowledged += 1
             elif action == "undo":
                 acknowledged -= 1
+            if action.startswith("undo"):
+                done.pop()
+            else:
+                done.append(action)
             child.expect(f"{acknowledged} answered")
         os.kill(child.pid, signal.SIGKILL)
         child.expect(pexpect.EOF)

@@ -69,3 +69,66 @@ def content(path: Path) -> dict[str, list[tuple[object, ...]]]:
         }
     finally:
         conn.close()
+
+
+# -- reading and changing a collection in tests (SQLAlchemy Core, as pmcards itself) --------
+
+from typing import Any  # noqa: E402
+
+from pmcards import queries, rows, schema  # noqa: E402
+from pmcards.store import Store  # noqa: E402
+
+C, N, D, L = schema.cards.c, schema.notes.c, schema.decks.c, schema.review_log.c
+
+
+def card_of(store: Store, guid: str, ord: int = 0) -> rows.Card:
+    """The card `ord` of the note with id `guid`."""
+    import sqlalchemy as sa
+
+    with store.read() as conn:
+        row = conn.execute(
+            sa.select(schema.cards)
+            .join(schema.notes, N.id == C.note_id)
+            .where(N.guid == guid, C.ord == ord)
+        ).one()
+        return rows.Card.from_row(row._mapping)
+
+
+def note_of(store: Store, guid: str) -> rows.Note:
+    with store.read() as conn:
+        note = queries.note_by_guid(conn, guid)
+    assert note is not None, guid
+    return note
+
+
+def set_card(store: Store, guid: str, ord: int = 0, **values: Any) -> int:
+    """Change columns of one card; returns its id."""
+    import sqlalchemy as sa
+
+    card_id = card_of(store, guid, ord).id
+    with store.write() as conn:
+        conn.execute(sa.update(schema.cards).where(C.id == card_id).values(**values))
+    return card_id
+
+
+def count(store: Store, table: Any, *where: Any) -> int:
+    """Rows of `table` (a schema table) matching `where`."""
+    import sqlalchemy as sa
+
+    with store.read() as conn:
+        return int(conn.scalar(sa.select(sa.func.count()).select_from(table).where(*where)) or 0)
+
+
+def all_rows(store: Store, table: Any, *where: Any) -> list[Any]:
+    """The rows of `table` as dataclasses of `rows` (cards, notes, decks, review log)."""
+    import sqlalchemy as sa
+
+    mapped = {
+        "cards": rows.Card,
+        "notes": rows.Note,
+        "decks": rows.Deck,
+        "review_log": rows.ReviewLog,
+    }[table.name]
+    with store.read() as conn:
+        result = conn.execute(sa.select(table).where(*where).order_by(table.c.id))
+        return [mapped.from_row(row._mapping) for row in result]

@@ -87,7 +87,9 @@ def first_words(text: str, n: int = 7) -> str:
 @pytest.mark.parametrize(("paper", "size"), [("a4", "(A4)"), ("letter", "(letter)")])
 def test_full_sheet_paginates_and_shows_every_front(tmp_path: Path, paper: str, size: str) -> None:
     deck = "BAD vs GOOD answers"
-    html = export(tmp_path, "sheet.html", "html", "--deck", deck, "--paper", paper, "--order", "weakest")
+    html = export(
+        tmp_path, "sheet.html", "html", "--deck", deck, "--paper", paper, "--order", "weakest"
+    )
     pdf = to_pdf(tmp_path, html)
     assert size in page_size(pdf)
     notes = fronts(deck)
@@ -108,14 +110,19 @@ def test_compact_sheet_of_60_notes_fits_two_a4_pages(tmp_path: Path) -> None:
     contrasts = {c["note_id"] for c in cards if c["deck"] == "BAD vs GOOD answers"}
     assert len(contrasts) + len(framing) == 60
     # Tag the 60 so one --tag selects them (through the public import path).
-    from pmcards import paths
-    from pmcards.models import Note
+    from pmcards import paths, queries, schema
     from pmcards.store import Store
 
     store = Store(paths.resolve_db_url(None))
-    with store.write() as session:
-        for note in session.query(Note).filter(Note.guid.in_(contrasts | set(framing))):
-            note.set_tags([*note.tags, "sixty"])
+    with store.write() as conn:
+        for guid in contrasts | set(framing):
+            note = queries.note_by_guid(conn, guid)
+            assert note is not None
+            conn.execute(
+                schema.notes.update()
+                .where(schema.notes.c.id == note.id)
+                .values(tags=schema.tags_to_text([*note.tags, "sixty"]))
+            )
     store.close()
     html = export(tmp_path, "compact.html", "html", "--tag", "sixty", "--mode", "compact")
     pdf = to_pdf(tmp_path, html)
@@ -125,14 +132,18 @@ def test_compact_sheet_of_60_notes_fits_two_a4_pages(tmp_path: Path) -> None:
 
 
 def test_quiz_answers_start_on_a_new_page(tmp_path: Path) -> None:
-    html = export(tmp_path, "quiz.html", "html", "--deck", "Framing and judgement", "--mode", "quiz")
+    html = export(
+        tmp_path, "quiz.html", "html", "--deck", "Framing and judgement", "--mode", "quiz"
+    )
     pdf = to_pdf(tmp_path, html)
     n = pages(pdf)
     first_answers = None
     for page in range(1, n + 1):
         out = subprocess.run(
             ["pdftotext", "-f", str(page), "-l", str(page), str(pdf), "-"],
-            capture_output=True, text=True, check=True,
+            capture_output=True,
+            text=True,
+            check=True,
         ).stdout
         if "Answers" in out.split():
             first_answers = page
@@ -145,7 +156,13 @@ def test_report_screenshot(tmp_path: Path) -> None:
     CliRunner().invoke(cli, ["review", "--limit", "5"], input=" 3" * 5, env={"PMCARDS_NOW": NOW})
     html = export(tmp_path, "report.html", "report")
     png = tmp_path / "report.png"
-    chromium(tmp_path, "--hide-scrollbars", "--window-size=900,1300", f"--screenshot={png}", html.as_uri())
+    chromium(
+        tmp_path,
+        "--hide-scrollbars",
+        "--window-size=900,1300",
+        f"--screenshot={png}",
+        html.as_uri(),
+    )
     data = png.read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n"
     width, height = int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")

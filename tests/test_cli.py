@@ -5,11 +5,10 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from helpers import NewDb, qa, write_deck
-from sqlalchemy import func, select
+from helpers import C, NewDb, all_rows, count, qa, write_deck
 
+from pmcards import schema
 from pmcards.cli import cli
-from pmcards.models import Card, ReviewLog
 from pmcards.store import Store
 
 NOW = "2026-03-02T12:00:00+00:00"
@@ -87,13 +86,12 @@ def test_review_session_of_20_answers(collection_url: str) -> None:
     code, output = run("status", "--json", env={"PMCARDS_NOW": NOW})
     assert json.loads(output)["reviewed_today"] == 20
     store = Store(collection_url)
-    with store.read() as session:
-        assert session.scalar(select(func.count()).select_from(ReviewLog)) == 20
-        answered = session.scalars(select(Card).where(Card.reps > 0)).all()
-        # Good on a new card: learning step 2 of 2, due 10 minutes later.
-        assert len(answered) == 20
-        assert all(c.state == 1 and c.step == 1 for c in answered)
-        assert {c.due.isoformat() for c in answered} == {"2026-03-02T12:10:00+00:00"}
+    assert count(store, schema.review_log) == 20
+    answered = all_rows(store, schema.cards, C.reps > 0)
+    # Good on a new card: learning step 2 of 2, due 10 minutes later.
+    assert len(answered) == 20
+    assert all(c.state == 1 and c.step == 1 for c in answered)
+    assert {c.due.isoformat() for c in answered} == {"2026-03-02T12:10:00+00:00"}
     store.close()
 
 
@@ -103,16 +101,9 @@ def test_review_keys_undo_suspend_bury_and_quit(collection_url: str) -> None:
     assert code == 0, output
     assert "Cards answered: 1" in output
     store = Store(collection_url)
-    with store.read() as session:
-        logs = session.scalars(select(ReviewLog)).all()
-        assert [log.rating for log in logs] == [4]
-        assert session.scalar(select(func.count()).select_from(Card).where(Card.suspended)) == 1
-        assert (
-            session.scalar(
-                select(func.count()).select_from(Card).where(Card.buried_until.is_not(None))
-            )
-            == 1
-        )
+    assert [log.rating for log in all_rows(store, schema.review_log)] == [4]
+    assert count(store, schema.cards, C.suspended.is_(True)) == 1
+    assert count(store, schema.cards, C.buried_until.is_not(None)) == 1
     store.close()
 
 
@@ -255,11 +246,18 @@ def test_console_script_exit_codes_and_output(tmp_path: Path, new_db: NewDb) -> 
     """The console script leaves with os._exit: output must still be flushed, codes kept."""
     env = {**__import__("os").environ, "PMCARDS_HOME": str(tmp_path)}
     env.pop("PMCARDS_DB", None)  # the default path is what this test prints
-    run = lambda *a: subprocess.run([sys.executable, "-m", "pmcards", *a], capture_output=True, text=True, env=env)  # noqa: E731
+
+    def run(*a: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "pmcards", *a], capture_output=True, text=True, env=env
+        )
+
     ok = run("db", "path")
     assert (ok.returncode, ok.stdout) == (0, f"{tmp_path / 'collection.sqlite3'}\n")
     assert run("nope").returncode == 2
     bad = run("--db", new_db("x"), "review", "--deck", "Nope")
-    assert bad.returncode == 2 and bad.stderr.splitlines()[-1].startswith("Error: no deck named 'Nope'")
+    assert bad.returncode == 2 and bad.stderr.splitlines()[-1].startswith(
+        "Error: no deck named 'Nope'"
+    )
     big = run("--db", new_db("big"), "cards", "--json")
     assert big.returncode == 0 and big.stdout.rstrip().endswith("]")  # all of it, flushed

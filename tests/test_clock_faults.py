@@ -122,11 +122,11 @@ def test_answer_with_the_clock_before_the_last_review(tmp_path: Path) -> None:
     clock.advance(days=-1)  # the clock is corrected backwards
     again = ReviewSession(store, clock=clock)
     with store.read() as db:
-        from pmcards.models import Card
+        from pmcards import queries
 
-        card = db.get(Card, shown.card_id)
+        card = queries.card(db, shown.card_id)
         assert card is not None
-        memory = scheduling.memory_of(card)
+        memory = card.memory
     outcomes = scheduling.outcomes(again.settings, memory, clock.now, shown.card_id)
     assert all(o.memory.due > memory.last_review for o in outcomes.values())  # type: ignore[operator]
     assert all(o.memory.last_review == memory.last_review for o in outcomes.values())

@@ -112,7 +112,7 @@ def test_card_on_screen_in_two_sessions_is_not_double_scheduled(
     against the card as the first left it (under the write lock), not as it was shown."""
     path = write_deck(tmp_path / "d.toml", "D", [qa(1)])
     with store.write() as session:
-        importer.apply(session, [toml_deck.parse(path)], clock.now)
+        importer.apply(session, [toml_deck.parse_deck(path)], clock.now)
     one = ReviewSession(store, clock=clock)
     two = ReviewSession(store, clock=clock)
     a, b = one.next_card(), two.next_card()
@@ -151,7 +151,7 @@ def test_opening_a_rollback_mode_file_while_another_process_writes(tmp_path: Pat
     threading.Timer(0.3, lambda: writer.execute("COMMIT")).start()
     started = time.monotonic()
     store = Store(f"sqlite:///{path}")
-    with store.connect() as conn:
+    with store.read() as conn:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
     store.close()
     writer.close()

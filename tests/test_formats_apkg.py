@@ -6,14 +6,14 @@ from pathlib import Path
 import pytest
 from anki_tools import export_package, import_package, new_collection, notes_of, sample_collection
 from click.testing import CliRunner
-from sqlalchemy import func, select
+from helpers import C, all_rows, count
 
-from pmcards import importer
+from pmcards import importer, paths, schema
+from pmcards.cardstate import NEW
 from pmcards.cli import cli
 from pmcards.errors import DeckFormatError
 from pmcards.formats import apkg
 from pmcards.formats._anki import guid_from_id
-from pmcards.models import NEW, Card, Deck, Note, ReviewLog
 from pmcards.store import Store
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
@@ -67,23 +67,21 @@ def test_history_and_media_carried_over(
 ) -> None:
     report = do_import(store, packages["latest"])
     assert report.reviews_imported == 2 and report.media_written == 1
-    assert (isolated_home / "media" / "pic.png").read_bytes() == b"\x89PNG fake"
-    with store.read() as session:
-        assert session.scalar(select(func.count()).select_from(Note)) == 4
-        assert session.scalar(select(func.count()).select_from(Card)) == 6
-        logs = session.scalars(select(ReviewLog)).all()
-        assert len(logs) == 2 and all(log.source == "import" for log in logs)
-        assert all(log.stability_after > 0 for log in logs)
-        reviewed = session.scalars(select(Card).where(Card.state != NEW)).all()
-        assert len(reviewed) == 2
-        assert all(c.stability and c.difficulty and c.last_review for c in reviewed)
-        names = set(session.scalars(select(Deck.name)))
-        assert {"Parent::Child", "Other"} <= names
+    assert (paths.media_dir(store.url) / "pic.png").read_bytes() == b"\x89PNG fake"
+    assert count(store, schema.notes) == 4
+    assert count(store, schema.cards) == 6
+    logs = all_rows(store, schema.review_log)
+    assert len(logs) == 2 and all(log.source == "import" for log in logs)
+    assert all(log.stability_after > 0 for log in logs)
+    reviewed = all_rows(store, schema.cards, C.state != NEW)
+    assert len(reviewed) == 2
+    assert all(c.stability and c.difficulty and c.last_review for c in reviewed)
+    names = {d.name for d in all_rows(store, schema.decks)}
+    assert {"Parent::Child", "Other"} <= names
     # Idempotent: the same package again changes nothing and keeps the history.
     again = do_import(store, packages["latest"])
     assert again.total("unchanged") == 4 and again.total("added") == 0
-    with store.read() as session:
-        assert session.scalar(select(func.count()).select_from(ReviewLog)) == 2
+    assert count(store, schema.review_log) == 2
 
 
 def test_export_opens_in_anki(tmp_path: Path, isolated_home: Path) -> None:
@@ -130,7 +128,9 @@ def test_export_with_history_and_round_trip_through_anki(
     assert col.db.scalar("select count() from revlog") == 2
     # The original Anki GUIDs come back, so Anki would update its own notes.
     original = {
-        guid_from_id(n.guid) for d in apkg.parse(packages["latest"]) for n in d.notes
+        guid_from_id(n.guid)
+        for d in apkg.parse(packages["latest"])
+        for n in d.notes
         if d.name == "Parent::Child"
     }
     assert set(notes) == original
@@ -171,7 +171,9 @@ def _legacy_package(path: Path, media: dict[str, str], files: dict[str, bytes]) 
     import genanki
 
     model = genanki.Model(
-        99, "Basic", fields=[{"name": "Front"}, {"name": "Back"}],
+        99,
+        "Basic",
+        fields=[{"name": "Front"}, {"name": "Back"}],
         templates=[{"name": "c", "qfmt": "{{Front}}", "afmt": "{{Back}}"}],
     )
     deck = genanki.Deck(77, "D")
@@ -184,14 +186,16 @@ def _legacy_package(path: Path, media: dict[str, str], files: dict[str, bytes]) 
         for name, data in files.items():
             if name == "link":
                 info = zipfile.ZipInfo("2")
-                info.external_attr = (0o120777 << 16)
+                info.external_attr = 0o120777 << 16
                 dst.writestr(info, "/etc/passwd")
             else:
                 dst.writestr(name, data)
     return path
 
 
-def test_unsafe_media_is_refused_and_reported(tmp_path: Path, store: Store, isolated_home: Path) -> None:
+def test_unsafe_media_is_refused_and_reported(
+    tmp_path: Path, store: Store, isolated_home: Path
+) -> None:
     path = _legacy_package(
         tmp_path / "evil.apkg",
         {"0": "../../escape.txt", "1": "/abs.txt", "2": "linked.png", "3": "ok.png"},
@@ -205,7 +209,7 @@ def test_unsafe_media_is_refused_and_reported(tmp_path: Path, store: Store, isol
         "media file 'linked.png': a link, not a file: not imported",
     ]
     do_import(store, path)
-    assert sorted(p.name for p in (isolated_home / "media").iterdir()) == ["ok.png"]
+    assert sorted(p.name for p in paths.media_dir(store.url).iterdir()) == ["ok.png"]
     assert not (tmp_path / "escape.txt").exists()
 
 

@@ -4,7 +4,7 @@ import pytest
 
 from pmcards import importer
 from pmcards.errors import DeckFormatError
-from pmcards.formats import csv_deck
+from pmcards.formats import ParseOptions, csv_deck
 
 
 def write(tmp_path: Path, data: str | bytes, name: str = "deck.csv") -> Path:
@@ -42,21 +42,21 @@ def test_kinds_are_inferred_and_ids_generated(tmp_path: Path) -> None:
 
 
 def test_tsv(tmp_path: Path) -> None:
-    decks = csv_deck.parse(write(tmp_path, "front\tback\nA, b\tc\n", "d.tsv"), dialect="tsv")
+    decks = csv_deck.parse(write(tmp_path, "front\tback\nA, b\tc\n", "d.tsv"), ParseOptions("tsv"))
     assert decks[0].notes[0].fields == {"front": "A, b", "back": "c"}
 
 
 ANKI_EXPORT = (
     "#separator:tab\n#html:true\n#guid column:1\n#notetype column:2\n#deck column:3\n"
     "#tags column:6\n"
-    "iUDR9qlX{>\tBasic\tParent::Child\tQ <b>bold</b>\tA &amp; B<br>line2\t\"a#b t1\"\n"
+    'iUDR9qlX{>\tBasic\tParent::Child\tQ <b>bold</b>\tA &amp; B<br>line2\t"a#b t1"\n'
     "JMy0@2DZ{|\tBasic (and reversed card)\tParent::Child\tF2\tB2\t\n"
     "fe&jfh?gpN\tCloze\tOther\t{{c1::Paris}} is in {{c2::France}}\tgeo\t\n"
 )
 
 
 def test_anki_text_export(tmp_path: Path) -> None:
-    decks = csv_deck.parse(write(tmp_path, ANKI_EXPORT, "notes.txt"), dialect="tsv")
+    decks = csv_deck.parse(write(tmp_path, ANKI_EXPORT, "notes.txt"), ParseOptions("tsv"))
     by_name = {d.name: d for d in decks}
     assert set(by_name) == {"Parent::Child", "Other"}
     basic, reverse = by_name["Parent::Child"].notes
@@ -79,7 +79,7 @@ def test_anki_optional_reverse_and_unused_fields(tmp_path: Path) -> None:
         "Basic (optional reversed card)\tF2\tB2\t\n"
         "Basic\tF3\tB3\tstray\n"
     )
-    deck = csv_deck.parse(write(tmp_path, data, "n.txt"), dialect="tsv")[0]
+    deck = csv_deck.parse(write(tmp_path, data, "n.txt"), ParseOptions("tsv"))[0]
     assert [n.kind for n in deck.notes] == ["qa_reversed", "qa", "qa"]
     assert deck.warnings == [
         f"{tmp_path}/n.txt:6: row 3: field 3 of note type 'Basic' has no place in a pmcards "
@@ -111,23 +111,43 @@ def test_anki_export_made_by_anki(tmp_path: Path) -> None:
     col.close()
     decks = importer.parse_files([out])
     notes = {n.fields.get("front", n.fields.get("text")): n for d in decks for n in d.notes}
-    assert set(notes) == {"Q <b>bold</b>", "F2", "{{c1::Paris}} is in {{c2::France}}", '<img src="pic.png">'}
+    assert set(notes) == {
+        "Q <b>bold</b>",
+        "F2",
+        "{{c1::Paris}} is in {{c2::France}}",
+        '<img src="pic.png">',
+    }
     assert notes["F2"].kind == "qa_reversed"
 
 
 @pytest.mark.parametrize(
     ("data", "message"),
     [
-        ("front,back,colour\n", "deck.csv:1: unknown column 'colour' (known: id, deck, section, kind, tags, front, back, not, but, situation, bad, good, text, prompt, rubric, why)"),
+        (
+            "front,back,colour\n",
+            "deck.csv:1: unknown column 'colour' (known: id, deck, section, kind, tags, front, back, not, but, situation, bad, good, text, prompt, rubric, why)",
+        ),
         ("front,back\na,b,c\n", "deck.csv:2: row 1 has 3 columns; the header has 2"),
-        ("front,back\na,b\nc,\n", "deck.csv:3: row 2: missing field 'back' (kind 'qa' needs front, back)"),
-        ("front,back\na,\"b\n", "deck.csv:2: malformed CSV: unexpected end of data"),
+        (
+            "front,back\na,b\nc,\n",
+            "deck.csv:3: row 2: missing field 'back' (kind 'qa' needs front, back)",
+        ),
+        ('front,back\na,"b\n', "deck.csv:2: malformed CSV: unexpected end of data"),
         ("kind,front,back\nbogus,a,b\n", "deck.csv:2: row 1: unknown kind 'bogus'"),
-        ("id,front,back\nx,a,b\nx,c,d\n", "deck.csv:3: row 2: duplicate note id 'x' (first at line 2)"),
+        (
+            "id,front,back\nx,a,b\nx,c,d\n",
+            "deck.csv:3: row 2: duplicate note id 'x' (first at line 2)",
+        ),
         ("id,front,back\nbad id,a,b\n", "deck.csv:2: row 1: invalid id 'bad id'"),
-        ("kind,front,back,not\nqa,a,b,c\n", "deck.csv:2: row 1: column 'not' has no place in a 'qa' note"),
+        (
+            "kind,front,back,not\nqa,a,b,c\n",
+            "deck.csv:2: row 1: column 'not' has no place in a 'qa' note",
+        ),
         ("#separator:Comma\n#colour:red\n", "deck.csv:2: unknown header line '#colour'"),
-        ("kind,text\ncloze,no deletion\n", "deck.csv:2: row 1: a cloze needs at least one deletion"),
+        (
+            "kind,text\ncloze,no deletion\n",
+            "deck.csv:2: row 1: a cloze needs at least one deletion",
+        ),
     ],
 )
 def test_errors_name_file_and_row(tmp_path: Path, data: str, message: str) -> None:

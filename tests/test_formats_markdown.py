@@ -2,13 +2,12 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import func, select
+from helpers import N, all_rows, card_of, count, set_card
 
-from pmcards import importer
+from pmcards import importer, schema
 from pmcards.cli import cli
 from pmcards.errors import DeckFormatError
 from pmcards.formats import markdown
-from pmcards.models import Card, Note
 from pmcards.store import Store
 
 SAMPLE = """\
@@ -56,7 +55,7 @@ def run(*args: str) -> tuple[int, str]:
 
 
 def test_parse_every_kind(tmp_path: Path) -> None:
-    deck = markdown.parse(write(tmp_path, SAMPLE))
+    deck = markdown.parse_deck(write(tmp_path, SAMPLE))
     assert deck.name == "My prep"
     assert deck.description == "A deck for practice."
     kinds = [n.kind for n in deck.notes]
@@ -78,37 +77,58 @@ def test_parse_every_kind(tmp_path: Path) -> None:
 def test_crlf_and_bom(tmp_path: Path) -> None:
     path = tmp_path / "d.md"
     path.write_bytes("\ufeff# D\r\n\r\nQ: a\r\nA: b\r\n".encode())
-    deck = markdown.parse(path)
+    deck = markdown.parse_deck(path)
     assert deck.name == "D" and deck.notes[0].fields == {"front": "a", "back": "b"}
 
 
 def test_no_heading_uses_the_file_name(tmp_path: Path) -> None:
-    deck = markdown.parse(write(tmp_path, "Q: a\nA: b\n", "interview.md"))
+    deck = markdown.parse_deck(write(tmp_path, "Q: a\nA: b\n", "interview.md"))
     assert deck.name == "interview" and not deck.named
 
 
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("# D\n\nQ: a\nWhy: w\n", "deck.md:3: note at line 3: missing 'A:' (this note needs Q:, A:)"),
+        (
+            "# D\n\nQ: a\nWhy: w\n",
+            "deck.md:3: note at line 3: missing 'A:' (this note needs Q:, A:)",
+        ),
         ("# D\n\nQ: a\nA:\n", "deck.md:4: note at line 3: empty 'A:' (this note needs Q:, A:)"),
-        ("# D\n# E\n", "deck.md:2: a second '# ' deck heading: a file holds one deck (use '## ' for sections)"),
-        ("# D\n## S\nsome prose\n", "deck.md:3: text outside a note: start a note with Q:, Not:, Situation: or Cloze: (or escape the line with '\\' to continue the field above)"),
-        ("# D\nA: b\n", "deck.md:2: 'A:' outside a note: start a note with Q:, Not:, Situation: or Cloze:"),
-        ("# D\nQ: a\nA: b\nBut: c\n", "deck.md:4: 'But:' does not belong in a Q: note (started at line 2); escape a line of text that starts like a label with '\\'"),
+        (
+            "# D\n# E\n",
+            "deck.md:2: a second '# ' deck heading: a file holds one deck (use '## ' for sections)",
+        ),
+        (
+            "# D\n## S\nsome prose\n",
+            "deck.md:3: text outside a note: start a note with Q:, Not:, Situation:, Cloze: or Prompt: (or escape the line with '\\' to continue the field above)",
+        ),
+        (
+            "# D\nA: b\n",
+            "deck.md:2: 'A:' outside a note: start a note with Q:, Not:, Situation:, Cloze: or Prompt:",
+        ),
+        (
+            "# D\nQ: a\nA: b\nBut: c\n",
+            "deck.md:4: 'But:' does not belong in a Q: note (started at line 2); escape a line of text that starts like a label with '\\'",
+        ),
         ("# D\nQ: a\nA: b\nA: c\n", "deck.md:4: a second 'A:' in the note that starts at line 2"),
-        ("# D\nCloze: no deletion\n", "deck.md:2: a cloze needs at least one deletion such as {{c1::answer}}"),
-        ("# D\nQ: a\nA: b\n<!-- id: x -->\nQ: c\nA: d\n<!-- id: x -->\n", "deck.md:5: duplicate note id 'x' (first at line 2)"),
+        (
+            "# D\nCloze: no deletion\n",
+            "deck.md:2: a cloze needs at least one deletion such as {{c1::answer}}",
+        ),
+        (
+            "# D\nQ: a\nA: b\n<!-- id: x -->\nQ: c\nA: d\n<!-- id: x -->\n",
+            "deck.md:5: duplicate note id 'x' (first at line 2)",
+        ),
         ("# D\nQ: a\nA: b\nQ: a\nA: c\n", "deck.md:4: duplicate note id 'md-"),
         ("# D\nQ: a\nA: b\n<!-- id: bad id -->\n", "deck.md:4: invalid note id 'bad id'"),
-        ("# D\nQ: a\nA: b\nTags: no\"quote\n", "deck.md:2: invalid tag 'no\"quote'"),
+        ('# D\nQ: a\nA: b\nTags: no"quote\n', "deck.md:2: invalid tag 'no\"quote'"),
         ("<!-- id: x -->\n", "deck.md:1: id comment outside a note: put it under the note's lines"),
     ],
 )
 def test_errors_name_file_and_line(tmp_path: Path, text: str, message: str) -> None:
     path = write(tmp_path, text)
     with pytest.raises(DeckFormatError) as info:
-        markdown.parse(path)
+        markdown.parse_deck(path)
     assert str(info.value).replace(str(tmp_path) + "/", "").startswith(message)
 
 
@@ -134,16 +154,12 @@ def test_write_ids_then_edits_keep_history(tmp_path: Path, collection_url: str) 
     assert markdown.write_ids(path) == 0
     # Give a card some history, then edit the question: the id keeps it the same note.
     store = Store(collection_url)
-    with store.write() as session:
-        card = session.scalars(select(Card).join(Note).where(Note.guid == ids[0][9:-4])).one()
-        card.reps = 3
+    set_card(store, ids[0][9:-4], reps=3)
     path.write_text(text.replace("Q: one", "Q: one, edited"))
     code, output = run("import", str(path))
     assert "0 added, 1 updated, 1 unchanged" in output
-    with store.read() as session:
-        card = session.scalars(select(Card).join(Note).where(Note.guid == ids[0][9:-4])).one()
-        assert card.reps == 3
-        assert session.scalar(select(func.count()).select_from(Note).where(Note.guid.like("md-%"))) == 2
+    assert card_of(store, ids[0][9:-4]).reps == 3
+    assert count(store, schema.notes, N.guid.like("md-%")) == 2
     store.close()
 
 
@@ -165,18 +181,13 @@ def test_cloze_reimport_adds_cards_for_new_numbers(store: Store, tmp_path: Path)
     with store.write() as session:
         report = importer.apply(session, importer.parse_files([path]), now)
     assert report.decks[0].notices == ["note 'z': new card c4"]
-    with store.read() as session:
-        assert sorted(session.scalars(select(Card.ord))) == [0, 1, 3]
+    assert [c.ord for c in all_rows(store, schema.cards)] == [0, 1, 3]
     path.write_text("# D\nCloze: {{c1::a}}\n<!-- id: z -->\n")
-    with store.write() as session:
-        card = session.scalars(select(Card).where(Card.ord == 1)).one()
-        card.reps = 2
+    set_card(store, "z", 1, reps=2)
     with store.write() as session:
         report = importer.apply(session, importer.parse_files([path]), now)
     assert report.decks[0].notices == [
         "note 'z': card c2 is no longer in the note: kept with its history, suspended",
         "note 'z': card c4 is no longer in the note: removed (never reviewed)",
     ]
-    with store.read() as session:
-        rows = session.execute(select(Card.ord, Card.suspended).order_by(Card.ord)).all()
-        assert [tuple(r) for r in rows] == [(0, False), (1, True)]
+    assert [(c.ord, c.suspended) for c in all_rows(store, schema.cards)] == [(0, False), (1, True)]

@@ -24,7 +24,7 @@ from helpers import content
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pmcards import importer, markup, tui
+from pmcards import importer, markup
 from pmcards.cli import cli
 from pmcards.errors import DeckFormatError
 from pmcards.formats import apkg
@@ -403,7 +403,7 @@ _UNSAFE = re.compile(r"[\x00-\x09\x0b-\x1f\x7f-\x9f]")
 @settings(max_examples=300)
 @given(st.text(alphabet=st.characters(codec="utf-8"), max_size=200))
 def test_no_escape_or_control_character_reaches_the_terminal(text: str) -> None:
-    for shown in (tui.safe(text), tui.safe(markup.to_terminal(text))):
+    for shown in (markup.safe(text), markup.safe(markup.to_terminal(text))):
         assert not _UNSAFE.search(shown), repr(shown)
 
 

@@ -8,11 +8,14 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from helpers import NewDb, qa, write_deck
-from sqlalchemy import select
+from sqlalchemy import select, update
 
+from pmcards import schema
+from pmcards.cardstate import REVIEW
 from pmcards.cli import cli
-from pmcards.models import REVIEW, Card, Note
 from pmcards.store import Store
+
+C, N = schema.cards.c, schema.notes.c
 
 UTC = UTC
 NOW = "2026-03-02T12:00:00+00:00"
@@ -29,11 +32,25 @@ def mixed(tmp_path: Path, new_db: NewDb) -> str:
         tmp_path / "mixed.toml",
         "Mixed",
         [
-            {"id": "c1", "kind": "contrast", "tags": ["x"], "section": "Openings",
-             "situation": "Design fraud detection. First move?", "bad": "Pick a deep model.",
-             "good": "Define what failure costs.", "why": "Cost of being wrong first."},
-            {"id": "r1", "kind": "reframe", "tags": ["x"], "section": "Openings",
-             "not": "uptime", "but": "model decay", "why": "Models age."},
+            {
+                "id": "c1",
+                "kind": "contrast",
+                "tags": ["x"],
+                "section": "Openings",
+                "situation": "Design fraud detection. First move?",
+                "bad": "Pick a deep model.",
+                "good": "Define what failure costs.",
+                "why": "Cost of being wrong first.",
+            },
+            {
+                "id": "r1",
+                "kind": "reframe",
+                "tags": ["x"],
+                "section": "Openings",
+                "not": "uptime",
+                "but": "model decay",
+                "why": "Models age.",
+            },
             qa(1, section="Basics"),
             qa(2, section="Basics", front="Is <script>alert('x')</script> & co escaped?"),
         ],
@@ -47,12 +64,21 @@ def mixed(tmp_path: Path, new_db: NewDb) -> str:
 def set_memory(db: str, guid: str, stability: float, days_ago: int, lapses: int = 0) -> None:
     store = Store(db)
     now = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
-    with store.write() as session:
-        for card in session.scalars(select(Card).join(Note).where(Note.guid == guid)):
-            card.state, card.stability, card.difficulty = REVIEW, stability, 5.0
-            card.last_review = now - timedelta(days=days_ago)
-            card.due = card.last_review + timedelta(days=max(1, round(stability)))
-            card.reps, card.lapses = 3, lapses
+    last = now - timedelta(days=days_ago)
+    with store.write() as conn:
+        conn.execute(
+            update(schema.cards)
+            .where(C.note_id == select(N.id).where(N.guid == guid).scalar_subquery())
+            .values(
+                state=REVIEW,
+                stability=stability,
+                difficulty=5.0,
+                last_review=last,
+                due=last + timedelta(days=max(1, round(stability))),
+                reps=3,
+                lapses=lapses,
+            )
+        )
     store.close()
 
 
@@ -67,11 +93,14 @@ def test_sheet_structure_by_kind(mixed: str, tmp_path: Path) -> None:
     html = sheet(mixed, tmp_path)
     assert html.startswith("<!DOCTYPE html>")
     assert "<h2>Mixed</h2>" in html and "<h3>Openings</h3>" in html and "<h3>Basics</h3>" in html
-    contrast = html[html.index('id="n-c1"'):html.index('id="n-r1"')]
+    contrast = html[html.index('id="n-c1"') : html.index('id="n-r1"')]
     assert "<th>✗ BAD</th><th>✓ GOOD</th>" in contrast
-    assert '<td class="bad">Pick a deep model.</td><td class="good">Define what failure costs.</td>' in contrast
+    assert (
+        '<td class="bad">Pick a deep model.</td><td class="good">Define what failure costs.</td>'
+        in contrast
+    )
     assert "<b>Why:</b> Cost of being wrong first." in contrast
-    reframe = html[html.index('id="n-r1"'):html.index('id="n-n-001"')]
+    reframe = html[html.index('id="n-r1"') : html.index('id="n-n-001"')]
     assert "<th>NOT …</th><th>BUT …</th>" in reframe
     assert '<td class="bad">uptime</td><td class="good">model decay</td>' in reframe
     assert "4 notes, in deck order." in html
@@ -87,8 +116,8 @@ def test_sheet_is_self_contained_and_escaped(mixed: str, tmp_path: Path) -> None
 
 
 def test_weakest_order_by_predicted_recall_on_a_date(mixed: str, tmp_path: Path) -> None:
-    set_memory(mixed, "c1", stability=40.0, days_ago=1)   # strong
-    set_memory(mixed, "r1", stability=2.0, days_ago=1)    # weak
+    set_memory(mixed, "c1", stability=40.0, days_ago=1)  # strong
+    set_memory(mixed, "r1", stability=2.0, days_ago=1)  # weak
     set_memory(mixed, "n-001", stability=2.0, days_ago=1, lapses=3)  # as weak, more lapses
     html = sheet(mixed, tmp_path, "--order", "weakest", "--on", "2026-03-16")
     order = re.findall(r'id="n-([^"]+)"', html)
@@ -96,14 +125,14 @@ def test_weakest_order_by_predicted_recall_on_a_date(mixed: str, tmp_path: Path)
     assert order == ["n-002", "n-001", "r1", "c1"]
     assert "by predicted recall on 2026-03-16" in html
     # Recall markers: the strong card keeps more segments on the interview day.
-    c1 = html[html.index('id="n-c1"'):]
+    c1 = html[html.index('id="n-c1"') :]
     assert re.search(r"recall (\d+)%", c1)
-    assert "not studied" in html[html.index('id="n-n-002"'):html.index('id="n-n-001"')]
+    assert "not studied" in html[html.index('id="n-n-002"') : html.index('id="n-n-001"')]
 
 
 def test_due_order(mixed: str, tmp_path: Path) -> None:
     set_memory(mixed, "c1", stability=10.0, days_ago=1)  # due in 9 days
-    set_memory(mixed, "r1", stability=3.0, days_ago=1)   # due in 2 days
+    set_memory(mixed, "r1", stability=3.0, days_ago=1)  # due in 2 days
     html = sheet(mixed, tmp_path, "--order", "due")
     assert re.findall(r'id="n-([^"]+)"', html) == ["r1", "c1", "n-001", "n-002"]
 
@@ -138,7 +167,9 @@ def test_broken_user_template_is_a_clear_error(mixed: str, tmp_path: Path) -> No
     mine = tmp_path / "mine"
     mine.mkdir()
     (mine / "sheet.html").write_text("line one\n{% for x in %}\n")
-    code, output = invoke("--db", mixed, "export", "html", "--deck", "Mixed", "--template", str(mine))
+    code, output = invoke(
+        "--db", mixed, "export", "html", "--deck", "Mixed", "--template", str(mine)
+    )
     assert code == 1
     assert output.startswith(f"Error: template error in {mine}: sheet.html:2: ")
 
@@ -147,7 +178,10 @@ def test_broken_user_template_is_a_clear_error(mixed: str, tmp_path: Path) -> No
     ("args", "message"),
     [
         (["export", "toml", "--order", "weakest"], "--order applies only to: html"),
-        (["export", "html", "--on", "notadate"], "Invalid value for '--on': 'notadate' does not match the format '%Y-%m-%d'."),
+        (
+            ["export", "html", "--on", "notadate"],
+            "Invalid value for '--on': 'notadate' does not match the format '%Y-%m-%d'.",
+        ),
         (["export", "html", "--paper", "a3"], "Invalid value for '--paper'"),
         (["export", "pdf"], "Invalid value for 'FORMAT'"),
     ],

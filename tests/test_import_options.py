@@ -43,13 +43,13 @@ def test_prune_backs_up_then_deletes_missing_notes(tmp_path: Path, isolated_home
     write_deck(path, "D", [qa(1)])
     code, output = run("import", str(path), "--prune", "--dry-run")
     assert "2 missing" in output and "(would be deleted): n-002, n-003" in output
-    assert not list((isolated_home / "backups").glob("*-prune.sqlite3"))  # only the daily one
+    assert not list((isolated_home / "backups").glob("**/*-prune.*"))  # only the daily one
     code, output = run("import", str(path))
     assert "(kept): n-002, n-003" in output
     code, output = run("import", str(path), "--prune")
     assert code == 0 and "(deleted): n-002, n-003" in output
     # SQLite: an online-backup copy; PostgreSQL: a pg_dump archive (or pmcards' own copy).
-    backups = list((isolated_home / "backups").glob("collection-*-prune.*"))
+    backups = list((isolated_home / "backups").glob("**/collection-*-prune.*"))
     assert len(backups) == 1 and f"Backup before pruning: {backups[0]}" in output
     assert notes_in_deck(backups[0], "D") == 3
     code, output = run("cards", "--deck", "D")
@@ -60,9 +60,18 @@ def notes_in_deck(backup_file: Path, deck: str) -> int:
     """Notes of a deck in a backup: a SQLite file, or a pg_dump archive read by pg_restore."""
     if backup_file.suffix == ".dump":
         sql = subprocess.run(
-            ["pg_restore", "--data-only", "--table=notes", "--table=decks", "-f", "-",
-             str(backup_file)],
-            capture_output=True, text=True, check=True,
+            [
+                "pg_restore",
+                "--data-only",
+                "--table=notes",
+                "--table=decks",
+                "-f",
+                "-",
+                str(backup_file),
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
         ).stdout
         decks = sql.split("COPY public.decks", 1)[1].split("\\.", 1)[0].splitlines()[1:]
         (deck_id,) = [line.split("\t")[0] for line in decks if line.split("\t")[1] == deck]

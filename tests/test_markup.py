@@ -1,7 +1,6 @@
 import pytest
 
 from pmcards import markup
-from pmcards.kinds import card_ords, render, render_cloze
 
 
 @pytest.mark.parametrize(
@@ -29,14 +28,6 @@ def test_to_terminal() -> None:
     assert markup.to_terminal(text) == "Hi\n• one\n• two\n[image: p.png]&"
 
 
-def test_cloze_cards_and_rendering() -> None:
-    text = "{{c1::Paris}} is in {{c2::France::country}}; {{c1::it}} is big"
-    assert card_ords("cloze", {"text": text}) == [0, 1]
-    assert render_cloze(text, 0, reveal=False) == "[...] is in France; [...] is big"
-    assert render_cloze(text, 1, reveal=False) == "Paris is in [country]; it is big"
-    assert render_cloze(text, 1, reveal=True) == "Paris is in [France]; it is big"
-    front, back = render("cloze", {"text": text, "why": "w"}, 1)
-    assert front.blocks == (("", "Paris is in [country]; it is big"),)
-    assert back.blocks[-1] == ("Why", "w")
-    front, _ = render("qa_reversed", {"front": "F", "back": "B"}, 1)
-    assert front.blocks == (("", "B"),)
+def test_safe_strips_escape_sequences_and_controls() -> None:
+    text = "a\x1b[31mred\x1b]0;title\x07 b\x9bc\td\x00"
+    assert markup.safe(text) == "ared bc    d"

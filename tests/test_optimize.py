@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from helpers import qa, write_deck
 from sqlalchemy import insert, select, update
 
-from pmcards import optimize, paths, scheduling, schema, settings
+from pmcards import cardstate, optimize, paths, scheduling, schema, settings
 from pmcards.cli import cli
 from pmcards.store import Store
 
@@ -31,13 +31,13 @@ def build_history(home: Path, tmp_path: Path, cards: int = 110, seed: int = 3) -
     written as the review session would have."""
     deck = write_deck(tmp_path / "d.toml", "D", [qa(i) for i in range(1, cards + 1)])
     store = Store(paths.resolve_db_url(None))  # the collection the CLI uses, on either engine
-    with store.write_connection() as conn:
-        settings.set_raw(conn, settings.BUILTIN_FLAG, True)
+    with store.write() as conn:
+        settings.save(conn, settings.BUILTIN_FLAG, True)
     assert run("import", str(deck))[0] == 0
     rng = random.Random(seed)
     plain = settings.Settings(fuzz=False)
     c = schema.cards.c
-    with store.write_connection() as conn:
+    with store.write() as conn:
         ids = list(conn.execute(select(c.id).order_by(c.id)).scalars())
         for card_id in ids:
             when = NOW - timedelta(days=130, hours=rng.random() * 24)
@@ -60,7 +60,7 @@ def build_history(home: Path, tmp_path: Path, cards: int = 110, seed: int = 3) -
                         reviewed_at=when,
                         duration_ms=3000,
                         source="review",
-                        **{f"{k}_before": v for k, v in scheduling.memory_values(before).items()},
+                        **{f"{k}_before": v for k, v in cardstate.memory_values(before).items()},
                         state_after=after.state,
                         step_after=after.step,
                         stability_after=after.stability,
@@ -70,9 +70,7 @@ def build_history(home: Path, tmp_path: Path, cards: int = 110, seed: int = 3) -
                     )
                 )
             conn.execute(
-                update(schema.cards)
-                .where(c.id == card_id)
-                .values(**scheduling.memory_values(after))
+                update(schema.cards).where(c.id == card_id).values(**cardstate.memory_values(after))
             )
     return store
 
@@ -94,7 +92,7 @@ def test_missing_extra_is_said_clearly(
 
 def test_histories_workload_and_apply_without_torch(isolated_home: Path, tmp_path: Path) -> None:
     store = build_history(isolated_home, tmp_path)
-    with store.connect() as conn:
+    with store.read() as conn:
         histories = optimize.load_histories(conn)
         current = settings.load(conn)
     assert len(histories) == 110 and optimize.usable_reviews(histories) == 110 * 6
@@ -105,9 +103,9 @@ def test_histories_workload_and_apply_without_torch(isolated_home: Path, tmp_pat
         optimize.workload(current, histories, NOW)
     )
     fit = optimize.Fit(reviews=770, usable=660, old=old, new=new, histories=histories)
-    with store.write_connection() as conn:
+    with store.write() as conn:
         assert optimize.apply(conn, fit, NOW) == 110
-    with store.connect() as conn:
+    with store.read() as conn:
         saved = settings.load(conn)
         card_id, stability, due = conn.execute(
             select(schema.cards.c.id, schema.cards.c.stability, schema.cards.c.due).limit(1)

@@ -24,6 +24,6 @@ def test_wheel_ships_decks_and_templates(tmp_path: Path) -> None:
         p.name for p in (ROOT / "templates").iterdir() if p.is_file()
     )
     assert templates
-    assert "pmcards/cli.py" in names
+    assert "pmcards/cli/__init__.py" in names and "pmcards/ui/review_screen.py" in names
     entry = [n for n in names if n.endswith("entry_points.txt")]
     assert entry and "pmcards = pmcards.cli:main" in zipfile.ZipFile(wheel).read(entry[0]).decode()

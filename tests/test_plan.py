@@ -1,4 +1,5 @@
-"""Interview-date mode: the caps on FSRS's outcomes, the session's limits, the plan command."""
+"""Interview-date mode: the caps on FSRS's outcomes (plan.py), the plan's life cycle in the
+collection (interview.py), the session's limits, the plan command."""
 
 import json
 from datetime import UTC, date, datetime, timedelta
@@ -7,21 +8,19 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from fsrs import Rating
-from helpers import FakeClock, qa, write_deck
-from sqlalchemy import select
+from helpers import FakeClock, card_of, qa, set_card, write_deck
 
-from pmcards import importer, plan, scheduling, settings
+from pmcards import cardstate, importer, interview, plan, scheduling, settings
+from pmcards.cardstate import REVIEW
 from pmcards.cli import cli
-from pmcards.models import Card, Note
 from pmcards.review import ReviewSession
-from pmcards.schema import REVIEW
 from pmcards.settings import Settings
 from pmcards.store import Store
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 PLAIN = Settings(fuzz=False)
 # A review card: stability 12 days, last seen 12 days ago (recall 0.9 now), 4 answers.
-MEMORY = scheduling.Memory(REVIEW, None, 12.0, 5.0, NOW, NOW - timedelta(days=12), reps=4)
+MEMORY = cardstate.Memory(REVIEW, None, 12.0, 5.0, NOW, NOW - timedelta(days=12), reps=4)
 
 
 def horizon(interview: date, target: float = 0.95) -> plan.Horizon:
@@ -79,12 +78,9 @@ def load(store: Store, tmp_path: Path, notes: list[dict[str, object]], name: str
         importer.apply(session, importer.parse_files([path]), datetime(2026, 1, 1, tzinfo=UTC))
 
 
-def make_review(store: Store, guid: str, due: datetime, memory: scheduling.Memory) -> int:
-    with store.write() as session:
-        card = session.scalar(select(Card).join(Note).where(Note.guid == guid))
-        assert card is not None
-        scheduling.apply_memory(card, scheduling.replace(memory, due=due))
-        return card.id
+def make_review(store: Store, guid: str, due: datetime, memory: cardstate.Memory) -> int:
+    values = cardstate.memory_values(memory)
+    return set_card(store, guid, **{**values, "due": due})
 
 
 def test_session_previews_and_answers_follow_the_plan(
@@ -95,7 +91,7 @@ def test_session_previews_and_answers_follow_the_plan(
     in_plan = make_review(store, "n-001", NOW - timedelta(hours=1), MEMORY)
     outside = make_review(store, "x-001", NOW - timedelta(hours=1), MEMORY)
     with store.write() as session:
-        plan.save(session, plan.Plan(interview=date(2026, 3, 16), decks=("Prep",)))
+        interview.save(session, plan.Plan(interview=date(2026, 3, 16), decks=("Prep",)))
     review = ReviewSession(store, clock=clock, tz=UTC)
     shown = {}
     for _ in range(2):
@@ -106,9 +102,9 @@ def test_session_previews_and_answers_follow_the_plan(
     # The window's day depends on the card (the spread): 8 days for card 1.
     assert shown[in_plan].interval(Rating.Hard) == timedelta(days=8)
     assert shown[outside].interval(Rating.Hard) == timedelta(days=27)
-    with store.read() as session:
-        assert session.get(Card, in_plan).due == NOW + timedelta(days=8)  # type: ignore[union-attr]
-        assert session.get(Card, outside).due == NOW + timedelta(days=27)  # type: ignore[union-attr]
+    assert card_of(store, "n-001").due == NOW + timedelta(days=8)
+    assert card_of(store, "x-001").due == NOW + timedelta(days=27)
+    assert (in_plan, outside) == (card_of(store, "n-001").id, card_of(store, "x-001").id)
 
 
 def test_plan_raises_the_new_card_limit_as_the_days_need(
@@ -117,11 +113,11 @@ def test_plan_raises_the_new_card_limit_as_the_days_need(
     load(store, tmp_path, [qa(i) for i in range(1, 121)])
     assert ReviewSession(store, clock=clock, tz=UTC).counts().new == 20
     with store.write() as session:
-        plan.save(session, plan.Plan(interview=date(2026, 3, 9)))
+        interview.save(session, plan.Plan(interview=date(2026, 3, 9)))
     # 7 days left, new cards over the first 6 of them: 120 / 6 = 20... with a 1-day lead.
     assert plan.intro_days(7) == 6
     with store.write() as session:
-        plan.save(session, plan.Plan(interview=date(2026, 3, 5)))
+        interview.save(session, plan.Plan(interview=date(2026, 3, 5)))
     # 3 days left, 2 to introduce in: 60 a day, held to max_new 50.
     assert ReviewSession(store, clock=clock, tz=UTC).counts().new == 50
 
@@ -134,12 +130,15 @@ def test_release_gives_back_fsrs_due_dates_after_the_day(
     hard = scheduling.outcomes(PLAIN, MEMORY, NOW, 1)[Rating.Hard].memory
     card_id = make_review(store, "n-001", NOW + timedelta(days=10), hard)
     with store.write() as session:
-        plan.save(session, plan.Plan(interview=date(2026, 3, 11)))
+        interview.save(session, plan.Plan(interview=date(2026, 3, 11)))
     clock.now = datetime(2026, 3, 11, 9, 0, tzinfo=UTC)  # the interview day
-    ReviewSession(store, clock=clock, tz=UTC)
-    with store.read() as session:
-        assert session.get(Card, card_id).due == NOW + timedelta(days=27)  # type: ignore[union-attr]
-        stored = plan.load(session)
+    with store.write() as conn:
+        assert interview.release_if_passed(conn, clock.now, UTC) == 1
+        assert interview.release_if_passed(conn, clock.now, UTC) is None  # once
+    assert card_of(store, "n-001").due == NOW + timedelta(days=27)
+    assert card_of(store, "n-001").id == card_id
+    with store.read() as conn:
+        stored = interview.load(conn)
         assert stored is not None and stored.released
 
 
@@ -193,11 +192,11 @@ def test_setting_a_plan_pulls_forward_cards_due_after_the_day(store: Store, tmp_
     load(store, tmp_path, [qa(1)])
     hard = scheduling.outcomes(PLAIN, MEMORY, NOW, 1)[Rating.Hard].memory  # due in 27 days
     card_id = make_review(store, "n-001", hard.due, hard)
-    with store.write_connection() as conn:
-        moved = plan.apply(conn, PLAIN, plan.Plan(interview=date(2026, 3, 16)), NOW, UTC)
+    with store.write() as conn:
+        moved = interview.apply(conn, PLAIN, plan.Plan(interview=date(2026, 3, 16)), NOW, UTC)
     assert moved == 1
-    with store.read() as session:
-        due = session.get(Card, card_id).due  # type: ignore[union-attr]
+    due = card_of(store, "n-001").due
+    assert card_of(store, "n-001").id == card_id
     assert NOW < due < datetime(2026, 3, 16, 4, 0, tzinfo=UTC)
 
 
@@ -208,5 +207,5 @@ def test_intro_days(n: int, expected: int) -> None:
 
 def test_settings_unchanged_by_plan(store: Store) -> None:
     with store.write() as session:
-        plan.save(session, plan.Plan(interview=date(2026, 3, 16)))
+        interview.save(session, plan.Plan(interview=date(2026, 3, 16)))
         assert settings.load(session) == Settings(fuzz=False)

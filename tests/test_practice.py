@@ -11,9 +11,10 @@ from helpers import write_deck
 from sqlalchemy import select
 
 from pmcards import importer, kinds, mock, paths, schema
+from pmcards.cardstate import NEW, REVIEW
 from pmcards.cli import cli
 from pmcards.errors import DeckFormatError, PmcardsError
-from pmcards.schema import NEW, REVIEW
+from pmcards.kinds.prompt import rubric_problem
 from pmcards.store import Store
 
 NOW = "2026-03-02T12:00:00+00:00"
@@ -70,8 +71,8 @@ def without_builtins(home: Path) -> None:
     from pmcards import settings
 
     store = open_store(home)
-    with store.write_connection() as conn:
-        settings.set_raw(conn, settings.BUILTIN_FLAG, True)
+    with store.write() as conn:
+        settings.save(conn, settings.BUILTIN_FLAG, True)
     store.close()
 
 
@@ -93,7 +94,7 @@ def test_drill_calls_feed_the_judge_card_and_are_kept(home: Path) -> None:
     assert "GOOD instead: Good answer 1" in out and "Why: Because 2" in out
     assert "Right: 1 of 2 (50%)" in out and "Misjudged: Situation 2  [c-2]" in out
     store = open_store(home)
-    with store.connect() as conn:
+    with store.read() as conn:
         results = conn.execute(
             select(
                 schema.drill_results.c.shown,
@@ -138,7 +139,7 @@ def test_mock_rates_the_prompt_stores_misses_and_raises_matching_cards(
 ) -> None:
     store = open_store(home)
     # A studied card tagged metrics, due in 20 days: a missed metrics point makes it due now.
-    with store.write_connection() as conn:
+    with store.write() as conn:
         c = schema.cards.c
         recall = conn.execute(
             select(c.id)
@@ -166,7 +167,7 @@ def test_mock_rates_the_prompt_stores_misses_and_raises_matching_cards(
     assert "Missed 1. Names a success metric. → 1 matching cards due now" in out
     assert "Missed 4. Says when to stop building." in out
     assert "pmcards review --tag metrics" in out
-    with store.connect() as conn:
+    with store.read() as conn:
         attempt = conn.execute(select(schema.mock_attempts)).one()
         missed = conn.execute(
             select(
@@ -203,7 +204,7 @@ def test_mock_quit_before_grading_records_nothing(home: Path) -> None:
     code, out = run("mock", input=" q")
     assert code == 0 and "nothing recorded" in out
     store = open_store(home)
-    with store.connect() as conn:
+    with store.read() as conn:
         assert conn.execute(select(schema.mock_attempts)).all() == []
         state = conn.execute(
             select(schema.cards.c.state).join(schema.notes).where(schema.notes.c.guid == "p-1")
@@ -240,7 +241,7 @@ def test_rubric_points_and_their_checks(tmp_path: Path) -> None:
     with pytest.raises(DeckFormatError, match="at least 2 points"):
         importer.parse_files([bad])
     many = "\n".join(f"- point {i}" for i in range(10))
-    assert "over the limit of 9" in (kinds.rubric_problem(many) or "")
+    assert "over the limit of 9" in (rubric_problem(many) or "")
 
 
 def test_prompt_notes_round_trip_through_markdown_and_csv(home: Path, tmp_path: Path) -> None:

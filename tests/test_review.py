@@ -3,13 +3,12 @@ from pathlib import Path
 
 import pytest
 from fsrs import Rating
-from helpers import FakeClock, qa, write_deck
-from sqlalchemy import func, select
+from helpers import FakeClock, all_rows, card_of, count, note_of, qa, set_card, write_deck
 
-from pmcards import importer, settings
+from pmcards import importer, schema, settings
+from pmcards.cardstate import LEARNING, NEW, RELEARNING, REVIEW
 from pmcards.errors import PmcardsError
-from pmcards.models import LEARNING, NEW, RELEARNING, REVIEW, Card, Note, ReviewLog
-from pmcards.queue import Scope
+from pmcards.queries import Scope
 from pmcards.review import ReviewSession
 from pmcards.store import Store
 
@@ -28,24 +27,22 @@ def configure(store: Store, **values: object) -> None:
             settings.save(session, key, value)
 
 
-def card_of(store: Store, guid: str, ord: int = 0) -> Card:
-    with store.read() as session:
-        card = session.scalar(select(Card).join(Note).where(Note.guid == guid, Card.ord == ord))
-        assert card is not None
-        return card
-
-
 def set_review(store: Store, guid: str, due: datetime, stability: float, last: datetime) -> None:
-    with store.write() as session:
-        card = session.scalar(select(Card).join(Note).where(Note.guid == guid))
-        assert card is not None
-        card.state, card.step, card.stability, card.difficulty = REVIEW, None, stability, 5.0
-        card.due, card.last_review, card.reps = due, last, 3
+    set_card(
+        store,
+        guid,
+        state=REVIEW,
+        step=None,
+        stability=stability,
+        difficulty=5.0,
+        due=due,
+        last_review=last,
+        reps=3,
+    )
 
 
 def log_count(store: Store) -> int:
-    with store.read() as session:
-        return session.scalar(select(func.count()).select_from(ReviewLog)) or 0
+    return count(store, schema.review_log)
 
 
 def test_new_cards_in_deck_order_then_learning_when_due(
@@ -73,16 +70,17 @@ def test_learning_before_reviews_before_new_and_reviews_by_risk(
     set_review(store, "n-002", now - timedelta(hours=1), 10.0, now - timedelta(days=30))
     # Due later today, before the 04:00 rollover: still today's review.
     set_review(store, "n-003", now + timedelta(hours=10), 50.0, now - timedelta(days=40))
-    with store.write() as s:
-        learning = s.scalar(select(Card).join(Note).where(Note.guid == "n-004"))
-        assert learning is not None
-        learning.state, learning.step, learning.stability, learning.difficulty = (
-            LEARNING,
-            1,
-            2.0,
-            5.0,
-        )
-        learning.due, learning.last_review, learning.reps = now - timedelta(minutes=1), now, 1
+    set_card(
+        store,
+        "n-004",
+        state=LEARNING,
+        step=1,
+        stability=2.0,
+        difficulty=5.0,
+        due=now - timedelta(minutes=1),
+        last_review=now,
+        reps=1,
+    )
     session = ReviewSession(store, clock=clock)
     order = []
     for _ in range(5):
@@ -188,7 +186,7 @@ def test_undo_restores_card_and_removes_log(store: Store, tmp_path: Path, clock:
     session.answer(shown.card_id, Rating.Good)
     assert log_count(store) == 1
     assert card_of(store, "c1", 1).buried_until is not None
-    assert session.undo() == shown.card_id
+    assert session.undo().card_ids == (shown.card_id,)
     assert log_count(store) == 0
     after = card_of(store, "c1")
     assert (after.state, after.due, after.reps, after.stability, after.last_review) == (
@@ -226,16 +224,12 @@ def test_leech_is_tagged_and_suspended(store: Store, tmp_path: Path, clock: Fake
     assert results[-1].lapses == 2
     card = card_of(store, "n-001")
     assert card.suspended
-    with store.read() as s:
-        note = s.scalar(select(Note))
-        assert note is not None and "leech" in note.tags
+    assert "leech" in note_of(store, "n-001").tags
     # Undo reverses the leech too.
     session.undo()
     card = card_of(store, "n-001")
     assert not card.suspended and card.lapses == 1
-    with store.read() as s:
-        note = s.scalar(select(Note))
-        assert note is not None and "leech" not in note.tags
+    assert "leech" not in note_of(store, "n-001").tags
 
 
 def test_suspend_and_bury(store: Store, tmp_path: Path, clock: FakeClock) -> None:
@@ -305,18 +299,16 @@ def test_answer_recorded_with_before_and_after(
     shown = session.next_card()
     assert shown is not None
     session.answer(shown.card_id, Rating.Good, duration_ms=4200)
-    with store.read() as s:
-        log = s.scalar(select(ReviewLog))
-        assert log is not None
-        assert (log.rating, log.duration_ms, log.state_before, log.state_after, log.step_after) == (
-            3,
-            4200,
-            NEW,
-            LEARNING,
-            1,
-        )
-        assert log.reviewed_at == clock.now
-        assert log.due_after == clock.now + timedelta(minutes=10)
+    (log,) = all_rows(store, schema.review_log)
+    assert (log.rating, log.duration_ms, log.state_before, log.state_after, log.step_after) == (
+        3,
+        4200,
+        NEW,
+        LEARNING,
+        1,
+    )
+    assert log.reviewed_at == clock.now
+    assert log.due_after == clock.now + timedelta(minutes=10)
 
 
 def test_two_sessions_share_a_due_card(store: Store, tmp_path: Path, clock: FakeClock) -> None:

@@ -11,13 +11,11 @@ from typing import Any
 from helpers import NewDb
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import select
 
-from pmcards import importer
+from pmcards import importer, queries
 from pmcards.exporters import ExportOptions, exporter
 from pmcards.formats import ParsedDeck, ParsedNote
-from pmcards.models import Deck, Note
-from pmcards.queue import Scope
+from pmcards.queries import Scope
 from pmcards.store import Store
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
@@ -30,15 +28,11 @@ LINE_STARTS = ["Q: ", "A: ", "Why: ", "# ", "## ", "<!-- id: x -->", "\\", "Tags
 def field_text() -> st.SearchStrategy[str]:
     line = st.one_of(
         st.text(ALPHABET.replace("\n", ""), max_size=30),
-        st.tuples(st.sampled_from(LINE_STARTS), st.text(ALPHABET.replace("\n", ""), max_size=10))
-        .map("".join),
+        st.tuples(
+            st.sampled_from(LINE_STARTS), st.text(ALPHABET.replace("\n", ""), max_size=10)
+        ).map("".join),
     )
-    return (
-        st.lists(line, min_size=1, max_size=4)
-        .map("\n".join)
-        .map(str.strip)
-        .filter(bool)
-    )
+    return st.lists(line, min_size=1, max_size=4).map("\n".join).map(str.strip).filter(bool)
 
 
 ident = st.from_regex(r"[a-z0-9][a-z0-9._:-]{0,12}", fullmatch=True)
@@ -58,7 +52,12 @@ def note(draw: Any, guid: str) -> ParsedNote:
     }[kind]
     fields = {name: draw(field_text()) for name in required}
     if kind == "cloze":
-        fields["text"] = draw(field_text()) + " {{c1::" + draw(st.text("abc xyz", min_size=1, max_size=5)).strip("x ") + "x}}"
+        fields["text"] = (
+            draw(field_text())
+            + " {{c1::"
+            + draw(st.text("abc xyz", min_size=1, max_size=5)).strip("x ")
+            + "x}}"
+        )
     if draw(st.booleans()):
         fields["why"] = draw(field_text())
     return ParsedNote(
@@ -91,10 +90,11 @@ def collection(draw: Any) -> list[ParsedDeck]:
 
 
 def snapshot(store: Store) -> dict[str, tuple[str, str, dict[str, str], list[str], str]]:
-    with store.read() as session:
-        rows = session.execute(select(Note, Deck.name).join(Deck)).all()
+    with store.read() as conn:
+        names = {d.id: d.name for d in queries.decks(conn)}
         return {
-            n.guid: (name, n.kind, n.fields, n.tags, n.section) for n, name in rows
+            n.guid: (names[n.deck_id], n.kind, n.fields, list(n.tags), n.section)
+            for n in queries.scoped_notes(conn, queries.Scope())
         }
 
 
@@ -112,11 +112,13 @@ def round_trip(
         for i, scope in enumerate(scopes):
             # A deck's scope includes its subdecks: export only the notes of that exact deck.
             if one_deck_per_file and any(
-                other.name.startswith(scope.deck + "::") for other in decks  # type: ignore[operator]
+                other.name.startswith(scope.deck + "::")
+                for other in decks  # type: ignore[operator]
             ):
                 continue
             path = tmp / f"out{i}.{fmt}"
-            path.write_bytes(exporter(fmt)(session, ExportOptions(scope=scope)))
+            options = ExportOptions(format=fmt, scope=scope, now=NOW)
+            path.write_bytes(exporter(fmt)(session, options))
             files.append(path)
     source.close()
     if one_deck_per_file and len(files) < len(decks):

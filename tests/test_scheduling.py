@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pmcards import scheduling
-from pmcards.models import LEARNING, NEW, RELEARNING, REVIEW
+from pmcards.cardstate import LEARNING, NEW, RELEARNING, REVIEW
 from pmcards.scheduling import Memory, format_interval, outcomes
 from pmcards.settings import Settings
 

@@ -23,18 +23,15 @@ from click.testing import CliRunner
 from fsrs import Rating
 from helpers import NewDb, qa, write_deck
 
-from pmcards import importer, migrations, settings, transfer
+from pmcards import importer, migrations, queries, schema, settings, transfer
 from pmcards.cli import cli
-from pmcards.models import Card, ReviewLog
 from pmcards.review import ReviewSession
 from pmcards.store import Store
 
 NOW = "2026-03-02T12:00:00+00:00"
 
 
-def run(
-    *args: str, env: dict[str, str] | None = None, input: str | None = None
-) -> tuple[int, str]:
+def run(*args: str, env: dict[str, str] | None = None, input: str | None = None) -> tuple[int, str]:
     result = CliRunner().invoke(
         cli,
         list(args),
@@ -89,9 +86,7 @@ HAMMER = """
 """
 
 
-def test_concurrent_sessions_lose_and_double_count_no_answer(
-    store: Store, tmp_path: Path
-) -> None:
+def test_concurrent_sessions_lose_and_double_count_no_answer(store: Store, tmp_path: Path) -> None:
     """Four processes answer the same four cards over and over, at the same moments. Every
     answer must be in the log, and each card's log must be one chain: every answer computed
     from the state the previous answer left, whichever process gave it (a lost update shows
@@ -100,7 +95,7 @@ def test_concurrent_sessions_lose_and_double_count_no_answer(
     with store.write() as session:
         importer.apply(session, importer.parse_files([path]), datetime.now(UTC))
     with store.read() as session:
-        ids = sorted(session.scalars(sa.select(Card.id)))
+        ids = sorted(session.scalars(sa.select(schema.cards.c.id)))
     start = tmp_path / "start"
     rounds = 12
     procs = [
@@ -113,11 +108,11 @@ def test_concurrent_sessions_lose_and_double_count_no_answer(
     assert answered == 4 * rounds * len(ids)
 
     with store.read() as session:
-        logs = session.scalars(sa.select(ReviewLog).order_by(ReviewLog.id)).all()
+        logs = queries.logs_of_cards(session, ids)
         assert len(logs) == answered
         for card_id in ids:
             chain = [log for log in logs if log.card_id == card_id]
-            card = session.get(Card, card_id)
+            card = queries.card(session, card_id)
             assert card is not None
             assert card.reps == len(chain) == 4 * rounds
             for i, log in enumerate(chain):
@@ -137,25 +132,21 @@ def test_concurrent_sessions_lose_and_double_count_no_answer(
 
 
 @pytest.mark.postgres_only(reason="PostgreSQL row locks")
-def test_answer_waits_for_a_card_locked_by_another_machine(
-    store: Store, tmp_path: Path
-) -> None:
+def test_answer_waits_for_a_card_locked_by_another_machine(store: Store, tmp_path: Path) -> None:
     """The answer reads its card FOR UPDATE: while another connection holds the row, the
     answer waits, then builds on what that connection committed."""
     path = write_deck(tmp_path / "d.toml", "D", [qa(1)])
     with store.write() as session:
         importer.apply(session, importer.parse_files([path]), datetime.now(UTC))
     with store.read() as session:
-        card_id = session.scalars(sa.select(Card.id)).one()
+        card_id = session.scalars(sa.select(schema.cards.c.id)).one()
     review = ReviewSession(store)
     other = sa.create_engine(store.url, poolclass=sa.pool.NullPool)
     result: list[object] = []
     with other.connect() as conn:
         conn.exec_driver_sql(f"SELECT id FROM cards WHERE id = {card_id} FOR UPDATE")
         conn.exec_driver_sql(f"UPDATE cards SET reps = 5 WHERE id = {card_id}")
-        worker = threading.Thread(
-            target=lambda: result.append(review.answer(card_id, Rating.Good))
-        )
+        worker = threading.Thread(target=lambda: result.append(review.answer(card_id, Rating.Good)))
         worker.start()
         time.sleep(0.5)
         assert worker.is_alive() and not result  # waiting for the row
@@ -164,15 +155,13 @@ def test_answer_waits_for_a_card_locked_by_another_machine(
     other.dispose()
     assert result
     with store.read() as session:
-        log = session.scalars(sa.select(ReviewLog)).one()
+        (log,) = queries.logs_of_cards(session, [card_id])
         assert log.reps_before == 5  # computed from the committed state, not a stale read
-        assert session.get(Card, card_id).reps == 6  # type: ignore[union-attr]
+        assert queries.card(session, card_id).reps == 6  # type: ignore[union-attr]
 
 
 @pytest.mark.postgres_only(reason="a server ending the session's connection")
-def test_session_reconnects_after_its_connection_was_dropped(
-    store: Store, tmp_path: Path
-) -> None:
+def test_session_reconnects_after_its_connection_was_dropped(store: Store, tmp_path: Path) -> None:
     """A connection the server dropped while the user read a card (a restart, a laptop
     asleep) is replaced before the next answer's transaction: the answer is saved."""
     path = write_deck(tmp_path / "d.toml", "D", [qa(1), qa(2)])
@@ -191,7 +180,7 @@ def test_session_reconnects_after_its_connection_was_dropped(
     assert ended == 1  # the session's pooled connection
     review.answer(shown.card_id, Rating.Good)
     with store.read() as session:
-        assert session.scalar(sa.select(sa.func.count()).select_from(ReviewLog)) == 1
+        assert session.scalar(sa.select(sa.func.count()).select_from(schema.review_log)) == 1
 
 
 def test_first_use_by_several_processes_at_once(new_db: NewDb) -> None:
@@ -289,15 +278,13 @@ def build_history(url: str, tmp_path: Path) -> None:
 def summary(url: str) -> list[transfer.TableSummary]:
     store = Store(url)
     try:
-        with store.connect() as conn:
+        with store.read() as conn:
             return transfer.summarize(conn)
     finally:
         store.close()
 
 
-def test_copy_round_trip_keeps_every_note_card_and_review(
-    new_db: NewDb, tmp_path: Path
-) -> None:
+def test_copy_round_trip_keeps_every_note_card_and_review(new_db: NewDb, tmp_path: Path) -> None:
     """SQLite → the test engine (PostgreSQL on the server run) → SQLite: every table equal,
     row for row; the copy is usable (new rows get fresh ids) and a second copy is refused."""
     source = f"sqlite:///{tmp_path / 'laptop.sqlite3'}"

@@ -31,7 +31,7 @@ def whole(path: Path) -> ParsedDeck:
 
 
 def streamed(path: Path) -> ParsedDeck:
-    deck = toml_deck.parse(path, stream=True)
+    deck = toml_deck.parse_deck(path, stream=True)
     assert deck.stream is not None and deck.notes == []  # nothing read yet
     return deck
 
@@ -45,8 +45,8 @@ def test_chunks_give_the_same_deck(tmp_path: Path, chunked: None) -> None:
     assert [len(b) for b in deck.batches()] == [3, 3, 3, 1]
     notes = [n for b in deck.batches() for n in b]  # a second pass reads the file again
     assert notes == whole(path).notes
-    assert toml_deck.parse(path) == whole(path)
-    assert [n.line for n in toml_deck.parse(path).notes] == [4 + 8 * i for i in range(10)]
+    assert toml_deck.parse_deck(path) == whole(path)
+    assert [n.line for n in toml_deck.parse_deck(path).notes] == [4 + 8 * i for i in range(10)]
 
 
 def test_note_header_inside_a_string_falls_back(tmp_path: Path, chunked: None) -> None:
@@ -58,7 +58,7 @@ def test_note_header_inside_a_string_falls_back(tmp_path: Path, chunked: None) -
     # Notes 1-3 parse as a chunk; the next split falls inside note 5's answer, so the rest
     # comes from parsing the whole file.
     assert [len(b) for b in streamed(path).batches()] == [3, 3, 1]
-    deck = toml_deck.parse(path)
+    deck = toml_deck.parse_deck(path)
     assert deck == whole(path)
     assert len(deck.notes) == 7
     assert deck.notes[4].fields["back"] == "Answer 5.\n[[note]]\nstill the answer"
@@ -70,7 +70,7 @@ def test_a_header_that_cannot_be_split_falls_back(tmp_path: Path, chunked: None)
         path.read_text().replace('[deck]\nname = "D"\n', 'title = "x"\n[deck]\nname = "D"\n')
     )
     with pytest.raises(DeckFormatError) as info:
-        toml_deck.parse(path, stream=True)  # the whole file was parsed: its exact error
+        toml_deck.parse_deck(path, stream=True)  # the whole file was parsed: its exact error
     assert (
         str(info.value)
         == f"{path}:1: unknown top-level key 'title' (expected [deck] and [[note]] tables)"
@@ -88,7 +88,7 @@ def test_errors_are_the_same_in_chunks(tmp_path: Path, chunked: None) -> None:
     path = write_deck(tmp_path / "d.toml", "D", [qa(i) for i in range(1, 8)])
     path.write_text(path.read_text().replace('id = "n-007"', 'id = "n-002"'))
     with pytest.raises(DeckFormatError) as info:
-        toml_deck.parse(path)
+        toml_deck.parse_deck(path)
     assert str(info.value) == f"{path}:46: duplicate note id 'n-002' (first at line 11)"
 
 
@@ -98,7 +98,7 @@ def test_syntax_error_in_a_later_chunk_reports_the_real_line(tmp_path: Path, chu
     lines[49] = 'back = "unterminated'  # note 7's answer, in the third chunk
     path.write_text("\n".join(lines) + "\n")
     with pytest.raises(DeckFormatError) as info:
-        toml_deck.parse(path)
+        toml_deck.parse_deck(path)
     assert str(info.value).startswith(f"{path}:50: invalid TOML: ")
     deck = streamed(path)
     batches = deck.batches()
@@ -139,7 +139,7 @@ def notes_in(url: str) -> int:
     store = Store(url)
     N = schema.notes.c
     try:
-        with store.connect() as conn:
+        with store.read() as conn:
             query = select(func.count()).where(N.guid.like("n-%") | N.guid.like("b-%"))
             return conn.scalar(query) or 0
     finally:
@@ -197,7 +197,7 @@ def test_a_bad_note_late_in_a_streamed_file_imports_nothing(
     assert notes_in(collection_url) == 0
     store = Store(collection_url)
     try:
-        with store.connect() as conn:
+        with store.read() as conn:
             names = set(conn.scalars(select(schema.decks.c.name)))
     finally:
         store.close()
@@ -245,17 +245,17 @@ def test_mass_edit_keeps_leech_tags_and_changes_cards_where_needed(
 
     now = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
     path = write_deck(tmp_path / "d.toml", "Big", [qa(i) for i in range(1, 8)])
-    with store.write_connection() as conn:
+    with store.write() as conn:
         importer.apply(conn, importer.parse_files([path], stream=True), now)
         N = schema.notes.c
         conn.execute(schema.notes.update().where(N.guid == "n-002").values(tags=" leech t "))
     edited = [qa(i, back=f"Reworded {i}.") for i in range(1, 8)]
     edited[4]["kind"] = "qa_reversed"  # n-005 gains a card: the ORM path, in a bulk batch
     write_deck(path, "Big", edited)
-    with store.write_connection() as conn:
+    with store.write() as conn:
         report = importer.apply(conn, importer.parse_files([path], stream=True), now)
     assert report.total("updated") == 7
-    with store.connect() as conn:
+    with store.read() as conn:
         N = schema.notes.c
         C = schema.cards.c
         rows = {guid: tags for guid, tags in conn.execute(select(N.guid, N.tags))}
@@ -319,7 +319,7 @@ def test_streamed_parse_agrees_with_whole(
     except DeckFormatError:
         expected = None
     try:
-        deck = toml_deck.parse(path, stream=True)
+        deck = toml_deck.parse_deck(path, stream=True)
         got = [n for b in deck.batches() for n in b]
     except DeckFormatError as exc:
         assert expected is None, f"streamed: {exc}; whole parse had no error"
@@ -361,26 +361,8 @@ def test_no_media_left_by_an_import_that_fails_in_a_streamed_file(
     big = write_deck(tmp_path / "d.toml", "Big", [qa(i) for i in range(1, 8)])
     big.write_text(big.read_text().replace('id = "n-006"', 'id = "p-1"'))
     decks = [package, *importer.parse_files([big], stream=True)]
-    with pytest.raises(DeckFormatError) as info, store.write_connection() as conn:
+    with pytest.raises(DeckFormatError) as info, store.write() as conn:
         importer.apply(conn, decks, datetime(2026, 3, 2, tzinfo=UTC))
     assert str(info.value) == f"{big}:39: note id 'p-1' is also used in {package.path}"
-    assert not media.media_dir().exists() or list(media.media_dir().iterdir()) == []
-
-
-def test_notes_held_by_the_callers_session_show_the_edit(
-    tmp_path: Path, chunked: None, store: Store
-) -> None:
-    from datetime import UTC, datetime
-
-    from pmcards.models import Note
-
-    now = datetime(2026, 3, 2, tzinfo=UTC)
-    path = write_deck(tmp_path / "d.toml", "Big", [qa(i) for i in range(1, 5)])
-    with store.write() as session:
-        importer.apply(session, importer.parse_files([path]), now)
-    write_deck(path, "Big", [qa(i, back=f"New {i}.") for i in range(1, 5)])
-    with store.write() as session:
-        held = session.scalar(select(Note).where(Note.guid == "n-001"))
-        assert held is not None and held.fields["back"] == "Answer 1."
-        importer.apply(session, importer.parse_files([path]), now)
-        assert held.fields["back"] == "New 1."
+    folder = media.media_dir(store.url)
+    assert not folder.exists() or list(folder.iterdir()) == []

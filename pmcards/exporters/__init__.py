@@ -1,56 +1,93 @@
-"""Exports. Each format is one module exposing `export(session, options) -> bytes`.
+"""Exports, and the one registry of them: every deck format pmcards writes (from
+`formats.FORMATS`), plus the pages rendered with Jinja (the study sheet and the report).
 
-A new export is a new module plus one line in `EXPORTERS`.
+An export is a module with `export(conn, options) -> bytes`, reading in the caller's
+transaction. A new page is its module here plus one `Page` entry; a new deck format is
+registered in `formats`. The CLI's choices and the options each export takes come from
+`EXPORTS` (a test checks it). This module stays light: the CLI reads it to build `--help`.
 """
 
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy.orm import Session
+from pmcards.formats import FORMATS
 
-from pmcards.queue import Scope
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
 
-EXPORTERS = {
-    "toml": "toml_deck",
-    "md": "markdown",
-    "csv": "csv_deck",
-    "tsv": "tsv_deck",
-    "apkg": "apkg",
-    "html": "html_sheet",
-    "report": "html_report",
+    from pmcards.queries import Scope
+
+
+@dataclass(frozen=True)
+class Export:
+    """One thing `pmcards export` writes: its module and the options only it takes."""
+
+    name: str
+    module: str  # the full module name
+    description: str
+    options: frozenset[str] = frozenset()
+    binary: bool = False  # needs -o FILE
+
+
+EXPORTS: dict[str, Export] = {
+    **{
+        f.name: Export(f.name, f.writer_module, f.description, f.export_options, f.binary)
+        for f in FORMATS.values()
+        if f.writer_module is not None
+    },
+    "html": Export(
+        "html",
+        "pmcards.exporters.html_sheet",
+        "a printable study sheet",
+        frozenset({"order", "on", "mode", "paper", "template"}),
+    ),
+    "report": Export(
+        "report",
+        "pmcards.exporters.html_report",
+        "a progress report with charts",
+        frozenset({"template"}),
+    ),
 }
-# Options that only some formats take: the CLI refuses them for the others.
-FORMAT_OPTIONS = {
-    "order": {"html"},
-    "on": {"html"},
-    "mode": {"html"},
-    "paper": {"html"},
-    "template": {"html", "report"},
-    "with_history": {"apkg"},
+
+
+# The study sheet's choices (html_sheet.py renders them; the CLI offers them).
+SHEET_ORDERS = {
+    "weakest": "weakest first",
+    "deck": "in deck order",
+    "due": "soonest due first",
 }
+SHEET_MODES = ("full", "compact", "quiz")
+PAPERS = ("a4", "letter")
+
+
+def takes(option: str) -> list[str]:
+    """The exports that take an option (ExportOptions' field name)."""
+    return sorted(name for name, e in EXPORTS.items() if option in e.options)
 
 
 @dataclass(frozen=True)
 class ExportOptions:
-    scope: Scope = field(default_factory=Scope)
+    format: str = "toml"
+    scope: Scope | None = None  # None: everything
     order: str = "deck"
     on: date | None = None
     mode: str = "full"
     paper: str = "a4"
     template: Path | None = None
     with_history: bool = False
+    # The moment the export is made (the CLI passes it; pages print it and predict from it).
+    now: Any = field(default=None)
 
 
-class Exporter(Protocol):
-    def __call__(self, session: Session, options: ExportOptions) -> bytes: ...
+Exporter = Callable[["Connection", ExportOptions], bytes]
 
 
 def exporter(fmt: str) -> Exporter:
-    module = importlib.import_module(f"pmcards.exporters.{EXPORTERS[fmt]}")
-    function: Exporter = module.export
+    function: Exporter = importlib.import_module(EXPORTS[fmt].module).export
     return function

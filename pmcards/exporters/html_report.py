@@ -9,11 +9,10 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy.orm import Session
+from sqlalchemy.engine import Connection
 
 from pmcards import settings as settings_mod
 from pmcards import stats
-from pmcards.clock import now_utc
 from pmcards.exporters import ExportOptions
 from pmcards.exporters.templating import render
 
@@ -40,10 +39,10 @@ class Bar:
     value: int
 
 
-def export(session: Session, options: ExportOptions) -> bytes:
-    now = now_utc()
-    figures = stats.compute(session, now)
-    cfg = settings_mod.load(session)
+def export(conn: Connection, options: ExportOptions) -> bytes:
+    now: datetime = options.now
+    figures = stats.compute(conn, now)
+    cfg = settings_mod.load(conn)
     today = date.fromisoformat(figures["date"])
     return render(
         "report.html",
@@ -54,18 +53,18 @@ def export(session: Session, options: ExportOptions) -> bytes:
         retention=retention_line(figures["retention_by_week"], cfg.desired_retention),
         desired_retention=cfg.desired_retention,
         minutes=lambda seconds: f"{seconds // 60} min",
-        plan=plan_chart(session, now),
+        plan=plan_chart(conn, now),
     )
 
 
-def plan_chart(session: Session, now: datetime) -> dict[str, Any] | None:
+def plan_chart(conn: Connection, now: datetime) -> dict[str, Any] | None:
     """The interview plan's forecast as bars, while a plan is in force."""
-    from pmcards import plan as plan_mod
+    from pmcards import interview
 
-    stored = plan_mod.load(session)
-    if stored is None or now >= stored.starts_at(settings_mod.load(session)):
+    stored = interview.load(conn)
+    if stored is None or now >= stored.starts_at(settings_mod.load(conn)):
         return None
-    status = plan_mod.status(session, stored, now).to_json()
+    status = interview.status(conn, stored, now).to_json()
     return {
         "status": status,
         "bars": bars([(d["date"], d["answers"]) for d in status["forecast"]], 600, 140),

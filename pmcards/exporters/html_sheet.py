@@ -9,23 +9,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, time
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.engine import Connection
 
-from pmcards import scheduling
+from pmcards import queries, scheduling
 from pmcards import settings as settings_mod
-from pmcards.clock import now_utc, study_day
+from pmcards.cardstate import NEW
+from pmcards.clock import study_day
 from pmcards.errors import PmcardsError
-from pmcards.exporters import ExportOptions
+from pmcards.exporters import SHEET_ORDERS, ExportOptions
 from pmcards.exporters.templating import render
-from pmcards.models import NEW, Card, Deck
-from pmcards.queue import scoped_notes
-
-ORDER_TITLES = {
-    "weakest": "weakest first",
-    "deck": "in deck order",
-    "due": "soonest due first",
-}
+from pmcards.rows import Card
 
 
 @dataclass
@@ -48,15 +41,15 @@ class Item:
         return 0 if self.recall is None else round(self.recall * 5)
 
 
-def export(session: Session, options: ExportOptions) -> bytes:
-    cfg = settings_mod.load(session)
-    now = now_utc()
+def export(conn: Connection, options: ExportOptions) -> bytes:
+    cfg = settings_mod.load(conn)
+    now: datetime = options.now
     on = options.on or study_day(now, cfg.rollover_hour).date
     # Predict recall at the middle of that day, local time: when an interview happens.
     at = datetime.combine(on, time(12)).astimezone().astimezone(UTC)
     if at < now:
         at = now
-    items = _items(session, options, cfg, at)
+    items = _items(conn, options, cfg, at)
     if not items:
         raise PmcardsError("no notes to put on the sheet")
     _order(items, options.order)
@@ -73,33 +66,28 @@ def export(session: Session, options: ExportOptions) -> bytes:
         on=on,
         generated=study_day(now, cfg.rollover_hour).date,
         order=options.order,
-        order_title=ORDER_TITLES[options.order],
+        order_title=SHEET_ORDERS[options.order],
         mode=options.mode,
         paper=options.paper,
-        scope=options.scope,
+        scope=options.scope or queries.Scope(),
         studied=sum(1 for i in items if i.recall is not None),
     )
 
 
 def _items(
-    session: Session, options: ExportOptions, cfg: settings_mod.Settings, at: datetime
+    conn: Connection, options: ExportOptions, cfg: settings_mod.Settings, at: datetime
 ) -> list[Item]:
-    notes = scoped_notes(session, options.scope)
-    deck_names = {d.id: d.name for d in session.scalars(select(Deck))}
+    notes = queries.scoped_notes(conn, options.scope or queries.Scope())
+    deck_names = {d.id: d.name for d in queries.decks(conn)}
     by_note: dict[int, list[Card]] = {}
-    note_ids = [n.id for n in notes]
-    for start in range(0, len(note_ids), 900):
-        chunk = note_ids[start : start + 900]
-        for card in session.scalars(select(Card).where(Card.note_id.in_(chunk))):
-            by_note.setdefault(card.note_id, []).append(card)
+    for card in queries.cards_of_notes(conn, [n.id for n in notes]):
+        by_note.setdefault(card.note_id, []).append(card)
     items = []
     for note in notes:
         cards = by_note.get(note.id, [])
         studied = [c for c in cards if c.state != NEW]
         recall = (
-            min(scheduling.retrievability(cfg, scheduling.memory_of(c), at) for c in studied)
-            if studied
-            else None
+            min(scheduling.retrievability(cfg, c.memory, at) for c in studied) if studied else None
         )
         dues = [c.due for c in studied]
         items.append(
@@ -110,7 +98,7 @@ def _items(
                 section=note.section,
                 kind=note.kind,
                 fields=note.fields,
-                tags=[t for t in note.tags if t != "leech"],
+                tags=list(note.user_tags),
                 recall=recall,
                 lapses=sum(c.lapses for c in cards),
                 due=min(dues) if dues else None,

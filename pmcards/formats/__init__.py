@@ -1,19 +1,33 @@
-"""Deck file formats. Each format is one module exposing `parse(path) -> ParsedDeck`
-(or a list of them, for formats that hold several decks, such as Anki packages).
+"""Deck file formats, and the one registry of them.
 
-A new format is a new module plus one line in `FORMATS` (and its extensions in `SUFFIXES`).
+A format is one module under `pmcards.formats` exposing `parse(path, options) ->
+list[ParsedDeck]` and, if pmcards writes it, `export(conn, options) -> bytes`; it is
+registered by one `Format` entry in `FORMATS` below, which gives its name, its file
+extensions and the options it takes. The CLI's choices, the extension map and the help text
+all come from this registry (a test checks it), so a new format is its module plus one entry.
+
+This module stays light (no SQLAlchemy): the CLI reads the registry to build `--help`.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from pmcards.errors import DeckFormatError
+
+# Limits every format enforces on what it reads.
+MAX_FILE_BYTES = 50 * 1024 * 1024
+MAX_FIELD_CHARS = 20_000
+# A note id and a tag: what every format accepts (and an Anki GUID or tag is mapped onto).
+GUID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
+TAG = re.compile(r"^\w[\w:./-]{0,63}$")
 
 
 @dataclass(frozen=True)
@@ -30,7 +44,7 @@ class ParsedCard:
     """Scheduling carried over from another program (an Anki package) for one card."""
 
     ord: int
-    state: int  # models.NEW / LEARNING / REVIEW / RELEARNING
+    state: int  # a cardstate.State
     due: datetime | None = None
     stability: float | None = None
     difficulty: float | None = None
@@ -104,26 +118,56 @@ class ParsedDeck:
         return len(self.notes)
 
 
-# format name -> module in pmcards.formats
-FORMATS = {
-    "toml": "toml_deck",
-    "md": "markdown",
-    "csv": "csv_deck",
-    "tsv": "csv_deck",
-    "apkg": "apkg",
+@dataclass(frozen=True)
+class Format:
+    """A deck format: its module, the file extensions it is chosen by, what it can do."""
+
+    name: str
+    module: str  # in pmcards.formats: parse(path, options), and export(conn, options)
+    suffixes: tuple[str, ...]
+    description: str
+    # The module with `export`, when it is not `module` (None: pmcards does not write it).
+    writer: str | None = ""
+    # Options of `pmcards export` that only this format takes (ExportOptions' field names).
+    export_options: frozenset[str] = frozenset()
+    binary: bool = False  # written to a file only (-o), never to standard output
+
+    @property
+    def writer_module(self) -> str | None:
+        if self.writer is None:
+            return None
+        return f"pmcards.formats.{self.writer or self.module}"
+
+
+FORMATS: dict[str, Format] = {
+    f.name: f
+    for f in (
+        Format("toml", "toml_deck", (".toml",), "pmcards' own TOML deck file"),
+        Format("md", "markdown", (".md", ".markdown"), "a Markdown deck file"),
+        Format("csv", "csv_deck", (".csv",), "CSV with a header row (or Anki's text export)"),
+        # Anki's "Notes in Plain Text" export is .txt, tab-separated.
+        Format("tsv", "csv_deck", (".tsv", ".tab", ".txt"), "tab-separated, as csv"),
+        Format(
+            "apkg",
+            "apkg",
+            (".apkg", ".colpkg"),
+            "an Anki package",
+            # Reading and writing a package are each long enough for a module.
+            writer="apkg_export",
+            export_options=frozenset({"with_history"}),
+            binary=True,
+        ),
+    )
 }
-SUFFIXES = {
-    ".toml": "toml",
-    ".md": "md",
-    ".markdown": "md",
-    ".csv": "csv",
-    ".tsv": "tsv",
-    ".tab": "tsv",
-    ".txt": "tsv",  # Anki's "Notes in Plain Text" export
-    ".apkg": "apkg",
-    ".colpkg": "apkg",
-}
-FORMAT_NAMES = ("auto", *FORMATS)
+SUFFIXES: dict[str, str] = {suffix: f.name for f in FORMATS.values() for suffix in f.suffixes}
+
+
+@dataclass(frozen=True)
+class ParseOptions:
+    """What a parser may be asked besides the path."""
+
+    name: str  # the format's name (csv_deck serves csv and tsv)
+    stream: bool = False  # a big file's notes may be read while they are imported
 
 
 def detect(path: Path, fmt: str = "auto") -> str:
@@ -142,23 +186,21 @@ def detect(path: Path, fmt: str = "auto") -> str:
     return found
 
 
+def module(name: str) -> Any:
+    """The module of the format `name`."""
+    import importlib
+
+    return importlib.import_module(f"pmcards.formats.{FORMATS[name].module}")
+
+
 def parse(path: Path, fmt: str = "auto", *, stream: bool = False) -> list[ParsedDeck]:
     """Parse a deck file into its decks, choosing the format by its extension unless given.
 
     With `stream`, a format that can (TOML) leaves a big file's notes to be read as they
     are imported: see `ParsedDeck.batches`.
     """
-    import importlib
-
     name = detect(path, fmt)
-    module = importlib.import_module(f"pmcards.formats.{FORMATS[name]}")
-    options: dict[str, object] = {"dialect": name} if name in ("csv", "tsv") else {}
-    if stream and name == "toml":
-        options["stream"] = True
-    result = module.parse(path, **options)
-    if isinstance(result, ParsedDeck):
-        return [result]
-    decks: list[ParsedDeck] = result
+    decks: list[ParsedDeck] = module(name).parse(path, ParseOptions(name, stream=stream))
     return decks
 
 

@@ -7,47 +7,31 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from pmcards.formats.toml_deck import GUID, TAG
+from pmcards.formats import GUID, TAG
+from pmcards.kinds import CLOZE, CONTRAST, KINDS, QA, QA_REVERSED, REFRAME
 
-# The note types pmcards writes to an .apkg: name -> (kind, Anki field names, pmcards fields).
+# The note types pmcards writes to an .apkg, from the kinds:
+# Anki note type name -> (kind, Anki field names, pmcards fields).
 MODELS: dict[str, tuple[str, tuple[str, ...], tuple[str, ...]]] = {
-    "pmcards Q/A": ("qa", ("Front", "Back", "Why"), ("front", "back", "why")),
-    "pmcards Q/A and reversed": (
-        "qa_reversed",
-        ("Front", "Back", "Why"),
-        ("front", "back", "why"),
-    ),
-    "pmcards Reframe": ("reframe", ("Not", "But", "Why"), ("not", "but", "why")),
-    "pmcards Contrast": (
-        "contrast",
-        ("Situation", "BAD", "GOOD", "Why"),
-        ("situation", "bad", "good", "why"),
-    ),
-    "pmcards Cloze": ("cloze", ("Text", "Why"), ("text", "why")),
-    "pmcards Mock prompt": ("prompt", ("Prompt", "Rubric", "Why"), ("prompt", "rubric", "why")),
+    kind.anki.name: (kind.name, tuple(kind.anki_fields[f] for f in kind.fields), kind.fields)
+    for kind in KINDS.values()
 }
 MODEL_OF_KIND = {kind: name for name, (kind, _, _) in MODELS.items()}
 
-# Anki field names (lower case) that mean one of our fields.
+# Anki field names (lower case) that mean one of our fields: our own field names, labels and
+# Anki names, and the names of Anki's stock note types.
 FIELD_ALIASES = {
-    "front": "front",
+    **{f: f for kind in KINDS.values() for f in kind.fields},
+    **{
+        name.lower(): f
+        for kind in KINDS.values()
+        for mapping in (kind.labels, kind.anki_fields)
+        for f, name in mapping.items()
+    },
     "question": "front",
-    "q": "front",
-    "back": "back",
     "answer": "back",
-    "a": "back",
-    "why": "why",
     "extra": "why",
     "back extra": "why",
-    "not": "not",
-    "but": "but",
-    "situation": "situation",
-    "bad": "bad",
-    "good": "good",
-    "text": "text",
-    "cloze": "text",
-    "prompt": "prompt",
-    "rubric": "rubric",
 }
 _HEX = re.compile(r"^anki-((?:[0-9a-f]{2})+)$")
 
@@ -103,28 +87,28 @@ def map_notetype(
     lowered = name.lower()
     if field_names is None:
         if is_cloze or "cloze" in lowered:
-            return Mapping("cloze", ("text", "why"))
+            return Mapping(CLOZE.name, ("text", "why"))
         if "optional reversed" in lowered:
-            return Mapping("qa", ("front", "back", None), optional_reverse=2)
-        kind = "qa_reversed" if "reversed" in lowered else "qa"
+            return Mapping(QA.name, ("front", "back", None), optional_reverse=2)
+        kind = QA_REVERSED.name if "reversed" in lowered else QA.name
         return Mapping(kind, ("front", "back"))
     names = [FIELD_ALIASES.get(n.strip().lower()) for n in field_names]
     if is_cloze:
         mapped = _assign(names, ("text", "why"), ("text",))
-        return Mapping("cloze", mapped) if mapped else None
+        return Mapping(CLOZE.name, mapped) if mapped else None
     if "situation" in names:
         mapped = _assign(names, ("situation", "bad", "good", "why"), ("situation", "bad", "good"))
-        return Mapping("contrast", mapped) if mapped else None
+        return Mapping(CONTRAST.name, mapped) if mapped else None
     if "not" in names:
         mapped = _assign(names, ("not", "but", "why"), ("not", "but"))
-        return Mapping("reframe", mapped) if mapped else None
+        return Mapping(REFRAME.name, mapped) if mapped else None
     mapped = _assign(names, ("front", "back", "why"), ("front", "back"))
     if mapped is None:
         return None
     reverse = next(
         (i for i, n in enumerate(field_names) if n.strip().lower() == "add reverse"), None
     )
-    kind = "qa_reversed" if templates >= 2 and reverse is None else "qa"
+    kind = QA_REVERSED.name if templates >= 2 and reverse is None else QA.name
     return Mapping(kind, mapped, optional_reverse=reverse)
 
 

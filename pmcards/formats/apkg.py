@@ -21,22 +21,29 @@ from pathlib import Path
 from typing import Any
 
 from pmcards import markup
+from pmcards.cardstate import LEARNING, NEW, RELEARNING, REVIEW
 from pmcards.errors import DeckFormatError
-from pmcards.formats import MediaFile, ParsedCard, ParsedDeck, ParsedNote, ParsedReview
+from pmcards.formats import (
+    MAX_FIELD_CHARS,
+    TAG,
+    MediaFile,
+    ParsedCard,
+    ParsedDeck,
+    ParsedNote,
+    ParsedReview,
+    ParseOptions,
+)
 from pmcards.formats._anki import Mapping, clean_tag, id_from_guid, map_notetype
-from pmcards.formats.toml_deck import MAX_FIELD_CHARS, TAG
-from pmcards.kinds import KINDS, card_ords, note_problem
+from pmcards.kinds import KINDS, QA_REVERSED, card_ords, note_problem
 from pmcards.media import safe_media_name
-from pmcards.models import LEARNING, NEW, RELEARNING, REVIEW
 
-MAX_PACKAGE_BYTES = 2 * 1024 * 1024 * 1024
 MAX_COLLECTION_BYTES = 1024 * 1024 * 1024
 MAX_MEDIA_BYTES = 100 * 1024 * 1024
 # All media files of one package together, and the map naming them: a zip bomb made of many
 # small members, or of one huge map, stops here.
 MAX_TOTAL_MEDIA_BYTES = 2 * 1024 * 1024 * 1024
 MAX_MEDIA_MAP_BYTES = 64 * 1024 * 1024
-# Anki's card types -> our states (the same numbers, as models.py notes).
+# Anki's card types -> our states (the same numbers, as cardstate.State notes).
 STATES = {0: NEW, 1: LEARNING, 2: REVIEW, 3: RELEARNING}
 
 
@@ -48,7 +55,7 @@ class _Notetype:
     templates: int
 
 
-def parse(path: Path) -> list[ParsedDeck]:
+def parse(path: Path, options: ParseOptions | None = None) -> list[ParsedDeck]:
     where = str(path)
 
     def fail(message: str) -> DeckFormatError:
@@ -191,7 +198,7 @@ def _read_collection(conn: sqlite3.Connection, where: str) -> list[ParsedDeck]:
         for i, raw in enumerate(values):
             target = mapping.fields[i] if i < len(mapping.fields) else None
             if i == mapping.optional_reverse:
-                kind = "qa_reversed" if raw.strip() else kind
+                kind = QA_REVERSED.name if raw.strip() else kind
                 continue
             text = markup.from_anki_html(raw)
             if target is None:

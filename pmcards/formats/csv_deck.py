@@ -16,13 +16,27 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pmcards import markup
 from pmcards.errors import DeckFormatError
-from pmcards.formats import ParsedDeck, ParsedNote, read_text
+from pmcards.formats import (
+    GUID,
+    MAX_FIELD_CHARS,
+    MAX_FILE_BYTES,
+    TAG,
+    ParsedDeck,
+    ParsedNote,
+    ParseOptions,
+    read_text,
+)
 from pmcards.formats._anki import FIELD_ALIASES, Mapping, clean_tag, id_from_guid, map_notetype
-from pmcards.formats.toml_deck import GUID, MAX_FIELD_CHARS, MAX_FILE_BYTES, TAG
-from pmcards.kinds import KINDS, note_problem
+from pmcards.kinds import KINDS, QA, QA_REVERSED, note_problem
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
+
+    from pmcards.exporters import ExportOptions
 
 SEPARATORS = {
     "comma": ",",
@@ -56,19 +70,13 @@ META_COLUMNS = {
     "type": "notetype",
     "tags": "tags",
 }
-# Field columns in the order the exporter writes them.
-FIELD_ORDER = (
-    "front",
-    "back",
-    "not",
-    "but",
-    "situation",
-    "bad",
-    "good",
-    "text",
-    "prompt",
-    "rubric",
-    "why",
+# Field columns in the order the exporter writes them: every kind's required fields, in
+# the kinds' order, then the optional ones.
+FIELD_ORDER = tuple(
+    dict.fromkeys(
+        [f for kind in KINDS.values() for f in kind.required]
+        + [f for kind in KINDS.values() for f in kind.optional]
+    )
 )
 _HEADER_LINE = re.compile(r"^#([a-z ]+):(.*)$")
 
@@ -79,7 +87,9 @@ class _Header:
     lines: int = 0
 
 
-def parse(path: Path, dialect: str = "csv") -> list[ParsedDeck]:
+def parse(path: Path, options: ParseOptions | None = None) -> list[ParsedDeck]:
+    """The decks of a CSV or TSV file (the format's name says which separator to expect)."""
+    dialect = options.name if options else "csv"
     where = str(path)
     text = read_text(path, MAX_FILE_BYTES)
 
@@ -247,7 +257,7 @@ class _Builder:
             target = mapping.fields[i] if i < len(mapping.fields) else None
             if i == mapping.optional_reverse:
                 if cell.strip():
-                    kind = "qa_reversed"
+                    kind = QA_REVERSED.name
             elif target is None:
                 if cell.strip():
                     self.warnings.append(
@@ -333,13 +343,37 @@ class _Builder:
 
 
 def _infer_kind(fields: dict[str, str]) -> str:
+    """The kind of a row without a kind column: the one whose own fields it fills (a kind's
+    required fields belong to it alone, but for variants), else Q/A."""
     present = {k for k, v in fields.items() if v.strip()}
-    if "text" in present:
-        return "cloze"
-    if present & {"prompt", "rubric"}:
-        return "prompt"
-    if present & {"situation", "bad", "good"}:
-        return "contrast"
-    if present & {"not", "but"}:
-        return "reframe"
-    return "qa"
+    for kind in KINDS.values():
+        if kind.variant_of is None and kind is not QA and present & set(kind.required):
+            return kind.name
+    return QA.name
+
+
+# -- writing -------------------------------------------------------------------------------
+
+
+def export(conn: Connection, options: ExportOptions) -> bytes:
+    """Notes as CSV or TSV with a header row: the columns `pmcards import` reads back.
+
+    One row per note: id, deck, section, kind, tags, then the fields the exported kinds
+    use. Opens in any spreadsheet; fields keep their line breaks (quoted).
+    """
+    from pmcards.formats._export import deck_names, notes_in_scope
+
+    delimiter = "\t" if options.format == "tsv" else ","
+    notes = notes_in_scope(conn, options)
+    names = deck_names(conn)
+    used = {f for note in notes for f in KINDS[note.kind].fields}
+    columns = [f for f in FIELD_ORDER if f in used]
+    out = io.StringIO(newline="")
+    writer = csv.writer(out, delimiter=delimiter, lineterminator="\r\n")
+    writer.writerow(["id", "deck", "section", "kind", "tags", *columns])
+    for note in notes:
+        writer.writerow(
+            [note.guid, names[note.deck_id], note.section, note.kind, " ".join(note.user_tags)]
+            + [note.fields.get(c, "") for c in columns]
+        )
+    return out.getvalue().encode("utf-8")

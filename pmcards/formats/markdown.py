@@ -23,48 +23,42 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pmcards.errors import DeckFormatError
-from pmcards.formats import ParsedDeck, ParsedNote, read_text
-from pmcards.formats.toml_deck import GUID, MAX_FIELD_CHARS, MAX_FILE_BYTES, TAG
-from pmcards.kinds import KINDS, note_problem
+from pmcards.formats import (
+    GUID,
+    MAX_FIELD_CHARS,
+    MAX_FILE_BYTES,
+    TAG,
+    ParsedDeck,
+    ParsedNote,
+    ParseOptions,
+    read_text,
+)
+from pmcards.kinds import KINDS, QA_REVERSED, note_problem
 
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
+
+    from pmcards.exporters import ExportOptions
+    from pmcards.rows import Note
+
+# Every label comes from the kinds: a field is written "Label: text", and a note of a kind
+# starts with its first field's label. A variant (qa_reversed) is its base kind plus a flag.
+WRITTEN = {field: label for kind in KINDS.values() for field, label in kind.labels.items()}
 # label (lower case) -> field name
-FIELD_LABELS = {
-    "q": "front",
-    "a": "back",
-    "why": "why",
-    "not": "not",
-    "but": "but",
-    "situation": "situation",
-    "bad": "bad",
-    "good": "good",
-    "cloze": "text",
-    "prompt": "prompt",
-    "rubric": "rubric",
-}
-# The label that starts a note of each kind, and how each field is written out.
+FIELD_LABELS = {label.lower(): field for field, label in WRITTEN.items()}
 STARTS = {
-    "q": "qa",
-    "not": "reframe",
-    "situation": "contrast",
-    "cloze": "cloze",
-    "prompt": "prompt",
+    kind.labels[kind.fields[0]].lower(): kind.name
+    for kind in KINDS.values()
+    if kind.variant_of is None
 }
-WRITTEN = {
-    "front": "Q",
-    "back": "A",
-    "why": "Why",
-    "not": "Not",
-    "but": "But",
-    "situation": "Situation",
-    "bad": "BAD",
-    "good": "GOOD",
-    "text": "Cloze",
-    "prompt": "Prompt",
-    "rubric": "Rubric",
-}
-META_LABELS = ("tags", "reverse")
+_starts = [f"{WRITTEN[KINDS[kind].fields[0]]}:" for kind in STARTS.values()]
+_STARTERS = ", ".join(_starts[:-1]) + f" or {_starts[-1]}"
+# The flag that turns a note into its kind's variant ("Reverse: yes" makes a qa_reversed).
+VARIANT_FLAG = "reverse"
+META_LABELS = ("tags", VARIANT_FLAG)
 _LABEL = re.compile(r"^([A-Za-z]+):(?:[ \t]+(.*)|[ \t]*)$")
 _HEADING = re.compile(r"^(#{1,6})(?:[ \t]+(.*?))?[ \t]*$")
 _ID = re.compile(r"^<!--\s*id:\s*(.*?)\s*-->\s*$", re.IGNORECASE)
@@ -91,7 +85,12 @@ class _Draft:
     last_line: int = 0
 
 
-def parse(path: Path) -> ParsedDeck:
+def parse(path: Path, options: ParseOptions | None = None) -> list[ParsedDeck]:
+    """The registry's entry point: the one deck of a Markdown file."""
+    return [parse_deck(path)]
+
+
+def parse_deck(path: Path) -> ParsedDeck:
     deck, _ = _parse(path)
     return deck
 
@@ -157,8 +156,7 @@ def _parse(path: Path) -> tuple[ParsedDeck, list[_Draft]]:
             written = label.group(1)
             if note is None:
                 raise fail(
-                    f"'{written}:' outside a note: start a note with Q:, Not:, Situation: "
-                    "or Cloze:",
+                    f"'{written}:' outside a note: start a note with {_STARTERS}",
                     number,
                 )
             value = (label.group(2) or "").strip()
@@ -167,8 +165,8 @@ def _parse(path: Path) -> tuple[ParsedDeck, list[_Draft]]:
                 note.tags.extend(t for t in re.split(r"[\s,]+", value) if t)
                 current = None
                 continue
-            if label_name == "reverse":
-                if note.kind != "qa" or value.lower() not in ("yes", "no"):
+            if label_name == VARIANT_FLAG:
+                if note.kind != QA_REVERSED.variant_of or value.lower() not in ("yes", "no"):
                     raise fail("'Reverse:' takes yes or no, in a Q:/A: note", number)
                 note.reverse = value.lower() == "yes"
                 current = None
@@ -201,7 +199,7 @@ def _parse(path: Path) -> tuple[ParsedDeck, list[_Draft]]:
                 description.append(body)
             else:
                 raise fail(
-                    "text outside a note: start a note with Q:, Not:, Situation: or Cloze: "
+                    f"text outside a note: start a note with {_STARTERS} "
                     "(or escape the line with '\\' to continue the field above)",
                     number,
                 )
@@ -256,7 +254,7 @@ def _finish(
             raise fail(
                 f"invalid tag {tag!r}: no spaces, start with a letter, digit or '_'", draft.line
             )
-    kind_name = "qa_reversed" if draft.reverse else draft.kind
+    kind_name = QA_REVERSED.name if draft.reverse else draft.kind
     guid = draft.guid or generated_id(deck, draft.kind, fields[kind.fields[0]])
     return ParsedNote(
         guid=guid,
@@ -310,3 +308,49 @@ def _replace(path: Path, text: str) -> None:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+# -- writing -------------------------------------------------------------------------------
+
+
+def export(conn: Connection, options: ExportOptions) -> bytes:
+    """One deck as a Markdown deck file: what `pmcards import` reads back."""
+    from pmcards.formats._export import one_deck
+
+    deck, notes = one_deck(conn, options, "a Markdown deck file")
+    out = [f"# {_one_line(deck.name)}", ""]
+    if deck.description:
+        lines = deck.description.split("\n")
+        out += ["\n".join("\\" + line if is_special(line) else line for line in lines), ""]
+    section = ""
+    for note in notes:
+        if note.section != section:
+            section = note.section
+            out += [f"## {_one_line(section)}".rstrip(), ""]
+        out += [_written(note), ""]
+    return "\n".join(out).encode("utf-8")
+
+
+def _written(note: Note) -> str:
+    kind = KINDS[note.kind]
+    lines = [
+        f"{WRITTEN[key]}: {_escape_lines(note.fields[key])}"
+        for key in kind.fields
+        if key in note.fields
+    ]
+    if KINDS[note.kind].variant_of is not None:
+        lines.append(f"{VARIANT_FLAG.capitalize()}: yes")
+    if note.user_tags:
+        lines.append("Tags: " + " ".join(note.user_tags))
+    lines.append(f"<!-- id: {note.guid} -->")
+    return "\n".join(lines)
+
+
+def _escape_lines(text: str) -> str:
+    """The first line follows its label; later lines that would read as syntax get a '\\'."""
+    first, *rest = text.split("\n")
+    return "\n".join([first, *("\\" + line if is_special(line) else line for line in rest)])
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())

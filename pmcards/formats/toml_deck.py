@@ -18,20 +18,28 @@ import re
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 # tomli is the parser that became the standard library's tomllib, with the same syntax and
 # errors, but shipped compiled (mypyc): three times faster on a 10,000-note deck.
 import tomli
 
 from pmcards.errors import DeckFormatError
-from pmcards.formats import ParsedDeck, ParsedNote
-from pmcards.kinds import KINDS, note_problem
+from pmcards.formats import (
+    GUID,
+    MAX_FIELD_CHARS,
+    MAX_FILE_BYTES,
+    TAG,
+    ParsedDeck,
+    ParsedNote,
+    ParseOptions,
+)
+from pmcards.kinds import KINDS, QA, note_problem
 
-MAX_FILE_BYTES = 50 * 1024 * 1024
-MAX_FIELD_CHARS = 20_000
-GUID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
-TAG = re.compile(r"^\w[\w:./-]{0,63}$")
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
+
+    from pmcards.exporters import ExportOptions
 # A [[note]] line. TOML's whitespace is spaces and tabs only, and its lines end at \n (not
 # at the other line breaks Python's str knows): both are kept exact so that the streamed
 # and the whole-file parse agree on every note's line.
@@ -40,7 +48,12 @@ _NOTE_HEADER_BYTES = re.compile(_NOTE_HEADER.pattern.encode())
 _TOML_POS = re.compile(r"\(at line (\d+), column \d+\)")
 
 
-def parse(path: Path, *, stream: bool = False) -> ParsedDeck:
+def parse(path: Path, options: ParseOptions | None = None) -> list[ParsedDeck]:
+    """The registry's entry point: the one deck of a TOML file."""
+    return [parse_deck(path, stream=options.stream if options else False)]
+
+
+def parse_deck(path: Path, *, stream: bool = False) -> ParsedDeck:
     """The deck in `path`.
 
     With `stream`, the notes of a big file are not read yet: `deck.batches()` parses them a
@@ -268,7 +281,7 @@ def _note(raw: Any, where: str, line: int | None, number: int) -> ParsedNote:
             "needs an id: letters, digits, '.', '_', ':' or '-', starting with a letter or digit"
             f" (got {guid!r})"
         )
-    kind_name = raw.get("kind", "qa")
+    kind_name = raw.get("kind", QA.name)
     kind = KINDS.get(kind_name) if isinstance(kind_name, str) else None
     if kind is None:
         raise fail(f"unknown kind {kind_name!r} (known: {', '.join(KINDS)})")
@@ -332,3 +345,27 @@ def _line_of_key(text: str, key: str) -> int | None:
         if pattern.match(line):
             return i
     return None
+
+
+# -- writing -------------------------------------------------------------------------------
+
+
+def export(conn: Connection, options: ExportOptions) -> bytes:
+    """One deck as a TOML deck file: what `pmcards import` reads back."""
+    import tomli_w
+
+    from pmcards.formats._export import one_deck
+
+    deck, notes = one_deck(conn, options, "a TOML deck file")
+    head: dict[str, Any] = {"name": deck.name}
+    if deck.description:
+        head["description"] = deck.description
+    out = []
+    for note in notes:
+        entry: dict[str, Any] = {"id": note.guid, "kind": note.kind}
+        if note.section:
+            entry["section"] = note.section
+        entry["tags"] = list(note.user_tags)
+        entry.update(note.fields)
+        out.append(entry)
+    return tomli_w.dumps({"deck": head, "note": out}, multiline_strings=True).encode("utf-8")

@@ -1,44 +1,38 @@
-"""What is due: today's counts, the daily limits, and the order cards are studied in.
+"""Queries over the collection: the scope filter, what is due today, the daily limits, the
+order cards are studied in, and rows read as `rows` dataclasses.
 
-Everything here counts in SQL; nothing loads the whole collection.
+Everything here counts in SQL; nothing loads the whole collection. Every function takes the
+caller's connection: the caller owns the transaction.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy import Select, and_, case, func, literal, or_, select
+from sqlalchemy.engine import Connection
 
-from pmcards import schema
+from pmcards import rows, schema
+from pmcards.cardstate import LEARNING, MEMORY_COLUMNS, NEW, RELEARNING, REVIEW, memory_of
 from pmcards.clock import Day
 from pmcards.errors import BadValueError
-from pmcards.schema import LEARNING, NEW, RELEARNING, REVIEW
 from pmcards.settings import Settings
 from pmcards.sqltime import days_between
 
 # Any select statement, whatever its columns.
 S = TypeVar("S", bound="Select[*tuple[Any, ...]]")
 
-
-if TYPE_CHECKING:
-    from sqlalchemy.engine import Connection
-    from sqlalchemy.orm import Session
-
-    from pmcards.models import Note
-
-    # Everything here is SQLAlchemy Core, so a caller may pass an ORM session or, where the
-    # ORM is not loaded at all (status, stats), a plain connection.
-    Db = Connection | Session
-
 C = schema.cards.c
 N = schema.notes.c
 D = schema.decks.c
 L = schema.review_log.c
-# A card's memory columns, for selects that rebuild scheduling.Memory from rows.
-MEMORY = tuple(C[name] for name in schema.MEMORY_COLUMNS)
+# A card's memory columns, for selects that rebuild a `cardstate.Memory` from rows.
+MEMORY = tuple(C[name] for name in MEMORY_COLUMNS)
+# Rows are read in chunks of ids, below every database's limit on bound parameters.
+CHUNK = 500
 
 
 @dataclass(frozen=True)
@@ -55,27 +49,35 @@ class Scope:
             or_(D.name == self.deck, D.name.startswith(self.deck + "::", autoescape=True))
         )
 
+    def tag_filter(self) -> Any:
+        assert self.tag is not None
+        return N.tags.contains(f" {self.tag} ", autoescape=True)
+
     def apply(self, stmt: S) -> S:
-        """Restrict a statement over `cards` to this scope."""
+        """Restrict a statement over `cards` to this scope (it need not join `notes`)."""
         if self.deck is not None:
             stmt = stmt.where(C.deck_id.in_(self.deck_ids()))
         if self.tag is not None:
-            stmt = stmt.join(schema.notes, N.id == C.note_id).where(
-                N.tags.contains(f" {self.tag} ", autoescape=True)
-            )
+            stmt = stmt.where(C.note_id.in_(select(N.id).where(self.tag_filter())))
         return stmt
 
-    def check(self, session: Db) -> None:
+    def apply_to_notes(self, stmt: S) -> S:
+        """Restrict a statement over `notes` to this scope."""
+        if self.deck is not None:
+            stmt = stmt.where(N.deck_id.in_(self.deck_ids()))
+        if self.tag is not None:
+            stmt = stmt.where(self.tag_filter())
+        return stmt
+
+    def check(self, conn: Connection) -> None:
         """Refuse a deck or tag that matches nothing, rather than showing an empty session."""
         if self.deck is not None:
-            found = session.scalar(select(func.count()).select_from(self.deck_ids().subquery()))
+            found = conn.scalar(select(func.count()).select_from(self.deck_ids().subquery()))
             if not found:
-                names = ", ".join(session.scalars(select(D.name).order_by(D.name)))
+                names = ", ".join(conn.scalars(select(D.name).order_by(D.name)))
                 raise BadValueError(f"no deck named {self.deck!r} (decks: {names or 'none'})")
         if self.tag is not None:
-            found = session.scalar(
-                select(N.id).where(N.tags.contains(f" {self.tag} ", autoescape=True)).limit(1)
-            )
+            found = conn.scalar(select(N.id).where(self.tag_filter()).limit(1))
             if not found:
                 raise BadValueError(f"no note is tagged {self.tag!r}")
 
@@ -88,6 +90,12 @@ def available() -> Any:
     return C.suspended.is_(False)
 
 
+def risk_order(now: datetime) -> Any:
+    """Elapsed days over stability: FSRS's forgetting curve maps it monotonically to
+    retrievability, so ordering by it descending puts the cards most at risk first, in SQL."""
+    return days_between(literal(now, type_=C.due.type), C.last_review) / C.stability
+
+
 @dataclass(frozen=True)
 class Today:
     """Answers given so far this study day, across all sessions."""
@@ -97,8 +105,8 @@ class Today:
     reviews_done: int
 
 
-def answered_today(session: Db, day: Day) -> Today:
-    row = session.execute(
+def answered_today(conn: Connection, day: Day) -> Today:
+    row = conn.execute(
         select(
             func.count(),
             func.coalesce(func.sum(case((L.state_before == NEW, 1), else_=0)), 0),
@@ -127,21 +135,21 @@ def _due_conditions(day: Day, now: datetime) -> dict[str, Any]:
     }
 
 
-def due_counts(session: Db, day: Day, now: datetime, scope: Scope = Scope()) -> Due:
+def due_counts(conn: Connection, day: Day, now: datetime, scope: Scope = Scope()) -> Due:
     counts = {}
     for name, condition in _due_conditions(day, now).items():
         stmt = scope.apply(select(func.count()).select_from(schema.cards)).where(
             available(), condition
         )
-        counts[name] = int(session.scalar(stmt) or 0)
+        counts[name] = int(conn.scalar(stmt) or 0)
     return Due(**counts)
 
 
-def due_counts_by_deck(session: Db, day: Day, now: datetime) -> dict[int, Due]:
+def due_counts_by_deck(conn: Connection, day: Day, now: datetime) -> dict[int, Due]:
     per_deck: dict[int, dict[str, int]] = {}
     for name, condition in _due_conditions(day, now).items():
         stmt = select(C.deck_id, func.count()).where(available(), condition).group_by(C.deck_id)
-        for deck_id, count in session.execute(stmt):
+        for deck_id, count in conn.execute(stmt):
             per_deck.setdefault(deck_id, {})[name] = int(count)
     return {deck_id: Due(**counts) for deck_id, counts in per_deck.items()}
 
@@ -167,7 +175,7 @@ class Limits:
 
 
 def forecast(
-    session: Db, day: Day, days: int, boundaries: Sequence[datetime], scope: Scope = Scope()
+    conn: Connection, day: Day, days: int, boundaries: Sequence[datetime], scope: Scope = Scope()
 ) -> list[int]:
     """Cards (learning or review) falling due on each of the next `days` study days.
 
@@ -188,13 +196,13 @@ def forecast(
                 C.due < end,
             )
         )
-        counts.append(int(session.scalar(stmt) or 0))
+        counts.append(int(conn.scalar(stmt) or 0))
         start = end
     return counts
 
 
 def next_learning(
-    session: Db, now: datetime, ahead: timedelta, scope: Scope, skip: Sequence[int] = ()
+    conn: Connection, now: datetime, ahead: timedelta, scope: Scope, skip: Sequence[int] = ()
 ) -> int | None:
     """The id of the learning card due first, if one is due by `now + ahead`."""
     stmt = scope.apply(select(C.id)).where(
@@ -202,12 +210,12 @@ def next_learning(
     )
     if skip:
         stmt = stmt.where(C.id.not_in(skip))
-    found: int | None = session.scalar(stmt.order_by(C.due, C.id).limit(1))
+    found: int | None = conn.scalar(stmt.order_by(C.due, C.id).limit(1))
     return found
 
 
 def due_reviews_by_risk(
-    session: Db, settings: Settings, day: Day, now: datetime, scope: Scope, limit: int
+    conn: Connection, settings: Settings, day: Day, now: datetime, scope: Scope, limit: int
 ) -> list[int]:
     """Ids of up to `limit` review cards due today, the most at risk of being forgotten first.
 
@@ -217,38 +225,30 @@ def due_reviews_by_risk(
     """
     from pmcards import scheduling  # FSRS loads only for commands that schedule
 
-    ratio = days_between(literal(now, type_=C.due.type), C.last_review) / C.stability
     stmt = (
-        scope.apply(select(C.id, C.stability, C.difficulty, C.due, C.last_review))
+        scope.apply(select(C.id, *MEMORY))
         .where(available(), C.state == REVIEW, C.due < day.end, not_buried(now))
-        .order_by(ratio.desc(), C.id)
+        .order_by(risk_order(now).desc(), C.id)
         .limit(limit)
     )
-    rows = session.execute(stmt).all()
+    found = conn.execute(stmt).all()
 
     def risk(row: Any) -> tuple[float, int]:
-        memory = scheduling.Memory(
-            REVIEW, None, row.stability, row.difficulty, row.due, row.last_review
-        )
-        return (scheduling.retrievability(settings, memory, now), row.id)
+        return (scheduling.retrievability(settings, memory_of(row), now), row.id)
 
-    return [row.id for row in sorted(rows, key=risk)]
+    return [row.id for row in sorted(found, key=risk)]
 
 
 def new_cards_in_order(
-    session: Db, now: datetime, scope: Scope, after: tuple[int, int, int], count: int
+    conn: Connection, now: datetime, scope: Scope, after: tuple[int, int, int], count: int
 ) -> list[tuple[int, int, int]]:
     """The next `count` new cards in deck order, after the (position, ord, id) key `after`."""
     key = (N.position, C.ord, C.id)
-    stmt = (
+    stmt = scope.apply(
         select(C.id, N.position, C.ord)
         .select_from(schema.cards)
         .join(schema.notes, N.id == C.note_id)
     )
-    if scope.deck is not None:
-        stmt = stmt.where(C.deck_id.in_(scope.deck_ids()))
-    if scope.tag is not None:
-        stmt = stmt.where(N.tags.contains(f" {scope.tag} ", autoescape=True))
     position, ord, card_id = after
     stmt = (
         stmt.where(available(), C.state == NEW, not_buried(now))
@@ -262,16 +262,56 @@ def new_cards_in_order(
         .order_by(*key)
         .limit(count)
     )
-    return [(pos, o, cid) for cid, pos, o in session.execute(stmt)]
+    return [(pos, o, cid) for cid, pos, o in conn.execute(stmt)]
 
 
-def scoped_notes(session: Session, scope: Scope) -> list[Note]:
-    """The notes in scope (ORM objects, for exports), in deck order: deck name, position."""
-    from pmcards.models import Deck, Note
+def scoped_notes(conn: Connection, scope: Scope) -> list[rows.Note]:
+    """The notes in scope, in deck order: deck name, position."""
+    stmt = scope.apply_to_notes(
+        select(schema.notes).join(schema.decks, D.id == N.deck_id).order_by(D.name, N.position)
+    )
+    return [rows.Note.from_row(row._mapping) for row in conn.execute(stmt)]
 
-    stmt = select(Note).join(Deck, Deck.id == Note.deck_id)
-    if scope.deck is not None:
-        stmt = stmt.where(Note.deck_id.in_(scope.deck_ids()))
-    if scope.tag is not None:
-        stmt = stmt.where(Note.tags_text.contains(f" {scope.tag} ", autoescape=True))
-    return list(session.scalars(stmt.order_by(Deck.name, Note.position)))
+
+# -- rows by id ----------------------------------------------------------------------------
+
+
+def card(conn: Connection, card_id: int) -> rows.Card | None:
+    row = conn.execute(select(schema.cards).where(C.id == card_id)).first()
+    return None if row is None else rows.Card.from_row(row._mapping)
+
+
+def note(conn: Connection, note_id: int) -> rows.Note | None:
+    row = conn.execute(select(schema.notes).where(N.id == note_id)).first()
+    return None if row is None else rows.Note.from_row(row._mapping)
+
+
+def note_by_guid(conn: Connection, guid: str) -> rows.Note | None:
+    row = conn.execute(select(schema.notes).where(N.guid == guid)).first()
+    return None if row is None else rows.Note.from_row(row._mapping)
+
+
+def cards_of_notes(conn: Connection, note_ids: Iterable[int]) -> list[rows.Card]:
+    """The cards of these notes, by note and ordinal."""
+    ids = list(note_ids)
+    out: list[rows.Card] = []
+    for start in range(0, len(ids), CHUNK):
+        stmt = select(schema.cards).where(C.note_id.in_(ids[start : start + CHUNK]))
+        out += [rows.Card.from_row(row._mapping) for row in conn.execute(stmt)]
+    return sorted(out, key=lambda c: (c.note_id, c.ord))
+
+
+def logs_of_cards(conn: Connection, card_ids: Iterable[int]) -> list[rows.ReviewLog]:
+    """The review log of these cards, oldest answer first."""
+    ids = list(card_ids)
+    out: list[rows.ReviewLog] = []
+    for start in range(0, len(ids), CHUNK):
+        stmt = select(schema.review_log).where(L.card_id.in_(ids[start : start + CHUNK]))
+        out += [rows.ReviewLog.from_row(row._mapping) for row in conn.execute(stmt)]
+    return sorted(out, key=lambda log: log.id)
+
+
+def decks(conn: Connection) -> list[rows.Deck]:
+    """Every deck, by name."""
+    stmt = select(schema.decks).order_by(D.name)
+    return [rows.Deck.from_row(row._mapping) for row in conn.execute(stmt)]

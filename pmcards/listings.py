@@ -5,47 +5,46 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.engine import Connection
 
-from pmcards import queue, schema
+from pmcards import queries, schema
 from pmcards import settings as settings_mod
-from pmcards.clock import now_utc, study_day
-from pmcards.queue import MEMORY, C, D, Due, Limits, N, Scope
-from pmcards.schema import STATE_NAMES
-
-if TYPE_CHECKING:
-    from pmcards.queue import Db
+from pmcards.cardstate import STATE_NAMES, STATE_OF_NAME
+from pmcards.clock import day_ends, study_day
+from pmcards.kinds import summary
+from pmcards.markup import safe
+from pmcards.queries import MEMORY, C, D, Due, Limits, N, Scope
 
 FORECAST_DAYS = 7
 
 
-def _counts(session: Db) -> tuple[dict[int, int], dict[int, int]]:
+def _counts(conn: Connection) -> tuple[dict[int, int], dict[int, int]]:
     """Cards and notes per deck id (index-only scans)."""
-    return _per_deck(session, C.deck_id), _per_deck(session, N.deck_id)
+    return _per_deck(conn, C.deck_id), _per_deck(conn, N.deck_id)
 
 
-def _per_deck(session: Db, deck_id: Any, *where: Any) -> dict[int, int]:
+def _per_deck(conn: Connection, deck_id: Any, *where: Any) -> dict[int, int]:
     stmt = select(deck_id, func.count()).where(*where).group_by(deck_id)
-    return {int(deck): int(count) for deck, count in session.execute(stmt)}
+    return {int(deck): int(count) for deck, count in conn.execute(stmt)}
 
 
-def _decks(session: Db) -> list[Any]:
-    return list(session.execute(select(D.id, D.name, D.description).order_by(D.name)))
+def _decks(conn: Connection) -> list[Any]:
+    return list(conn.execute(select(D.id, D.name, D.description).order_by(D.name)))
 
 
-def status(session: Db, now: datetime | None = None) -> dict[str, Any]:
-    now = now or now_utc()
-    cfg = settings_mod.load(session)
+def status(conn: Connection, now: datetime) -> dict[str, Any]:
+    cfg = settings_mod.load(conn)
     day = study_day(now, cfg.rollover_hour)
-    today = queue.answered_today(session, day)
+    today = queries.answered_today(conn, day)
     limits = Limits.left_today(cfg, today)
-    by_deck = queue.due_counts_by_deck(session, day, now)
-    cards, notes = _counts(session)
+    by_deck = queries.due_counts_by_deck(conn, day, now)
+    cards, notes = _counts(conn)
     decks_out = []
     total_due = Due()
-    for deck in _decks(session):
+    for deck in _decks(conn):
         due = by_deck.get(deck.id, Due())
         total_due = Due(
             total_due.new + due.new,
@@ -64,11 +63,8 @@ def status(session: Db, now: datetime | None = None) -> dict[str, Any]:
             }
         )
     total = limits.cap(total_due)
-    boundaries = [
-        study_day(day.end + timedelta(days=i, hours=12), cfg.rollover_hour).end
-        for i in range(FORECAST_DAYS)
-    ]
-    upcoming = queue.forecast(session, day, FORECAST_DAYS, boundaries)
+    boundaries = day_ends(day, FORECAST_DAYS, cfg.rollover_hour)
+    upcoming = queries.forecast(conn, day, FORECAST_DAYS, boundaries)
     return {
         "date": day.date.isoformat(),
         "decks": decks_out,
@@ -117,9 +113,9 @@ def format_status(data: dict[str, Any]) -> str:
     return "\n".join(out)
 
 
-def decks(session: Db) -> list[dict[str, Any]]:
-    cards, notes = _counts(session)
-    suspended = _per_deck(session, C.deck_id, C.suspended.is_(True))
+def decks(conn: Connection) -> list[dict[str, Any]]:
+    cards, notes = _counts(conn)
+    suspended = _per_deck(conn, C.deck_id, C.suspended.is_(True))
     return [
         {
             "name": deck.name,
@@ -128,7 +124,7 @@ def decks(session: Db) -> list[dict[str, Any]]:
             "cards": cards.get(deck.id, 0),
             "suspended": suspended.get(deck.id, 0),
         }
-        for deck in _decks(session)
+        for deck in _decks(conn)
     ]
 
 
@@ -141,12 +137,9 @@ def format_decks(data: list[dict[str, Any]]) -> str:
     )
 
 
-def cards(
-    session: Db, scope: Scope, state: str | None, now: datetime | None = None
-) -> list[dict[str, Any]]:
+def cards(conn: Connection, scope: Scope, state: str | None, now: datetime) -> list[dict[str, Any]]:
     """Cards with their note's text and FSRS state: one query, however many cards."""
-    now = now or now_utc()
-    stmt = (
+    stmt = scope.apply(
         select(
             C.id,
             C.ord,
@@ -165,17 +158,12 @@ def cards(
         .join(schema.decks, D.id == C.deck_id)
         .order_by(N.position, C.ord)
     )
-    if scope.deck is not None:
-        stmt = stmt.where(C.deck_id.in_(scope.deck_ids()))
-    if scope.tag is not None:
-        stmt = stmt.where(N.tags.contains(f" {scope.tag} ", autoescape=True))
     if state == "suspended":
         stmt = stmt.where(C.suspended.is_(True))
     elif state == "buried":
         stmt = stmt.where(C.buried_until > now)
     elif state is not None:
-        code = {v: k for k, v in STATE_NAMES.items()}[state]
-        stmt = stmt.where(C.state == code)
+        stmt = stmt.where(C.state == int(STATE_OF_NAME[state]))
     return [
         {
             "id": row.id,
@@ -197,14 +185,11 @@ def cards(
             "suspended": row.suspended,
             "buried": row.buried_until is not None and row.buried_until > now,
         }
-        for row in session.execute(stmt)
+        for row in conn.execute(stmt)
     ]
 
 
 def format_cards(data: list[dict[str, Any]]) -> str:
-    from pmcards.kinds import summary
-    from pmcards.tui import safe
-
     if not data:
         return "No cards."
     rows = []

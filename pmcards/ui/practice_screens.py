@@ -1,48 +1,21 @@
 """The contrast drill and the timed mock interview in the terminal.
 
-Same keys, screen and safety as the review session (`tui.py`); every answer goes through
-`ReviewSession.answer`, so it is committed before the next screen.
+Same keys, screen and safety as the review session (`ui.terminal`); every answer goes
+through `StudySession.answer`, so it is committed before the next screen.
 """
 
 from __future__ import annotations
 
-import os
-import sys
-import textwrap
 import time
 from dataclasses import dataclass, field
 
 import click
 
-from pmcards import drill, markup, mock
-from pmcards.review import ReviewSession
+from pmcards import drill, mock
+from pmcards.markup import safe
 from pmcards.scheduling import RATING_NAMES, format_interval
-from pmcards.tui import Keys, Screen, safe
-
-NEXT_KEYS = (" ", "\r", "\n")
-QUIT_KEYS = ("q", "Q", "\x1b")
-
-
-def _screen(color: bool | None) -> Screen:
-    out_tty = sys.stdout.isatty()
-    if color is None:
-        color = out_tty and "NO_COLOR" not in os.environ
-    return Screen(color=color, tty=out_tty and sys.stdin.isatty())
-
-
-def _wrap(label: str, text: str, screen: Screen, colour: str | None = None) -> list[str]:
-    width = screen.width()
-    prefix = f"{label}: " if label else ""
-    lines: list[str] = []
-    for n, para in enumerate(safe(markup.to_terminal(text)).split("\n")):
-        first = "  " + (prefix if n == 0 else " " * len(prefix))
-        lines += textwrap.wrap(para, width, initial_indent=first, subsequent_indent="    ") or [
-            first.rstrip()
-        ]
-    if label and lines:
-        lines[0] = lines[0].replace(prefix, screen.style(prefix, bold=True, fg=colour), 1)
-    return lines
-
+from pmcards.study import StudySession
+from pmcards.ui.terminal import NEXT_KEYS, QUIT_KEYS, Keys, Screen, block, wrap
 
 # -- drill --------------------------------------------------------------------------------
 
@@ -55,12 +28,38 @@ class DrillSummary:
 
 
 def run_drill(
-    session: ReviewSession, items: list[drill.DrillItem], *, color: bool | None = None
+    session: StudySession, items: list[drill.DrillItem], *, color: bool | None = None
 ) -> DrillSummary:
     """Show each answer; `b` calls it BAD, `g` GOOD; the verdict and the why follow."""
-    screen = _screen(color)
-    keys = Keys()
+    screen = Screen.detect(color)
     summary = DrillSummary()
+    with Keys() as keys:
+        _drill(session, items, screen, keys, summary)
+    share = f" ({summary.right / summary.called:.0%})" if summary.called else ""
+    lines = [
+        "",
+        screen.style("Drill over", bold=True),
+        f"  Right: {summary.right} of {summary.called}{share}",
+    ]
+    for item in summary.missed:
+        lines.append(f"  Misjudged: {_cut(safe(item.situation), 70)}  [{item.guid}]")
+    click.echo("\n".join(lines), color=screen.color)
+    return summary
+
+
+def _cut(text: str, width: int) -> str:
+    """One line of at most `width` characters, cut with an ellipsis."""
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: width - 1].rstrip() + "…"
+
+
+def _drill(
+    session: StudySession,
+    items: list[drill.DrillItem],
+    screen: Screen,
+    keys: Keys,
+    summary: DrillSummary,
+) -> None:
     try:
         for i, item in enumerate(items, start=1):
             title = screen.style(f"Drill {i}/{len(items)} · {safe(item.deck)}", bold=True)
@@ -68,8 +67,8 @@ def run_drill(
                 [
                     f"{title}   {summary.right} of {summary.called} right",
                     "",
-                    *_wrap("Situation", item.situation, screen, "magenta"),
-                    *_wrap("Answer", item.answer_text, screen, "cyan"),
+                    *block("Situation", item.situation, screen, "magenta"),
+                    *block("Answer", item.answer_text, screen, "cyan"),
                     "",
                     screen.style("BAD or GOOD?  b BAD   g GOOD   q quit", dim=True),
                 ]
@@ -104,9 +103,9 @@ def run_drill(
                 )
             ]
             if item.shown == "bad":
-                lines += _wrap("GOOD instead", item.good, screen, "green")
+                lines += block("GOOD instead", item.good, screen, "green")
             if item.why:
-                lines += _wrap("Why", item.why, screen, "yellow")
+                lines += block("Why", item.why, screen, "yellow")
             lines.append(
                 screen.style(
                     f"{RATING_NAMES[drill.rating_for(right)]}: the card is next due in "
@@ -123,16 +122,6 @@ def run_drill(
                         raise KeyboardInterrupt
     except (KeyboardInterrupt, EOFError):
         pass
-    share = f" ({summary.right / summary.called:.0%})" if summary.called else ""
-    lines = [
-        "",
-        screen.style("Drill over", bold=True),
-        f"  Right: {summary.right} of {summary.called}{share}",
-    ]
-    for item in summary.missed:
-        lines.append(f"  Misjudged: {safe(item.situation)[:70]}  [{item.guid}]")
-    click.echo("\n".join(lines), color=screen.color)
-    return summary
 
 
 # -- mock interview -----------------------------------------------------------------------
@@ -195,8 +184,13 @@ def _tick(attempt: mock.Attempt, screen: Screen, keys: Keys) -> None:
         ]
         for p in points:
             box = "[x]" if p.number in attempt.covered else "[ ]"
-            tags = screen.style(f"  ({', '.join(p.tags)})", dim=True) if p.tags else ""
-            lines += [f"  {box} {p.number}. {safe(p.text)}{tags}"]
+            tags = f"  ({', '.join(p.tags)})" if p.tags else ""
+            lines += wrap(
+                f"{box} {p.number}. {safe(p.text)}{tags}",
+                screen.width(),
+                indent="  ",
+                hanging="      " + " " * len(str(p.number)),
+            )
         return lines
 
     screen.show(render())
@@ -220,20 +214,19 @@ def _tick(attempt: mock.Attempt, screen: Screen, keys: Keys) -> None:
 
 
 def run_mock(
-    session: ReviewSession,
+    session: StudySession,
     prompt: mock.Prompt,
     minutes: tuple[float, ...],
     *,
     color: bool | None = None,
 ) -> mock.Attempt | None:
     """The timed phases, the rubric, the rating. None if the user quit before grading."""
-    screen = _screen(color)
-    keys = Keys()
+    screen = Screen.detect(color)
     attempt = mock.Attempt(prompt=prompt, started_at=session.clock(), minutes=minutes)
     header = [
         screen.style(f"Mock interview · {safe(prompt.deck)} · {prompt.guid}", bold=True),
         "",
-        *_wrap("Prompt", prompt.prompt, screen, "cyan"),
+        *block("Prompt", prompt.prompt, screen, "cyan"),
         "",
         "Answer out loud or on paper, as in the room: "
         + ", ".join(f"{n.lower()} {m:g} min" for n, m in zip(mock.PHASES, minutes, strict=True))
@@ -241,10 +234,11 @@ def run_mock(
         "",
     ]
     try:
-        screen.show(header)
-        for number, (name, m) in enumerate(zip(mock.PHASES, minutes, strict=True), start=1):
-            attempt.spent.append(_phase(name, number, m, screen, keys))
-        _tick(attempt, screen, keys)
+        with Keys() as keys:
+            screen.show(header)
+            for number, (name, m) in enumerate(zip(mock.PHASES, minutes, strict=True), start=1):
+                attempt.spent.append(_phase(name, number, m, screen, keys))
+            _tick(attempt, screen, keys)
     except (KeyboardInterrupt, EOFError):
         click.echo("\nMock stopped before grading: nothing recorded.")
         return None
@@ -271,6 +265,6 @@ def run_mock(
             "Train the missed points: " + "   ".join(f"pmcards review --tag {t}" for t in tags[:3])
         )
     if prompt.why:
-        lines += _wrap("Why", prompt.why, screen, "yellow")
+        lines += block("Why", prompt.why, screen, "yellow")
     click.echo("\n".join(lines), color=screen.color)
     return attempt

@@ -1,0 +1,215 @@
+"""A card's scheduling state, and every conversion of it: the one codec between a card row,
+an FSRS memory and a review-log row.
+
+Pure Python, no SQLAlchemy and no py-fsrs: `scheduling` turns a `Memory` into an FSRS card
+and back; the storage modules turn rows into a `Memory` and a `Memory` into column values
+only through the functions here. A new FSRS field or a new log column is a change here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import IntEnum
+from typing import Any, Protocol
+
+
+class State(IntEnum):
+    """A card's state. FSRS has no "new" state (py-fsrs starts a card in Learning, step 0),
+    so NEW is ours; LEARNING, REVIEW and RELEARNING are the numbers of `fsrs.State`, and
+    Anki's card types use the same four numbers."""
+
+    NEW = 0
+    LEARNING = 1
+    REVIEW = 2
+    RELEARNING = 3
+
+    @property
+    def label(self) -> str:
+        return self.name.lower()
+
+
+NEW, LEARNING, REVIEW, RELEARNING = State.NEW, State.LEARNING, State.REVIEW, State.RELEARNING
+STATE_NAMES: dict[int, str] = {s.value: s.label for s in State}
+STATE_OF_NAME: dict[str, State] = {s.label: s for s in State}
+# The card columns that hold its memory, in the order of `Memory`'s fields.
+MEMORY_COLUMNS = (
+    "state",
+    "step",
+    "stability",
+    "difficulty",
+    "due",
+    "last_review",
+    "reps",
+    "lapses",
+)
+# The Again rating (1), as stored in the review log.
+AGAIN = 1
+
+
+@dataclass(frozen=True)
+class Memory:
+    """A card's scheduling state, detached from the database."""
+
+    state: int
+    step: int | None
+    stability: float | None
+    difficulty: float | None
+    due: datetime
+    last_review: datetime | None
+    reps: int = 0
+    lapses: int = 0
+
+
+class HasMemory(Protocol):
+    """A card row: anything with the memory columns as attributes."""
+
+    @property
+    def state(self) -> int: ...
+    @property
+    def step(self) -> int | None: ...
+    @property
+    def stability(self) -> float | None: ...
+    @property
+    def difficulty(self) -> float | None: ...
+    @property
+    def due(self) -> datetime: ...
+    @property
+    def last_review(self) -> datetime | None: ...
+    @property
+    def reps(self) -> int: ...
+    @property
+    def lapses(self) -> int: ...
+
+
+def memory_of(card: HasMemory) -> Memory:
+    """A card's memory, from a card row (or anything with the same columns)."""
+    return Memory(
+        state=card.state,
+        step=card.step,
+        stability=card.stability,
+        difficulty=card.difficulty,
+        due=card.due,
+        last_review=card.last_review,
+        reps=card.reps,
+        lapses=card.lapses,
+    )
+
+
+def memory_values(memory: Memory) -> dict[str, Any]:
+    """The card columns that hold a memory, for an UPDATE or an INSERT."""
+    return {name: getattr(memory, name) for name in MEMORY_COLUMNS}
+
+
+def new_memory(now: datetime) -> Memory:
+    """The memory of a card never studied: due `now`, so it waits in deck order."""
+    return Memory(state=NEW, step=None, stability=None, difficulty=None, due=now, last_review=None)
+
+
+def lapsed(state_before: int, rating: int) -> bool:
+    """The lapse rule: a review card answered Again has lapsed (as Anki counts lapses)."""
+    return state_before == REVIEW and rating == AGAIN
+
+
+def after_answer(before: Memory, fsrs: Memory, rating: int, when: datetime) -> Memory:
+    """The memory after an answer: what FSRS gave (state, step, stability, difficulty, due)
+    plus what pmcards counts (the answer's time, answers, lapses)."""
+    return Memory(
+        state=fsrs.state,
+        step=fsrs.step,
+        stability=fsrs.stability,
+        difficulty=fsrs.difficulty,
+        due=fsrs.due,
+        last_review=when,
+        reps=before.reps + 1,
+        lapses=before.lapses + (1 if lapsed(before.state, rating) else 0),
+    )
+
+
+def log_values(
+    before: Memory,
+    after: Memory,
+    *,
+    rating: int,
+    reviewed_at: datetime,
+    duration_ms: int | None,
+    source: str,
+    leeched: bool = False,
+) -> dict[str, Any]:
+    """The review-log row of one answer: the card's memory before it, and what it left."""
+    return {
+        "rating": rating,
+        "reviewed_at": reviewed_at,
+        "duration_ms": duration_ms,
+        "source": source,
+        **{f"{name}_before": value for name, value in memory_values(before).items()},
+        "state_after": after.state,
+        "step_after": after.step,
+        "stability_after": after.stability,
+        "difficulty_after": after.difficulty,
+        "due_after": after.due,
+        "leeched": leeched,
+    }
+
+
+class HasLog(Protocol):
+    """A review-log row."""
+
+    @property
+    def rating(self) -> int: ...
+    @property
+    def reviewed_at(self) -> datetime: ...
+    @property
+    def state_before(self) -> int: ...
+    @property
+    def step_before(self) -> int | None: ...
+    @property
+    def stability_before(self) -> float | None: ...
+    @property
+    def difficulty_before(self) -> float | None: ...
+    @property
+    def due_before(self) -> datetime: ...
+    @property
+    def last_review_before(self) -> datetime | None: ...
+    @property
+    def reps_before(self) -> int: ...
+    @property
+    def lapses_before(self) -> int: ...
+    @property
+    def state_after(self) -> int: ...
+    @property
+    def step_after(self) -> int | None: ...
+    @property
+    def stability_after(self) -> float: ...
+    @property
+    def difficulty_after(self) -> float: ...
+    @property
+    def due_after(self) -> datetime: ...
+
+
+def memory_before(log: HasLog) -> Memory:
+    """The card's memory before the answer a log row records (what undo restores)."""
+    return Memory(
+        state=log.state_before,
+        step=log.step_before,
+        stability=log.stability_before,
+        difficulty=log.difficulty_before,
+        due=log.due_before,
+        last_review=log.last_review_before,
+        reps=log.reps_before,
+        lapses=log.lapses_before,
+    )
+
+
+def memory_after(log: HasLog) -> Memory:
+    """The card's memory as the answer a log row records left it (what `check` expects)."""
+    return Memory(
+        state=log.state_after,
+        step=log.step_after,
+        stability=log.stability_after,
+        difficulty=log.difficulty_after,
+        due=log.due_after,
+        last_review=log.reviewed_at,
+        reps=log.reps_before + 1,
+        lapses=log.lapses_before + (1 if lapsed(log.state_before, log.rating) else 0),
+    )

@@ -1,0 +1,121 @@
+"""The CLI's frame: the group, the error mapping, the options commands share, and opening
+the collection for a command.
+
+Heavy modules (SQLAlchemy, FSRS, Jinja) are imported inside the commands, so `pmcards
+--help` starts in milliseconds: this package imports only Click and the light registries.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import click
+
+from pmcards import __version__, paths
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    from pmcards.store import Store
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class PmcardsGroup(click.Group):
+    """Turns the project's own errors into one-line messages with exit status 1."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        from pmcards.errors import BadValueError, PmcardsError
+
+        try:
+            return super().invoke(ctx)
+        except BadValueError as exc:
+            raise click.UsageError(str(exc)) from exc
+        except PmcardsError as exc:
+            raise click.ClickException(str(exc)) from exc
+
+
+@click.group(cls=PmcardsGroup)
+@click.version_option(__version__, prog_name="pmcards")
+@click.option(
+    "--db",
+    envvar=paths.ENV_DB,
+    metavar="URL|PATH",
+    help="Collection database: a SQLAlchemy URL or a SQLite file path [env: PMCARDS_DB].",
+)
+@click.pass_context
+def cli(ctx: click.Context, db: str | None) -> None:
+    """Spaced-repetition flashcards for AI/ML product-manager system-design interviews.
+
+    Start with `pmcards review`: the built-in decks are imported on first use.
+    """
+    ctx.obj = {"db": db}
+
+
+def url(ctx: click.Context) -> str:
+    """The collection's URL, from --db, PMCARDS_DB or the data directory."""
+    return paths.resolve_db_url(ctx.find_root().obj["db"])
+
+
+def now() -> datetime:
+    """The one place the CLI reads the clock (PMCARDS_NOW pins it)."""
+    from pmcards.clock import now_utc
+
+    return now_utc()
+
+
+@contextmanager
+def collection(
+    ctx: click.Context,
+    *,
+    builtins: bool = True,
+    checkpoint_when_idle: bool = False,
+    daily_backup: bool = True,
+) -> Iterator[Store]:
+    """Open the collection for this command (see `collection.opened`), printing what opening
+    it did: a failed daily backup as a warning, the built-in decks' welcome."""
+    from pmcards.collection import opened
+
+    with opened(
+        url(ctx),
+        now(),
+        builtins=builtins,
+        daily_backup=daily_backup,
+        checkpoint_when_idle=checkpoint_when_idle,
+    ) as result:
+        for warning in result.warnings:
+            click.echo(f"warning: {warning}", err=True)
+        if result.welcome:
+            click.echo(result.welcome, err=True)
+            # The review screen clears the terminal: it shows this again above the first card.
+            ctx.find_root().obj["welcome"] = result.welcome
+        yield result.store
+
+
+class FiniteFloatRange(click.FloatRange):
+    """A float range that also refuses nan and inf (which every range check lets through)."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        import math
+
+        result = super().convert(value, param, ctx)
+        if not math.isfinite(result):
+            self.fail(f"{value!r} is not a finite number.", param, ctx)
+        return result
+
+
+def scope_options(f: F) -> F:
+    f = click.option("--tag", metavar="TAG", help="Only notes with this tag.")(f)
+    f = click.option("--deck", metavar="NAME", help="Only this deck (and its subdecks).")(f)
+    return f
+
+
+def json_option(f: F) -> F:
+    return click.option("--json", "as_json", is_flag=True, help="Output JSON.")(f)
+
+
+def echo_json(value: Any) -> None:
+    click.echo(json.dumps(value, indent=2, ensure_ascii=False))

@@ -1,0 +1,285 @@
+"""Studying: review, the contrast drill, mock interviews, the interview plan, the optimizer."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from pmcards.cli.base import (
+    FiniteFloatRange,
+    cli,
+    collection,
+    echo_json,
+    json_option,
+    now,
+    scope_options,
+)
+
+if TYPE_CHECKING:
+    from pmcards.store import Store
+
+
+def _release_passed_plan(store: Store) -> None:
+    """An interview plan whose day has come gives its cards their FSRS due dates back,
+    once, before anything is scheduled."""
+    from pmcards import interview
+
+    with store.write() as conn:
+        interview.release_if_passed(conn, now())
+
+
+@cli.command()
+@scope_options
+@click.option(
+    "--new",
+    "extra_new",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="New cards allowed on top of what today's limit leaves.",
+)
+@click.option("--limit", type=click.IntRange(min=1), help="Stop after this many answers.")
+@click.option(
+    "--minutes", type=FiniteFloatRange(min=0, min_open=True), help="Stop after this many minutes."
+)
+@click.pass_context
+def review(
+    ctx: click.Context,
+    deck: str | None,
+    tag: str | None,
+    extra_new: int,
+    limit: int | None,
+    minutes: float | None,
+) -> None:
+    """Study the cards due today.
+
+    Space or Enter shows the answer; 1 Again, 2 Hard, 3 Good, 4 Easy (each labelled with
+    the interval it gives); u undoes the last action, s suspends, b buries until tomorrow,
+    q quits. Every answer is saved before the next card appears.
+
+    Example: pmcards review --deck "BAD vs GOOD answers" --limit 20
+    """
+    from pmcards.queries import Scope
+    from pmcards.review import ReviewSession
+    from pmcards.ui import review_screen
+
+    with collection(ctx, checkpoint_when_idle=True) as store:
+        _release_passed_plan(store)
+        session = ReviewSession(store, Scope(deck, tag), extra_new, limit, minutes)
+        review_screen.run(session, notice=ctx.find_root().obj.get("welcome", ""))
+
+
+@cli.command()
+@click.option(
+    "--interview",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    metavar="DATE",
+    help="The interview's date: schedule so the cards are recalled on that day.",
+)
+@click.option(
+    "--target",
+    type=click.FloatRange(0.7, 0.99),
+    help="Recall to reach on the day, per card (default 0.95).",
+)
+@click.option(
+    "--deck",
+    "decks",
+    multiple=True,
+    metavar="NAME",
+    help="Plan for this deck (and its subdecks); repeat for several. Default: every deck.",
+)
+@click.option(
+    "--max-new",
+    type=click.IntRange(min=1),
+    help="The most new cards a day the plan may introduce (default 50).",
+)
+@click.option("--clear", is_flag=True, help="End the plan now; scheduling goes back to normal.")
+@json_option
+@click.pass_context
+def plan(
+    ctx: click.Context,
+    interview: Any,
+    target: float | None,
+    decks: tuple[str, ...],
+    max_new: int | None,
+    clear: bool,
+    as_json: bool,
+) -> None:
+    """Schedule toward an interview date, and show the plan.
+
+    Until the day, the cards of the chosen decks are scheduled so that FSRS's predicted
+    recall of each one on the day reaches the target: new cards come in early enough,
+    intervals are capped before the day, the daily limits make room. Without options:
+    the days left, cards not yet learned, reviews per day until the day, the predicted
+    recall, and a warning when the target cannot be met.
+
+    \b
+    pmcards plan --interview 2026-12-14 --target 0.95 --deck "BAD vs GOOD answers"
+    pmcards plan
+    pmcards plan --clear
+    """
+    from pmcards import interview as interview_mod
+    from pmcards.plan import format_status
+
+    if clear and (interview or target or decks or max_new):
+        raise click.UsageError("--clear ends the plan: not with other options")
+    if not interview and (target or decks or max_new):
+        raise click.UsageError("--target, --deck and --max-new go with --interview DATE")
+    moment = now()
+    with collection(ctx) as store:
+        with store.write() as conn:
+            if clear:
+                change = interview_mod.clear_plan(conn, moment)
+                assert change.previous is not None
+                moved = change.moved
+                click.echo(
+                    f"Cleared the plan for {change.previous.interview}"
+                    + (f"; {moved} cards got their FSRS due dates back." if moved else ".")
+                )
+                return
+            if interview:
+                change = interview_mod.set_plan(
+                    conn,
+                    interview.date(),
+                    moment,
+                    target=target,
+                    decks=decks,
+                    max_new=max_new,
+                )
+                if not as_json:
+                    click.echo(
+                        f"Planned for the interview on {interview.date()}"
+                        + (
+                            f": {change.moved} cards now come due before it."
+                            if change.moved
+                            else "."
+                        )
+                    )
+            else:
+                interview_mod.release_if_passed(conn, moment)
+            current = interview_mod.load(conn)
+        if current is None:
+            if as_json:
+                echo_json(None)
+                return
+            from pmcards.errors import PmcardsError
+
+            raise PmcardsError(
+                "no interview plan: set one with pmcards plan --interview YYYY-MM-DD"
+            )
+        with store.read() as conn:
+            status = interview_mod.status(conn, current, moment)
+    if as_json:
+        echo_json(status.to_json())
+        return
+    click.echo(format_status(status))
+
+
+@cli.command(name="drill")
+@scope_options
+@click.option(
+    "--count",
+    type=click.IntRange(min=1),
+    default=10,
+    show_default=True,
+    help="How many contrasts to drill.",
+)
+@click.pass_context
+def drill_cmd(ctx: click.Context, deck: str | None, tag: str | None, count: int) -> None:
+    """A fast BAD-or-GOOD drill over the contrast notes.
+
+    One answer is shown: press b if it is BAD, g if it is GOOD; the verdict and the why
+    follow. Each call is an answer to the contrast's "judge" card (a wrong call is Again,
+    a right one Good), saved at once, so the drill moves the schedule. The contrasts you
+    are most likely to misjudge come first, then new ones.
+
+    Example: pmcards drill --deck "BAD vs GOOD answers" --count 5
+    """
+    from pmcards import drill
+    from pmcards.errors import PmcardsError
+    from pmcards.queries import Scope
+    from pmcards.study import StudySession
+    from pmcards.ui import practice_screens
+
+    with collection(ctx, checkpoint_when_idle=True) as store:
+        _release_passed_plan(store)
+        session = StudySession(store)
+        scope = Scope(deck, tag)
+        with store.read() as conn:
+            scope.check(conn)
+            items = drill.pick(conn, session.settings, scope, session.clock(), count)
+        if not items:
+            raise PmcardsError('no contrast notes to drill here (kind = "contrast")')
+        practice_screens.run_drill(session, items)
+
+
+@cli.command()
+@click.option(
+    "--prompt", "prompt_id", metavar="ID", help="The prompt note's id (default: next due)."
+)
+@click.option(
+    "--minutes",
+    metavar="F,S,T",
+    help="Minutes of framing, sketch and trade-offs (default: 5,10,5).",
+)
+@scope_options
+@click.pass_context
+def mock(
+    ctx: click.Context,
+    prompt_id: str | None,
+    minutes: str | None,
+    deck: str | None,
+    tag: str | None,
+) -> None:
+    """A timed mock interview on a design prompt.
+
+    The phases run on a visible clock (framing, sketch, trade-offs; Space moves on), then
+    you tick the rubric points you made (digit keys, Enter). The share covered rates the
+    prompt's card (under half Again, under 80% Hard, under all Good, all Easy); missed
+    points are kept (pmcards stats) and make the matching cards due now.
+
+    \b
+    pmcards mock
+    pmcards mock --prompt mock-fraud --minutes 3,6,3
+    """
+    from pmcards import mock as mock_mod
+    from pmcards.queries import Scope
+    from pmcards.study import StudySession
+    from pmcards.ui import practice_screens
+
+    phases = mock_mod.parse_minutes(minutes) if minutes else mock_mod.DEFAULT_MINUTES
+    with collection(ctx, checkpoint_when_idle=True) as store:
+        _release_passed_plan(store)
+        session = StudySession(store)
+        scope = Scope(deck, tag)
+        with store.read() as conn:
+            scope.check(conn)
+            prompt = mock_mod.pick(conn, scope, session.clock(), prompt_id)
+        practice_screens.run_mock(session, prompt, phases)
+
+
+@cli.command()
+@click.option("--apply", "apply_", is_flag=True, help="Save the new parameters and reschedule.")
+@json_option
+@click.pass_context
+def optimize(ctx: click.Context, apply_: bool, as_json: bool) -> None:
+    """Fit the FSRS parameters to your own review log.
+
+    Needs the optimizer extra: pip install 'pmcards[optimizer]'. Shows the current and
+    fitted parameters and the expected change in workload; --apply saves them and
+    reschedules every studied card as if the new parameters had always been used.
+    """
+    from pmcards import optimize as opt
+
+    moment = now()
+    with collection(ctx) as store:
+        with store.read() as conn:
+            result = opt.fit(conn, moment)
+        if apply_:
+            with store.write() as conn:
+                result.rescheduled = opt.apply(conn, result, moment)
+    if as_json:
+        echo_json(result.to_json())
+        return
+    click.echo(opt.format_result(result))

@@ -1,0 +1,84 @@
+"""Opening the collection for a command: the policy around the engine.
+
+`Store` is the engine and its transactions. What happens when a command opens the
+collection is decided here: a collection with content is backed up before its schema is
+migrated, the day's backup is made if none is under a day old, and the built-in decks are
+imported on first use. Messages for the user are returned, never printed: the CLI prints.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from pmcards import backup, paths
+from pmcards.errors import PmcardsError
+from pmcards.store import Store
+
+
+@dataclass
+class Opened:
+    """An open collection and what opening it did that the user should hear about."""
+
+    store: Store
+    welcome: str | None = None  # the built-in decks were imported just now
+    warnings: list[str] = field(default_factory=list)
+
+
+@contextmanager
+def opened(
+    url: str,
+    now: datetime,
+    *,
+    builtins: bool = True,
+    daily_backup: bool = True,
+    checkpoint_when_idle: bool = False,
+) -> Iterator[Opened]:
+    """Open the collection at `url` for one command, closed when the block ends."""
+    file = paths.sqlite_path(url)
+    existed = file is not None and file.exists()
+    store = Store(url, migrate=False, checkpoint_when_idle=checkpoint_when_idle)
+    try:
+        result = Opened(store)
+        migrate(store)
+        if existed and daily_backup:
+            try:
+                backup.daily(store)
+            except PmcardsError as exc:
+                # Not fatal: the command itself may only read.
+                result.warnings.append(f"the daily backup failed: {exc}")
+        if builtins:
+            result.welcome = first_use(store, now)
+        yield result
+    finally:
+        store.close()
+
+
+def migrate(store: Store) -> list[str]:
+    """Migrate the schema, backing a collection with content up first."""
+    if store.pending_migrations() and not store.is_new():
+        backup.automatic(store, "migration")
+    return store.migrate()
+
+
+def first_use(store: Store, now: datetime) -> str | None:
+    """Import the built-in decks into a collection that has never had them; returns the
+    welcome message when it did."""
+    from pmcards import settings
+
+    with store.read() as conn:
+        if settings.get_raw(conn, settings.BUILTIN_FLAG):
+            return None
+    # The importer (and its formats) load only when there is something to import.
+    from pmcards import importer
+
+    with store.write() as conn:
+        report = importer.ensure_builtin_decks(conn, now)
+    if report is None or not report.total("added"):
+        return None
+    return (
+        f"Welcome to pmcards: imported {report.total('added')} built-in notes "
+        f"in {len(report.decks)} decks into {store.location}"
+    )

@@ -1,0 +1,239 @@
+"""The interview plan's life cycle in the collection: set, clear, status, release once the
+day has passed, and the limits and due dates it gives the plan's cards.
+
+The math is `plan.py`'s; this module reads and writes the stored plan and the cards it
+covers, in the caller's transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import date, datetime, tzinfo
+from typing import Any
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.engine import Connection
+
+from pmcards import cardstate, queries, scheduling, schema
+from pmcards import settings as settings_mod
+from pmcards.cardstate import NEW, REVIEW, Memory
+from pmcards.clock import study_day
+from pmcards.errors import PmcardsError
+from pmcards.plan import (
+    DEFAULT_MAX_NEW,
+    DEFAULT_TARGET,
+    Active,
+    Horizon,
+    Plan,
+    Status,
+    days_left,
+    forecast,
+    new_per_day,
+    planned_due,
+    release_spread,
+    released_due,
+)
+from pmcards.settings import Settings
+
+PLAN_KEY = "interview_plan"
+C = schema.cards.c
+N = schema.notes.c
+D = schema.decks.c
+
+
+def load(conn: Connection) -> Plan | None:
+    value = settings_mod.get_raw(conn, PLAN_KEY)
+    return Plan.from_json(value) if value else None
+
+
+def save(conn: Connection, plan: Plan) -> None:
+    settings_mod.save(conn, PLAN_KEY, plan.to_json())
+
+
+def deck_ids(conn: Connection, plan: Plan) -> list[int] | None:
+    """Ids of the plan's decks and their subdecks; None when the plan covers every deck."""
+    if not plan.decks:
+        return None
+    conditions = [
+        or_(D.name == name, D.name.startswith(name + "::", autoescape=True)) for name in plan.decks
+    ]
+    return list(conn.scalars(select(D.id).where(or_(*conditions)).order_by(D.id)))
+
+
+def scoped_cards(conn: Connection, plan: Plan) -> list[tuple[int, int, Memory]]:
+    """(card id, deck id, memory) of the plan's cards, not suspended, new ones in deck order."""
+    ids = deck_ids(conn, plan)
+    stmt = (
+        select(C.id, C.deck_id, *queries.MEMORY)
+        .select_from(schema.cards)
+        .join(schema.notes, N.id == C.note_id)
+        .where(C.suspended.is_(False))
+        .order_by(N.position, C.ord, C.id)
+    )
+    if ids is not None:
+        stmt = stmt.where(C.deck_id.in_(ids))
+    return [(row.id, row.deck_id, cardstate.memory_of(row)) for row in conn.execute(stmt)]
+
+
+# -- the life cycle ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Change:
+    """What a change of plan did: the plan now in force (None once cleared), the plan it
+    replaced, and how many cards got new due dates."""
+
+    plan: Plan | None
+    previous: Plan | None
+    moved: int
+
+
+def set_plan(
+    conn: Connection,
+    interview: date,
+    now: datetime,
+    *,
+    target: float | None = None,
+    decks: Sequence[str] = (),
+    max_new: int | None = None,
+    tz: tzinfo | None = None,
+) -> Change:
+    """Plan toward `interview`: checked, the previous plan's caps released, the cards' due
+    dates capped for the new one. In the caller's write transaction."""
+    settings = settings_mod.load(conn)
+    if interview <= study_day(now, settings.rollover_hour, tz).date:
+        raise PmcardsError(f"the interview date {interview} must be after today")
+    for name in decks:
+        queries.Scope(deck=name).check(conn)
+    plan = Plan(
+        interview=interview,
+        target=target if target is not None else DEFAULT_TARGET,
+        decks=tuple(decks),
+        max_new=max_new if max_new is not None else DEFAULT_MAX_NEW,
+    )
+    current = load(conn)
+    if current is not None and not current.released:
+        release(conn, settings, current, now, tz)
+    save(conn, plan)
+    return Change(plan, current, apply(conn, settings, plan, now, tz))
+
+
+def clear_plan(conn: Connection, now: datetime, tz: tzinfo | None = None) -> Change:
+    """End the plan now: its cards get their FSRS due dates back, and it is forgotten."""
+    current = load(conn)
+    if current is None:
+        raise PmcardsError("there is no interview plan to clear")
+    moved = 0
+    if not current.released:
+        moved = release(conn, settings_mod.load(conn), current, now, tz)
+    settings_mod.reset(conn, PLAN_KEY)
+    return Change(None, current, moved)
+
+
+def release_if_passed(conn: Connection, now: datetime, tz: tzinfo | None = None) -> int | None:
+    """Release a plan whose day has come, once. Returns cards moved, or None if nothing to
+    do. Every command that schedules calls it first (the CLI, before a session starts)."""
+    plan = load(conn)
+    if plan is None or plan.released:
+        return None
+    settings = settings_mod.load(conn)
+    if now < plan.starts_at(settings, tz):
+        return None
+    moved = release(conn, settings, plan, now, tz)
+    save(conn, replace(plan, released=True))
+    return moved
+
+
+def status(conn: Connection, plan: Plan, now: datetime, tz: tzinfo | None = None) -> Status:
+    settings = settings_mod.load(conn)
+    rows = scoped_cards(conn, plan)
+    memories = [(cid, memory) for cid, _, memory in rows]
+    fc = forecast(settings, plan, memories, now, tz)
+    return Status(
+        plan=plan,
+        days_left=days_left(plan, settings, now, tz),
+        cards=len(rows),
+        new_left=sum(1 for _, m in memories if m.state == NEW),
+        forecast=fc,
+        review_limit=settings.reviews_per_day,
+    )
+
+
+# -- the plan in force --------------------------------------------------------------------
+
+
+def active(
+    conn: Connection, settings: Settings, now: datetime, tz: tzinfo | None = None
+) -> Active | None:
+    """The plan in force at `now`, if any (a plan whose day has come is not)."""
+    plan = load(conn)
+    if plan is None:
+        return None
+    horizon = Horizon.of(plan, settings, tz)
+    if now >= horizon.at:
+        return None
+    ids = deck_ids(conn, plan)
+    return Active(plan, horizon, None if ids is None else frozenset(ids))
+
+
+def limits_today(
+    conn: Connection,
+    settings: Settings,
+    act: Active,
+    now: datetime,
+    day_end: datetime,
+    tz: tzinfo | None,
+) -> tuple[int, int]:
+    """(new, review) daily limits while the plan is in force: new cards as the days left
+    need, and room for every one of the plan's reviews due today."""
+
+    def count(*conditions: Any) -> int:
+        stmt = select(func.count()).select_from(schema.cards).where(C.suspended.is_(False))
+        if act.deck_ids is not None:
+            stmt = stmt.where(C.deck_id.in_(sorted(act.deck_ids)))
+        return int(conn.scalar(stmt.where(*conditions)) or 0)
+
+    new_left = count(C.state == NEW)
+    due = count(C.state == REVIEW, C.due < day_end, queries.not_buried(now))
+    n = days_left(act.plan, settings, now, tz)
+    return new_per_day(settings, act.plan, new_left, n), max(settings.reviews_per_day, due)
+
+
+def apply(
+    conn: Connection, settings: Settings, plan: Plan, now: datetime, tz: tzinfo | None = None
+) -> int:
+    """Cap the due dates the plan's cards already have (see `plan.planned_due`). Returns how
+    many cards moved."""
+    horizon = Horizon.of(plan, settings, tz)
+    if now >= horizon.at:
+        return 0
+    moves = []
+    for card_id, _, memory in scoped_cards(conn, plan):
+        due = planned_due(settings, horizon, memory, now, card_id)
+        if due is not None:
+            moves.append({"id": card_id, "due": due})
+    schema.update_rows(conn, schema.cards, moves)
+    return len(moves)
+
+
+def release(
+    conn: Connection, settings: Settings, plan: Plan, now: datetime, tz: tzinfo | None = None
+) -> int:
+    """End a plan's caps: each card of the plan's decks gets back the due date FSRS gives it
+    at the desired retention (only ever later), and cards then already overdue are spread
+    over the next days, riskiest first. Returns how many cards moved."""
+    today = study_day(now, settings.rollover_hour, tz)
+    moves: dict[int, datetime] = {}
+    overdue: list[tuple[float, int]] = []
+    for card_id, _, memory in scoped_cards(conn, plan):
+        due = released_due(settings, memory)
+        if due is None:
+            continue
+        if due < today.start:
+            overdue.append((scheduling.retrievability(settings, memory, now), card_id))
+        elif due != memory.due:
+            moves[card_id] = due
+    moves.update(release_spread(overdue, max(now, today.start)))
+    schema.update_rows(conn, schema.cards, [{"id": cid, "due": due} for cid, due in moves.items()])
+    return len(moves)

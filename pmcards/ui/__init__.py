@@ -1,0 +1,1 @@
+"""The terminal screens: shared keys and layout (`terminal`), review, drill and mock."""

@@ -1,0 +1,45 @@
+"""Note kinds: the registry, and what each kind's cards ask."""
+
+from pmcards import kinds
+from pmcards.formats import csv_deck, markdown
+from pmcards.formats._anki import MODELS
+from pmcards.kinds import KINDS, card_ords, render
+from pmcards.kinds.cloze import render_cloze
+
+
+def test_every_kind_labels_and_names_all_its_fields() -> None:
+    for kind in KINDS.values():
+        assert set(kind.labels) == set(kind.fields), kind.name
+        assert set(kind.anki_fields) == set(kind.fields), kind.name
+        assert len(kind.anki.templates) == len(kind.card_names) or kind.anki.cloze, kind.name
+        assert set(kind.answer_fields) <= set(kind.fields), kind.name
+        assert set(kind.question_fields) <= set(kind.fields), kind.name
+
+
+def test_formats_take_their_vocabulary_from_the_kinds() -> None:
+    # One label per field across kinds: a Markdown label never means two fields.
+    labels = [(f, label.lower()) for k in KINDS.values() for f, label in k.labels.items()]
+    assert len({label for _, label in labels}) == len({f for f, _ in labels})
+    assert set(markdown.FIELD_LABELS.values()) == {f for k in KINDS.values() for f in k.fields}
+    assert set(markdown.STARTS.values()) == {k.name for k in KINDS.values() if not k.variant_of}
+    assert set(csv_deck.FIELD_ORDER) == {f for k in KINDS.values() for f in k.fields}
+    assert csv_deck.FIELD_ORDER[-1] == "why"
+    assert {kind for kind, _, _ in MODELS.values()} == set(KINDS)
+
+
+def test_kinds_with_the_same_fields_may_change_into_each_other() -> None:
+    assert kinds.same_fields("qa", "qa_reversed")
+    assert not kinds.same_fields("qa", "reframe")
+
+
+def test_cloze_cards_and_rendering() -> None:
+    text = "{{c1::Paris}} is in {{c2::France::country}}; {{c1::it}} is big"
+    assert card_ords("cloze", {"text": text}) == [0, 1]
+    assert render_cloze(text, 0, reveal=False) == "[...] is in France; [...] is big"
+    assert render_cloze(text, 1, reveal=False) == "Paris is in [country]; it is big"
+    assert render_cloze(text, 1, reveal=True) == "Paris is in [France]; it is big"
+    front, back = render("cloze", {"text": text, "why": "w"}, 1)
+    assert front.blocks == (("", "Paris is in [country]; it is big"),)
+    assert back.blocks[-1] == ("Why", "w")
+    front, _ = render("qa_reversed", {"front": "F", "back": "B"}, 1)
+    assert front.blocks == (("", "B"),)

@@ -25,6 +25,7 @@ from typing import Any
 def measure(notes: int) -> dict[str, float]:
     start = time.perf_counter()
     from anki.collection import AddNoteRequest, Collection
+    from anki.scheduler.v3 import Scheduler
 
     import_s = time.perf_counter() - start
     folder = Path(tempfile.mkdtemp(prefix="anki-bench-"))
@@ -32,6 +33,7 @@ def measure(notes: int) -> dict[str, float]:
     col.set_config("fsrs", True)
     model = col.models.by_name("Basic (and reversed card)")
     deck = col.decks.id("Bench")
+    assert model is not None and deck is not None and col.db is not None
     requests = []
     for n in range(notes):
         note = col.new_note(model)
@@ -62,6 +64,7 @@ def measure(notes: int) -> dict[str, float]:
 
     col = Collection(str(folder / "collection.anki2"))
     col.decks.select(deck)
+    assert isinstance(col.sched, Scheduler)
     start = time.perf_counter()
     col.sched.get_queued_cards(fetch_limit=1)
     queue_s = time.perf_counter() - start

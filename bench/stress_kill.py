@@ -1,9 +1,9 @@
 """Kill pmcards at random moments, many times, and check that nothing is ever lost.
 
-The test suite tries 60 kill points (tests/test_crash.py, tests/test_pty.py); this tries as
-many as you ask for, with the same checks (tests/faults.py): every answer acknowledged on
-screen is in the database, every card's state is what its last review-log row says, and
-SQLite's integrity check is ok.
+The test suite tries 60 kill points (tests/test_faults_crash.py, tests/test_ui_pty.py);
+this tries as many as you ask for, with the same checks (tests/faults.py): every answer
+acknowledged on screen is in the database, every card's state is what its last review-log
+row says, and SQLite's integrity check is ok.
 
     python bench/stress_kill.py --reviews 500 --imports 50 --restores 50 --seed 1
 """

@@ -42,7 +42,9 @@ def build(path: Path, notes: int, now: datetime, seed: int = 1) -> Path:
     )
     # Mark the built-ins as done so the first command does not import them.
     conn.execute("INSERT INTO settings (key, value) VALUES ('builtin_decks_imported', 'true')")
-    note_rows, card_rows, log_rows = [], [], []
+    note_rows: list[tuple[object, ...]] = []
+    card_rows: list[tuple[object, ...]] = []
+    log_rows: list[tuple[object, ...]] = []
     card_id = 0
     for n in range(1, notes + 1):
         contrast = rng.random() < 0.9

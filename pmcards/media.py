@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -18,7 +19,14 @@ from pmcards import paths
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
 
-    from pmcards.formats import MediaFile
+
+@dataclass(frozen=True)
+class MediaFile:
+    """A media file from a package, under the safe name it is stored as."""
+
+    name: str
+    data: bytes
+
 
 _UNSAFE = re.compile(r"[\x00-\x1f\x7f/\\:*?\"<>|]")
 _RESERVED = re.compile(r"^(con|prn|aux|nul|com\d|lpt\d)(\..*)?$", re.IGNORECASE)

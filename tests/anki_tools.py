@@ -57,12 +57,19 @@ def export_package(col: Any, path: Path, *, legacy: bool) -> Path:
 
 
 def import_package(col: Any, path: Path) -> Any:
-    from anki.import_export_pb2 import ImportAnkiPackageOptions, ImportAnkiPackageRequest
+    from anki.import_export_pb2 import (
+        ImportAnkiPackageOptions,
+        ImportAnkiPackageRequest,
+        ImportAnkiPackageUpdateCondition,
+    )
 
     return col.import_anki_package(
         ImportAnkiPackageRequest(
             package_path=str(path),
-            options=ImportAnkiPackageOptions(with_scheduling=True, update_notes=1),
+            options=ImportAnkiPackageOptions(
+                with_scheduling=True,
+                update_notes=ImportAnkiPackageUpdateCondition.IMPORT_ANKI_PACKAGE_UPDATE_CONDITION_ALWAYS,
+            ),
         )
     )
 

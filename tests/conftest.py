@@ -1,5 +1,17 @@
-"""Shared fixtures. Every test's collection is SQLite by default; with PMCARDS_TEST_DB set to
-a PostgreSQL URL (a database on that server pmcards may create databases from, e.g. from
+"""Shared fixtures, and where a test goes.
+
+One file per core module (`test_<module>.py`: test_review, test_scheduling, test_plan,
+test_store, test_migrations, test_import, test_check, test_backup, test_kinds, test_markup,
+test_clock, test_optimize, test_formats_<format>) or per user-visible feature
+(test_cli and test_cli_<command> for commands end to end, test_practice for drill and mock,
+test_export_html and test_browser for the printed pages, test_builtin_decks for content).
+Robustness suites share a prefix: test_faults_{crash,disk,clock,concurrency}, test_hostile,
+test_shared_store (several machines on PostgreSQL), test_ui_pty (keys in a real terminal).
+Helpers: `helpers.py` (clocks, deck writers, reading a collection), `faults.py` (killed
+processes, full disks), `anki_tools.py` (Anki's own engine as the judge).
+
+Every test's collection is SQLite by default; with PMCARDS_TEST_DB set to a PostgreSQL URL
+(a database on that server pmcards may create databases from, e.g. from
 `.ci/postgres.sh start DIR`), each test gets fresh databases on that server instead.
 """
 

@@ -54,7 +54,7 @@ def pmcards(
     )
 
 
-def spawn(home: Path, *args: str) -> pexpect.spawn:
+def spawn(home: Path, *args: str) -> pexpect.spawn[str]:
     return pexpect.spawn(
         sys.executable,
         ["-m", "pmcards", *args],
@@ -223,6 +223,7 @@ def kill_review(home: Path, rng: random.Random, *, actions: int | None = None) -
             else:
                 done.append(action)
             child.expect(f"{acknowledged} answered")
+        assert child.pid is not None
         os.kill(child.pid, signal.SIGKILL)
         child.expect(pexpect.EOF)
     finally:

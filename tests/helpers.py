@@ -123,7 +123,7 @@ def all_rows(store: Store, table: Any, *where: Any) -> list[Any]:
     """The rows of `table` as dataclasses of `rows` (cards, notes, decks, review log)."""
     import sqlalchemy as sa
 
-    mapped = {
+    mapped: Any = {
         "cards": rows.Card,
         "notes": rows.Note,
         "decks": rows.Deck,

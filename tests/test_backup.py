@@ -190,7 +190,7 @@ def test_interrupted_backup_never_looks_complete(
     def full(*args: object) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(backup.os, "fsync", full)
+    monkeypatch.setattr("pmcards.backup.os.fsync", full)
     target = tmp_path / "out" / "b.sqlite3"
     try:
         with pytest.raises(PmcardsError) as info:

@@ -261,3 +261,39 @@ def test_console_script_exit_codes_and_output(tmp_path: Path, new_db: NewDb) -> 
     )
     big = run("--db", new_db("big"), "cards", "--json")
     assert big.returncode == 0 and big.stdout.rstrip().endswith("]")  # all of it, flushed
+
+
+def test_cli_choices_come_from_the_registries() -> None:
+    """A format, an export or a card state added to its registry is offered by the CLI, with
+    no list of its own to keep in step."""
+    import importlib
+
+    import click
+
+    from pmcards import mock
+    from pmcards.cardstate import STATE_OF_NAME
+    from pmcards.cli import browse, exchange, study
+    from pmcards.exporters import EXPORTS, takes
+    from pmcards.formats import FORMATS, detect
+
+    def choices(command: click.Command, name: str) -> list[str]:
+        param = next(p for p in command.params if p.name == name)
+        assert isinstance(param.type, click.Choice)
+        return list(param.type.choices)
+
+    assert choices(exchange.import_, "fmt") == ["auto", *FORMATS]
+    assert choices(exchange.export, "fmt") == list(EXPORTS)
+    assert choices(browse.cards, "state") == [*STATE_OF_NAME, "suspended", "buried"]
+    for fmt in FORMATS.values():
+        assert callable(importlib.import_module(f"pmcards.formats.{fmt.module}").parse)
+        for suffix in fmt.suffixes:
+            assert detect(Path(f"deck{suffix.upper()}")) == fmt.name
+    for export in EXPORTS.values():
+        assert callable(importlib.import_module(export.module).export)
+        for option in export.options:
+            param = next(p for p in exchange.export.params if p.name == option)
+            assert isinstance(param, click.Option) and param.help is not None
+            assert param.help.startswith(", ".join(takes(option)) + ": ")
+    minutes = next(p for p in study.mock.params if p.name == "minutes")
+    assert isinstance(minutes, click.Option) and minutes.help is not None
+    assert ",".join(f"{m:g}" for m in mock.DEFAULT_MINUTES) in minutes.help

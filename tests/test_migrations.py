@@ -44,8 +44,9 @@ def test_upgrade_from_first_schema_keeps_history(new_db: NewDb) -> None:
     # As the first pmcards wrote them: naive UTC text and 0/1 booleans on SQLite.
     false = "0" if sqlite else "false"
 
-    def ts(*args: int) -> datetime:
-        return datetime(*args) if sqlite else datetime(*args, tzinfo=UTC)
+    def ts(year: int, month: int, day: int, hour: int, minute: int) -> datetime:
+        naive = datetime(year, month, day, hour, minute)
+        return naive if sqlite else naive.replace(tzinfo=UTC)
 
     t = ts(2026, 1, 1, 10, 0)
     with engine.begin() as conn:

@@ -41,7 +41,7 @@ def build_history(home: Path, tmp_path: Path, cards: int = 110, seed: int = 3) -
         ids = list(conn.execute(select(c.id).order_by(c.id)).scalars())
         for card_id in ids:
             when = NOW - timedelta(days=130, hours=rng.random() * 24)
-            history = []
+            history: list[tuple[datetime, int]] = []
             for gap in (0, 1, 3, 8, 15, 30, 50):
                 when += timedelta(days=gap, hours=rng.random() * 6)
                 if history:

@@ -7,8 +7,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pmcards import scheduling
-from pmcards.cardstate import LEARNING, NEW, RELEARNING, REVIEW
-from pmcards.scheduling import Memory, format_interval, outcomes
+from pmcards.cardstate import LEARNING, NEW, RELEARNING, REVIEW, Memory
+from pmcards.scheduling import format_interval, outcomes
 from pmcards.settings import Settings
 
 UTC = UTC

@@ -11,17 +11,13 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import date
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from pmcards.formats import FORMATS
+from pmcards.formats import FORMATS, ExportOptions
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
-
-    from pmcards.queries import Scope
 
 
 @dataclass(frozen=True)
@@ -71,21 +67,16 @@ def takes(option: str) -> list[str]:
     return sorted(name for name, e in EXPORTS.items() if option in e.options)
 
 
-@dataclass(frozen=True)
-class ExportOptions:
-    format: str = "toml"
-    scope: Scope | None = None  # None: everything
-    order: str = "deck"
-    on: date | None = None
-    mode: str = "full"
-    paper: str = "a4"
-    template: Path | None = None
-    with_history: bool = False
-    # The moment the export is made (the CLI passes it; pages print it and predict from it).
-    now: Any = field(default=None)
-
-
 Exporter = Callable[["Connection", ExportOptions], bytes]
+__all__ = [
+    "EXPORTS",
+    "PAPERS",
+    "SHEET_MODES",
+    "SHEET_ORDERS",
+    "Export",
+    "ExportOptions",
+    "exporter",
+]
 
 
 def exporter(fmt: str) -> Exporter:

@@ -13,8 +13,8 @@ from sqlalchemy.engine import Connection
 
 from pmcards import settings as settings_mod
 from pmcards import stats
-from pmcards.exporters import ExportOptions
 from pmcards.exporters.templating import render
+from pmcards.formats import ExportOptions
 
 HEATMAP_WEEKS = 53
 CELL = 11  # px, including a 2px gap

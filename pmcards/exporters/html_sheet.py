@@ -16,8 +16,9 @@ from pmcards import settings as settings_mod
 from pmcards.cardstate import NEW
 from pmcards.clock import study_day
 from pmcards.errors import PmcardsError
-from pmcards.exporters import SHEET_ORDERS, ExportOptions
+from pmcards.exporters import SHEET_ORDERS
 from pmcards.exporters.templating import render
+from pmcards.formats import ExportOptions
 from pmcards.rows import Card
 
 

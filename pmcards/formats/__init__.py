@@ -16,11 +16,15 @@ import json
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pmcards.errors import DeckFormatError
+from pmcards.media import MediaFile
+
+if TYPE_CHECKING:
+    from pmcards.queries import Scope
 
 # Limits every format enforces on what it reads.
 MAX_FILE_BYTES = 50 * 1024 * 1024
@@ -75,14 +79,6 @@ class ParsedNote:
             ensure_ascii=False,
         )
         object.__setattr__(self, "checksum", hashlib.sha256(payload.encode()).hexdigest())
-
-
-@dataclass(frozen=True)
-class MediaFile:
-    """A media file from a package, under the safe name it is stored as."""
-
-    name: str
-    data: bytes
 
 
 @dataclass
@@ -168,6 +164,22 @@ class ParseOptions:
 
     name: str  # the format's name (csv_deck serves csv and tsv)
     stream: bool = False  # a big file's notes may be read while they are imported
+
+
+@dataclass(frozen=True)
+class ExportOptions:
+    """What `pmcards export` asks of an export (deck formats here, pages in `exporters`)."""
+
+    format: str = "toml"
+    scope: Scope | None = None  # None: everything
+    order: str = "deck"
+    on: date | None = None
+    mode: str = "full"
+    paper: str = "a4"
+    template: Path | None = None
+    with_history: bool = False
+    # The moment the export is made (the CLI passes it; pages print it and predict from it).
+    now: Any = field(default=None)
 
 
 def detect(path: Path, fmt: str = "auto") -> str:

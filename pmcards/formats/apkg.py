@@ -26,7 +26,6 @@ from pmcards.errors import DeckFormatError
 from pmcards.formats import (
     MAX_FIELD_CHARS,
     TAG,
-    MediaFile,
     ParsedCard,
     ParsedDeck,
     ParsedNote,
@@ -35,7 +34,7 @@ from pmcards.formats import (
 )
 from pmcards.formats._anki import Mapping, clean_tag, id_from_guid, map_notetype
 from pmcards.kinds import KINDS, QA_REVERSED, card_ords, note_problem
-from pmcards.media import safe_media_name
+from pmcards.media import MediaFile, safe_media_name
 
 MAX_COLLECTION_BYTES = 1024 * 1024 * 1024
 MAX_MEDIA_BYTES = 100 * 1024 * 1024

@@ -23,7 +23,7 @@ from sqlalchemy.engine import Connection
 
 from pmcards import markup, media, queries
 from pmcards.cardstate import LEARNING, NEW, RELEARNING, REVIEW
-from pmcards.exporters import ExportOptions
+from pmcards.formats import ExportOptions
 from pmcards.formats._anki import MODEL_OF_KIND, MODELS, guid_from_id
 from pmcards.formats._export import notes_in_scope
 from pmcards.kinds import KINDS

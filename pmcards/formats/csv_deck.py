@@ -36,7 +36,7 @@ from pmcards.kinds import KINDS, QA, QA_REVERSED, note_problem
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
 
-    from pmcards.exporters import ExportOptions
+    from pmcards.formats import ExportOptions
 
 SEPARATORS = {
     "comma": ",",

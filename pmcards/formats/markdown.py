@@ -41,7 +41,7 @@ from pmcards.kinds import KINDS, QA_REVERSED, note_problem
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
 
-    from pmcards.exporters import ExportOptions
+    from pmcards.formats import ExportOptions
     from pmcards.rows import Note
 
 # Every label comes from the kinds: a field is written "Label: text", and a note of a kind

@@ -39,7 +39,7 @@ from pmcards.kinds import KINDS, QA, note_problem
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
 
-    from pmcards.exporters import ExportOptions
+    from pmcards.formats import ExportOptions
 # A [[note]] line. TOML's whitespace is spaces and tabs only, and its lines end at \n (not
 # at the other line breaks Python's str knows): both are kept exact so that the streamed
 # and the whole-file parse agree on every note's line.

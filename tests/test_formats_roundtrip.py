@@ -112,8 +112,7 @@ def round_trip(
         for i, scope in enumerate(scopes):
             # A deck's scope includes its subdecks: export only the notes of that exact deck.
             if one_deck_per_file and any(
-                other.name.startswith(scope.deck + "::")
-                for other in decks  # type: ignore[operator]
+                other.name.startswith(f"{scope.deck}::") for other in decks
             ):
                 continue
             path = tmp / f"out{i}.{fmt}"

@@ -140,9 +140,9 @@ def test_rollover_hour_change_and_dst_night_session(tmp_path: Path) -> None:
     """A session through the night of a DST change, with the rollover inside the skipped
     hour, then the rollover hour changed: no crash, daily limits per study day."""
     store = _collection(tmp_path)
-    with store.write() as session:
-        settings_mod.save(session, "rollover_hour", 2)
-        settings_mod.save(session, "new_per_day", 2)
+    with store.write() as conn:
+        settings_mod.save(conn, "rollover_hour", 2)
+        settings_mod.save(conn, "new_per_day", 2)
     tz = ZoneInfo("America/New_York")
     # 2026-03-08: 02:00 does not exist in New York. Start at 01:30 EST.
     clock = FakeClock(datetime(2026, 3, 8, 1, 30, tzinfo=tz).astimezone(UTC))

@@ -348,7 +348,8 @@ def test_no_media_left_by_an_import_that_fails_in_a_streamed_file(
     from datetime import UTC, datetime
 
     from pmcards import media
-    from pmcards.formats import MediaFile, ParsedNote
+    from pmcards.formats import ParsedNote
+    from pmcards.media import MediaFile
 
     package = ParsedDeck(
         path=str(tmp_path / "p.apkg"),

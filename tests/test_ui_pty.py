@@ -14,14 +14,14 @@ import sqlalchemy as sa
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="needs a POSIX pty")
 
 
-def spawn(home: Path, *args: str) -> pexpect.spawn:
+def spawn(home: Path, *args: str, command: str = "review") -> "pexpect.spawn[str]":
     env = dict(
         os.environ, PMCARDS_HOME=str(home), TZ="UTC", COLUMNS="100", LINES="40", TERM="xterm"
     )
     env.pop("NO_COLOR", None)
     return pexpect.spawn(
         sys.executable,
-        ["-m", "pmcards", "review", *args],
+        ["-m", "pmcards", command, *args],
         env=env,
         encoding="utf-8",
         timeout=30,
@@ -74,7 +74,7 @@ def test_colour_in_terminal_and_ctrl_c(isolated_home: Path, collection_url: str)
     child.expect("show answer")
     child.send(" ")
     child.expect("Again")
-    assert "\x1b[1m" in child.before  # bold labels on a TTY
+    assert "\x1b[1m" in str(child.before)  # bold labels on a TTY
     child.send("4")
     child.expect("1 answered")
     child.sendintr()
@@ -108,6 +108,7 @@ def test_sigkill_mid_session_loses_no_answer(
         import time
 
         time.sleep(rng.random() * 0.05)
+    assert child.pid is not None
     os.kill(child.pid, signal.SIGKILL)
     child.expect(pexpect.EOF)
     logs, rows = check_db(collection_url)
@@ -133,7 +134,7 @@ def big_deck(path: Path, notes: int) -> Path:
     return path
 
 
-def spawn_import(home: Path, *args: str) -> pexpect.spawn:
+def spawn_import(home: Path, *args: str) -> "pexpect.spawn[str]":
     env = dict(os.environ, PMCARDS_HOME=str(home), TZ="UTC", TERM="xterm")
     return pexpect.spawn(
         sys.executable, ["-m", "pmcards", "import", *args], env=env, encoding="utf-8", timeout=60
@@ -161,3 +162,27 @@ def test_import_progress_bar_on_a_streamed_file(isolated_home: Path, tmp_path: P
     child.close()
     assert child.exitstatus == 1
     assert "Traceback" not in (child.before or "")
+
+
+def test_drill_keys_typed_ahead_and_ctrl_c(isolated_home: Path, collection_url: str) -> None:
+    """The drill reads keys as the review screen does: calls typed ahead are kept in order,
+    and Ctrl-C is a key that ends the drill after the answers already given."""
+    child = spawn(isolated_home, "--count", "5", command="drill")
+    child.expect("BAD or GOOD\\?")
+    child.send("b g ")  # two calls and the key to move on between them, typed at once
+    child.expect("Drill 3/5")
+    child.sendintr()
+    child.expect("Right: \\d of 2")
+    child.expect(pexpect.EOF)
+    logs, _ = check_db(collection_url)
+    assert logs == 2
+
+
+def test_mock_ctrl_c_records_nothing(isolated_home: Path, collection_url: str) -> None:
+    child = spawn(isolated_home, "--minutes", "1,1,1", command="mock")
+    child.expect("Phase 1 of 3")
+    child.sendintr()
+    child.expect("nothing recorded")
+    child.expect(pexpect.EOF)
+    logs, _ = check_db(collection_url)
+    assert logs == 0

@@ -3,7 +3,7 @@
 Each run copies one prepared collection and kills one real pmcards process; afterwards every
 answer acknowledged on screen is in the database, every card's state is what its last
 review-log row says, and SQLite's integrity check is ok (`faults.verify`). With the six
-kills of test_pty.py, the suite tries 60 kill points; bench/stress_kill.py tries more.
+kills of test_ui_pty.py, the suite tries 60 kill points; bench/stress_kill.py tries more.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 import faults
+import pexpect
 import pytest
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="needs a POSIX pty and SIGKILL")
@@ -81,7 +82,7 @@ def test_keys_typed_ahead_are_never_dropped(prepared: Path, tmp_path: Path) -> N
         child.expect("5 answered")
         child.send("q")
         child.expect("Cards answered: 5")
-        child.expect(faults.pexpect.EOF)
+        child.expect(pexpect.EOF)
     finally:
         child.close(force=True)
     assert faults.verify(home / faults.DB).logs == 5

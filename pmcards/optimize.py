@@ -197,6 +197,7 @@ class Fit:
     desired_retention: float
     recommended_retention: float | None
     deck_size: int
+    new_per_day: int
     workload_current: Workload | None
     workload_recommended: Workload | None
     histories: dict[int, list[tuple[datetime, int]]]
@@ -229,6 +230,7 @@ class Fit:
             "workload": {
                 "days": HORIZON_DAYS,
                 "deck_size": self.deck_size,
+                "new_per_day": self.new_per_day,
                 "current": self.workload_current.to_json() if self.workload_current else None,
                 "recommended": (
                     self.workload_recommended.to_json() if self.workload_recommended else None
@@ -329,6 +331,7 @@ def fit(conn: Connection, now: datetime) -> Fit:
         desired_retention=settings.desired_retention,
         recommended_retention=recommended,
         deck_size=config.deck_size,
+        new_per_day=config.new_per_day,
         workload_current=workload_current,
         workload_recommended=workload_recommended,
         histories=replay_histories(answers, next_day_at),
@@ -491,8 +494,8 @@ def require_engine() -> None:
 
 def format_result(result: Fit) -> str:
     lines = [
-        f"Fitted on {result.items} of your answers ({result.reviews} answers to "
-        f"{result.cards} cards; an answer counts when it falls on a later day than the "
+        f"Fitted on {result.items:,} of your answers ({result.reviews:,} answers to "
+        f"{result.cards:,} cards; an answer counts when it falls on a later day than the "
         "card's previous one, as in Anki).",
         "",
         "      current    fitted",
@@ -525,14 +528,15 @@ def _format_retention(result: Fit) -> list[str]:
     else:
         lines.append(
             f"Desired retention: {current:.2f} now, {recommended:.2f} recommended: the least "
-            "study time per card remembered, in a simulated year of "
-            f"{result.deck_size} cards with your answer times and the fitted parameters."
+            f"study time per card remembered, in a simulated year of {result.deck_size:,} cards "
+            f"learned at {result.new_per_day} a day, with your answer times and the fitted "
+            "parameters."
         )
     for load in (result.workload_current, result.workload_recommended):
         if load is not None and (load is result.workload_current or recommended != current):
             lines.append(
                 f"  at {load.desired_retention:.2f}: {load.minutes_per_day:.1f} min a day, "
-                f"{load.answers_per_day:.0f} answers a day, {load.remembered:.0f} cards "
+                f"{load.answers_per_day:,.0f} answers a day, {load.remembered:,.0f} cards "
                 "remembered after a year"
             )
     return lines

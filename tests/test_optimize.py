@@ -229,7 +229,7 @@ def test_json_is_one_stable_document(tmp_path: Path) -> None:
     retention = data["desired_retention"]
     assert retention["current"] == 0.9 and 0.7 <= retention["recommended"] <= 0.95
     workload = data["workload"]
-    assert (workload["days"], workload["deck_size"]) == (365, 110)
+    assert (workload["days"], workload["deck_size"], workload["new_per_day"]) == (365, 110, 20)
     current, recommended = workload["current"], workload["recommended"]
     assert list(current) == [
         "desired_retention",

@@ -399,6 +399,7 @@ def machine() -> dict[str, str]:
         "python": platform.python_version(),
         "commit": commit + (" (with uncommitted changes)" if dirty else ""),
         "fsrs_rs": version("fsrs-rs-python"),
+        "load": " / ".join(f"{x:.1f}" for x in os.getloadavg()),
     }
 
 
@@ -411,7 +412,8 @@ def report(results: dict[str, Any], runs: int, label: str) -> str:
         "",
         f"Made by `python bench/optimize.py`. Machine: {info['cores']} cores ({info['cpu']}), "
         f"Python {info['python']}, fsrs-rs-python {info['fsrs_rs']}; commit {info['commit']}; "
-        f"whole-process medians of {runs} runs (peak memory: GNU time's `%M`). Synthetic logs "
+        f"whole-process medians of {runs} runs (peak memory: GNU time's `%M`); load average "
+        f"at the end {info['load']} (1/5/15 min: other work on the machine). Synthetic logs "
         "(see the script's docstring).",
         "",
         head,

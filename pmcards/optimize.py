@@ -550,13 +550,14 @@ def format_applied(result: Fit) -> str:
         )
     done = []
     if result.changed:
-        done.append("saved the fitted parameters")
+        done.append("Saved the fitted parameters")
     if result.retention_set is not None:
         done.append(f"set desired retention to {result.retention_set:.2f}")
     if not done:
         return "Nothing to change: your parameters are already the best fit."
-    said = " and ".join(done)
+    done.append(f"rescheduled {result.rescheduled:,} cards")
+    said = ", ".join(done[:-1]) + " and " + done[-1]
     return (
-        f"{said[0].upper()}{said[1:]}, and rescheduled {result.rescheduled} cards. "
+        f"{said[0].upper()}{said[1:]}. "
         "(pmcards config parameters --reset goes back to the default parameters.)"
     )

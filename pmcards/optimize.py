@@ -1,168 +1,460 @@
-"""Fitting FSRS's parameters to the user's own review log, with py-fsrs's optimizer.
+"""Fitting FSRS's parameters to the user's review log, on FSRS's Rust engine.
 
-The optimizer needs PyTorch, so it is an optional extra (`pmcards[optimizer]`) and loads
-only here. The fit, the comparison and the rescheduling all replay each card's answers
-through py-fsrs: a card's memory is a function of its history and the parameters.
+The fit, its scores and the recommended retention come from fsrs-rs (the engine Anki
+embeds, on PyPI as `fsrs-rs-python`), fed the training set Anki would build from the same
+log (`fsrs_items`). py-fsrs still schedules every answer; here it only replays each card's
+answers under the new parameters when they are applied, as the review session would have
+scheduled them.
 """
 
 from __future__ import annotations
 
-import importlib.util
-import itertools
-from collections import defaultdict
-from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+import math
+import struct
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Self
 
-from fsrs import Rating
-from sqlalchemy import select
+from sqlalchemy import func, select
 
-from pmcards import scheduling, schema
+from pmcards import fsrs_items, scheduling, schema
 from pmcards import settings as settings_mod
-from pmcards.cardstate import NEW
+from pmcards.clock import study_day
 from pmcards.errors import PmcardsError
+from pmcards.fsrs_items import Answer, TrainingSet, UserCosts
 from pmcards.queries import C, L
 from pmcards.settings import Settings
 
 if TYPE_CHECKING:
+    import fsrs_rs_python
     from sqlalchemy.engine import Connection
 
-# py-fsrs's optimizer returns its defaults below one mini-batch of reviews (512) that fall on
-# a later day than the card's previous answer; we say so rather than "fit" the defaults.
-MIN_REVIEWS = 512
-WORKLOAD_DAYS = 30
-# Mock interviews rate a whole answer's coverage, not recall of one card: not fitted on.
-FIT_SOURCES = ("review", "drill", "import")
+# As Anki's "Optimize" button: 8 passes over the training set (fsrs-rs's default is 5).
+EPOCHS = 8
+# The recommended retention: fsrs-rs searches 0.70-0.95 for the least study time per card
+# remembered, over a simulated year, each retention scored on 16 seeded runs (42..57).
+HORIZON_DAYS = 365
+SEEDS = tuple(range(42, 58))
+RETENTION_RANGE = (0.70, 0.95)  # fsrs-rs's search range, and Anki's clamp of its answer
+MOCK = "mock"  # mock interviews rate a whole answer's coverage, not the recall of one card
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """How well a set of parameters predicts the answers, as Anki's evaluator scores it:
+    log loss and RMSE over bins of similar histories, recent items weighted more."""
+
+    log_loss: float
+    rmse_bins: float
+
+    def to_json(self) -> dict[str, float]:
+        return {"log_loss": self.log_loss, "rmse_bins": self.rmse_bins}
+
+
+@dataclass(frozen=True)
+class SimulatorSettings:
+    """What fsrs-rs's simulator needs beyond the parameters: the deck, the limits, and the
+    user's rating habits and answer times (`fsrs_items.user_costs`)."""
+
+    deck_size: int
+    days: int
+    new_per_day: int
+    reviews_per_day: int
+    maximum_interval: int
+    learning_steps: int
+    relearning_steps: int
+    suspend_after_lapses: int | None
+    costs: UserCosts
+
+    @classmethod
+    def of(cls, settings: Settings, deck_size: int, costs: UserCosts, days: int) -> Self:
+        return cls(
+            deck_size=max(1, deck_size),
+            days=days,
+            # With no new cards a day the simulated deck is never learned; the default
+            # pace stands in.
+            new_per_day=settings.new_per_day or Settings().new_per_day,
+            reviews_per_day=settings.reviews_per_day,
+            maximum_interval=settings.maximum_interval,
+            learning_steps=len(settings.learning_steps),
+            relearning_steps=len(settings.relearning_steps),
+            suspend_after_lapses=settings.leech_threshold,
+            costs=costs,
+        )
+
+    def to_fsrs_rs(self) -> fsrs_rs_python.SimulatorConfig:
+        import fsrs_rs_python as rs
+
+        costs = self.costs
+        return rs.SimulatorConfig(
+            deck_size=self.deck_size,
+            learn_span=self.days,
+            max_cost_perday=math.inf,
+            max_ivl=float(self.maximum_interval),
+            first_rating_prob=list(costs.first_rating_prob),
+            review_rating_prob=list(costs.review_rating_prob),
+            learn_limit=self.new_per_day,
+            review_limit=self.reviews_per_day,
+            # pmcards' new-card and review limits are counted apart.
+            new_cards_ignore_review_limit=True,
+            learning_step_transitions=[list(r) for r in costs.learning_step_transitions],
+            relearning_step_transitions=[list(r) for r in costs.relearning_step_transitions],
+            state_rating_costs=[list(r) for r in costs.state_rating_costs],
+            learning_step_count=self.learning_steps,
+            relearning_step_count=self.relearning_steps,
+            suspend_after_lapses=self.suspend_after_lapses,
+        )
+
+
+@dataclass(frozen=True)
+class Simulation:
+    """One simulated run, day by day (index 0 is the first simulated day)."""
+
+    reviews: tuple[int, ...]  # review answers (learned cards)
+    learned: tuple[int, ...]  # new cards introduced
+    seconds: tuple[float, ...]  # study time, from the user's answer times
+    memorized: tuple[float, ...]  # sum of every learned card's recall probability
+
+
+def simulate(
+    parameters: Sequence[float],
+    desired_retention: float,
+    config: SimulatorSettings,
+    seed: int = SEEDS[0],
+) -> Simulation:
+    """fsrs-rs's simulator: `config.deck_size` new cards learned at `config.new_per_day` a day
+    and reviewed at `desired_retention` for `config.days` days. Deterministic for a seed.
+
+    fsrs-rs-python 0.9.3 simulates a deck from scratch only: its `simulate` takes no cards
+    already studied (fsrs-rs itself can; the binding does not pass them on)."""
+    import fsrs_rs_python as rs
+
+    result = rs.simulate(list(parameters), desired_retention, config.to_fsrs_rs(), seed)
+    return Simulation(
+        reviews=tuple(result.review_cnt_per_day),
+        learned=tuple(result.learn_cnt_per_day),
+        seconds=tuple(result.cost_per_day),
+        memorized=tuple(result.memorized_cnt_per_day),
+    )
+
+
+@dataclass(frozen=True)
+class Workload:
+    """The simulated year at one desired retention, averaged over the seeds."""
+
+    desired_retention: float
+    minutes_per_day: float
+    answers_per_day: float  # reviews and new cards
+    remembered: float  # cards you would recall at the end (sum of recall probabilities)
+
+    def to_json(self) -> dict[str, float]:
+        return {
+            "desired_retention": self.desired_retention,
+            "minutes_per_day": self.minutes_per_day,
+            "answers_per_day": self.answers_per_day,
+            "remembered": self.remembered,
+        }
+
+
+def workload(
+    parameters: Sequence[float], desired_retention: float, config: SimulatorSettings
+) -> Workload:
+    """The expected workload at a retention: the runs fsrs-rs's search scores it on."""
+    runs = [simulate(parameters, desired_retention, config, seed) for seed in SEEDS]
+    days = config.days
+    return Workload(
+        desired_retention=desired_retention,
+        minutes_per_day=sum(sum(r.seconds) for r in runs) / len(runs) / days / 60,
+        answers_per_day=sum(sum(r.reviews) + sum(r.learned) for r in runs) / len(runs) / days,
+        remembered=sum(r.memorized[-1] for r in runs) / len(runs),
+    )
+
+
+def optimal_retention(parameters: Sequence[float], config: SimulatorSettings) -> float | None:
+    """fsrs-rs's `optimal_retention` (what Anki's "compute minimum recommended retention"
+    calls): the desired retention with the least simulated study time per card remembered,
+    to two decimals. None when its search does not converge."""
+    import fsrs_rs_python as rs
+
+    try:
+        value: float = rs.optimal_retention(config.to_fsrs_rs(), list(parameters))
+    except ValueError:
+        return None
+    low, high = RETENTION_RANGE
+    return round(min(max(value, low), high), 2)
 
 
 @dataclass
 class Fit:
-    reviews: int  # answers in the log used for fitting
-    usable: int  # of them, on a later day than the card's previous answer
-    old: tuple[float, ...]
-    new: tuple[float, ...] | None = None
-    loss_old: float | None = None
-    loss_new: float | None = None
-    workload_old: int = 0  # reviews in the next WORKLOAD_DAYS days, every answer Good
-    workload_new: int = 0
-    cards: int = 0  # cards with a history
+    reviews: int  # answers in the training histories (Anki's "reviews")
+    items: int  # training items: answers on a later day than the card's previous one
+    cards: int
+    current: tuple[float, ...]
+    fitted: tuple[float, ...]
+    current_score: Evaluation
+    fitted_score: Evaluation
+    desired_retention: float
+    recommended_retention: float | None
+    deck_size: int
+    new_per_day: int
+    workload_current: Workload | None
+    workload_recommended: Workload | None
+    histories: dict[int, list[tuple[datetime, int]]]
     rescheduled: int | None = None
-    histories: dict[int, list[tuple[datetime, int]]] = field(default_factory=dict, repr=False)
+    retention_set: float | None = None
+
+    @property
+    def changed(self) -> bool:
+        return self.fitted != self.current
 
     def to_json(self) -> dict[str, Any]:
+        """The `pmcards optimize --json` shape (stable: tests and scripts parse it)."""
         return {
             "reviews": self.reviews,
-            "usable_reviews": self.usable,
-            "minimum": MIN_REVIEWS,
-            "old_parameters": list(self.old),
-            "new_parameters": list(self.new) if self.new is not None else None,
-            "log_loss_old": self.loss_old,
-            "log_loss_new": self.loss_new,
-            "workload_days": WORKLOAD_DAYS,
-            "workload_old": self.workload_old,
-            "workload_new": self.workload_new,
+            "items": self.items,
             "cards": self.cards,
-            "rescheduled": self.rescheduled,
+            "parameters": {
+                "current": list(self.current),
+                "fitted": list(self.fitted),
+                "changed": self.changed,
+            },
+            "evaluation": {
+                "current": self.current_score.to_json(),
+                "fitted": self.fitted_score.to_json(),
+            },
+            "desired_retention": {
+                "current": self.desired_retention,
+                "recommended": self.recommended_retention,
+            },
+            "workload": {
+                "days": HORIZON_DAYS,
+                "deck_size": self.deck_size,
+                "new_per_day": self.new_per_day,
+                "current": self.workload_current.to_json() if self.workload_current else None,
+                "recommended": (
+                    self.workload_recommended.to_json() if self.workload_recommended else None
+                ),
+            },
+            "applied": {
+                "rescheduled": self.rescheduled,
+                "desired_retention": self.retention_set,
+            },
         }
 
 
-def load_histories(conn: Connection) -> dict[int, list[tuple[datetime, int]]]:
-    """Each card's answers (time, rating), in order, for the cards whose log starts at
-    their first answer (a card brought in with memory but a partial log is left alone)."""
+def load_answers(conn: Connection) -> list[Answer]:
+    """The whole review log, by card and in time order."""
     rows = conn.execute(
-        select(L.card_id, L.reviewed_at, L.rating, L.state_before)
-        .where(L.source.in_(FIT_SOURCES))
-        .order_by(L.card_id, L.reviewed_at, L.id)
+        select(
+            L.card_id, L.reviewed_at, L.rating, L.state_before, L.duration_ms, L.source
+        ).order_by(L.card_id, L.reviewed_at, L.id)
     )
-    histories: dict[int, list[tuple[datetime, int]]] = defaultdict(list)
-    complete: dict[int, bool] = {}
-    for card_id, when, rating, state_before in rows:
-        if card_id not in complete:
-            complete[card_id] = state_before == NEW
-        histories[card_id].append((when, int(rating)))
-    return {cid: h for cid, h in histories.items() if complete[cid]}
+    return [
+        Answer(
+            card_id=card_id,
+            reviewed_at=when,
+            rating=int(rating),
+            kind=fsrs_items.kind_of(state_before),
+            duration_ms=duration,
+            recall=source != MOCK,
+        )
+        for card_id, when, rating, state_before, duration, source in rows
+    ]
 
 
-def usable_reviews(histories: dict[int, list[tuple[datetime, int]]]) -> int:
-    return sum(
-        1
-        for history in histories.values()
-        for (before, _), (when, _) in itertools.pairwise(history)
-        if (when - before).days > 0
+def simulator_settings(
+    conn: Connection, now: datetime, days: int = HORIZON_DAYS
+) -> SimulatorSettings:
+    """The simulator's settings for this collection: its limits, its cards (all but the
+    suspended), and the user's rating habits and answer times from the log. With
+    `simulate`, what another part of pmcards needs to simulate the user's study."""
+    settings = settings_mod.load(conn)
+    next_day_at = next_day_start(settings, now)
+    return _simulator_settings(conn, settings, load_answers(conn), next_day_at, days)
+
+
+def _simulator_settings(
+    conn: Connection,
+    settings: Settings,
+    answers: Sequence[Answer],
+    next_day_at: datetime,
+    days: int,
+) -> SimulatorSettings:
+    unsuspended = select(func.count()).select_from(schema.cards).where(C.suspended.is_(False))
+    deck_size = int(conn.scalar(unsuspended) or 0)
+    return SimulatorSettings.of(
+        settings, deck_size, fsrs_items.user_costs(answers, next_day_at), days
     )
 
 
-def optimizer_installed() -> bool:
-    return all(importlib.util.find_spec(m) is not None for m in ("torch", "pandas", "tqdm"))
+def next_day_start(settings: Settings, now: datetime) -> datetime:
+    """Anki's `next_day_at`: the start of the next study day, the origin of its day grid."""
+    return study_day(now, settings.rollover_hour).end
 
 
 def fit(conn: Connection, now: datetime) -> Fit:
-    """Fit the parameters; raises a clear error when the log is too small or the optimizer
-    extra is missing."""
+    """Fit the parameters, score both sets, and recommend a desired retention. Raises a
+    clear error when the log holds nothing to fit on."""
+    require_engine()
     settings = settings_mod.load(conn)
-    histories = load_histories(conn)
-    result = Fit(
-        reviews=sum(len(h) for h in histories.values()),
-        usable=usable_reviews(histories),
-        old=settings.fsrs_parameters(),
-        cards=len(histories),
-        histories=histories,
+    answers = load_answers(conn)
+    next_day_at = next_day_start(settings, now)
+    training = fsrs_items.training_set(answers, next_day_at)
+    if not training.items:
+        raise PmcardsError(
+            f"too few reviews to fit: {len(answers)} answers, none of them on a later day "
+            "than the card's previous answer. Keep reviewing and try again; until then the "
+            "default parameters serve you well."
+        )
+    current = settings.fsrs_parameters()
+    items, card_ids = _fsrs_rs_items(training)
+    fitted, current_score, fitted_score = fit_parameters(
+        items, card_ids, current, _relearning_steps(settings)
     )
-    if result.usable < MIN_REVIEWS:
-        raise PmcardsError(
-            f"too few reviews to fit: {result.usable} answers on a later day than the card's "
-            f"previous one, and FSRS's optimizer needs at least {MIN_REVIEWS}. Keep reviewing "
-            "and try again; until then the default parameters serve you well."
+    config = _simulator_settings(conn, settings, answers, next_day_at, HORIZON_DAYS)
+    recommended = optimal_retention(fitted, config)
+    workload_current = workload(fitted, settings.desired_retention, config)
+    workload_recommended: Workload | None = workload_current
+    if recommended is None:
+        workload_recommended = None
+    elif recommended != settings.desired_retention:
+        workload_recommended = workload(fitted, recommended, config)
+    return Fit(
+        reviews=training.reviews,
+        items=len(items),
+        cards=len({h.card_id for h in training.histories}),
+        current=current,
+        fitted=fitted,
+        current_score=current_score,
+        fitted_score=fitted_score,
+        desired_retention=settings.desired_retention,
+        recommended_retention=recommended,
+        deck_size=config.deck_size,
+        new_per_day=config.new_per_day,
+        workload_current=workload_current,
+        workload_recommended=workload_recommended,
+        histories=replay_histories(answers, next_day_at),
+    )
+
+
+def fit_parameters(
+    items: list[fsrs_rs_python.FSRSItem],
+    card_ids: list[int],
+    current: tuple[float, ...],
+    relearning_steps: int,
+) -> tuple[tuple[float, ...], Evaluation, Evaluation]:
+    """fsrs-rs's fit, as Anki's `compute_params` runs it: Anki's outlier filter and recency
+    weights (both inside fsrs-rs), 8 epochs, and the current parameters kept when the fit
+    does not predict the log better. Returns the parameters, and the scores of the current
+    and of the returned set."""
+    import fsrs_rs_python as rs
+
+    try:
+        fitted = rs.FSRS(list(current)).compute_parameters(
+            items,
+            card_ids=card_ids,
+            enable_short_term=True,
+            num_relearning_steps=relearning_steps,
+            training_config=rs.TrainingConfig(num_epochs=EPOCHS),
         )
-    if not optimizer_installed():
-        raise PmcardsError(
-            "the FSRS optimizer is an optional extra: install it with "
-            "pip install 'pmcards[optimizer]' (it brings PyTorch)"
-        )
-    from fsrs import ReviewLog
-    from fsrs.optimizer import Optimizer
-
-    logs = [
-        ReviewLog(card_id=cid, rating=Rating(rating), review_datetime=when, review_duration=None)
-        for cid, history in histories.items()
-        for when, rating in history
-    ]
-    optimizer = Optimizer(logs)
-    new = tuple(float(p) for p in optimizer.compute_optimal_parameters())
-    result.new = new
-    try:  # the optimizer's own loss: how well each set predicts your answers
-        result.loss_old = round(optimizer._compute_batch_loss(parameters=list(result.old)), 4)
-        result.loss_new = round(optimizer._compute_batch_loss(parameters=list(new)), 4)
-    except AttributeError:  # pragma: no cover - a later py-fsrs may rename it
-        pass
-    result.workload_old = workload(replace(settings, parameters=result.old), histories, now)
-    result.workload_new = workload(replace(settings, parameters=new), histories, now)
-    return result
+    except ValueError as exc:
+        raise PmcardsError(f"FSRS could not fit your review log: {exc}") from None
+    result = tuple(_shortest(w) for w in fitted)
+    current_score, fitted_score = evaluate(current, items), evaluate(result, items)
+    if current_score.log_loss <= fitted_score.log_loss and (
+        relearning_steps <= 1 or _short_term_shrinks(current, relearning_steps)
+    ):
+        return current, current_score, current_score
+    return result, current_score, fitted_score
 
 
-def workload(
-    settings: Settings, histories: dict[int, list[tuple[datetime, int]]], now: datetime
+def _shortest(value: float) -> float:
+    """fsrs-rs works in 32-bit floats: the shortest decimal that is the same 32-bit value
+    (what Anki shows and stores). A bound such as 0.8 is 0.800000011920929 as a 32-bit
+    float, which py-fsrs's range check would refuse; 0.8 is the value meant."""
+
+    def single(x: float) -> float:
+        return float(struct.unpack("f", struct.pack("f", x))[0])
+
+    target = single(value)
+    for digits in range(1, 10):  # 9 significant digits always round-trip a 32-bit float
+        shortest = float(f"{target:.{digits}g}")
+        if single(shortest) == target:
+            return shortest
+    return target
+
+
+def _short_term_shrinks(parameters: tuple[float, ...], relearning_steps: int) -> bool:
+    """Anki's second test, with several relearning steps in a day: keep the current set
+    only if its relearning steps leave a lapsed card's stability below where it began."""
+    import fsrs_rs_python as rs
+
+    fsrs = rs.FSRS(list(parameters))
+    start = rs.MemoryState(1.0, 1.0)
+    memory = fsrs.next_states(start, 0.9, 2).again.memory
+    for _ in range(relearning_steps):
+        memory = fsrs.next_states(memory, 0.9, 0).good.memory
+    return memory.stability < start.stability
+
+
+def evaluate(parameters: Sequence[float], items: list[fsrs_rs_python.FSRSItem]) -> Evaluation:
+    """Anki's evaluator (`evaluate_params_legacy`): fsrs-rs's evaluation on every item."""
+    import fsrs_rs_python as rs
+
+    try:
+        result = rs.FSRS(list(parameters)).evaluate(items)
+    except ValueError as exc:
+        raise PmcardsError(f"FSRS could not score the parameters: {exc}") from None
+    return Evaluation(log_loss=float(result.log_loss), rmse_bins=float(result.rmse_bins))
+
+
+def _fsrs_rs_items(
+    training: TrainingSet,
+) -> tuple[list[fsrs_rs_python.FSRSItem], list[int]]:
+    import fsrs_rs_python as rs
+
+    # One FSRSReview per answer, shared by the items of its card (an item copies them).
+    reviews = [[rs.FSRSReview(r, d) for r, d in h.reviews] for h in training.histories]
+    items = [rs.FSRSItem(reviews[index][:length]) for index, length in training.items]
+    return items, training.card_ids()
+
+
+def _relearning_steps(settings: Settings) -> int:
+    minutes = [step.total_seconds() / 60 for step in settings.relearning_step_deltas()]
+    return fsrs_items.relearning_steps_in_a_day(minutes)
+
+
+def replay_histories(
+    answers: Sequence[Answer], next_day_at: datetime
+) -> dict[int, list[tuple[datetime, int]]]:
+    """Each card's answers from the first of its last learning run: what `apply` replays.
+    A card with no learning answer in its log (brought in with memory) is left alone."""
+    histories: dict[int, list[tuple[datetime, int]]] = {}
+    start = 0
+    for end in range(1, len(answers) + 1):
+        if end == len(answers) or answers[end].card_id != answers[start].card_id:
+            history = fsrs_items.card_history(answers[start:end], next_day_at)
+            if history is not None:
+                histories[history.card_id] = [(a.reviewed_at, a.rating) for a in history.answers]
+            start = end
+    return histories
+
+
+def apply(
+    conn: Connection, result: Fit, now: datetime, desired_retention: float | None = None
 ) -> int:
-    """Reviews over the next WORKLOAD_DAYS days under `settings`, from each card's replayed
-    memory, if every answer is Good."""
-    plain = replace(settings, fuzz=False)
-    end = now + timedelta(days=WORKLOAD_DAYS)
-    count = 0
-    for card_id, history in histories.items():
-        memory = scheduling.replay(plain, history)[-1][1]
-        while memory.due < end:
-            when = max(memory.due, now)
-            memory = scheduling.outcomes(plain, memory, when, card_id)[Rating.Good].memory
-            count += 1
-    return count
-
-
-def apply(conn: Connection, result: Fit, now: datetime) -> int:
-    """Save the fitted parameters and give each card with a history the memory and due date
-    the new parameters give it (its answers replayed). Returns the cards rescheduled."""
-    if result.new is None:
-        raise PmcardsError("nothing to apply: the fit did not run")
-    settings_mod.save(conn, "parameters", result.new)
+    """Save the fitted parameters (and the desired retention, if given), and give each card
+    with a history the memory and due date they give it, its answers replayed through
+    py-fsrs as the review session would have scheduled them. Returns the cards
+    rescheduled."""
+    if desired_retention is not None:
+        settings_mod.save(conn, "desired_retention", desired_retention)
+        result.retention_set = desired_retention
+    if result.changed:
+        settings_mod.save(conn, "parameters", result.fitted)
+    if not result.changed and desired_retention is None:
+        return 0
     settings = replace(settings_mod.load(conn), fuzz=False)
     existing = {row.id for row in conn.execute(select(C.id))}
     rows = []
@@ -185,29 +477,87 @@ def apply(conn: Connection, result: Fit, now: datetime) -> int:
     return len(rows)
 
 
+def require_engine() -> None:
+    """fsrs-rs-python is a default dependency, but a broken install should say what is
+    missing rather than show a traceback. It loads here, on first use."""
+    try:
+        import fsrs_rs_python  # noqa: F401
+    except ImportError:
+        raise PmcardsError(
+            "FSRS's Rust engine (the fsrs-rs-python package) is missing: reinstall pmcards "
+            "with pip install --force-reinstall pmcards"
+        ) from None
+
+
+# -- the report ------------------------------------------------------------------------------
+
+
 def format_result(result: Fit) -> str:
-    assert result.new is not None
     lines = [
-        f"Fitted on {result.reviews} answers of {result.cards} cards "
-        f"({result.usable} on a later day than the card's previous answer).",
+        f"Fitted on {result.items:,} of your answers ({result.reviews:,} answers to "
+        f"{result.cards:,} cards; an answer counts when it falls on a later day than the "
+        "card's previous one, as in Anki).",
         "",
         "      current    fitted",
     ]
-    for i, (old, new) in enumerate(zip(result.old, result.new, strict=True)):
+    for i, (old, new) in enumerate(zip(result.current, result.fitted, strict=True)):
         lines.append(f"w{i:<3} {old:>8.4f}  {new:>8.4f}")
-    if result.loss_old is not None and result.loss_new is not None:
-        lines += ["", f"Log loss on your answers: {result.loss_old} now, {result.loss_new} fitted"]
-    change = result.workload_new - result.workload_old
-    pct = f" ({change / result.workload_old:+.0%})" if result.workload_old else ""
-    lines.append(
-        f"Expected reviews in the next {WORKLOAD_DAYS} days: {result.workload_old} now, "
-        f"{result.workload_new} fitted{pct}"
-    )
-    if result.rescheduled is None:
-        lines.append("Nothing saved: run pmcards optimize --apply to use the fitted parameters.")
+    if not result.changed:
+        lines.append("Your current parameters already predict your answers best: kept.")
+    before, after = result.current_score, result.fitted_score
+    lines += [
+        "",
+        "How well each set predicts your answers (Anki's evaluator; lower is better):",
+        f"  log loss     {before.log_loss:.4f} current, {after.log_loss:.4f} fitted",
+        f"  RMSE (bins)  {before.rmse_bins:.4f} current, {after.rmse_bins:.4f} fitted",
+        "",
+    ]
+    lines += _format_retention(result)
+    return "\n".join(lines)
+
+
+def _format_retention(result: Fit) -> list[str]:
+    current = result.desired_retention
+    recommended = result.recommended_retention
+    lines = []
+    if recommended is None:
+        lines.append(
+            f"Desired retention: {current:.2f}. FSRS's search for the retention with the "
+            "least work did not settle: no recommendation."
+        )
     else:
         lines.append(
-            f"Saved the fitted parameters and rescheduled {result.rescheduled} cards. "
-            "(pmcards config parameters --reset goes back to the defaults.)"
+            f"Desired retention: {current:.2f} now, {recommended:.2f} recommended: the least "
+            f"study time per card remembered, in a simulated year of {result.deck_size:,} cards "
+            f"learned at {result.new_per_day} a day, with your answer times and the fitted "
+            "parameters."
         )
-    return "\n".join(lines)
+    for load in (result.workload_current, result.workload_recommended):
+        if load is not None and (load is result.workload_current or recommended != current):
+            lines.append(
+                f"  at {load.desired_retention:.2f}: {load.minutes_per_day:.1f} min a day, "
+                f"{load.answers_per_day:,.0f} answers a day, {load.remembered:,.0f} cards "
+                "remembered after a year"
+            )
+    return lines
+
+
+def format_applied(result: Fit) -> str:
+    if result.rescheduled is None:
+        return (
+            "Nothing saved: pmcards optimize --apply saves the fitted parameters and "
+            "offers the recommended retention."
+        )
+    done = []
+    if result.changed:
+        done.append("Saved the fitted parameters")
+    if result.retention_set is not None:
+        done.append(f"set desired retention to {result.retention_set:.2f}")
+    if not done:
+        return "Nothing to change: your parameters are already the best fit."
+    done.append(f"rescheduled {result.rescheduled:,} cards")
+    said = ", ".join(done[:-1]) + " and " + done[-1]
+    return (
+        f"{said[0].upper()}{said[1:]}. "
+        "(pmcards config parameters --reset goes back to the default parameters.)"
+    )

@@ -261,14 +261,26 @@ def mock(
 
 @cli.command()
 @click.option("--apply", "apply_", is_flag=True, help="Save the new parameters and reschedule.")
+@click.option(
+    "--set-retention/--keep-retention",
+    default=None,
+    help="With --apply: also set the recommended desired retention, or keep yours, "
+    "without asking (--json never asks, and keeps it unless --set-retention).",
+)
 @json_option
 @click.pass_context
-def optimize(ctx: click.Context, apply_: bool, as_json: bool) -> None:
-    """Fit the FSRS parameters to your own review log.
+def optimize(ctx: click.Context, apply_: bool, set_retention: bool | None, as_json: bool) -> None:
+    """Fit the FSRS parameters to your own review log, as Anki does.
 
-    Needs the optimizer extra: pip install 'pmcards[optimizer]'. Shows the current and
-    fitted parameters and the expected change in workload; --apply saves them and
-    reschedules every studied card as if the new parameters had always been used.
+    Shows the current and fitted parameters, how well each predicts your answers (log loss
+    and RMSE, as Anki's evaluator computes them), and the desired retention that costs
+    least study time per card remembered, with the expected workload at yours and at it.
+    --apply saves the parameters, offers the recommended retention, and reschedules every
+    studied card as if they had always been used.
+
+    Example:
+
+        pmcards optimize --apply --keep-retention
     """
     from pmcards import optimize as opt
 
@@ -276,10 +288,19 @@ def optimize(ctx: click.Context, apply_: bool, as_json: bool) -> None:
     with collection(ctx) as store:
         with store.read() as conn:
             result = opt.fit(conn, moment)
+        if not as_json:
+            click.echo(opt.format_result(result))
         if apply_:
+            recommended = result.recommended_retention
+            offer = recommended is not None and recommended != result.desired_retention
+            if offer and set_retention is None and not as_json:
+                set_retention = click.confirm(
+                    f"Set desired retention to {recommended:.2f} too?", default=False
+                )
+            retention = recommended if offer and set_retention else None
             with store.write() as conn:
-                result.rescheduled = opt.apply(conn, result, moment)
+                result.rescheduled = opt.apply(conn, result, moment, retention)
     if as_json:
         echo_json(result.to_json())
         return
-    click.echo(opt.format_result(result))
+    click.echo(opt.format_applied(result))

@@ -213,3 +213,17 @@ def memory_after(log: HasLog) -> Memory:
         reps=log.reps_before + 1,
         lapses=log.lapses_before + (1 if lapsed(log.state_before, log.rating) else 0),
     )
+
+
+def change_values(before: Memory, after: Memory) -> dict[str, Any]:
+    """A `card_changes` row's memory columns: the card's memory before and after a change
+    that no answer made (a plan, a mock, a fit, the user)."""
+    return {
+        **{f"{name}_before": value for name, value in memory_values(before).items()},
+        **{f"{name}_after": value for name, value in memory_values(after).items()},
+    }
+
+
+def memory_after_change(row: Any) -> Memory:
+    """The memory a `card_changes` row left the card with."""
+    return Memory(*(getattr(row, f"{name}_after") for name in MEMORY_COLUMNS))

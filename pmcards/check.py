@@ -392,10 +392,34 @@ def _cards(conn: Connection, report: Report, config: settings_mod.Settings, now:
             "SELECT * FROM review_log WHERE id IN (SELECT max(id) FROM review_log GROUP BY card_id)"
         )
     }
+    last_changes = {
+        row.card_id: row
+        for row in conn.exec_driver_sql(
+            "SELECT * FROM card_changes WHERE id IN "
+            "(SELECT max(id) FROM card_changes GROUP BY card_id)"
+        )
+    }
     notes = conn.exec_driver_sql("SELECT id, deck_id FROM notes")
     note_decks: dict[int, int] = {row[0]: row[1] for row in notes}
     for card in conn.exec_driver_sql(f"SELECT {_CARD_COLUMNS} FROM cards ORDER BY id"):
         log = last_logs.get(card.id)
+        # A change that no answer made (a plan, a mock, a fit) explains the card when it was
+        # made after the card's newest answer.
+        change = last_changes.get(card.id)
+        if change is not None and change.after_log_id != (log.id if log is not None else None):
+            change = None
+        if change is not None:
+            recorded = state_problems(_Row(**_memory_after_change(change)))
+            if recorded:
+                report.problems.append(
+                    Problem(
+                        "log",
+                        f"change {change.id} (card {card.id}, {change.source}) records an "
+                        f"impossible state: {'; '.join(recorded)}",
+                        card_id=card.id,
+                    )
+                )
+                change = None
         if log is not None and log.source != "import":
             logged = state_problems(_Row(**_memory_after(log)))
             if logged:
@@ -410,10 +434,16 @@ def _cards(conn: Connection, report: Report, config: settings_mod.Settings, now:
                 )
                 log = None  # rebuild the card from the answers' ratings instead
         wrong = state_problems(card)
-        if not wrong and log is not None and log.source != "import":
+        if not wrong and change is not None:
+            wrong = _change_problems(card, change)
+        elif not wrong and log is not None and log.source != "import":
             wrong = _log_problems(card, log)
         if wrong:
-            rebuilt, how = _rebuild(conn, card.id, log, config, now)
+            if change is not None:
+                rebuilt = _memory_after_change(change)
+                how = f"set it to what its last change left ({change.source}, change {change.id})"
+            else:
+                rebuilt, how = _rebuild(conn, card.id, log, config, now)
             report.problems.append(
                 Problem(
                     "card",
@@ -503,6 +533,33 @@ def _memory_after(log: Any) -> dict[str, Any]:
     values["due"] = _dt(log.due_after)
     values["last_review"] = _dt(log.reviewed_at)
     return values
+
+
+def _memory_after_change(change: Any) -> dict[str, Any]:
+    """What a raw `card_changes` row left the card as, its times read past the UTC type."""
+    values = cardstate.memory_values(cardstate.memory_after_change(change))
+    values["due"] = _dt(change.due_after)
+    values["last_review"] = _dt(change.last_review_after)
+    return values
+
+
+def _change_problems(card: Any, change: Any) -> list[str]:
+    """How the card differs from what the change that explains it left."""
+    expected = _memory_after_change(change)
+    out = []
+    for name, value in expected.items():
+        mine = _dt(getattr(card, name)) if name in ("due", "last_review") else getattr(card, name)
+        same = (
+            math.isclose(mine, value, rel_tol=1e-9)
+            if isinstance(mine, float) and isinstance(value, float)
+            else mine == value
+        )
+        if not same:
+            out.append(
+                f"{name} {getattr(card, name)!r} but its last change ({change.source}) "
+                f"left {value!r}"
+            )
+    return out
 
 
 def _set_card(card_id: int, values: dict[str, Any]) -> Callable[[Connection], None]:

@@ -22,7 +22,7 @@ from sqlalchemy.engine import Connection
 from pmcards import cardstate, formats, schema, settings
 from pmcards.cardstate import LEARNING, NEW, RELEARNING, REVIEW
 from pmcards.errors import DeckFormatError
-from pmcards.formats import ParsedCard, ParsedDeck, ParsedNote
+from pmcards.formats.parsed import ParsedCard, ParsedDeck, ParsedNote
 from pmcards.kinds import KINDS, card_ords, same_fields
 from pmcards.rows import SYSTEM_TAGS
 from pmcards.schema import tags_to_text

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import func, or_, select
 from sqlalchemy.engine import Connection
 
-from pmcards import cardstate, queries, scheduling, schema
+from pmcards import cardstate, changes, queries, scheduling, schema
 from pmcards import settings as settings_mod
 from pmcards.cardstate import NEW, REVIEW, Memory
 from pmcards.clock import study_day
@@ -212,9 +212,8 @@ def apply(
     for card_id, _, memory in scoped_cards(conn, plan):
         due = planned_due(settings, horizon, memory, now, card_id)
         if due is not None:
-            moves.append({"id": card_id, "due": due})
-    schema.update_rows(conn, schema.cards, moves)
-    return len(moves)
+            moves.append((card_id, memory, replace(memory, due=due)))
+    return changes.apply(conn, "plan", now, moves)
 
 
 def release(
@@ -224,16 +223,22 @@ def release(
     at the desired retention (only ever later), and cards then already overdue are spread
     over the next days, riskiest first. Returns how many cards moved."""
     today = study_day(now, settings.rollover_hour, tz)
+    memories: dict[int, Memory] = {}
     moves: dict[int, datetime] = {}
     overdue: list[tuple[float, int]] = []
     for card_id, _, memory in scoped_cards(conn, plan):
         due = released_due(settings, memory)
         if due is None:
             continue
+        memories[card_id] = memory
         if due < today.start:
             overdue.append((scheduling.retrievability(settings, memory, now), card_id))
         elif due != memory.due:
             moves[card_id] = due
     moves.update(release_spread(overdue, max(now, today.start)))
-    schema.update_rows(conn, schema.cards, [{"id": cid, "due": due} for cid, due in moves.items()])
-    return len(moves)
+    return changes.apply(
+        conn,
+        "plan-release",
+        now,
+        [(cid, memories[cid], replace(memories[cid], due=due)) for cid, due in moves.items()],
+    )

@@ -14,8 +14,6 @@ from pmcards import queries, schema
 from pmcards import settings as settings_mod
 from pmcards.cardstate import STATE_NAMES, STATE_OF_NAME
 from pmcards.clock import day_ends, study_day
-from pmcards.kinds import summary
-from pmcards.markup import safe
 from pmcards.queries import MEMORY, C, D, Due, Limits, N, Scope
 
 FORECAST_DAYS = 7
@@ -190,6 +188,10 @@ def cards(conn: Connection, scope: Scope, state: str | None, now: datetime) -> l
 
 
 def format_cards(data: list[dict[str, Any]]) -> str:
+    # Only the text listing needs the kinds and the sanitiser: loaded here.
+    from pmcards.kinds import summary
+    from pmcards.markup import safe
+
     if not data:
         return "No cards."
     rows = []

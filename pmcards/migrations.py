@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -206,12 +207,48 @@ def m004_practice(conn: Connection) -> None:
     conn.exec_driver_sql("CREATE INDEX ix_mock_missed_attempt ON mock_missed (attempt_id)")
 
 
+def m005_card_changes(conn: Connection) -> None:
+    """Changes of a card's memory that no answer made (a plan, a mock, a fit, the user), kept
+    so that every card's state is explained by what is stored."""
+    md = sa.MetaData()
+    ts = sa.DateTime(timezone=True)
+    sa.Table("cards", md, autoload_with=conn)
+    memory: list[tuple[str, Any, bool]] = [
+        ("state", sa.Integer, False),
+        ("step", sa.Integer, True),
+        ("stability", sa.Float, True),
+        ("difficulty", sa.Float, True),
+        ("due", ts, False),
+        ("last_review", ts, True),
+        ("reps", sa.Integer, False),
+        ("lapses", sa.Integer, False),
+    ]
+    sa.Table(
+        "card_changes",
+        md,
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column(
+            "card_id", sa.Integer, sa.ForeignKey("cards.id", ondelete="CASCADE"), nullable=False
+        ),
+        sa.Column("changed_at", ts, nullable=False),
+        sa.Column("source", sa.String(20), nullable=False),
+        sa.Column("after_log_id", sa.Integer),
+        *[
+            sa.Column(f"{name}_{when}", kind, nullable=nullable)
+            for when in ("before", "after")
+            for name, kind, nullable in memory
+        ],
+    ).create(conn)
+    conn.exec_driver_sql("CREATE INDEX ix_card_changes_card ON card_changes (card_id, id)")
+
+
 Migration = Callable[[Connection], None]
 MIGRATIONS: list[tuple[str, Migration]] = [
     ("m001_initial", m001_initial),
     ("m002_queue_indexes", m002_queue_indexes),
     ("m003_card_decks", m003_card_decks),
     ("m004_practice", m004_practice),
+    ("m005_card_changes", m005_card_changes),
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -12,7 +12,7 @@ exactly what the mock showed to be missing.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -20,8 +20,8 @@ from fsrs import Rating
 from sqlalchemy import func, insert, or_, select, update
 from sqlalchemy.engine import Connection
 
-from pmcards import schema
-from pmcards.cardstate import NEW, REVIEW
+from pmcards import changes, schema
+from pmcards.cardstate import NEW, REVIEW, memory_of
 from pmcards.errors import PmcardsError
 from pmcards.kinds import PROMPT, RubricPoint, rubric_points
 from pmcards.queries import MEMORY, C, D, N, Scope, available, risk_order
@@ -160,7 +160,7 @@ def raise_matching(
         return 0
     matches = or_(*[N.tags.contains(f" {t} ", autoescape=True) for t in tags])
     rows = conn.execute(
-        select(C.id)
+        select(C.id, *MEMORY)
         .select_from(schema.cards)
         .join(schema.notes, N.id == C.note_id)
         .where(
@@ -177,7 +177,9 @@ def raise_matching(
     ).all()
     ids = [row.id for row in rows]
     if ids:
-        conn.execute(update(schema.cards).where(C.id.in_(ids)).values(due=now, buried_until=None))
+        conn.execute(update(schema.cards).where(C.id.in_(ids)).values(buried_until=None))
+    moves = [(row.id, memory_of(row), replace(memory_of(row), due=now)) for row in rows]
+    changes.apply(conn, "mock", now, moves)
     return len(ids)
 
 

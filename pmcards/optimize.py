@@ -18,12 +18,12 @@ from typing import TYPE_CHECKING, Any, Self
 
 from sqlalchemy import func, select
 
-from pmcards import fsrs_items, scheduling, schema
+from pmcards import cardstate, changes, fsrs_items, scheduling, schema
 from pmcards import settings as settings_mod
 from pmcards.clock import study_day
 from pmcards.errors import PmcardsError
 from pmcards.fsrs_items import Answer, TrainingSet, UserCosts
-from pmcards.queries import C, L
+from pmcards.queries import MEMORY, C, L
 from pmcards.settings import Settings
 
 if TYPE_CHECKING:
@@ -456,25 +456,19 @@ def apply(
     if not result.changed and desired_retention is None:
         return 0
     settings = replace(settings_mod.load(conn), fuzz=False)
-    existing = {row.id for row in conn.execute(select(C.id))}
-    rows = []
+    current = {row.id: cardstate.memory_of(row) for row in conn.execute(select(C.id, *MEMORY))}
+    moves = []
     for card_id, history in result.histories.items():
-        if card_id not in existing:
+        if card_id not in current:
             continue
         memory = scheduling.replay(settings, history)[-1][1]
-        rows.append(
-            {
-                "id": card_id,
-                "state": memory.state,
-                "step": memory.step,
-                "stability": memory.stability,
-                "difficulty": memory.difficulty,
-                "due": memory.due,
-                "last_review": memory.last_review,
-            }
-        )
-    schema.update_rows(conn, schema.cards, rows)
-    return len(rows)
+        before = current[card_id]
+        # The replay recounts answers and lapses from the fitted history; what the card
+        # counted stays (an imported card may have answers from before its log).
+        after = replace(memory, reps=before.reps, lapses=before.lapses)
+        moves.append((card_id, before, after))
+    changes.apply(conn, "optimize", now, moves)
+    return len(moves)
 
 
 def require_engine() -> None:

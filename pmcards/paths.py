@@ -12,7 +12,6 @@ Kept free of heavy imports: `pmcards --help` and `pmcards db path` load this mod
 
 from __future__ import annotations
 
-import hashlib
 import os
 from pathlib import Path
 
@@ -83,6 +82,8 @@ def is_default(url: str) -> bool:
 
 def _tag(url: str) -> str:
     """A short, stable name for a non-default collection's folders."""
+    import hashlib
+
     file = sqlite_path(url)
     key = str(file.resolve()) if file is not None else describe(url)
     digest = hashlib.sha1(key.encode()).hexdigest()[:8]

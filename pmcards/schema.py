@@ -136,6 +136,37 @@ review_log = Table(
     Column("leeched", Boolean, nullable=False, default=False),
 )
 
+# A change of a card's memory that no answer made: an interview plan capping or releasing due
+# dates, a mock interview making cards due, a fit of FSRS rescheduling, the user forgetting or
+# rescheduling a card. With the review log, it explains every card's state (`pmcards check`).
+card_changes = Table(
+    "card_changes",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("card_id", ForeignKey("cards.id", ondelete="CASCADE"), nullable=False),
+    Column("changed_at", UTCDateTime, nullable=False),
+    Column("source", String(20), nullable=False),  # plan, plan-release, mock, optimize, ...
+    # The card's newest review-log row when the change was made (NULL: none): the change
+    # comes after that answer and before any later one.
+    Column("after_log_id", Integer),
+    Column("state_before", Integer, nullable=False),
+    Column("step_before", Integer),
+    Column("stability_before", Float),
+    Column("difficulty_before", Float),
+    Column("due_before", UTCDateTime, nullable=False),
+    Column("last_review_before", UTCDateTime),
+    Column("reps_before", Integer, nullable=False),
+    Column("lapses_before", Integer, nullable=False),
+    Column("state_after", Integer, nullable=False),
+    Column("step_after", Integer),
+    Column("stability_after", Float),
+    Column("difficulty_after", Float),
+    Column("due_after", UTCDateTime, nullable=False),
+    Column("last_review_after", UTCDateTime),
+    Column("reps_after", Integer, nullable=False),
+    Column("lapses_after", Integer, nullable=False),
+)
+
 # One call in `pmcards drill`: which answer of a contrast was shown, what the user said.
 drill_results = Table(
     "drill_results",

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from pmcards import importer
-from pmcards.formats import ParsedNote
+from pmcards.formats.parsed import ParsedNote
 from pmcards.kinds import KINDS
 
 SOURCE = Path(__file__).resolve().parents[2] / "shared" / "source"

@@ -126,13 +126,13 @@ def test_read_only_collection_refuses_writes_and_still_reads(
 
 @pytest.fixture
 def small_fs(tmp_path: Path) -> Iterator[Path]:
-    """A 400 KB tmpfs: room for the collection and not much else."""
+    """A 600 KB tmpfs: room for the collection (about 340 KB) and not much else."""
     mount = tmp_path / "small"
     mount.mkdir()
     if sys.platform != "linux" or shutil.which("mount") is None:
         pytest.skip("needs Linux mount")
     done = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=400k", "tmpfs", str(mount)],
+        ["mount", "-t", "tmpfs", "-o", "size=600k", "tmpfs", str(mount)],
         capture_output=True,
         text=True,
     )

@@ -4,7 +4,8 @@ import pytest
 
 from pmcards import importer
 from pmcards.errors import DeckFormatError
-from pmcards.formats import ParseOptions, csv_deck
+from pmcards.formats import csv_deck
+from pmcards.formats.options import ParseOptions
 
 
 def write(tmp_path: Path, data: str | bytes, name: str = "deck.csv") -> Path:

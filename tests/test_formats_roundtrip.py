@@ -13,8 +13,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pmcards import importer, queries
-from pmcards.exporters import ExportOptions, exporter
-from pmcards.formats import ParsedDeck, ParsedNote
+from pmcards.exporters import exporter
+from pmcards.formats.options import ExportOptions
+from pmcards.formats.parsed import ParsedDeck, ParsedNote
 from pmcards.queries import Scope
 from pmcards.store import Store
 

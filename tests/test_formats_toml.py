@@ -16,7 +16,8 @@ from sqlalchemy import func, select
 from pmcards import importer, schema
 from pmcards.cli import cli
 from pmcards.errors import DeckFormatError
-from pmcards.formats import ParsedDeck, toml_deck
+from pmcards.formats import toml_deck
+from pmcards.formats.parsed import ParsedDeck
 from pmcards.store import Store
 
 
@@ -348,7 +349,7 @@ def test_no_media_left_by_an_import_that_fails_in_a_streamed_file(
     from datetime import UTC, datetime
 
     from pmcards import media
-    from pmcards.formats import ParsedNote
+    from pmcards.formats.parsed import ParsedNote
     from pmcards.media import MediaFile
 
     package = ParsedDeck(

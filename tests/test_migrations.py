@@ -91,6 +91,7 @@ def test_upgrade_from_first_schema_keeps_history(new_db: NewDb) -> None:
             "m002_queue_indexes",
             "m003_card_decks",
             "m004_practice",
+            "m005_card_changes",
         ]
         indexes = {ix["name"] for ix in sa.inspect(conn).get_indexes("cards")}
         assert "ix_cards_queue" in indexes
@@ -123,8 +124,8 @@ def test_newer_schema_is_refused(new_db: NewDb) -> None:
     with pytest.raises(SchemaError) as info:
         Store(url)
     assert str(info.value) == (
-        "this collection has schema version 5, written by a newer pmcards (this one knows up to "
-        "version 4; unknown migration m999_from_the_future). Upgrade pmcards to open it."
+        "this collection has schema version 6, written by a newer pmcards (this one knows up to "
+        "version 5; unknown migration m999_from_the_future). Upgrade pmcards to open it."
     )
 
 

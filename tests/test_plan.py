@@ -209,3 +209,42 @@ def test_settings_unchanged_by_plan(store: Store) -> None:
     with store.write() as session:
         interview.save(session, plan.Plan(interview=date(2026, 3, 16)))
         assert settings.load(session) == Settings(fuzz=False)
+
+
+def test_plan_due_dates_are_explained_to_check(store: Store, tmp_path: Path) -> None:
+    """A plan moves due dates without an answer: the move is recorded, so `check` finds the
+    collection sound, and repairing a card damaged afterwards gives it the plan's due date
+    back (not FSRS's, which would undo the plan)."""
+    import sqlalchemy as sa
+
+    from pmcards import check, schema
+
+    load(store, tmp_path, [qa(1), qa(2)])
+    hard = scheduling.outcomes(PLAIN, MEMORY, NOW, 1)[Rating.Hard].memory  # due in 27 days
+    make_review(store, "n-001", hard.due, hard)
+    with store.write() as conn:
+        change = interview.set_plan(conn, date(2026, 3, 16), NOW, tz=UTC)
+    assert change.moved == 1
+    planned = card_of(store, "n-001").due
+    assert planned < hard.due
+    with store.read() as conn:
+        (row,) = conn.execute(sa.select(schema.card_changes)).all()
+        assert (row.source, row.due_before, row.due_after) == ("plan", hard.due, planned)
+        assert check.run(conn, store.location, NOW).problems == []
+    set_card(store, "n-001", due=NOW + timedelta(days=300))
+    with store.read() as conn:
+        report = check.run(conn, store.location, NOW)
+    (problem,) = report.problems
+    assert "but its last change (plan) left" in problem.message
+    assert problem.repair == f"set it to what its last change left (plan, change {row.id})"
+    with store.write() as conn:
+        check.repair(conn, report.repairable)
+    assert card_of(store, "n-001").due == planned
+    with store.write() as conn:
+        assert interview.clear_plan(conn, NOW).moved == 1  # released: recorded as well
+    with store.read() as conn:
+        assert check.run(conn, store.location, NOW).problems == []
+        sources = conn.scalars(
+            sa.select(schema.card_changes.c.source).order_by(schema.card_changes.c.id)
+        )
+        assert list(sources) == ["plan", "plan-release"]

@@ -198,6 +198,9 @@ def test_mock_rates_the_prompt_stores_misses_and_raises_matching_cards(
     }
     assert data["mock"]["missed_tags"] == [{"tag": "metrics", "times": 1}]
     assert "Mock interviews: 1, rubric points covered 50%" in run("stats")[1]
+    # The card made due is a recorded change, so `check` finds nothing to repair.
+    code, out = run("check")
+    assert code == 0 and out.endswith("No problems found.\n"), out
 
 
 def test_mock_quit_before_grading_records_nothing(home: Path) -> None:

@@ -8,7 +8,7 @@ Heavy modules (SQLAlchemy, FSRS, Jinja) are imported inside the commands, so `pm
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -93,6 +93,22 @@ def collection(
             # The review screen clears the terminal: it shows this again above the first card.
             ctx.find_root().obj["welcome"] = result.welcome
         yield result.store
+
+
+class RegistryChoice(click.Choice[str]):
+    """A choice among a registry's names (formats, exports, card states), read from the
+    registry the first time the choices are needed: `pmcards --help` never loads it."""
+
+    def __init__(self, load: Callable[[], Iterable[str]]) -> None:
+        self._load = load
+        self._names: tuple[str, ...] | None = None
+        self.case_sensitive = True
+
+    @property
+    def choices(self) -> tuple[str, ...]:  # type: ignore[override]
+        if self._names is None:
+            self._names = tuple(self._load())
+        return self._names
 
 
 class FiniteFloatRange(click.FloatRange):

@@ -4,11 +4,22 @@ from __future__ import annotations
 
 import click
 
-from pmcards.cardstate import STATE_OF_NAME
-from pmcards.cli.base import cli, collection, echo_json, json_option, now, scope_options
+from pmcards.cli.base import (
+    RegistryChoice,
+    cli,
+    collection,
+    echo_json,
+    json_option,
+    now,
+    scope_options,
+)
 
-# What `cards --state` filters by: the card states, and the two flags a card may carry.
-CARD_FILTERS = (*STATE_OF_NAME, "suspended", "buried")
+
+def card_filters() -> list[str]:
+    """What `cards --state` filters by: the card states, and the two flags a card may carry."""
+    from pmcards.cardstate import STATE_OF_NAME
+
+    return [*STATE_OF_NAME, "suspended", "buried"]
 
 
 @cli.command()
@@ -43,7 +54,7 @@ def decks(ctx: click.Context, as_json: bool) -> None:
 
 @cli.command()
 @scope_options
-@click.option("--state", type=click.Choice(CARD_FILTERS), help="Only cards in this state.")
+@click.option("--state", type=RegistryChoice(card_filters), help="Only cards in this state.")
 @json_option
 @click.pass_context
 def cards(

@@ -174,8 +174,9 @@ def export(
     pmcards export html --order weakest --on 2026-12-14 -o sheet.html
     pmcards export report -o progress.html
     """
-    from pmcards.exporters import ExportOptions, exporter
+    from pmcards.exporters import exporter
     from pmcards.files import write_atomically
+    from pmcards.formats.options import ExportOptions
     from pmcards.queries import Scope
 
     given = {k: v for k, v in options.items() if v not in (None, False)}

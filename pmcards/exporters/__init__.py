@@ -2,7 +2,7 @@
 `formats.FORMATS`), plus the pages rendered with Jinja (the study sheet and the report).
 
 An export is a module with `export(conn, options) -> bytes`, reading in the caller's
-transaction. A new page is its module here plus one `Page` entry; a new deck format is
+transaction. A new page is its module here plus one `Export` entry; a new deck format is
 registered in `formats`. The CLI's choices and the options each export takes come from
 `EXPORTS` (a test checks it). This module stays light: the CLI reads it to build `--help`.
 """
@@ -11,17 +11,17 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
-from pmcards.formats import FORMATS, ExportOptions
+from pmcards.formats import FORMATS
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
 
+    from pmcards.formats.options import ExportOptions
 
-@dataclass(frozen=True)
-class Export:
+
+class Export(NamedTuple):
     """One thing `pmcards export` writes: its module and the options only it takes."""
 
     name: str
@@ -67,14 +67,13 @@ def takes(option: str) -> list[str]:
     return sorted(name for name, e in EXPORTS.items() if option in e.options)
 
 
-Exporter = Callable[["Connection", ExportOptions], bytes]
+Exporter = Callable[["Connection", "ExportOptions"], bytes]
 __all__ = [
     "EXPORTS",
     "PAPERS",
     "SHEET_MODES",
     "SHEET_ORDERS",
     "Export",
-    "ExportOptions",
     "exporter",
 ]
 

@@ -14,7 +14,7 @@ from sqlalchemy.engine import Connection
 from pmcards import settings as settings_mod
 from pmcards import stats
 from pmcards.exporters.templating import render
-from pmcards.formats import ExportOptions
+from pmcards.formats.options import ExportOptions
 
 HEATMAP_WEEKS = 53
 CELL = 11  # px, including a 2px gap

@@ -18,7 +18,7 @@ from pmcards.clock import study_day
 from pmcards.errors import PmcardsError
 from pmcards.exporters import SHEET_ORDERS
 from pmcards.exporters.templating import render
-from pmcards.formats import ExportOptions
+from pmcards.formats.options import ExportOptions
 from pmcards.rows import Card
 
 

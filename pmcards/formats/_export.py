@@ -11,7 +11,7 @@ from pmcards.rows import Deck, Note
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
 
-    from pmcards.formats import ExportOptions
+    from pmcards.formats.options import ExportOptions
 
 
 def notes_in_scope(conn: Connection, options: ExportOptions) -> list[Note]:

@@ -23,16 +23,10 @@ from typing import Any
 from pmcards import markup
 from pmcards.cardstate import LEARNING, NEW, RELEARNING, REVIEW
 from pmcards.errors import DeckFormatError
-from pmcards.formats import (
-    MAX_FIELD_CHARS,
-    TAG,
-    ParsedCard,
-    ParsedDeck,
-    ParsedNote,
-    ParsedReview,
-    ParseOptions,
-)
+from pmcards.formats import MAX_FIELD_CHARS, TAG
 from pmcards.formats._anki import Mapping, clean_tag, id_from_guid, map_notetype
+from pmcards.formats.options import ParseOptions
+from pmcards.formats.parsed import ParsedCard, ParsedDeck, ParsedNote, ParsedReview
 from pmcards.kinds import KINDS, QA_REVERSED, card_ords, note_problem
 from pmcards.media import MediaFile, safe_media_name
 

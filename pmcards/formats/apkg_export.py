@@ -23,9 +23,9 @@ from sqlalchemy.engine import Connection
 
 from pmcards import markup, media, queries
 from pmcards.cardstate import LEARNING, NEW, RELEARNING, REVIEW
-from pmcards.formats import ExportOptions
 from pmcards.formats._anki import MODEL_OF_KIND, MODELS, guid_from_id
 from pmcards.formats._export import notes_in_scope
+from pmcards.formats.options import ExportOptions
 from pmcards.kinds import KINDS
 from pmcards.rows import LEECH_TAG, Note
 

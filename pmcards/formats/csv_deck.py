@@ -20,23 +20,16 @@ from typing import TYPE_CHECKING
 
 from pmcards import markup
 from pmcards.errors import DeckFormatError
-from pmcards.formats import (
-    GUID,
-    MAX_FIELD_CHARS,
-    MAX_FILE_BYTES,
-    TAG,
-    ParsedDeck,
-    ParsedNote,
-    ParseOptions,
-    read_text,
-)
+from pmcards.formats import GUID, MAX_FIELD_CHARS, MAX_FILE_BYTES, TAG
 from pmcards.formats._anki import FIELD_ALIASES, Mapping, clean_tag, id_from_guid, map_notetype
+from pmcards.formats.options import ParseOptions
+from pmcards.formats.parsed import ParsedDeck, ParsedNote, read_text
 from pmcards.kinds import KINDS, QA, QA_REVERSED, note_problem
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
 
-    from pmcards.formats import ExportOptions
+    from pmcards.formats.options import ExportOptions
 
 SEPARATORS = {
     "comma": ",",

@@ -26,22 +26,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pmcards.errors import DeckFormatError
-from pmcards.formats import (
-    GUID,
-    MAX_FIELD_CHARS,
-    MAX_FILE_BYTES,
-    TAG,
-    ParsedDeck,
-    ParsedNote,
-    ParseOptions,
-    read_text,
-)
+from pmcards.formats import GUID, MAX_FIELD_CHARS, MAX_FILE_BYTES, TAG
+from pmcards.formats.options import ParseOptions
+from pmcards.formats.parsed import ParsedDeck, ParsedNote, read_text
 from pmcards.kinds import KINDS, QA_REVERSED, note_problem
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
 
-    from pmcards.formats import ExportOptions
+    from pmcards.formats.options import ExportOptions
     from pmcards.rows import Note
 
 # Every label comes from the kinds: a field is written "Label: text", and a note of a kind

@@ -25,21 +25,15 @@ from typing import TYPE_CHECKING, Any
 import tomli
 
 from pmcards.errors import DeckFormatError
-from pmcards.formats import (
-    GUID,
-    MAX_FIELD_CHARS,
-    MAX_FILE_BYTES,
-    TAG,
-    ParsedDeck,
-    ParsedNote,
-    ParseOptions,
-)
+from pmcards.formats import GUID, MAX_FIELD_CHARS, MAX_FILE_BYTES, TAG
+from pmcards.formats.options import ParseOptions
+from pmcards.formats.parsed import ParsedDeck, ParsedNote
 from pmcards.kinds import KINDS, QA, note_problem
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
 
-    from pmcards.formats import ExportOptions
+    from pmcards.formats.options import ExportOptions
 # A [[note]] line. TOML's whitespace is spaces and tabs only, and its lines end at \n (not
 # at the other line breaks Python's str knows): both are kept exact so that the streamed
 # and the whole-file parse agree on every note's line.

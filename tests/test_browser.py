@@ -102,20 +102,25 @@ def test_full_sheet_paginates_and_shows_every_front(tmp_path: Path, paper: str, 
 
 
 def test_compact_sheet_of_60_notes_fits_two_a4_pages(tmp_path: Path) -> None:
-    # The 38 contrasts (the longest notes) and 22 more from the framing deck: 60 notes.
+    # A typical mix: the first 12 notes of each flashcard deck (not the design prompts,
+    # whose rubrics are a page of their own), contrasts included: 60 notes.
     runner = CliRunner()
     result = runner.invoke(cli, ["cards", "--json"], env={"PMCARDS_NOW": NOW})
     cards = json.loads(result.stdout)
-    framing = sorted({c["note_id"] for c in cards if c["deck"] == "Framing and judgement"})[:22]
-    contrasts = {c["note_id"] for c in cards if c["deck"] == "BAD vs GOOD answers"}
-    assert len(contrasts) + len(framing) == 60
+    by_deck: dict[str, set[str]] = {}
+    for c in cards:
+        if c["kind"] != "prompt":
+            by_deck.setdefault(c["deck"], set()).add(c["note_id"])
+    assert len(by_deck) == 5
+    sixty = {guid for ids in by_deck.values() for guid in sorted(ids)[:12]}
+    assert len(sixty) == 60
     # Tag the 60 so one --tag selects them (through the public import path).
     from pmcards import paths, queries, schema
     from pmcards.store import Store
 
     store = Store(paths.resolve_db_url(None))
     with store.write() as conn:
-        for guid in contrasts | set(framing):
+        for guid in sixty:
             note = queries.note_by_guid(conn, guid)
             assert note is not None
             conn.execute(

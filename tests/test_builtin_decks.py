@@ -8,7 +8,16 @@ from pmcards import importer
 from pmcards.formats.parsed import ParsedNote
 from pmcards.kinds import KINDS
 
-SOURCE = Path(__file__).resolve().parents[2] / "shared" / "source"
+# The source material sits in a `shared/source` folder beside the checkout (or beside the
+# folder of git worktrees that holds it).
+SOURCE = next(
+    (
+        p / "shared" / "source"
+        for p in Path(__file__).resolve().parents
+        if (p / "shared" / "source").is_dir()
+    ),
+    Path("/nonexistent"),
+)
 
 
 @pytest.fixture(scope="module")
@@ -19,12 +28,15 @@ def notes() -> list[tuple[str, ParsedNote]]:
 
 def test_enough_notes_in_several_decks(notes: list[tuple[str, ParsedNote]]) -> None:
     per_deck = Counter(deck for deck, _ in notes)
-    assert len(notes) >= 150
-    assert len(per_deck) >= 4
+    assert len(notes) >= 260
+    assert len(per_deck) == 6
     assert all(count >= 20 for count in per_deck.values())
     kinds = Counter(note.kind for _, note in notes)
     assert set(kinds) == set(KINDS)
     assert kinds["reframe"] >= 19 and kinds["contrast"] >= 25
+    # Ordered lists (the four parts, the opening, the clock, rollout stages) are clozes.
+    assert kinds["cloze"] >= 8
+    assert kinds["prompt"] >= 24
 
 
 def test_every_note_has_tags_and_a_why(notes: list[tuple[str, ParsedNote]]) -> None:

@@ -159,7 +159,10 @@ def test_plan_command_end_to_end(tmp_path: Path) -> None:
     data = json.loads(out)
     assert data["days_left"] == 21 and len(data["forecast"]) == 21
     assert data["decks"] == ["BAD vs GOOD answers"]
-    assert data["cards"] == data["not_learned"] == 76 and data["met"] is True  # 38 contrasts
+    decks = importer.parse_files(importer.builtin_deck_paths())
+    (contrasts,) = [d.notes for d in decks if d.name == "BAD vs GOOD answers"]
+    assert {n.kind for n in contrasts} == {"contrast"}  # two cards a note
+    assert data["cards"] == data["not_learned"] == 2 * len(contrasts) and data["met"] is True
     assert data["predicted_recall"] >= 0.95
     assert sum(d["new"] for d in data["forecast"]) == data["not_learned"]
     # The HTML report draws the forecast.

@@ -24,7 +24,7 @@ from pmcards.cardstate import LEARNING, NEW, RELEARNING, REVIEW
 from pmcards.errors import DeckFormatError
 from pmcards.formats.parsed import ParsedCard, ParsedDeck, ParsedNote
 from pmcards.kinds import KINDS, card_ords, same_fields
-from pmcards.rows import SYSTEM_TAGS
+from pmcards.rows import SYSTEM_TAGS, search_text
 from pmcards.schema import tags_to_text
 
 _T = TypeVar("_T")
@@ -228,6 +228,8 @@ def apply(
         present = {g for r in results for g in (*r.added, *r.updated, *r.unchanged)}
         in_db = conn.execute(select(N.guid).where(N.deck_id == deck_by_name[name]))
         results[0].missing = sorted(g for (g,) in in_db if g not in present)
+        if not dry_run:
+            _match_edited_first_fields(conn, results[0], now)
     if prune:
         report.pruned = [g for result in report.decks for g in result.missing]
     if not dry_run:
@@ -235,6 +237,71 @@ def apply(
             # Their cards and review logs go with them (ON DELETE CASCADE).
             conn.execute(delete(schema.notes).where(N.guid.in_(chunk)))
     return report
+
+
+def _match_edited_first_fields(conn: Connection, result: DeckReport, now: datetime) -> None:
+    """A note written without an id has one made from its first field (its question), so
+    editing the question made it a new note and left the old one, with its history, as
+    missing. Pair each such new note with the missing note it replaces (same kind, and the
+    same answer or a similar question, one to one), and give the old note the new text and
+    id: the history stays with the card."""
+    import difflib
+
+    from pmcards.formats import GENERATED_ID
+
+    added = [g for g in result.added if GENERATED_ID.match(g)]
+    missing = [g for g in result.missing if GENERATED_ID.match(g)]
+    if not added or not missing:
+        return
+    N = schema.notes.c
+    columns = select(N.id, N.guid, N.deck_id, N.kind, N.checksum, N.tags, N.fields, N.section)
+    rows = {row.guid: row for row in conn.execute(columns.where(N.guid.in_(added + missing)))}
+
+    def texts(guid: str) -> list[str]:
+        fields = json.loads(rows[guid].fields)
+        return [fields.get(name, "") for name in KINDS[rows[guid].kind].fields]
+
+    scored = []
+    for new in added:
+        for old in missing:
+            if rows[new].kind != rows[old].kind:
+                continue
+            a, b = texts(new), texts(old)
+            same_rest = a[1:] == b[1:] and any(a[1:])
+            ratio = difflib.SequenceMatcher(None, a[0], b[0]).ratio()
+            if same_rest or ratio >= 0.6:
+                scored.append((1.0 + ratio if same_rest else ratio, new, old))
+    paired_new: set[str] = set()
+    paired_old: set[str] = set()
+    for _, new, old in sorted(scored, reverse=True):
+        if new in paired_new or old in paired_old:
+            continue
+        paired_new.add(new)
+        paired_old.add(old)
+        row = rows[new]
+        parsed = ParsedNote(
+            guid=new,
+            kind=row.kind,
+            fields=json.loads(row.fields),
+            tags=tuple(t for t in row.tags.split() if t not in SYSTEM_TAGS),
+            section=row.section,
+            line=None,
+        )
+        conn.execute(delete(schema.notes).where(N.id == row.id))  # its cards are new
+        conn.execute(update(schema.notes).where(N.id == rows[old].id).values(guid=new))
+        old_row = rows[old]
+        known = _Known(
+            old_row.id, new, old_row.deck_id, old_row.kind, old_row.checksum, old_row.tags
+        )
+        _update_notes(conn, [(known, parsed)], now, result)
+        result.added.remove(new)
+        result.updated.append(new)
+        result.missing.remove(old)
+        result.notices.append(
+            f"note {new!r}: its first line changed, and with it the id made from it; it "
+            f"replaces {old!r}, whose history it keeps (import --write-ids gives notes "
+            "ids that edits never change)"
+        )
 
 
 def _known(conn: Connection, guids: list[str]) -> dict[str, _Known]:
@@ -299,6 +366,7 @@ def _insert_new(
                 "fields": json.dumps(parsed.fields, ensure_ascii=False),
                 "tags": tags_to_text(list(parsed.tags)),
                 "section": parsed.section,
+                "search": search_text(parsed.fields, parsed.tags, parsed.section),
                 "checksum": parsed.checksum,
                 "position": position,
                 "created_at": now,
@@ -426,6 +494,7 @@ def _update_notes(
                 "fields": json.dumps(parsed.fields, ensure_ascii=False),
                 "tags": tags_to_text([*parsed.tags, *kept]),
                 "section": parsed.section,
+                "search": search_text(parsed.fields, [*parsed.tags, *kept], parsed.section),
                 "checksum": parsed.checksum,
                 "updated_at": now,
                 "kind": parsed.kind,

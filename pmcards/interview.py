@@ -200,6 +200,18 @@ def limits_today(
     return new_per_day(settings, act.plan, new_left, n), max(settings.reviews_per_day, due)
 
 
+def daily_limits(
+    conn: Connection, settings: Settings, now: datetime, day_end: datetime, tz: tzinfo | None
+) -> Settings:
+    """The settings whose daily limits hold today: the user's, or, while a plan is in force,
+    the plan's (the review session and `status` both count with these)."""
+    act = active(conn, settings, now, tz)
+    if act is None:
+        return settings
+    new, review = limits_today(conn, settings, act, now, day_end, tz)
+    return replace(settings, new_per_day=new, reviews_per_day=review)
+
+
 def apply(
     conn: Connection, settings: Settings, plan: Plan, now: datetime, tz: tzinfo | None = None
 ) -> int:

@@ -10,9 +10,9 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.engine import Connection
 
-from pmcards import queries, schema
+from pmcards import interview, queries, schema
 from pmcards import settings as settings_mod
-from pmcards.cardstate import STATE_NAMES, STATE_OF_NAME
+from pmcards.cardstate import STATE_NAMES
 from pmcards.clock import day_ends, study_day
 from pmcards.queries import MEMORY, C, D, Due, Limits, N, Scope
 
@@ -37,7 +37,8 @@ def status(conn: Connection, now: datetime) -> dict[str, Any]:
     cfg = settings_mod.load(conn)
     day = study_day(now, cfg.rollover_hour)
     today = queries.answered_today(conn, day)
-    limits = Limits.left_today(cfg, today)
+    # The same limits as the review session: an interview plan's, while one is in force.
+    limits = Limits.left_today(interview.daily_limits(conn, cfg, now, day.end, None), today)
     by_deck = queries.due_counts_by_deck(conn, day, now)
     cards, notes = _counts(conn)
     decks_out = []
@@ -135,7 +136,7 @@ def format_decks(data: list[dict[str, Any]]) -> str:
     )
 
 
-def cards(conn: Connection, scope: Scope, state: str | None, now: datetime) -> list[dict[str, Any]]:
+def cards(conn: Connection, scope: Scope, now: datetime) -> list[dict[str, Any]]:
     """Cards with their note's text and FSRS state: one query, however many cards."""
     stmt = scope.apply(
         select(
@@ -154,14 +155,9 @@ def cards(conn: Connection, scope: Scope, state: str | None, now: datetime) -> l
         .select_from(schema.cards)
         .join(schema.notes, N.id == C.note_id)
         .join(schema.decks, D.id == C.deck_id)
-        .order_by(N.position, C.ord)
+        .order_by(N.position, C.ord),
+        now,
     )
-    if state == "suspended":
-        stmt = stmt.where(C.suspended.is_(True))
-    elif state == "buried":
-        stmt = stmt.where(C.buried_until > now)
-    elif state is not None:
-        stmt = stmt.where(C.state == int(STATE_OF_NAME[state]))
     return [
         {
             "id": row.id,

@@ -98,6 +98,26 @@ def safe(text: str) -> str:
     return _CONTROL.sub("", text.replace("\t", "    "))
 
 
+def cut(text: str, width: int) -> str:
+    """Text on one line of at most `width` characters, cut with an ellipsis when longer."""
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: max(0, width - 1)].rstrip() + "…"
+
+
+def plural(count: int, word: str, many: str | None = None) -> str:
+    """`1 day`, `2 days`: a count with its noun."""
+    return f"{count} {word if count == 1 else (many or word + 's')}"
+
+
+def fold(text: str) -> str:
+    """Text for searching: case folded and stripped of accents ("Régime" -> "regime"), so a
+    search matches whatever case and accents either side was typed with."""
+    import unicodedata
+
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
+
+
 def looks_like_html(text: str) -> bool:
     """True when `text` holds formatting tags (HTML kept from Anki), not plain text."""
     return _TAG.search(text) is not None

@@ -242,6 +242,32 @@ def m005_card_changes(conn: Connection) -> None:
     conn.exec_driver_sql("CREATE INDEX ix_card_changes_card ON card_changes (card_id, id)")
 
 
+def m008_note_search(conn: Connection) -> None:
+    """A note's fields, tags and section, case folded and without accents, so `cards
+    --search` is one indexed-free scan of short text on any database."""
+    import json
+    import unicodedata
+
+    conn.exec_driver_sql("ALTER TABLE notes ADD COLUMN search TEXT NOT NULL DEFAULT ''")
+
+    def fold(text: str) -> str:  # frozen here: the migration must not change with the code
+        decomposed = unicodedata.normalize("NFKD", text)
+        return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
+
+    rows = conn.exec_driver_sql("SELECT id, fields, tags, section FROM notes").all()
+    values = []
+    for note_id, fields, tags, section in rows:
+        try:
+            parts = [str(v) for v in json.loads(fields).values()]
+        except (ValueError, AttributeError):
+            parts = [fields]
+        values.append(
+            {"id": note_id, "search": fold("\n".join([*parts, " ".join(tags.split()), section]))}
+        )
+    if values:
+        conn.execute(sa.text("UPDATE notes SET search = :search WHERE id = :id"), values)
+
+
 Migration = Callable[[Connection], None]
 MIGRATIONS: list[tuple[str, Migration]] = [
     ("m001_initial", m001_initial),
@@ -249,6 +275,7 @@ MIGRATIONS: list[tuple[str, Migration]] = [
     ("m003_card_decks", m003_card_decks),
     ("m004_practice", m004_practice),
     ("m005_card_changes", m005_card_changes),
+    ("m008_note_search", m008_note_search),
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -269,3 +269,49 @@ def figures(db: Connection, limit: int = 5) -> dict[str, Any]:
             for tag, n in sorted(tag_counts.items(), key=lambda kv: (-kv[1], kv[0]))[:limit]
         ],
     }
+
+
+def prompts(db: Connection, scope: Scope, now: datetime) -> list[dict[str, Any]]:
+    """Every prompt in scope for `mock --list`: the due ones first (most at risk first), then
+    the rest by due date, new prompts last in deck order."""
+    rows = db.execute(
+        scope.apply(
+            select(C.id, C.state, C.due, C.suspended, N.guid, N.fields, D.name.label("deck"))
+            .select_from(schema.cards)
+            .join(schema.notes, N.id == C.note_id)
+            .join(schema.decks, D.id == C.deck_id)
+            .where(N.kind == PROMPT.name)
+            .order_by(N.position)
+        )
+    ).all()
+    far = datetime.max.replace(tzinfo=now.tzinfo)
+    ordered = sorted(
+        rows, key=lambda r: (r.state == NEW, r.suspended, r.due if r.state != NEW else far)
+    )
+    return [
+        {
+            "id": row.guid,
+            "deck": row.deck,
+            "prompt": PROMPT.summary(json.loads(row.fields)),
+            "state": "new" if row.state == NEW else "studied",
+            "due": None if row.state == NEW else row.due.isoformat(),
+            "due_now": row.state != NEW and row.due <= now,
+            "suspended": row.suspended,
+        }
+        for row in ordered
+    ]
+
+
+def format_prompts(prompts: list[dict[str, Any]]) -> str:
+    from pmcards.markup import cut, safe
+
+    if not prompts:
+        return "No design prompts here."
+    width = max(len(p["id"]) for p in prompts)
+    lines = []
+    for p in prompts:
+        when = "new" if p["due"] is None else ("due now" if p["due_now"] else p["due"][:10])
+        if p["suspended"]:
+            when += ", suspended"
+        lines.append(f"{p['id']:<{width}}  {when:<10}  {cut(safe(p['prompt']), 70)}")
+    return "\n".join(lines)

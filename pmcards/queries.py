@@ -8,7 +8,7 @@ caller's connection: the caller owns the transaction.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
@@ -16,9 +16,18 @@ from sqlalchemy import Select, and_, case, func, literal, or_, select
 from sqlalchemy.engine import Connection
 
 from pmcards import rows, schema
-from pmcards.cardstate import LEARNING, MEMORY_COLUMNS, NEW, RELEARNING, REVIEW, memory_of
+from pmcards.cardstate import (
+    LEARNING,
+    MEMORY_COLUMNS,
+    NEW,
+    RELEARNING,
+    REVIEW,
+    STATE_OF_NAME,
+    memory_of,
+)
 from pmcards.clock import Day
 from pmcards.errors import BadValueError
+from pmcards.markup import fold
 from pmcards.settings import Settings
 from pmcards.sqltime import days_between
 
@@ -35,12 +44,19 @@ MEMORY = tuple(C[name] for name in MEMORY_COLUMNS)
 CHUNK = 500
 
 
+# What `--state` filters by: the card states, and the two flags a card may carry.
+CARD_FILTERS = (*STATE_OF_NAME, "suspended", "buried")
+
+
 @dataclass(frozen=True)
 class Scope:
-    """Which cards a command looks at: a deck (with its subdecks) and/or a tag."""
+    """Which cards a command looks at: a deck (with its subdecks), a tag, a state, a search
+    (every field and tag, any case and accents). Empty: every card."""
 
     deck: str | None = None
     tag: str | None = None
+    state: str | None = None  # one of CARD_FILTERS
+    search: str | None = None
 
     def deck_ids(self) -> Any:
         """A subquery of the ids of the deck and its subdecks."""
@@ -53,33 +69,89 @@ class Scope:
         assert self.tag is not None
         return N.tags.contains(f" {self.tag} ", autoescape=True)
 
-    def apply(self, stmt: S) -> S:
-        """Restrict a statement over `cards` to this scope (it need not join `notes`)."""
+    def _note_filters(self) -> list[Any]:
+        out = []
+        if self.tag is not None:
+            out.append(self.tag_filter())
+        if self.search:
+            out += [N.search.contains(word, autoescape=True) for word in fold(self.search).split()]
+        return out
+
+    def apply(self, stmt: S, now: datetime | None = None) -> S:
+        """Restrict a statement over `cards` to this scope (it need not join `notes`). A
+        `buried` state needs `now`."""
         if self.deck is not None:
             stmt = stmt.where(C.deck_id.in_(self.deck_ids()))
-        if self.tag is not None:
-            stmt = stmt.where(C.note_id.in_(select(N.id).where(self.tag_filter())))
+        notes = self._note_filters()
+        if notes:
+            stmt = stmt.where(C.note_id.in_(select(N.id).where(*notes)))
+        if self.state == "suspended":
+            stmt = stmt.where(C.suspended.is_(True))
+        elif self.state == "buried":
+            assert now is not None, "the buried state needs the time"
+            stmt = stmt.where(C.buried_until > now)
+        elif self.state is not None:
+            stmt = stmt.where(C.state == int(STATE_OF_NAME[self.state]))
         return stmt
 
     def apply_to_notes(self, stmt: S) -> S:
-        """Restrict a statement over `notes` to this scope."""
+        """Restrict a statement over `notes` to this scope (its deck, tag and search)."""
         if self.deck is not None:
             stmt = stmt.where(N.deck_id.in_(self.deck_ids()))
-        if self.tag is not None:
-            stmt = stmt.where(self.tag_filter())
-        return stmt
+        return stmt.where(*self._note_filters())
 
-    def check(self, conn: Connection) -> None:
-        """Refuse a deck or tag that matches nothing, rather than showing an empty session."""
+    def check(self, conn: Connection) -> Scope:
+        """This scope with its deck named as the collection names it (any case, or a unique
+        beginning of the name); refuses a deck or tag that matches nothing, with a
+        suggestion, rather than showing an empty session."""
+        scope = self
         if self.deck is not None:
-            found = conn.scalar(select(func.count()).select_from(self.deck_ids().subquery()))
-            if not found:
-                names = ", ".join(conn.scalars(select(D.name).order_by(D.name)))
-                raise BadValueError(f"no deck named {self.deck!r} (decks: {names or 'none'})")
+            scope = replace(scope, deck=resolve_deck(conn, self.deck))
         if self.tag is not None:
             found = conn.scalar(select(N.id).where(self.tag_filter()).limit(1))
             if not found:
-                raise BadValueError(f"no note is tagged {self.tag!r}")
+                tags = {
+                    t for (text,) in conn.execute(select(N.tags).distinct()) for t in text.split()
+                }
+                raise BadValueError(
+                    f"no note is tagged {self.tag!r}{_did_you_mean(self.tag, tags)}"
+                )
+        return scope
+
+
+def resolve_deck(conn: Connection, name: str) -> str:
+    """The deck a user means by `name`: the deck of that name, or the one whose name matches
+    it in any case, or the one it begins (with its subdecks); refuses anything else with
+    the decks it might have meant."""
+    names: list[str] = list(conn.scalars(select(D.name).order_by(D.name)))
+    if name in names:
+        return name
+    wanted = name.casefold().strip()
+    same = [n for n in names if n.casefold() == wanted]
+    if len(same) == 1:
+        return same[0]
+    starts = [n for n in names if n.casefold().startswith(wanted)]
+    # A deck and its subdecks all begin with the same prefix: the deck is the one meant.
+    tops = [n for n in starts if not any(n.startswith(other + "::") for other in starts)]
+    if len(tops) == 1 and wanted:
+        return tops[0]
+    if len(tops) > 1 and wanted:
+        raise BadValueError(
+            f"{name!r} could be any of these decks: {', '.join(tops)}; give more of the name"
+        )
+    hint = _did_you_mean(name, names)
+    listing = "" if hint else f" (decks: {', '.join(names) or 'none'})"
+    raise BadValueError(f"no deck named {name!r}{hint}{listing}")
+
+
+def _did_you_mean(word: str, known: Iterable[str]) -> str:
+    import difflib
+
+    folded = {k.casefold(): k for k in known}
+    close = difflib.get_close_matches(word.casefold(), list(folded), n=3, cutoff=0.6)
+    if not close:
+        return ""
+    return "; did you mean " + " or ".join(repr(folded[c]) for c in close) + "?"
 
 
 def not_buried(now: datetime) -> Any:

@@ -8,7 +8,7 @@ buries and undo are `StudySession`'s, each committed before it returns.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -59,6 +59,8 @@ class Summary:
     again: int
     seconds: float
     next_due: datetime | None
+    # New cards in scope that today's new-card limit holds back (`--new N` studies them).
+    new_waiting: int = 0
 
     @property
     def again_rate(self) -> float | None:
@@ -86,13 +88,8 @@ class ReviewSession(StudySession):
         super()._start_day(now)
         with self.store.read() as conn:
             today = queries.answered_today(conn, self.day)
-            limits = self.settings
-            if self.plan is not None:
-                # The plan's days need their new cards and every one of their reviews.
-                new, review = interview.limits_today(
-                    conn, self.settings, self.plan, now, self.day.end, self.tz
-                )
-                limits = replace(self.settings, new_per_day=new, reviews_per_day=review)
+            # A plan's days need their new cards and every one of their reviews.
+            limits = interview.daily_limits(conn, self.settings, now, self.day.end, self.tz)
             self._limits_at_start = Limits.left_today(limits, today, self.extra_new)
         self._review_ids: list[int] = []
         self._reviews_complete = False  # True once every due review has been listed
@@ -278,7 +275,9 @@ class ReviewSession(StudySession):
                 .limit(1)
             )
             upcoming = conn.scalar(stmt)
-        return Summary(self.answered, self.again, self.seconds, upcoming)
+            due = queries.due_counts(conn, self.day, now, self.scope)
+        waiting = max(0, due.new - self.limits.new)
+        return Summary(self.answered, self.again, self.seconds, upcoming, waiting)
 
 
 def _not_buried(row: Row[Any], now: datetime) -> bool:

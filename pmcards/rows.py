@@ -7,17 +7,24 @@ no SQLAlchemy; the queries that produce the rows live in `queries.py`.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from pmcards.cardstate import Memory, memory_of
+from pmcards.markup import fold
 
 # The tag pmcards gives a note whose card became a leech; with any other tag pmcards adds
 # itself, it survives a re-import and is left out of deck-file exports.
 LEECH_TAG = "leech"
 SYSTEM_TAGS = (LEECH_TAG,)
+
+
+def search_text(fields: dict[str, str], tags: Iterable[str], section: str = "") -> str:
+    """What `cards --search` looks in: every field, the tags and the section, folded."""
+    mine = [t for t in tags if t not in SYSTEM_TAGS]
+    return fold("\n".join([*fields.values(), " ".join(mine), section]))
 
 
 @dataclass(frozen=True, slots=True)

@@ -81,6 +81,8 @@ notes = Table(
     # Space-delimited with a space at each end (" a b "), so one tag matches LIKE '% a %'.
     Column("tags", Text, nullable=False, default=" "),
     Column("section", Text, nullable=False, default=""),
+    # Every field and tag, case folded and without accents, for `cards --search`.
+    Column("search", Text, nullable=False, default=""),
     Column("checksum", String(64), nullable=False),
     Column("position", Integer, nullable=False),
     Column("created_at", UTCDateTime, nullable=False),

@@ -294,6 +294,48 @@ def test_cli_choices_come_from_the_registries() -> None:
             param = next(p for p in exchange.export.params if p.name == option)
             assert isinstance(param, click.Option) and param.help is not None
             assert param.help.startswith(", ".join(takes(option)) + ": ")
+    from pmcards.cli.notes import FIELD_OPTIONS
+    from pmcards.kinds import KINDS
+
+    assert set(FIELD_OPTIONS) == {f for kind in KINDS.values() for f in kind.fields}
     minutes = next(p for p in study.mock.params if p.name == "minutes")
     assert isinstance(minutes, click.Option) and minutes.help is not None
     assert ",".join(f"{m:g}" for m in mock.DEFAULT_MINUTES) in minutes.help
+
+
+def test_undo_after_suspend_or_bury_undoes_that(collection_url: str) -> None:
+    """`u` after `s` or `b` takes back the suspend or the bury, not the answer before it."""
+    code, output = run("review", input=" 3su bu q", env={"PMCARDS_NOW": NOW})
+    assert code == 0, output
+    assert "Suspended that card (u undoes it)." in output
+    assert "Undid the suspend: the card is back." in output
+    assert "Buried that card until tomorrow (u undoes it)." in output
+    assert "Undid the bury: the card is back." in output
+    store = Store(collection_url)
+    assert count(store, schema.cards, C.suspended.is_(True)) == 0
+    assert count(store, schema.cards, C.buried_until.is_not(None)) == 0
+    assert count(store, schema.review_log) == 1
+    store.close()
+
+
+def test_session_summaries_say_what_is_true(collection_url: str) -> None:
+    code, output = run("review", input="q", env={"PMCARDS_NOW": NOW})
+    assert "Cards answered: 0" in output and "Again rate:     no answers" in output
+    run("config", "new_per_day", "2")
+    code, output = run("review", input=" 4 4", env={"PMCARDS_NOW": NOW})  # Easy: days away
+    assert "Cards answered: 2" in output
+    # The new-card limit is spent: nothing due, and it says how to study more.
+    later = "2026-03-02T13:00:00+00:00"
+    code, output = run("review", input="", env={"PMCARDS_NOW": later})
+    assert output.startswith("Nothing to study now. Next card due:")
+    assert "new cards wait beyond today's new-card limit: pmcards review --new 10" in output
+
+
+def test_narrow_terminal_lines_fit(collection_url: str) -> None:
+    result = CliRunner().invoke(
+        cli, ["review", "--limit", "2"], input=" 3 3", env={"PMCARDS_NOW": NOW, "COLUMNS": "50"}
+    )
+    assert result.exit_code == 0
+    output = result.stdout  # the screen: the welcome is a message on standard error
+    assert max(len(line) for line in output.splitlines()) <= 50
+    assert "u undo" in output and "q quit" in output

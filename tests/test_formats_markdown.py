@@ -1,3 +1,4 @@
+import json
 from pathlib import Path
 
 import pytest
@@ -191,3 +192,30 @@ def test_cloze_reimport_adds_cards_for_new_numbers(store: Store, tmp_path: Path)
         "note 'z': card c4 is no longer in the note: removed (never reviewed)",
     ]
     assert [(c.ord, c.suspended) for c in all_rows(store, schema.cards)] == [(0, False), (1, True)]
+
+
+def test_an_edited_question_without_an_id_keeps_its_history(
+    tmp_path: Path, collection_url: str
+) -> None:
+    """A note written without an id gets one made from its question: editing the question
+    makes a new id, and the import pairs it with the note it replaces, history and all,
+    instead of adding a second note and leaving the first as missing."""
+    path = write(tmp_path, "# D\n\nQ: one\nA: first\n\nQ: two\nA: second\n")
+    assert run("import", str(path))[0] == 0
+    (old,) = [
+        c
+        for c in json.loads(run("cards", "--json", "--deck", "D")[1])
+        if c["fields"]["front"] == "one"
+    ]
+    store = Store(collection_url)
+    set_card(store, old["note_id"], reps=3)
+    path.write_text("# D\n\nQ: one, reworded\nA: first\n\nQ: two\nA: second\n")
+    code, output = run("import", str(path))
+    assert code == 0, output
+    assert "0 added, 1 updated, 1 unchanged, 0 missing" in output
+    assert f"replaces {old['note_id']!r}, whose history it keeps" in output
+    notes = json.loads(run("cards", "--json", "--deck", "D")[1])
+    assert len(notes) == 2
+    (edited,) = [c for c in notes if c["fields"]["front"] == "one, reworded"]
+    assert edited["reps"] == 3 and edited["note_id"] != old["note_id"]
+    store.close()

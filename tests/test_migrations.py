@@ -86,13 +86,7 @@ def test_upgrade_from_first_schema_keeps_history(new_db: NewDb) -> None:
 
     store = Store(url)
     with store.engine.connect() as conn:
-        assert migrations.applied(conn) == [
-            "m001_initial",
-            "m002_queue_indexes",
-            "m003_card_decks",
-            "m004_practice",
-            "m005_card_changes",
-        ]
+        assert migrations.applied(conn) == [name for name, _ in migrations.MIGRATIONS]
         indexes = {ix["name"] for ix in sa.inspect(conn).get_indexes("cards")}
         assert "ix_cards_queue" in indexes
     with store.read() as conn:
@@ -124,8 +118,9 @@ def test_newer_schema_is_refused(new_db: NewDb) -> None:
     with pytest.raises(SchemaError) as info:
         Store(url)
     assert str(info.value) == (
-        "this collection has schema version 6, written by a newer pmcards (this one knows up to "
-        "version 5; unknown migration m999_from_the_future). Upgrade pmcards to open it."
+        f"this collection has schema version {migrations.SCHEMA_VERSION + 1}, written by a "
+        f"newer pmcards (this one knows up to version {migrations.SCHEMA_VERSION}; unknown "
+        "migration m999_from_the_future). Upgrade pmcards to open it."
     )
 
 
@@ -205,6 +200,8 @@ def test_upgrade_from_every_earlier_schema_keeps_everything(
     after = {table: rows(tmp_path / "old.db", table, cols) for table, cols in m001.items()}
     assert after == before
     assert [r[0] for r in rows(tmp_path / "old.db", "cards", "deck_id")] == [1, 1]
+    # m008 filled in each note's search text: its fields, tags and section, folded.
+    assert rows(tmp_path / "old.db", "notes", "search") == [("f\nb\nt leech\ns",)]
     saved = list((isolated_home / "backups").glob("old-*/collection-*-migration.sqlite3"))
     assert len(saved) == 1
     assert len(rows(saved[0], "pmcards_migrations", "name")) == version

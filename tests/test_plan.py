@@ -251,3 +251,18 @@ def test_plan_due_dates_are_explained_to_check(store: Store, tmp_path: Path) -> 
             sa.select(schema.card_changes.c.source).order_by(schema.card_changes.c.id)
         )
         assert list(sources) == ["plan", "plan-release"]
+
+
+def test_status_counts_as_the_review_session_does_under_a_plan(
+    store: Store, tmp_path: Path, clock: FakeClock
+) -> None:
+    """A plan raises the new-card limit: `status` and `review` both count with it."""
+    from pmcards import listings
+
+    load(store, tmp_path, [qa(i) for i in range(1, 121)])
+    with store.write() as conn:
+        interview.save(conn, plan.Plan(interview=date(2026, 3, 5)))
+    session_new = ReviewSession(store, clock=clock, tz=UTC).counts().new
+    with store.read() as conn:
+        status_new = listings.status(conn, clock.now)["total"]["new"]
+    assert session_new == status_new == 50

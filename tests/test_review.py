@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pytest
 from fsrs import Rating
-from helpers import FakeClock, all_rows, card_of, count, note_of, qa, set_card, write_deck
+from helpers import C, FakeClock, NewDb, all_rows, card_of, count, note_of, qa, set_card, write_deck
 
 from pmcards import importer, schema, settings
 from pmcards.cardstate import LEARNING, NEW, RELEARNING, REVIEW
@@ -326,3 +326,50 @@ def test_two_sessions_share_a_due_card(store: Store, tmp_path: Path, clock: Fake
     assert b is not None and b.card_id != a.card_id
     two.answer(b.card_id, Rating.Good)
     assert two.next_card() is None and log_count(store) == 2
+
+
+def _walk(session: ReviewSession, keys: str) -> list[str]:
+    """Drive a session as keys would: `g` answers Good, `u` undoes, `s` suspends, `b`
+    buries; returns the guid of each card shown."""
+    seen = []
+    for key in keys:
+        shown = session.next_card()
+        assert shown is not None
+        seen.append(f"{shown.guid}#{shown.ord}")
+        if key == "g":
+            session.answer(shown.card_id, Rating.Good)
+        elif key == "u":
+            session.undo()
+        elif key == "s":
+            session.suspend(shown.card_id)
+        elif key == "b":
+            session.bury(shown.card_id)
+    return seen
+
+
+def test_undo_shows_what_the_session_would_have_shown(
+    store: Store, tmp_path: Path, clock: FakeClock, new_db: NewDb
+) -> None:
+    """Undoing an answer, a suspend or a bury puts the session back where it was: the card
+    the action was about comes again, then the same cards after it, none skipped, and the
+    collection is as if the action had not happened (Anki's undo, several levels deep)."""
+    load(store, tmp_path, [qa(i) for i in range(1, 8)])
+    s = _walk(ReviewSession(store, clock=clock), "ggggg")
+    other = Store(new_db("other"))
+    try:
+        with other.write() as conn:
+            settings.save(conn, "fuzz", False)
+        load(other, tmp_path, [qa(i) for i in range(1, 8)])
+        session = ReviewSession(other, clock=clock)
+        # On each card shown: answer, or undo the previous action, or suspend, or bury.
+        walked = _walk(session, "gugsubugggg")
+        assert walked == [s[0], s[1], s[0], s[1], s[2], s[1], s[2], s[1], s[2], s[3], s[4]]
+        assert count(other, schema.cards, C.suspended.is_(True)) == 0
+        assert count(other, schema.cards, C.buried_until.is_not(None)) == 0
+        assert count(other, schema.review_log) == 5
+        # Several levels: undo the last three answers, newest first.
+        for expected in (s[4], s[3], s[2]):
+            assert session.undo().card_ids == (card_of(other, expected[:5]).id,)
+        assert count(other, schema.review_log) == 2
+    finally:
+        other.close()

@@ -9,11 +9,11 @@ from typing import Any
 import click
 
 from pmcards import paths
-from pmcards.cli.base import cli, collection, echo_json, json_option, now, url
+from pmcards.cli.base import cli, collection, complete_settings, echo_json, json_option, now, url
 
 
 @cli.command()
-@click.argument("key", required=False)
+@click.argument("key", required=False, shell_complete=complete_settings)
 @click.argument("value", required=False)
 @click.option("--reset", is_flag=True, help="Set KEY back to its default.")
 @json_option

@@ -123,10 +123,98 @@ class FiniteFloatRange(click.FloatRange):
         return result
 
 
+# -- shell completion: names read from the collection, and nothing when it cannot be read ----
+
+
+def _names(ctx: click.Context, read: Callable[[Any], Iterable[str]], incomplete: str) -> list[str]:
+    try:
+        from pmcards.store import Store
+
+        root = ctx.find_root()
+        store = Store(paths.resolve_db_url(root.params.get("db")), migrate=False)
+        try:
+            with store.read() as conn:
+                names = sorted(set(read(conn)))
+        finally:
+            store.close()
+    except Exception:
+        return []
+    folded = incomplete.casefold()
+    return [name for name in names if name.casefold().startswith(folded)]
+
+
+def complete_decks(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[str]:
+    from pmcards import schema
+
+    return _names(
+        ctx,
+        lambda conn: conn.scalars(schema.decks.select().with_only_columns(schema.decks.c.name)),
+        incomplete,
+    )
+
+
+def complete_tags(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[str]:
+    from pmcards import schema
+
+    def read(conn: Any) -> Iterable[str]:
+        rows = conn.scalars(schema.notes.select().with_only_columns(schema.notes.c.tags))
+        return (tag for text in rows for tag in text.split())
+
+    return _names(ctx, read, incomplete)
+
+
+def complete_prompts(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[str]:
+    from pmcards import schema
+    from pmcards.kinds import PROMPT
+
+    notes = schema.notes
+    return _names(
+        ctx,
+        lambda conn: conn.scalars(
+            notes.select().with_only_columns(notes.c.guid).where(notes.c.kind == PROMPT.name)
+        ),
+        incomplete,
+    )
+
+
+def complete_settings(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[str]:
+    from pmcards.settings import KEYS
+
+    return [key for key in KEYS if key.startswith(incomplete)]
+
+
 def scope_options(f: F) -> F:
-    f = click.option("--tag", metavar="TAG", help="Only notes with this tag.")(f)
-    f = click.option("--deck", metavar="NAME", help="Only this deck (and its subdecks).")(f)
+    f = click.option(
+        "--tag", metavar="TAG", help="Only notes with this tag.", shell_complete=complete_tags
+    )(f)
+    f = click.option(
+        "--deck",
+        metavar="NAME",
+        help="Only this deck (and its subdecks); any case, or the start of its name.",
+        shell_complete=complete_decks,
+    )(f)
     return f
+
+
+def card_filters() -> list[str]:
+    """What `--state` filters by (read from the card states when first needed)."""
+    from pmcards.queries import CARD_FILTERS
+
+    return list(CARD_FILTERS)
+
+
+def filter_options(f: F) -> F:
+    """--deck and --tag, and --state and --search: the cards a listing or an action takes."""
+    f = click.option(
+        "--search",
+        metavar="TEXT",
+        help="Only notes with every word of TEXT in a field, tag or section (any case, any "
+        "accents).",
+    )(f)
+    f = click.option(
+        "--state", type=RegistryChoice(card_filters), help="Only cards in this state."
+    )(f)
+    return scope_options(f)
 
 
 def json_option(f: F) -> F:

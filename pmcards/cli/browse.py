@@ -4,22 +4,7 @@ from __future__ import annotations
 
 import click
 
-from pmcards.cli.base import (
-    RegistryChoice,
-    cli,
-    collection,
-    echo_json,
-    json_option,
-    now,
-    scope_options,
-)
-
-
-def card_filters() -> list[str]:
-    """What `cards --state` filters by: the card states, and the two flags a card may carry."""
-    from pmcards.cardstate import STATE_OF_NAME
-
-    return [*STATE_OF_NAME, "suspended", "buried"]
+from pmcards.cli.base import cli, collection, echo_json, filter_options, json_option, now
 
 
 @cli.command()
@@ -53,21 +38,29 @@ def decks(ctx: click.Context, as_json: bool) -> None:
 
 
 @cli.command()
-@scope_options
-@click.option("--state", type=RegistryChoice(card_filters), help="Only cards in this state.")
+@filter_options
 @json_option
 @click.pass_context
 def cards(
-    ctx: click.Context, deck: str | None, tag: str | None, state: str | None, as_json: bool
+    ctx: click.Context,
+    deck: str | None,
+    tag: str | None,
+    state: str | None,
+    search: str | None,
+    as_json: bool,
 ) -> None:
-    """List cards with their note's text and FSRS state."""
+    """List cards with their note's text and FSRS state.
+
+    \b
+    pmcards cards --deck contrasts --state review
+    pmcards cards --search "sample ratio"
+    """
     from pmcards import listings
     from pmcards.queries import Scope
 
     with collection(ctx) as store, store.read() as conn:
-        scope = Scope(deck, tag)
-        scope.check(conn)
-        data = listings.cards(conn, scope, state, now())
+        scope = Scope(deck, tag, state, search).check(conn)
+        data = listings.cards(conn, scope, now())
     if as_json:
         echo_json(data)
         return

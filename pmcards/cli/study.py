@@ -10,6 +10,8 @@ from pmcards.cli.base import (
     FiniteFloatRange,
     cli,
     collection,
+    complete_decks,
+    complete_prompts,
     echo_json,
     json_option,
     now,
@@ -87,6 +89,7 @@ def review(
     "decks",
     multiple=True,
     metavar="NAME",
+    shell_complete=complete_decks,
     help="Plan for this deck (and its subdecks); repeat for several. Default: every deck.",
 )
 @click.option(
@@ -216,8 +219,13 @@ def drill_cmd(ctx: click.Context, deck: str | None, tag: str | None, count: int)
 
 @cli.command()
 @click.option(
-    "--prompt", "prompt_id", metavar="ID", help="The prompt note's id (default: next due)."
+    "--prompt",
+    "prompt_id",
+    metavar="ID",
+    help="The prompt note's id (default: next due; --list shows them).",
+    shell_complete=complete_prompts,
 )
+@click.option("--list", "list_", is_flag=True, help="List the prompts, the next due first.")
 @click.option(
     "--minutes",
     metavar="F,S,T",
@@ -228,6 +236,7 @@ def drill_cmd(ctx: click.Context, deck: str | None, tag: str | None, count: int)
 def mock(
     ctx: click.Context,
     prompt_id: str | None,
+    list_: bool,
     minutes: str | None,
     deck: str | None,
     tag: str | None,
@@ -248,6 +257,11 @@ def mock(
     from pmcards.study import StudySession
     from pmcards.ui import practice_screens
 
+    if list_:
+        with collection(ctx) as store, store.read() as conn:
+            scope = Scope(deck, tag).check(conn)
+            click.echo(mock_mod.format_prompts(mock_mod.prompts(conn, scope, now())))
+        return
     phases = mock_mod.parse_minutes(minutes) if minutes else mock_mod.DEFAULT_MINUTES
     with collection(ctx, checkpoint_when_idle=True) as store:
         _release_passed_plan(store)

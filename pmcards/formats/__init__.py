@@ -29,6 +29,9 @@ MAX_FIELD_CHARS = 20_000
 # A note id and a tag: what every format accepts (and an Anki GUID or tag is mapped onto).
 GUID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
 TAG = re.compile(r"^\w[\w:./-]{0,63}$")
+# The ids a format makes from a note's first field, for a note written without one
+# (Markdown `md-…`, CSV `csv-…`): editing that field makes a new id.
+GENERATED_ID = re.compile(r"^(md|csv)-[0-9a-f]{12}$")
 
 
 class Format(NamedTuple):

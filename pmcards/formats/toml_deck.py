@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
 
     from pmcards.formats.options import ExportOptions
+    from pmcards.rows import Note
 # A [[note]] line. TOML's whitespace is spaces and tabs only, and its lines end at \n (not
 # at the other line breaks Python's str knows): both are kept exact so that the streamed
 # and the whole-file parse agree on every note's line.
@@ -354,12 +355,21 @@ def export(conn: Connection, options: ExportOptions) -> bytes:
     head: dict[str, Any] = {"name": deck.name}
     if deck.description:
         head["description"] = deck.description
-    out = []
-    for note in notes:
-        entry: dict[str, Any] = {"id": note.guid, "kind": note.kind}
-        if note.section:
-            entry["section"] = note.section
-        entry["tags"] = list(note.user_tags)
-        entry.update(note.fields)
-        out.append(entry)
+    out = [note_table(note) for note in notes]
     return tomli_w.dumps({"deck": head, "note": out}, multiline_strings=True).encode("utf-8")
+
+
+def note_table(note: Note) -> dict[str, Any]:
+    """A note as its TOML table in a deck file."""
+    entry: dict[str, Any] = {"id": note.guid, "kind": note.kind}
+    if note.section:
+        entry["section"] = note.section
+    entry["tags"] = list(note.user_tags)
+    entry.update(note.fields)
+    return entry
+
+
+def note_from_table(raw: Any, where: str, line: int | None = None) -> ParsedNote:
+    """One note from a TOML table, as in a deck file: checked, or a DeckFormatError saying
+    what is wrong."""
+    return _note(raw, where, line, 1)

@@ -15,10 +15,10 @@ from fsrs import Rating
 from pmcards.cardstate import NEW, STATE_NAMES
 from pmcards.errors import PmcardsError
 from pmcards.kinds import Face
-from pmcards.markup import safe
+from pmcards.markup import plural, safe
 from pmcards.review import ReviewSession, Shown, Summary
 from pmcards.scheduling import RATING_NAMES, RATINGS, format_interval
-from pmcards.ui.terminal import NEXT_KEYS, QUIT_KEYS, Keys, Screen, block, hint
+from pmcards.ui.terminal import NEXT_KEYS, QUIT_KEYS, Keys, Screen, block, fit, hint, wrap
 
 GRADE_KEYS = {"1": Rating.Again, "2": Rating.Hard, "3": Rating.Good, "4": Rating.Easy}
 
@@ -39,9 +39,9 @@ def run(session: ReviewSession, *, color: bool | None = None, notice: str = "") 
             pass
     summary = session.summary()
     if not shown_any:
-        click.echo(
-            f"Nothing to study now. Next card due: {_when(summary.next_due, session.clock)}."
-        )
+        when = _when(summary.next_due, session.clock)
+        screen.echo(wrap(f"Nothing to study now. Next card due: {when}.", screen.width()))
+        _new_waiting(summary, screen)
         return summary
     _print_summary(session, summary, screen)
     return summary
@@ -55,7 +55,7 @@ def _one_card(session: ReviewSession, shown: Shown, screen: Screen, keys: Keys, 
     keys_hint = hint("Space/Enter: show answer  u undo  s suspend  b bury  q quit", screen)
     lines = [
         *header,
-        *([screen.style(notice, fg="yellow")] if notice else []),
+        *[screen.style(line, fg="yellow") for line in wrap(notice, screen.width()) if notice],
         "",
         *front,
         "",
@@ -71,16 +71,19 @@ def _one_card(session: ReviewSession, shown: Shown, screen: Screen, keys: Keys, 
         if action is not None:
             return action
     back = _face(shown.back, screen)
-    buttons = "   ".join(
-        screen.style(f"{i} {RATING_NAMES[r]}", bold=True) + " " + format_interval(shown.interval(r))
-        for i, r in enumerate(RATINGS, start=1)
+    buttons = fit(
+        [
+            (f"{i} {RATING_NAMES[r]} {format_interval(shown.interval(r))}", {"bold": True})
+            for i, r in enumerate(RATINGS, start=1)
+        ],
+        screen,
     )
     rule = screen.style("─" * min(width, 60), dim=True)
     footer = hint("u undo  s suspend  b bury  q quit", screen)
     if screen.tty:
-        screen.show([*header, "", *front, rule, *back, "", buttons, *footer])
+        screen.show([*header, "", *front, rule, *back, "", *buttons, *footer])
     else:
-        screen.show([rule, *back, "", buttons])
+        screen.show([rule, *back, "", *buttons])
     while True:
         key = keys.read()
         if key in GRADE_KEYS:
@@ -97,15 +100,16 @@ def _one_card(session: ReviewSession, shown: Shown, screen: Screen, keys: Keys, 
                     "are recorded, this one scheduled from the other's result."
                 )
                 if not screen.tty:
-                    click.echo(message)
+                    screen.echo(wrap(message, screen.width()))
                 return message
             if result.leeched:
                 message = (
                     f"Leech: this card has lapsed {result.lapses} times. It is tagged 'leech' and "
-                    "suspended; rewrite or split the note, then unsuspend it."
+                    "suspended; rewrite or split the note (pmcards edit "
+                    f"{shown.guid}), then bring it back: pmcards unsuspend {shown.guid}"
                 )
                 if not screen.tty:
-                    click.echo(message)
+                    screen.echo(wrap(message, screen.width()))
                 return message
             return ""
         action = _common_key(session, shown, key)
@@ -136,17 +140,26 @@ def _common_key(session: ReviewSession, shown: Shown, key: str) -> str | None:
 def _header(session: ReviewSession, shown: Shown, screen: Screen) -> list[str]:
     due = session.counts()
     left = session.left(due)
-    title = screen.style(f"pmcards · {safe(shown.deck)}", bold=True)
-    progress = f"{session.answered} answered · {left} left"
-    counts = (
-        screen.style(f"New {due.new}", fg="blue")
-        + "  "
-        + screen.style(f"Learning {due.learning}", fg="red")
-        + "  "
-        + screen.style(f"Due {due.review}", fg="green")
-    )
     state = "new" if shown.state == NEW else STATE_NAMES.get(shown.state, "")
-    return [f"{title}   {progress}", f"{counts}   {screen.style(state, dim=True)}"]
+    return [
+        *fit(
+            [
+                (f"pmcards · {safe(shown.deck)}", {"bold": True}),
+                (f"{session.answered} answered · {left} left", {}),
+            ],
+            screen,
+        ),
+        *fit(
+            [
+                (f"New {due.new}", {"fg": "blue"}),
+                (f"Learning {due.learning}", {"fg": "red"}),
+                (f"Due {due.review}", {"fg": "green"}),
+                (state, {"dim": True}),
+            ],
+            screen,
+            gap="  ",
+        ),
+    ]
 
 
 def _face(face: Face, screen: Screen, section: str = "") -> list[str]:
@@ -169,6 +182,17 @@ def _print_summary(session: ReviewSession, summary: Summary, screen: Screen) -> 
         f"  Next card due:  {_when(summary.next_due, session.clock)}",
     ]
     click.echo("\n".join(lines), color=screen.color)
+    _new_waiting(summary, screen)
+
+
+def _new_waiting(summary: Summary, screen: Screen) -> None:
+    if summary.new_waiting:
+        more = min(summary.new_waiting, 10)
+        text = (
+            f"{plural(summary.new_waiting, 'new card')} wait beyond today's new-card limit: "
+            f"pmcards review --new {more} studies {more} more."
+        )
+        screen.echo(wrap(text, screen.width()))
 
 
 def _share(value: float | None) -> str:

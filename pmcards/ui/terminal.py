@@ -172,6 +172,24 @@ def block(label: str, text: str, screen: Screen, colour: str | None = None) -> l
     return lines
 
 
+def fit(parts: list[tuple[str, dict[str, object]]], screen: Screen, gap: str = "   ") -> list[str]:
+    """Styled pieces of one line (text, click.style options), laid out in as many lines as
+    the screen's width needs, never cutting a piece: widths are measured on the plain text,
+    so escape codes never count."""
+    lines: list[str] = []
+    plain = styled = ""
+    for text, style in parts:
+        piece = screen.style(text, **style) if style else text
+        if plain and len(plain) + len(gap) + len(text) > screen.width():
+            lines.append(styled)
+            plain = styled = ""
+        plain = f"{plain}{gap}{text}" if plain else text
+        styled = f"{styled}{gap}{piece}" if styled else piece
+    if styled:
+        lines.append(styled)
+    return lines
+
+
 def hint(text: str, screen: Screen) -> list[str]:
     """A line of key hints, wrapped at the screen's width between hints (never inside one:
     hints are separated by two spaces or more)."""

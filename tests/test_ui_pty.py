@@ -186,3 +186,42 @@ def test_mock_ctrl_c_records_nothing(isolated_home: Path, collection_url: str) -
     child.expect(pexpect.EOF)
     logs, _ = check_db(collection_url)
     assert logs == 0
+
+
+@pytest.mark.parametrize(
+    ("key", "said", "undone"),
+    [
+        ("s", "Suspended that card (u undoes it).", "Undid the suspend: the card is back."),
+        (
+            "b",
+            "Buried that card until tomorrow (u undoes it).",
+            "Undid the bury: the card is back.",
+        ),
+    ],
+)
+def test_undo_a_suspend_or_a_bury_in_a_terminal(
+    isolated_home: Path, collection_url: str, key: str, said: str, undone: str
+) -> None:
+    child = spawn(isolated_home)
+    child.expect("show answer")
+    first = child.before
+    child.send(key)
+    child.expect(re.escape(said))
+    child.expect("show answer")
+    child.send("u")
+    child.expect(re.escape(undone))
+    child.expect("show answer")
+    # The card it was about is on screen again: the same front as before the action.
+    front = next(line for line in first.splitlines() if line.startswith("  ")).strip()
+    assert front in child.before
+    child.send("q")
+    child.expect(pexpect.EOF)
+    engine = sa.create_engine(collection_url, poolclass=sa.pool.NullPool)
+    try:
+        with engine.connect() as conn:
+            flagged = conn.exec_driver_sql(
+                "SELECT count(*) FROM cards WHERE suspended OR buried_until IS NOT NULL"
+            ).scalar()
+    finally:
+        engine.dispose()
+    assert flagged == 0

@@ -204,7 +204,7 @@ def test_undo_a_suspend_or_a_bury_in_a_terminal(
 ) -> None:
     child = spawn(isolated_home)
     child.expect("show answer")
-    first = child.before
+    first = str(child.before)
     child.send(key)
     child.expect(re.escape(said))
     child.expect("show answer")
@@ -213,7 +213,7 @@ def test_undo_a_suspend_or_a_bury_in_a_terminal(
     child.expect("show answer")
     # The card it was about is on screen again: the same front as before the action.
     front = next(line for line in first.splitlines() if line.startswith("  ")).strip()
-    assert front in child.before
+    assert front in str(child.before)
     child.send("q")
     child.expect(pexpect.EOF)
     engine = sa.create_engine(collection_url, poolclass=sa.pool.NullPool)

@@ -32,7 +32,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pmcards import paths
+from pmcards import files, paths
 from pmcards.errors import PmcardsError
 
 if TYPE_CHECKING:
@@ -40,6 +40,9 @@ if TYPE_CHECKING:
 
 PREFIX = "collection-"
 SUFFIX = ".sqlite3"
+# A backup being written: `.NAME.partial` beside where it goes. One left behind by a killed
+# process is removed the next time the collection is opened (`clean_leftovers`).
+PARTIAL_PREFIX, PARTIAL = ".", ".partial"
 DUMP_SUFFIX = ".dump"
 DEFAULT_KEEP = 10
 # "Once a day": a backup younger than this makes the daily one unnecessary.
@@ -93,26 +96,32 @@ def backup_to_file(store: Store, dest: Path) -> Path:
     source_file = paths.sqlite_path(store.url)
     if source_file is not None and dest.resolve() == source_file.resolve():
         raise PmcardsError(f"cannot back up {store.location} onto itself")
+    target = files.target_of(dest)
     try:
-        dest.parent.mkdir(parents=True, exist_ok=True)
+        target.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise PmcardsError(f"cannot create {dest.parent}: {exc.strerror}") from exc
-    tmp = dest.with_name(f".{dest.name}.partial")
+        raise PmcardsError(f"cannot create {target.parent}: {exc.strerror}") from exc
+    # Written beside the file it will replace; a FIFO or a device gets it copied in.
+    if files.is_special(target):
+        spool = Path(tempfile.mkdtemp(prefix="pmcards-backup-"))
+        tmp = spool / f"{PARTIAL_PREFIX}{dest.name}{PARTIAL}"
+    else:
+        tmp = target.with_name(f"{PARTIAL_PREFIX}{target.name}{PARTIAL}")
     raw = store.engine.raw_connection()
     try:
         source = raw.driver_connection
         assert isinstance(source, sqlite3.Connection)
         tmp.unlink(missing_ok=True)
-        target = sqlite3.connect(tmp)
+        copy = sqlite3.connect(tmp)
         try:
-            source.backup(target)
+            source.backup(copy)
             # A standalone file: no WAL beside it, readable by any SQLite.
-            target.execute("PRAGMA journal_mode = DELETE")
+            copy.execute("PRAGMA journal_mode = DELETE")
         finally:
-            target.close()
+            copy.close()
         with tmp.open("rb") as f:
             os.fsync(f.fileno())
-        os.replace(tmp, dest)
+        files.install(tmp, dest)
     except (sqlite3.Error, OSError) as exc:
         with contextlib.suppress(OSError):
             tmp.unlink(missing_ok=True)
@@ -122,6 +131,8 @@ def backup_to_file(store: Store, dest: Path) -> Path:
         raise PmcardsError(f"backup to {dest} failed: {reason}") from exc
     finally:
         raw.close()
+        if tmp.parent != target.parent:
+            shutil.rmtree(tmp.parent, ignore_errors=True)
     return dest
 
 
@@ -393,6 +404,7 @@ def _verify_copy(copy: Path, where: str) -> list[str]:
                     f"SELECT name FROM {m.MIGRATIONS_TABLE} ORDER BY applied_at, name"
                 )
             ]
+            objects = set(conn.execute("SELECT type, name FROM sqlite_master").fetchall())
         finally:
             conn.close()
     except sqlite3.DatabaseError as exc:
@@ -407,6 +419,16 @@ def _verify_copy(copy: Path, where: str) -> list[str]:
         )
     if sorted(done) != sorted(known[: len(done)]):
         raise PmcardsError(f"its schema history is not one pmcards wrote: {done}", path=where)
+    # A trigger or a view that pmcards did not make could delete or change answers once the
+    # file is the collection: such a file is refused.
+    foreign = sorted(objects - m.sqlite_objects(len(done)))
+    if foreign:
+        kind, name = foreign[0]
+        raise PmcardsError(
+            f"it holds a {kind} {name!r} that pmcards does not make: not restored (it "
+            "could change or delete what you study)",
+            path=where,
+        )
     return done
 
 

@@ -98,6 +98,7 @@ def run(conn: Connection, location: str, now: datetime) -> Report:
     if conn.dialect.name == "sqlite":
         _integrity(conn, report)
         _foreign_keys(conn, report, now)
+        _foreign_objects(conn, report)
     _schema_version(conn, report)
     config = _settings(conn, report)
     report.cards = int(conn.exec_driver_sql("SELECT count(*) FROM cards").scalar() or 0)
@@ -160,6 +161,33 @@ def _integrity(conn: Connection, report: Report) -> None:
         report.problems[
             -1
         ].message += " (restore the newest good backup: pmcards backups, then pmcards restore FILE)"
+
+
+def _foreign_objects(conn: Connection, report: Report) -> None:
+    """Triggers, views, tables and indexes pmcards did not make (a restored file's, another
+    program's): a trigger could delete answers as they are written."""
+    done = migrations.applied(conn)
+    expected = migrations.sqlite_objects(len(done))
+    found = set(conn.exec_driver_sql("SELECT type, name FROM sqlite_master").all())
+    for kind, name in sorted(found - expected):
+        droppable = kind in ("trigger", "view", "index")
+        report.problems.append(
+            Problem(
+                "schema",
+                f"the collection holds a {kind} {name!r} that pmcards does not make",
+                f"drop the {kind}" if droppable else None,
+                order=0,
+                fix=_drop(kind, name) if droppable else None,
+            )
+        )
+
+
+def _drop(kind: str, name: str) -> Callable[[Connection], None]:
+    def fix(conn: Connection) -> None:
+        quoted = name.replace('"', '""')
+        conn.exec_driver_sql(f'DROP {kind.upper()} IF EXISTS "{quoted}"')
+
+    return fix
 
 
 def _reindex(conn: Connection) -> None:

@@ -17,11 +17,33 @@ def now_utc() -> datetime:
     """
     pinned = os.environ.get(ENV_NOW)
     if pinned:
-        value = datetime.fromisoformat(pinned)
-        if value.tzinfo is None:
-            raise ValueError(f"{ENV_NOW} must include a UTC offset, got {pinned!r}")
-        return value.astimezone(UTC)
+        return parse_now(pinned)
     return datetime.now(UTC)
+
+
+# The years `PMCARDS_NOW` may pin: every study day, forecast and interval around it must
+# stay representable (datetime stops at year 9999).
+NOW_YEARS = (1970, 2999)
+
+
+def parse_now(text: str) -> datetime:
+    """`PMCARDS_NOW` as a UTC time, or a clear error (`PmcardsError`) saying what it takes."""
+    from pmcards.errors import PmcardsError
+
+    example = "e.g. 2026-12-14T10:00:00+01:00"
+    try:
+        value = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise PmcardsError(
+            f"{ENV_NOW}={text[:40]!r} is not a time: give an ISO 8601 time with a UTC "
+            f"offset, {example}"
+        ) from None
+    if value.tzinfo is None:
+        raise PmcardsError(f"{ENV_NOW}={text[:40]!r} has no UTC offset: add one, {example}")
+    low, high = NOW_YEARS
+    if not low <= value.year <= high:
+        raise PmcardsError(f"{ENV_NOW}: the year must be from {low} to {high}, got {value.year}")
+    return value.astimezone(UTC)
 
 
 @dataclass(frozen=True)

@@ -8,10 +8,13 @@ imported on first use. Messages for the user are returned, never printed: the CL
 
 from __future__ import annotations
 
+import contextlib
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
+from pathlib import Path
 
 from pmcards import backup, paths
 from pmcards.errors import PmcardsError
@@ -38,10 +41,17 @@ def opened(
 ) -> Iterator[Opened]:
     """Open the collection at `url` for one command, closed when the block ends."""
     file = paths.sqlite_path(url)
-    existed = file is not None and file.exists()
+    try:
+        existed = file is not None and file.exists()
+    except OSError as exc:  # a name too long for the file system, a loop of links ...
+        from pmcards.markup import cut
+
+        where = cut(paths.describe(url), 80)
+        raise PmcardsError(f"cannot use the collection at {where}: {exc.strerror}") from None
     store = Store(url, migrate=False, checkpoint_when_idle=checkpoint_when_idle)
     try:
         result = Opened(store)
+        clean_leftovers(store)
         migrate(store)
         if existed and daily_backup:
             try:
@@ -54,6 +64,47 @@ def opened(
         yield result
     finally:
         store.close()
+
+
+# What a killed process leaves behind and nothing else would remove: a backup half written
+# (`.NAME.partial` in the backups folder), a media file half written (`.NAME.tmp`), the
+# temporary folders of package imports and exports, restores and backups. Removed once they
+# are old enough that no running pmcards can still be writing them.
+LEFTOVER_AGE = timedelta(hours=1)
+TEMP_PREFIXES = ("pmcards-apkg-", "pmcards-verify-", "pmcards-restore-", "pmcards-backup-")
+
+
+def clean_leftovers(store: Store) -> list[Path]:
+    """Remove leftovers of killed processes (see LEFTOVER_AGE); never fails. Returns what
+    was removed. Ages are the file system's, so they are measured by its clock, not by the
+    pinned time of PMCARDS_NOW."""
+    import shutil
+    import tempfile
+    import time
+
+    cutoff = time.time() - LEFTOVER_AGE.total_seconds()
+    candidates: list[Path] = []
+    with contextlib.suppress(OSError):
+        candidates += paths.backups_dir(store.url).glob(".*.partial")
+    with contextlib.suppress(OSError):
+        candidates += paths.media_dir(store.url).glob(".*.tmp")
+    with contextlib.suppress(OSError):
+        candidates += [
+            p
+            for p in Path(tempfile.gettempdir()).iterdir()
+            if p.name.startswith(TEMP_PREFIXES) and p.is_dir() and p.stat().st_uid == os.getuid()
+        ]
+    removed = []
+    for path in candidates:
+        with contextlib.suppress(OSError):
+            if path.lstat().st_mtime >= cutoff:
+                continue
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path)
+            else:
+                path.unlink()
+            removed.append(path)
+    return removed
 
 
 def migrate(store: Store) -> list[str]:

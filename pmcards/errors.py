@@ -11,19 +11,24 @@ class PmcardsError(Exception):
     """A failure the user can act on. The CLI prints it on one line and exits 1."""
 
     def __init__(self, message: str, *, path: str | None = None, line: int | None = None) -> None:
-        # One line, always: a message may quote text from a file or from SQLite that holds
-        # line breaks (a damaged schema, a broken field).
-        message = _ONE_LINE.sub(" ", message)
+        # One line, always, and nothing a terminal acts on: a message may quote text from a
+        # file or from SQLite that holds line breaks or escape sequences (a damaged schema,
+        # a hostile field or deck name).
+        from pmcards.markup import safe
+
+        message = safe(_ONE_LINE.sub(" ", message))
         super().__init__(message)
         self.message = message
         self.path = path
         self.line = line
 
     def __str__(self) -> str:
+        from pmcards.markup import safe
+
         where = ""
         if self.path is not None:
             where = f"{self.path}:{self.line}: " if self.line is not None else f"{self.path}: "
-        return f"{where}{self.message}"
+        return safe(where) + self.message
 
 
 class DeckFormatError(PmcardsError):

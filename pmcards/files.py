@@ -1,29 +1,78 @@
-"""Writing the files a command produces (exports, deck files with ids added)."""
+"""Writing the files a command produces (exports, backups, deck files with ids added).
+
+A regular file is replaced atomically: written beside itself under a temporary name,
+synced, then renamed over it, so it is never half written; it keeps the permissions it had.
+A path that names something else is written through, never replaced: a symbolic link
+writes its target (which keeps the link), a FIFO or a device is written to as it is (so
+`-o /dev/null` or `-o /dev/stdout` do what they say, even as root).
+"""
 
 from __future__ import annotations
 
 import os
+import shutil
+import stat
 import tempfile
 from pathlib import Path
 
 from pmcards.errors import PmcardsError
 
 
-def write_atomically(path: Path, data: bytes) -> None:
-    """Write to a temporary file beside `path`, then rename: never a half-written file."""
-    tmp: str | None = None
+def target_of(path: Path) -> Path:
+    """What `path` names: the file a symbolic link points to (through every link)."""
+    return Path(os.path.realpath(path)) if path.is_symlink() else path
+
+
+def is_special(path: Path) -> bool:
+    """Whether `path` exists and is not a regular file (a FIFO, a device, a socket)."""
     try:
-        fd, tmp = tempfile.mkstemp(dir=path.parent or Path("."), prefix=f".{path.name}.")
-        # mkstemp makes the file private; give it the permissions a plain open() would.
-        umask = os.umask(0)
-        os.umask(umask)
-        os.fchmod(fd, 0o666 & ~umask)
+        mode = os.stat(path).st_mode
+    except OSError:
+        return False
+    return not stat.S_ISREG(mode) and not stat.S_ISDIR(mode)
+
+
+def write_atomically(path: Path, data: bytes) -> None:
+    """Write `data` to `path`: a regular file atomically, anything else through."""
+    target = target_of(path)
+    try:
+        if is_special(target):
+            with open(target, "wb") as f:
+                f.write(data)
+            return
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
+    except OSError as exc:
+        raise PmcardsError(f"cannot write {path}: {exc.strerror}") from exc
+    try:
+        os.fchmod(fd, _mode_for(target))
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
-        os.replace(tmp, path)
+        os.replace(tmp, target)
     except OSError as exc:
-        if tmp is not None and os.path.exists(tmp):
-            os.unlink(tmp)
+        Path(tmp).unlink(missing_ok=True)
         raise PmcardsError(f"cannot write {path}: {exc.strerror}") from exc
+
+
+def install(tmp: Path, path: Path) -> None:
+    """Put a finished file `tmp` in place at `path` (see the module's rules): renamed over a
+    regular file, copied into anything else, then removed. Raises OSError."""
+    target = target_of(path)
+    if is_special(target):
+        with tmp.open("rb") as src, open(target, "wb") as dst:
+            shutil.copyfileobj(src, dst)
+        tmp.unlink(missing_ok=True)
+        return
+    os.chmod(tmp, _mode_for(target))
+    os.replace(tmp, target)
+
+
+def _mode_for(target: Path) -> int:
+    """The permissions a written file gets: those it had, else what a plain open() gives."""
+    try:
+        return stat.S_IMODE(os.stat(target).st_mode)
+    except OSError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask

@@ -10,20 +10,22 @@ second and a big file is written as it is read.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, NamedTuple, TypeVar
 
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.engine import Connection
 
-from pmcards import cardstate, formats, schema, settings
+from pmcards import cardstate, formats, markup, schema, settings
 from pmcards.cardstate import LEARNING, NEW, RELEARNING, REVIEW
 from pmcards.errors import DeckFormatError
 from pmcards.formats.parsed import ParsedCard, ParsedDeck, ParsedNote
 from pmcards.kinds import KINDS, card_ords, same_fields
+from pmcards.markup import safe
 from pmcards.rows import SYSTEM_TAGS, search_text
 from pmcards.schema import tags_to_text
 
@@ -77,11 +79,7 @@ def parse_files(
                 parsed.name = deck if single else f"{deck}::{parsed.name}"
         decks.extend(found)
     for parsed_deck in decks:
-        if len(parsed_deck.name) > 200:
-            raise DeckFormatError(
-                f"deck name is {len(parsed_deck.name)} characters; the limit is 200",
-                path=parsed_deck.path,
-            )
+        check_deck(parsed_deck)
     # Ids used twice among the files read whole are found now, before the collection is
     # opened; a streamed file's are found as it is imported.
     validate([d for d in decks if d.stream is None])
@@ -111,6 +109,7 @@ class _Owners:
         self._by_guid: dict[str, tuple[str, int | None]] = {}
 
     def claim(self, note: ParsedNote, deck: ParsedDeck) -> None:
+        check_note(note, deck)
         owner = self._by_guid.get(note.guid)
         if owner is not None:
             other, line = owner
@@ -119,6 +118,84 @@ class _Owners:
                 f"note id {note.guid!r} is also used in {at}", path=deck.path, line=note.line
             )
         self._by_guid[note.guid] = (deck.path, note.line)
+
+
+# What every import accepts, whatever the format: the formats check their own syntax, and
+# these limits hold for all of them (a hand-made package can say anything).
+MAX_DECK_NAME = 200
+MAX_DESCRIPTION = 5_000
+MAX_SECTION = 200
+MAX_TAGS = 100
+MAX_COUNT = 1_000_000  # answers or lapses of one card
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def check_deck(deck: ParsedDeck) -> None:
+    """A deck's name and description: within limits, with nothing a terminal would act on
+    (they are shown as they are)."""
+    name, where = deck.name, deck.path
+    if len(name) > MAX_DECK_NAME:
+        raise DeckFormatError(
+            f"deck name is {len(name)} characters; the limit is {MAX_DECK_NAME}", path=where
+        )
+    if markup.has_control(name):
+        raise DeckFormatError("the deck name holds a control or invisible character", path=where)
+    if len(deck.description) > MAX_DESCRIPTION:
+        raise DeckFormatError(
+            f"the deck description is {len(deck.description)} characters; the limit is "
+            f"{MAX_DESCRIPTION}",
+            path=where,
+        )
+    if markup.has_control(deck.description.replace("\n", " ")):
+        raise DeckFormatError(
+            "the deck description holds a control or invisible character", path=where
+        )
+
+
+def check_note(note: ParsedNote, deck: ParsedDeck) -> None:
+    """What any note must be, whatever its format: a section and tags within limits and
+    shown as they are, no NUL in a field (no database stores it), and scheduling carried
+    over from another program that FSRS can use."""
+
+    def fail(message: str) -> DeckFormatError:
+        return DeckFormatError(f"note {note.guid!r}: {message}", path=deck.path, line=note.line)
+
+    if len(note.section) > MAX_SECTION:
+        raise fail(f"its section is {len(note.section)} characters; the limit is {MAX_SECTION}")
+    if markup.has_control(note.section):
+        raise fail("its section holds a control or invisible character")
+    if len(note.tags) > MAX_TAGS:
+        raise fail(f"it has {len(note.tags)} tags; the limit is {MAX_TAGS}")
+    for name, value in note.fields.items():
+        if "\x00" in value:
+            raise fail(f"field {name!r} holds a NUL character")
+    for card in note.cards:
+        problem = _card_problem(card)
+        if problem:
+            raise fail(f"card {card.ord + 1}: {problem}")
+
+
+def _card_problem(card: ParsedCard) -> str | None:
+    """What makes another program's scheduling of a card unusable, or None."""
+    from pmcards.check import DIFFICULTY_MAX, DIFFICULTY_MIN, STABILITY_MAX, STABILITY_MIN
+
+    for name, value, low, high in (
+        ("stability", card.stability, STABILITY_MIN, STABILITY_MAX),
+        ("difficulty", card.difficulty, DIFFICULTY_MIN, DIFFICULTY_MAX),
+        ("interval", card.interval_days, 0, STABILITY_MAX),
+    ):
+        if value is not None and not (math.isfinite(value) and low <= value <= high):
+            return f"its {name} {value!r} is outside what FSRS can use ({low:g} to {high:g})"
+    for name, count in (("answers", card.reps), ("lapses", card.lapses)):
+        if not 0 <= count <= MAX_COUNT:
+            return f"its count of {name} {count} is out of range"
+    latest = datetime(2999, 12, 31, tzinfo=UTC)
+    if card.due is not None and not EARLIEST <= card.due <= latest:
+        return f"its due date {card.due:%Y-%m-%d} is out of range"
+    for review in card.reviews:
+        if not EARLIEST <= review.reviewed_at <= latest:
+            return f"an answer dated {review.reviewed_at:%Y-%m-%d} is out of range"
+    return None
 
 
 class _Known(NamedTuple):
@@ -572,7 +649,7 @@ def format_report(report: ImportReport, *, dry_run: bool, prune: bool) -> list[s
     lines = []
     for result in report.decks:
         lines.append(
-            f"{result.path}: deck {result.deck!r}: {len(result.added)} added, "
+            f"{safe(result.path)}: deck {safe(repr(result.deck))}: {len(result.added)} added, "
             f"{len(result.updated)} updated, "
             f"{len(result.unchanged)} unchanged, {len(result.missing)} missing{verb}"
         )

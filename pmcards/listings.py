@@ -14,6 +14,7 @@ from pmcards import interview, queries, schema
 from pmcards import settings as settings_mod
 from pmcards.cardstate import STATE_NAMES
 from pmcards.clock import day_ends, study_day
+from pmcards.markup import safe
 from pmcards.queries import MEMORY, C, D, Due, Limits, N, Scope
 
 FORECAST_DAYS = 7
@@ -97,7 +98,7 @@ def _table(headers: list[str], rows: list[list[Any]]) -> str:
 
 def format_status(data: dict[str, Any]) -> str:
     rows = [
-        [d["name"], d["new"], d["learning"], d["review"], d["notes"], d["cards"]]
+        [safe(d["name"]), d["new"], d["learning"], d["review"], d["notes"], d["cards"]]
         for d in data["decks"]
     ]
     t = data["total"]
@@ -132,7 +133,7 @@ def format_decks(data: list[dict[str, Any]]) -> str:
         return "No decks."
     return _table(
         ["Deck", "Notes", "Cards", "Suspended"],
-        [[d["name"], d["notes"], d["cards"], d["suspended"]] for d in data],
+        [[safe(d["name"]), d["notes"], d["cards"], d["suspended"]] for d in data],
     )
 
 

@@ -88,14 +88,47 @@ SIMPLE = frozenset(("br", "div", "p"))
 # Escape sequences (CSI, OSC, and two-character ones) and the control characters left after.
 _ANSI = re.compile(r"\x1b(\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(\x07|\x1b\\)|[@-Z\\-_])")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+# Characters that change how text around them is shown without being seen: bidirectional
+# overrides and isolates (which can make text read backwards), zero-width characters, the
+# byte-order mark and Unicode tag characters (which can hide text).
+INVISIBLE = "\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff\U000e0000-\U000e007f"
+_INVISIBLE = re.compile(f"[{INVISIBLE}]")
+# What a JSON document printed to a terminal must not hold raw: C1 controls and the above.
+_JSON_UNSAFE = re.compile(f"[\\x7f-\\x9f{INVISIBLE}]")
 _TAG = re.compile(r"</?\s*(" + "|".join(sorted(ALLOWED_TAGS)) + r")\b[^<>]*>", re.IGNORECASE)
 _UNSAFE_URL = re.compile(r"^\s*(javascript|vbscript|data)\s*:", re.IGNORECASE)
 
 
 def safe(text: str) -> str:
-    """Text made harmless for a terminal: no escape sequences, no control characters."""
+    """Text made harmless for a terminal: no escape sequences, no control characters, no
+    invisible characters that reorder or hide text. The one terminal sanitiser: every
+    string bound for the terminal passes it."""
     text = _ANSI.sub("", text)
-    return _CONTROL.sub("", text.replace("\t", "    "))
+    return _INVISIBLE.sub("", _CONTROL.sub("", text.replace("\t", "    ")))
+
+
+def safe_json(document: str) -> str:
+    """A JSON document for the terminal: characters a terminal would act on (C1 controls,
+    invisible reordering characters) written as \\u escapes, which JSON reads back as the
+    same text. (json.dumps escapes C0 controls itself.)"""
+    return _JSON_UNSAFE.sub(
+        lambda m: (
+            "\\u"
+            + "".join(f"{ord(c):04x}" if ord(c) < 0x10000 else _surrogates(c) for c in m.group())
+        ),
+        document,
+    )
+
+
+def _surrogates(char: str) -> str:
+    code = ord(char) - 0x10000
+    return f"{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}"
+
+
+def has_control(text: str) -> bool:
+    """Whether `text` holds a control, escape or invisible character (refused in deck
+    names, sections and descriptions, which are shown as they are)."""
+    return bool(_CONTROL.search(text.replace("\t", " ")) or _INVISIBLE.search(text))
 
 
 def cut(text: str, width: int) -> str:

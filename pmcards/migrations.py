@@ -289,6 +289,20 @@ def _migrations_table() -> sa.Table:
     )
 
 
+def sqlite_objects(version: int | None = None) -> set[tuple[str, str]]:
+    """The (type, name) of every table, index, trigger and view the migrations up to
+    `version` (all, by default) make in a SQLite database: anything else in a collection was
+    put there by someone else (`restore` and `check` refuse or drop it)."""
+    engine = sa.create_engine("sqlite://")
+    try:
+        with engine.begin() as conn:
+            run(conn, up_to=version)
+            rows = conn.exec_driver_sql("SELECT type, name FROM sqlite_master").all()
+    finally:
+        engine.dispose()
+    return {(kind, name) for kind, name in rows}
+
+
 def applied(conn: Connection) -> list[str]:
     """Names of the migrations this database has, in the order they were applied."""
     if not sa.inspect(conn).has_table(MIGRATIONS_TABLE):

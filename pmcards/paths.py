@@ -24,7 +24,7 @@ def data_dir() -> Path:
     """The user data directory: `PMCARDS_HOME` if set, else the platform's user data dir."""
     home = os.environ.get(ENV_HOME)
     if home:
-        return Path(home)
+        return Path(home).expanduser()
     import platformdirs
 
     return Path(platformdirs.user_data_dir("pmcards", appauthor=False))

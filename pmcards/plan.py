@@ -378,7 +378,9 @@ class Status:
 
 def format_status(st: Status) -> str:
     plan, fc = st.plan, st.forecast
-    scope = ", ".join(plan.decks) if plan.decks else "all decks"
+    from pmcards.markup import safe
+
+    scope = safe(", ".join(plan.decks)) if plan.decks else "all decks"
     lines = [
         f"Interview on {plan.interview} ({scope}): target recall {plan.target:.0%} on the day",
     ]

@@ -78,7 +78,7 @@ class ReviewSession(StudySession):
     def __post_init__(self) -> None:
         super().__post_init__()
         with self.store.read() as conn:
-            self.scope.check(conn)
+            self.scope = self.scope.check(conn)
         self._start_day(self.started)
 
     # -- the day -------------------------------------------------------------------------

@@ -114,6 +114,9 @@ class Store:
     ) -> None:
         self.url = url
         self.location = paths.describe(url)
+        # Write transactions this process committed: a message about a lost server must not
+        # say "nothing was written" after answers were.
+        self.committed = 0
         file = paths.sqlite_path(url)
         if file is not None:
             try:
@@ -146,12 +149,61 @@ class Store:
             self._read_engine = engine.execution_options(isolation_level="REPEATABLE READ")
         self.engine = engine
         self._write_engine = engine.execution_options(pmcards_write=True)
-        if migrate:
-            try:
+        try:
+            self._refuse_foreign(file)
+            if migrate:
                 self.migrate()
-            except BaseException:
-                engine.dispose()
-                raise
+        except BaseException:
+            engine.dispose()
+            raise
+
+    def _refuse_foreign(self, file: Path | None) -> None:
+        """Refuse a database that holds tables but is not a pmcards collection (another
+        program's, an Anki collection), before anything is changed in it: on SQLite, even
+        opening it through the engine would switch it to WAL mode."""
+        tables: list[str]
+        if file is not None:
+            if not file.is_file() or file.stat().st_size == 0:
+                return
+            import sqlite3
+
+            def table_names(query: str) -> list[str]:
+                raw = sqlite3.connect(f"file:{file}?{query}", uri=True)
+                try:
+                    return [
+                        row[0]
+                        for row in raw.execute(
+                            "SELECT name FROM sqlite_master WHERE type = 'table' "
+                            "AND name NOT LIKE 'sqlite_%'"
+                        )
+                    ]
+                finally:
+                    raw.close()
+
+            try:
+                try:
+                    tables = table_names("mode=ro")
+                except sqlite3.OperationalError:
+                    # A WAL database on a read-only file system cannot be opened even
+                    # read-only (no -shm file can be made); look at the file as it is on
+                    # disk, and leave the opening to the engine, which says what is wrong.
+                    tables = table_names("mode=ro&immutable=1")
+            except sqlite3.OperationalError:
+                return
+            except sqlite3.DatabaseError as exc:
+                raise PmcardsError(
+                    f"{self.location} is not a pmcards collection or is damaged ({exc})"
+                ) from None
+        else:
+            with self._guard(), self.engine.connect() as conn:
+                tables = sa.inspect(conn).get_table_names()
+        if tables and migrations.MIGRATIONS_TABLE not in tables:
+            shown = ", ".join(sorted(tables)[:5]) + (" …" if len(tables) > 5 else "")
+            raise PmcardsError(
+                f"{self.location} is not a pmcards collection: it holds other tables "
+                f"({shown}). pmcards changed nothing in it; give --db a new file or an "
+                "empty database"
+            )
 
     def pending_migrations(self) -> list[str]:
         """The migrations this collection still needs (refusing a newer schema); empty for
@@ -188,6 +240,7 @@ class Store:
         """One write transaction: it holds the write lock from its first statement."""
         with self._guard(), self._write_engine.begin() as conn:
             yield conn
+        self.committed += 1
 
     @contextmanager
     def _guard(self) -> Iterator[None]:
@@ -198,7 +251,7 @@ class Store:
             raise  # a bug in pmcards, not something the user can fix
         except DBAPIError as exc:
             if self.dialect != "sqlite":
-                message = _explain_server(self.server, exc)
+                message = _explain_server(self.server, exc, self.committed)
                 if message is not None:
                     raise PmcardsError(message) from exc
             if isinstance(exc, DatabaseError):
@@ -276,7 +329,7 @@ def _server(url: sa.URL) -> str:
     return f"{host}:{port}" if port else host
 
 
-def _explain_server(server: str, exc: DBAPIError) -> str | None:
+def _explain_server(server: str, exc: DBAPIError, committed: int = 0) -> str | None:
     """A one-line message for a database server's failure (connection, login, lock wait),
     or None when it is not one of those."""
     text = str(exc.orig) if exc.orig is not None else str(exc)
@@ -300,10 +353,15 @@ def _explain_server(server: str, exc: DBAPIError) -> str | None:
         "connection is bad",
     )
     if any(marker in lowered for marker in unreachable):
+        done = (
+            "what this command saved before is kept on the server; the change in progress "
+            "was not written"
+            if committed
+            else "nothing was read or written"
+        )
         return (
-            f"cannot reach the database server at {server} ({_reason(first)}): nothing was "
-            "read or written, and pmcards keeps no local copy; check the network or the "
-            "server, then try again"
+            f"cannot reach the database server at {server} ({_reason(first)}): {done}, and "
+            "pmcards keeps no local copy; check the network or the server, then try again"
         )
     lost = (
         "server closed the connection",

@@ -193,7 +193,96 @@ CORPUS: dict[str, tuple[str, Any, str]] = {
         "media map is damaged",
     ),
     "apkg-duplicate-guid": ("a.apkg", lambda tmp, good: good, "is also used in"),
+    # Round two: what any format can say that no database or terminal should take.
+    "toml-deck-name-escape": (
+        "t.toml",
+        '[deck]\nname = "Evil\\u001b]0;owned\\u0007"\n',
+        "the deck name holds a control or invisible character",
+    ),
+    "toml-deck-name-bidi": (
+        "t.toml",
+        '[deck]\nname = "Evil \\u202e reversed"\n',
+        "the deck name holds a control or invisible character",
+    ),
+    "toml-description-c1": (
+        "t.toml",
+        '[deck]\nname = "D"\ndescription = "csi \\u009b2J"\n',
+        "the deck description holds a control",
+    ),
+    "toml-description-huge": (
+        "t.toml",
+        f'[deck]\nname = "D"\ndescription = "{"d" * 5001}"\n',
+        "the deck description is 5001 characters; the limit is 5000",
+    ),
+    "toml-section-escape": (
+        "t.toml",
+        GOOD_TOML + '\n[[note]]\nid = "s1"\nsection = "\\u001b[2J"\nfront = "f"\nback = "b"\n',
+        "note 's1': its section holds a control or invisible character",
+    ),
+    "toml-section-huge": (
+        "t.toml",
+        GOOD_TOML + f'\n[[note]]\nid = "s2"\nsection = "{"s" * 201}"\nfront = "f"\nback = "b"\n',
+        "note 's2': its section is 201 characters; the limit is 200",
+    ),
+    "toml-many-tags": (
+        "t.toml",
+        GOOD_TOML
+        + '\n[[note]]\nid = "s3"\nfront = "f"\nback = "b"\ntags = ['
+        + ", ".join(f'"t{i}"' for i in range(101))
+        + "]\n",
+        "note 's3': it has 101 tags; the limit is 100",
+    ),
+    "md-heading-escape": ("m.md", "# Evil \x1b[2J deck\n\nQ: a\nA: b\n", "control or invisible"),
+    "csv-deck-escape": ("c.csv", "deck,front,back\nEvil\x1b]52;c;x\x07,a,b\n", "control"),
+    "apkg-infinite-stability": (
+        "a.apkg",
+        lambda tmp, good: _with_sql(good, 'UPDATE cards SET data = \'{"s": 1e999, "d": 5}\''),
+        "its stability inf is outside what FSRS can use",
+    ),
+    "apkg-huge-reps": (
+        "a.apkg",
+        lambda tmp, good: _with_sql(good, "UPDATE cards SET reps = 5000000000"),
+        "its count of answers 5000000000 is out of range",
+    ),
+    "apkg-review-in-9999": (
+        "a.apkg",
+        lambda tmp, good: _with_sql(
+            good,
+            "INSERT INTO revlog VALUES (253402214400000,"
+            " (SELECT min(id) FROM cards), -1, 3, 1, 0, 2500, 1000, 0)",
+        ),
+        "an answer dated 9999-12-31 is out of range",
+    ),
+    "apkg-nul-in-field": (
+        "a.apkg",
+        lambda tmp, good: _with_sql(
+            good, "UPDATE notes SET flds = 'Q' || char(0) || char(31) || 'A'"
+        ),
+        "holds a NUL character",
+    ),
 }
+
+
+def _with_sql(package: bytes, *statements: str) -> bytes:
+    """A package with its collection changed by SQL (a hand-made package can hold anything)."""
+    import sqlite3
+    import tempfile
+
+    members = {}
+    with zipfile.ZipFile(io.BytesIO(package)) as z:
+        for info in z.infolist():
+            members[info.filename] = z.read(info)
+    name = next(n for n in ("collection.anki21", "collection.anki2") if n in members)
+    with tempfile.TemporaryDirectory() as tmp:
+        db = Path(tmp) / "c.sqlite"
+        db.write_bytes(members[name])
+        conn = sqlite3.connect(db)
+        for statement in statements:
+            conn.execute(statement)
+        conn.commit()
+        conn.close()
+        members[name] = db.read_bytes()
+    return _zip(members)
 
 
 def _with_member(package: bytes, name: str, data: bytes) -> bytes:
@@ -397,7 +486,9 @@ def test_any_text_as_a_field_imports_or_fails_cleanly(
 
 # -- card text on the terminal and in HTML -----------------------------------------------------
 
-_UNSAFE = re.compile(r"[\x00-\x09\x0b-\x1f\x7f-\x9f]")
+# Controls, and the invisible characters that reorder or hide text (bidi overrides,
+# zero-width characters, tag characters).
+_UNSAFE = re.compile(f"[\\x00-\\x09\\x0b-\\x1f\\x7f-\\x9f{markup.INVISIBLE}]")
 
 
 @settings(max_examples=300)
@@ -409,7 +500,7 @@ def test_no_escape_or_control_character_reaches_the_terminal(text: str) -> None:
 
 EVIL = {
     "front": "<script>alert(1)</script> \x1b]0;owned\x07 \x1b[2J\x1b[31mred\x9b1m",
-    "back": '<img src=x onerror="alert(2)"> & <b>bold</b> \x07\x08\x00',
+    "back": '<img src=x onerror="alert(2)"> & <b>bold</b> \x07\x08 \u202eevil\u200b',
 }
 
 

@@ -222,4 +222,7 @@ def json_option(f: F) -> F:
 
 
 def echo_json(value: Any) -> None:
-    click.echo(json.dumps(value, indent=2, ensure_ascii=False))
+    """A JSON document on standard output: UTF-8 text, but nothing a terminal acts on."""
+    from pmcards.markup import safe_json
+
+    click.echo(safe_json(json.dumps(value, indent=2, ensure_ascii=False)))

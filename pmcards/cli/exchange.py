@@ -102,8 +102,10 @@ def import_(
                     report = importer.apply(conn, parsed, now(), progress=bar.update, **options)
             else:
                 report = importer.apply(conn, parsed, now(), **options)
+    from pmcards.markup import safe
+
     for warning in report.warnings:
-        click.echo(f"warning: {warning}", err=True)
+        click.echo(f"warning: {safe(warning)}", err=True)
     for line in importer.format_report(report, dry_run=dry_run, prune=prune):
         click.echo(line)
     if made is not None:
@@ -190,7 +192,7 @@ def export(
         given["on"] = given["on"].date()
     with collection(ctx) as store, store.read() as conn:
         scope = Scope(deck, tag)
-        scope.check(conn)
+        scope = scope.check(conn)
         data = exporter(fmt)(conn, ExportOptions(format=fmt, scope=scope, now=now(), **given))
     if output is None:
         click.echo(data.decode("utf-8"), nl=False)

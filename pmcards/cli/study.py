@@ -210,7 +210,7 @@ def drill_cmd(ctx: click.Context, deck: str | None, tag: str | None, count: int)
         session = StudySession(store)
         scope = Scope(deck, tag)
         with store.read() as conn:
-            scope.check(conn)
+            scope = scope.check(conn)
             items = drill.pick(conn, session.settings, scope, session.clock(), count)
         if not items:
             raise PmcardsError('no contrast notes to drill here (kind = "contrast")')
@@ -268,7 +268,7 @@ def mock(
         session = StudySession(store)
         scope = Scope(deck, tag)
         with store.read() as conn:
-            scope.check(conn)
+            scope = scope.check(conn)
             prompt = mock_mod.pick(conn, scope, session.clock(), prompt_id)
         practice_screens.run_mock(session, prompt, phases)
 

@@ -93,6 +93,21 @@ def detect(path: Path, fmt: str = "auto") -> str:
     return found
 
 
+def check_file(path: Path) -> None:
+    """Refuse what is not a regular file (a device such as /dev/zero, a FIFO, a folder)
+    before reading a byte: a deck file is read more than once and must end."""
+    import os
+    import stat
+
+    try:
+        mode = os.stat(path).st_mode
+    except OSError as exc:
+        raise DeckFormatError(f"cannot read file: {exc.strerror}", path=str(path)) from None
+    if not stat.S_ISREG(mode):
+        what = "a folder" if stat.S_ISDIR(mode) else "a device or a pipe"
+        raise DeckFormatError(f"not a deck file: {what}, not a regular file", path=str(path))
+
+
 def module(name: str) -> ModuleType:
     """The module of the format `name`."""
     import importlib
@@ -109,5 +124,6 @@ def parse(path: Path, fmt: str = "auto", *, stream: bool = False) -> list[Parsed
     from pmcards.formats.options import ParseOptions
 
     name = detect(path, fmt)
+    check_file(path)
     decks: list[ParsedDeck] = module(name).parse(path, ParseOptions(name, stream=stream))
     return decks

@@ -272,7 +272,7 @@ def generated_id(deck: str, kind: str, first_field: str) -> str:
 def write_ids(path: Path) -> int:
     """Write an `<!-- id: ... -->` line under every note of `path` that has none.
 
-    Returns how many were written. The file is replaced atomically.
+    Returns how many were written. The file is replaced atomically (`files`).
     """
     deck, drafts = _parse(path)
     pairs = zip(drafts, deck.notes, strict=True)
@@ -281,26 +281,15 @@ def write_ids(path: Path) -> int:
         return 0
     raw = path.read_bytes()
     newline = "\r\n" if b"\r\n" in raw else "\n"
+    bom = "\ufeff" if raw.startswith(b"\xef\xbb\xbf") else ""
     lines = read_text(path, MAX_FILE_BYTES).split("\n")
     for draft, note in reversed(missing):
         lines.insert(draft.last_line, f"<!-- id: {note.guid} -->")
-    _replace(path, newline.join(lines))
+    from pmcards.files import write_atomically
+
+    # Through a link to its target, with the file's permissions and byte-order mark kept.
+    write_atomically(path, (bom + newline.join(lines)).encode("utf-8"))
     return len(missing)
-
-
-def _replace(path: Path, text: str) -> None:
-    import os
-    import tempfile
-
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 # -- writing -------------------------------------------------------------------------------

@@ -112,6 +112,27 @@ def test_export_opens_in_anki(tmp_path: Path, isolated_home: Path) -> None:
     col.close()
 
 
+def test_exported_html_is_sanitised_as_anki_reads_it(tmp_path: Path, isolated_home: Path) -> None:
+    # Issue 16: a hand-written field's <img onerror> went to Anki verbatim.
+    deck = tmp_path / "deck.toml"
+    deck.write_text(
+        '[deck]\nname = "Hostile"\n[[note]]\nid = "h1"\n'
+        'front = \'<b>Q</b><img src="p.png" onerror="alert(1)">\'\n'
+        "back = '<i>A</i><script>alert(2)</script><a href=\"jav&#x09;ascript:x()\">l</a>'\n"
+        '[[note]]\nid = "h2"\nfront = "plain <script>alert(3)</script>"\nback = "a"\n',
+        encoding="utf-8",
+    )
+    assert run("import", str(deck))[0] == 0
+    out = tmp_path / "out.apkg"
+    assert run("export", "apkg", "--deck", "Hostile", "-o", str(out))[0] == 0
+    col = new_collection(tmp_path / "anki")
+    import_package(col, out)
+    notes = notes_of(col)
+    assert notes["h1"]["fields"][:2] == ['<b>Q</b><img src="p.png">', "<i>A</i><a>l</a>"]
+    assert notes["h2"]["fields"][0] == "plain &lt;script&gt;alert(3)&lt;/script&gt;"
+    col.close()
+
+
 def test_export_with_history_and_round_trip_through_anki(
     packages: dict[str, Path], tmp_path: Path
 ) -> None:

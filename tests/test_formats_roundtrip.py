@@ -24,6 +24,8 @@ NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 # syntax characters included), spaces, newlines and some non-ASCII.
 ALPHABET = string.ascii_letters + string.digits + string.punctuation + " \n\t" + "éü—…中"
 LINE_STARTS = ["Q: ", "A: ", "Why: ", "# ", "## ", "<!-- id: x -->", "\\", "Tags: ", '"', ","]
+# Formula starts (and their guards) that the CSV export neutralises and its import restores.
+LINE_STARTS += ["=", "+", "-", "@", "'=", "''-", "'"]
 
 
 def field_text() -> st.SearchStrategy[str]:

@@ -368,3 +368,25 @@ def test_no_media_left_by_an_import_that_fails_in_a_streamed_file(
     assert str(info.value) == f"{big}:39: note id 'p-1' is also used in {package.path}"
     folder = media.media_dir(store.url)
     assert not folder.exists() or list(folder.iterdir()) == []
+
+
+def test_note_lines_follow_strings_and_quoted_headers(tmp_path: Path) -> None:
+    # Issue 16: a [[note]] line inside a multi-line string shifted every later note's
+    # line, and a header written [["note"]] had none.
+    path = tmp_path / "d.toml"
+    path.write_text(
+        '[deck]\nname = "D"\n'
+        '[[note]]\nid = "a"\nfront = """one\n[[note]]\nstill one \\""" """\nback = "x"\n'
+        "[[ 'note' ]] # quoted\nid = 'b'\nfront = '''two\n[[note]]'''\nback = \"y\"\n"
+        '[["note"]]\nid = "c"\nfront = "[[note]] \\"#\\" three"\nback = "z" # [[note]]\n'
+        '[[note]]\nid = "d"\nfront = "four"\n'
+    )
+    with pytest.raises(DeckFormatError) as caught:
+        toml_deck.parse_deck(path)
+    assert str(caught.value) == (
+        f"{path}:18: note 4: missing field 'back' (kind 'qa' needs front, back)"
+    )
+    path.write_text(path.read_text() + 'back = "w"\n')
+    deck = toml_deck.parse_deck(path)
+    assert [(n.guid, n.line) for n in deck.notes] == [("a", 3), ("b", 9), ("c", 14), ("d", 18)]
+    assert deck.notes[0].fields["front"] == 'one\n[[note]]\nstill one """'

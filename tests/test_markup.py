@@ -14,12 +14,44 @@ from pmcards import markup
         ('<a href="javascript:alert(1)">x</a>', "<a>x</a>"),
         ("<b>x</b><script>alert(1)</script>", "<b>x</b>"),
         ('<span style="background:url(x)">s</span>', "<span>s</span>"),
+        # Entity- and CSS-escaped tricks a pattern-based cleaner let through (issue 16).
+        ('<a href="jav&#x09;ascript:alert(1)">x</a>', "<a>x</a>"),
+        ('<a href="&#106;avascript:alert(1)">x</a>', "<a>x</a>"),
+        ('<a href=" JaVaScRiPt:alert(1)">x</a>', "<a>x</a>"),
+        ('<img src="data:text/html,<script>alert(1)</script>">', "<img>"),
+        (
+            '<span style="color: red; background: u\\72l(x)">s</span>',
+            '<span style="color:red">s</span>',
+        ),
+        ('<span style="behavior: url(x.htc)">s</span>', "<span>s</span>"),
+        ('<b>x</b><svg onload="alert(1)"><g>y</g></svg>', "<b>x</b>"),
+        ('<b>x<iframe src="https://e.com">inside</iframe></b>', "<b>x</b>"),
+        ("<b>x</b><!-- <script>alert(1)</script> -->", "<b>x</b>"),
+        (
+            '<a href="https://example.com/a?b=1&amp;c=2">x</a>',
+            '<a href="https://example.com/a?b=1&amp;c=2">x</a>',
+        ),
+        ('<img src="picture one.png">', '<img src="picture one.png">'),
     ],
 )
 def test_from_anki_html(anki: str, ours: str) -> None:
     assert markup.from_anki_html(anki) == ours
     # Idempotent: a second import of our own export changes nothing.
     assert markup.from_anki_html(markup.to_anki_html(ours)) == ours
+
+
+@pytest.mark.parametrize(
+    ("ours", "anki"),
+    [
+        ("plain <script>alert(1)</script>", "plain &lt;script&gt;alert(1)&lt;/script&gt;"),
+        ('<b>x</b><img src="p.png" onerror="alert(1)">', '<b>x</b><img src="p.png">'),
+        ("<i>x</i><script>alert(1)</script>", "<i>x</i>"),
+        ('<a href="javascript:alert(1)">x</a>', "<a>x</a>"),
+    ],
+)
+def test_to_anki_html_never_carries_active_content(ours: str, anki: str) -> None:
+    # A hand-written deck is as untrusted as a package: what goes to Anki is sanitised too.
+    assert markup.to_anki_html(ours) == anki
 
 
 def test_to_terminal() -> None:

@@ -72,6 +72,23 @@ FIELD_ORDER = tuple(
     )
 )
 _HEADER_LINE = re.compile(r"^#([a-z ]+):(.*)$")
+# The columns pmcards' own export starts with: a file that starts so is read back with its
+# formula guards removed.
+OWN_COLUMNS = ["id", "deck", "section", "kind", "tags"]
+# A cell a spreadsheet would run as a formula (or whose guard is itself text): the export
+# writes it after one more apostrophe, as spreadsheets' own "this is text" mark, and the
+# import of pmcards' own CSV takes exactly one off again.
+_FORMULA = re.compile(r"^'*[=+\-@\t\r]")
+
+
+def neutralise(cell: str) -> str:
+    """A cell no spreadsheet runs as a formula (`=1+1` is written `'=1+1`)."""
+    return "'" + cell if _FORMULA.match(cell) else cell
+
+
+def restore(cell: str) -> str:
+    """A cell of pmcards' own CSV as it was before `neutralise`."""
+    return cell[1:] if cell.startswith("'") and _FORMULA.match(cell[1:]) else cell
 
 
 @dataclass
@@ -121,7 +138,10 @@ def parse(path: Path, options: ParseOptions | None = None) -> list[ParsedDeck]:
         else:
             raise fail("empty file: expected a header row naming the columns")
         columns = _named_columns(names, header, fail)
+        own = [name.strip().lower() for name in names[: len(OWN_COLUMNS)]] == OWN_COLUMNS
         for line, row in rows:
+            if own:
+                row = [restore(cell) for cell in row]
             builder.named_row(line, row, columns, extra_tags)
     else:
         positions = {
@@ -352,7 +372,9 @@ def export(conn: Connection, options: ExportOptions) -> bytes:
     """Notes as CSV or TSV with a header row: the columns `pmcards import` reads back.
 
     One row per note: id, deck, section, kind, tags, then the fields the exported kinds
-    use. Opens in any spreadsheet; fields keep their line breaks (quoted).
+    use. Opens in any spreadsheet; fields keep their line breaks (quoted), and a cell that
+    a spreadsheet would run as a formula starts with an apostrophe (taken off again when
+    pmcards imports the file).
     """
     from pmcards.formats._export import deck_names, notes_in_scope
 
@@ -363,10 +385,10 @@ def export(conn: Connection, options: ExportOptions) -> bytes:
     columns = [f for f in FIELD_ORDER if f in used]
     out = io.StringIO(newline="")
     writer = csv.writer(out, delimiter=delimiter, lineterminator="\r\n")
-    writer.writerow(["id", "deck", "section", "kind", "tags", *columns])
+    writer.writerow([*OWN_COLUMNS, *columns])
     for note in notes:
+        row = [note.guid, names[note.deck_id], note.section, note.kind, " ".join(note.user_tags)]
         writer.writerow(
-            [note.guid, names[note.deck_id], note.section, note.kind, " ".join(note.user_tags)]
-            + [note.fields.get(c, "") for c in columns]
+            [neutralise(cell) for cell in row + [note.fields.get(c, "") for c in columns]]
         )
     return out.getvalue().encode("utf-8")

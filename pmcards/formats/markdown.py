@@ -53,13 +53,36 @@ _STARTERS = ", ".join(_starts[:-1]) + f" or {_starts[-1]}"
 VARIANT_FLAG = "reverse"
 META_LABELS = ("tags", VARIANT_FLAG)
 _LABEL = re.compile(r"^([A-Za-z]+):(?:[ \t]+(.*)|[ \t]*)$")
-_HEADING = re.compile(r"^(#{1,6})(?:[ \t]+(.*?))?[ \t]*$")
-_ID = re.compile(r"^<!--\s*id:\s*(.*?)\s*-->\s*$", re.IGNORECASE)
+
+
+# Headings and id comments are read by slicing, not by patterns: a lazy group before
+# optional trailing space backtracks, and one long line took time in the square of its
+# length (issue 16). Every check here is linear in the line.
+def _heading(line: str) -> tuple[int, str] | None:
+    """(level, title) of a `#`..`######` heading line, else None."""
+    level = len(line) - len(line.lstrip("#"))
+    if not 1 <= level <= 6:
+        return None
+    rest = line[level:]
+    if rest and rest[0] not in " \t":
+        return None
+    return level, rest.strip(" \t")
+
+
+def _id_comment(line: str) -> str | None:
+    """The id of an `<!-- id: ... -->` line, else None."""
+    body = line.rstrip()
+    if not (body.startswith("<!--") and body.endswith("-->")) or len(body) < 7:
+        return None
+    inner = body[4:-3].strip()
+    if inner[:3].lower() != "id:":
+        return None
+    return inner[3:].strip()
 
 
 def is_special(line: str) -> bool:
     """Whether a line would be read as a label, heading or id (the exporter escapes these)."""
-    if line.startswith("\\") or _HEADING.match(line) or _ID.match(line):
+    if line.startswith("\\") or _heading(line) or _id_comment(line) is not None:
         return True
     match = _LABEL.match(line)
     return match is not None and match.group(1).lower() in (*FIELD_LABELS, *META_LABELS)
@@ -104,12 +127,12 @@ def _parse(path: Path) -> tuple[ParsedDeck, list[_Draft]]:
     seen_section = False
 
     for number, line in enumerate(text.split("\n"), start=1):
-        heading = _HEADING.match(line)
-        id_match = _ID.match(line)
+        heading = _heading(line)
+        guid = _id_comment(line)
         label = _LABEL.match(line)
         label_name = label.group(1).lower() if label else ""
         if heading:
-            level, title = len(heading.group(1)), (heading.group(2) or "").strip()
+            level, title = heading
             note, current = None, None
             if level == 1:
                 if name is not None:
@@ -125,12 +148,11 @@ def _parse(path: Path) -> tuple[ParsedDeck, list[_Draft]]:
                 name = title
             else:
                 section, seen_section = title, True
-        elif id_match:
+        elif guid is not None:
             if note is None:
                 raise fail("id comment outside a note: put it under the note's lines", number)
             if note.guid is not None:
                 raise fail(f"note at line {note.line} has a second id", number)
-            guid = id_match.group(1)
             if not GUID.match(guid):
                 raise fail(
                     f"invalid note id {guid!r}: letters, digits, '.', '_', ':' or '-', "
@@ -280,7 +302,7 @@ def write_ids(path: Path) -> int:
     if not missing:
         return 0
     raw = path.read_bytes()
-    newline = "\r\n" if b"\r\n" in raw else "\n"
+    newline = "\r\n" if b"\r\n" in raw else "\r" if b"\r" in raw and b"\n" not in raw else "\n"
     bom = "\ufeff" if raw.startswith(b"\xef\xbb\xbf") else ""
     lines = read_text(path, MAX_FILE_BYTES).split("\n")
     for draft, note in reversed(missing):

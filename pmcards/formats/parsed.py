@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -95,17 +96,22 @@ class ParsedDeck:
 
 
 def read_text(path: Path, max_bytes: int) -> str:
-    """A text deck file as a str: size-checked, UTF-8 (a BOM is allowed), newlines as \\n."""
+    """A text deck file as a str: size-checked, UTF-8 (a BOM is allowed), newlines as \\n
+    whichever line ends it was written with."""
     where = str(path)
+    limit = f"the limit is {max_bytes // 1_048_576} MB"
     try:
-        data = path.read_bytes()
+        with path.open("rb") as handle:
+            size = os.fstat(handle.fileno()).st_size
+            if size > max_bytes:
+                raise DeckFormatError(f"file is {size // 1_048_576} MB; {limit}", path=where)
+            # At most one byte past the limit: a file that grows while it is read is
+            # refused without being read whole.
+            data = handle.read(max_bytes + 1)
     except OSError as exc:
         raise DeckFormatError(f"cannot read file: {exc.strerror}", path=where) from exc
     if len(data) > max_bytes:
-        raise DeckFormatError(
-            f"file is {len(data) // 1_048_576} MB; the limit is {max_bytes // 1_048_576} MB",
-            path=where,
-        )
+        raise DeckFormatError(f"file is over {max_bytes // 1_048_576} MB; {limit}", path=where)
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -115,4 +121,5 @@ def read_text(path: Path, max_bytes: int) -> str:
     if nul >= 0:
         line = text.count("\n", 0, nul) + 1
         raise DeckFormatError("a NUL character: not a text file", path=where, line=line)
-    return text.replace("\r\n", "\n")
+    # Windows (\r\n) and classic Mac (\r) line ends both read as \n.
+    return text.replace("\r\n", "\n").replace("\r", "\n")

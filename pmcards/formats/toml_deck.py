@@ -330,8 +330,58 @@ def _note(raw: Any, where: str, line: int | None, number: int) -> ParsedNote:
     )
 
 
+# A [[note]] header as TOML allows it: the key bare or quoted ("note", 'note').
+_ANY_NOTE_HEADER = re.compile(
+    r"""^[ \t]*\[\[[ \t]*(note|"note"|'note')[ \t]*\]\][ \t]*(#.*)?\r?$"""
+)
+
+
 def _note_lines(text: str) -> list[int]:
-    return [i for i, line in enumerate(text.split("\n"), start=1) if _NOTE_HEADER.match(line)]
+    """The line of each [[note]] header, in order: headers written with a quoted key count,
+    and a line that only looks like one, inside a multi-line string, does not. One pass
+    over the text, following TOML's strings and comments just far enough to know where a
+    multi-line string starts and ends."""
+    lines = []
+    open_quotes: str | None = None  # the delimiter of the multi-line string we are in
+    for number, line in enumerate(text.split("\n"), start=1):
+        if open_quotes is None and _ANY_NOTE_HEADER.match(line):
+            lines.append(number)
+        open_quotes = _string_state(line, open_quotes)
+    return lines
+
+
+def _string_state(line: str, open_quotes: str | None) -> str | None:
+    """Whether a multi-line string is still open after `line` (its delimiter, or None)."""
+    i, end = 0, len(line)
+    while i < end:
+        c = line[i]
+        if open_quotes is not None:
+            if c == "\\" and open_quotes == '"""':
+                i += 2
+            elif line.startswith(open_quotes, i):
+                # A closing delimiter may carry up to two quotes of content before it.
+                i += 3
+                for _ in range(2):
+                    if i < end and line[i] == open_quotes[0]:
+                        i += 1
+                open_quotes = None
+            else:
+                i += 1
+        elif c == "#":
+            break
+        elif line.startswith('"""', i) or line.startswith("'''", i):
+            open_quotes, i = line[i : i + 3], i + 3
+        elif c == '"':
+            i += 1
+            while i < end and line[i] != '"':
+                i += 2 if line[i] == "\\" else 1
+            i += 1
+        elif c == "'":
+            close = line.find("'", i + 1)
+            i = end if close < 0 else close + 1
+        else:
+            i += 1
+    return open_quotes
 
 
 def _line_of_key(text: str, key: str) -> int | None:

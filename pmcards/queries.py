@@ -57,10 +57,13 @@ class Scope:
     tag: str | None = None
     state: str | None = None  # one of CARD_FILTERS
     search: str | None = None
+    subdecks: bool = True  # False: the deck's own cards only
 
     def deck_ids(self) -> Any:
-        """A subquery of the ids of the deck and its subdecks."""
+        """A subquery of the ids of the deck and (unless told not to) its subdecks."""
         assert self.deck is not None
+        if not self.subdecks:
+            return select(D.id).where(D.name == self.deck)
         return select(D.id).where(
             or_(D.name == self.deck, D.name.startswith(self.deck + "::", autoescape=True))
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -128,8 +129,10 @@ def import_(
 @click.option(
     "-o",
     "--output",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Write to this file (default: standard output).",
+    # A str, not a Path: a Path drops the trailing slash that asks for a folder.
+    type=click.Path(),
+    help="Write to this file (default: standard output); for toml and md, a folder "
+    "(DIR/) gets one file per deck.",
 )
 @click.option(
     "--order",
@@ -166,13 +169,14 @@ def export(
     fmt: str,
     deck: str | None,
     tag: str | None,
-    output: Path | None,
+    output: str | None,
     **options: Any,
 ) -> None:
     """Export cards: a deck file, a printable study sheet, or a progress report.
 
     \b
     pmcards export toml --deck "BAD vs GOOD answers" -o contrasts.toml
+    pmcards export md -o my-decks/          # every deck, one file each
     pmcards export html --order weakest --on 2026-12-14 -o sheet.html
     pmcards export report -o progress.html
     """
@@ -188,14 +192,46 @@ def export(
             raise click.UsageError(f"{flag} applies only to: {', '.join(takes(key))}")
     if output is None and EXPORTS[fmt].binary:
         raise click.UsageError(f"{fmt} is binary: give -o FILE")
+    folder = output is not None and (output.endswith(("/", os.sep)) or Path(output).is_dir())
+    if folder and not EXPORTS[fmt].one_deck:
+        which = ", ".join(name for name, e in EXPORTS.items() if e.one_deck)
+        raise click.UsageError(
+            f"{fmt} writes one file: give -o FILE (a folder, one file per deck, is for {which})"
+        )
     if "on" in given:
         given["on"] = given["on"].date()
     with collection(ctx) as store, store.read() as conn:
         scope = Scope(deck, tag)
         scope = scope.check(conn)
-        data = exporter(fmt)(conn, ExportOptions(format=fmt, scope=scope, now=now(), **given))
+        wanted = ExportOptions(format=fmt, scope=scope, now=now(), **given)
+        if folder:
+            from pmcards.formats._export import per_deck
+
+            files = per_deck(conn, wanted, EXPORTS[fmt].suffix)
+        else:
+            data = exporter(fmt)(conn, wanted)
+    if folder:
+        assert output is not None
+        _write_folder(Path(output), files)
+        return
     if output is None:
         click.echo(data.decode("utf-8"), nl=False)
         return
-    write_atomically(output, data)
+    write_atomically(Path(output), data)
     click.echo(f"Wrote {output}", err=True)
+
+
+def _write_folder(folder: Path, files: list[tuple[str, Any, bytes]]) -> None:
+    """Write an export's files into `folder` (made if missing), each atomically."""
+    from pmcards.errors import PmcardsError
+    from pmcards.files import write_atomically
+    from pmcards.markup import plural, safe
+
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise PmcardsError(f"cannot make folder {folder}: {exc.strerror}") from None
+    for name, deck, data in files:
+        write_atomically(folder / name, data)
+        click.echo(f"{safe(deck.name)} -> {safe(name)}", err=True)
+    click.echo(f"Wrote {plural(len(files), 'deck file')} to {folder}", err=True)

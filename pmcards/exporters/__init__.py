@@ -29,11 +29,21 @@ class Export(NamedTuple):
     description: str
     options: frozenset[str] = frozenset()
     binary: bool = False  # needs -o FILE
+    suffix: str = ".html"
+    one_deck: bool = False  # a file holds one deck: -o DIR/ writes one file per deck
 
 
 EXPORTS: dict[str, Export] = {
     **{
-        f.name: Export(f.name, f.writer_module, f.description, f.export_options, f.binary)
+        f.name: Export(
+            f.name,
+            f.writer_module,
+            f.description,
+            f.export_options,
+            f.binary,
+            f.suffixes[0],
+            f.one_deck,
+        )
         for f in FORMATS.values()
         if f.writer_module is not None
     },

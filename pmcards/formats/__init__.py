@@ -46,6 +46,8 @@ class Format(NamedTuple):
     # Options of `pmcards export` that only this format takes (ExportOptions' field names).
     export_options: frozenset[str] = frozenset()
     binary: bool = False  # written to a file only (-o), never to standard output
+    # A file holds exactly one deck: `export -o DIR/` writes one file per deck.
+    one_deck: bool = False
 
     @property
     def writer_module(self) -> str | None:
@@ -57,8 +59,8 @@ class Format(NamedTuple):
 FORMATS: dict[str, Format] = {
     f.name: f
     for f in (
-        Format("toml", "toml_deck", (".toml",), "pmcards' own TOML deck file"),
-        Format("md", "markdown", (".md", ".markdown"), "a Markdown deck file"),
+        Format("toml", "toml_deck", (".toml",), "pmcards' own TOML deck file", one_deck=True),
+        Format("md", "markdown", (".md", ".markdown"), "a Markdown deck file", one_deck=True),
         Format("csv", "csv_deck", (".csv",), "CSV with a header row (or Anki's text export)"),
         # Anki's "Notes in Plain Text" export is .txt, tab-separated.
         Format("tsv", "csv_deck", (".tsv", ".tab", ".txt"), "tab-separated, as csv"),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from pmcards import queries
@@ -34,6 +36,47 @@ def one_deck(conn: Connection, options: ExportOptions, what: str) -> tuple[Deck,
     if len(ids) > 1:
         names = sorted(decks[i].name for i in ids)
         raise PmcardsError(
-            f"{what} holds one deck: choose one with --deck (these notes are in {', '.join(names)})"
+            f"{what} holds one deck: choose one with --deck, or give -o DIR/ for a file "
+            f"per deck (these notes are in {', '.join(names)})"
         )
     return decks[ids[0]], notes
+
+
+# Characters no file name on Windows, macOS or Linux may hold, and the control characters.
+_UNSAFE_IN_NAME = re.compile(r'[<>:"/\\|?*\x00-\x1f\x7f]')
+
+
+def deck_file_name(name: str, suffix: str) -> str:
+    """A file name for a deck, portable to every system: `Prep::Metrics` becomes
+    `Prep -- Metrics.toml`. (The deck's real name is written inside the file.)"""
+    stem = " -- ".join(_UNSAFE_IN_NAME.sub("_", part).strip() for part in name.split("::"))
+    stem = stem.strip(". ") or "deck"
+    return stem[:120] + suffix
+
+
+def per_deck(
+    conn: Connection, options: ExportOptions, suffix: str
+) -> list[tuple[str, Deck, bytes]]:
+    """Each deck in scope as its own file (file name, deck, content): the export behind
+    `export toml|md -o DIR/`. A deck's file holds its own notes, not its subdecks'."""
+    from pmcards.exporters import exporter
+
+    write = exporter(options.format)
+    scope = options.scope or queries.Scope()
+    decks = {deck.id: deck for deck in queries.decks(conn)}
+    ids = sorted(
+        {note.deck_id for note in notes_in_scope(conn, options)}, key=lambda i: decks[i].name
+    )
+    out: list[tuple[str, Deck, bytes]] = []
+    taken: set[str] = set()
+    for deck_id in ids:
+        deck = decks[deck_id]
+        own = replace(options, scope=replace(scope, deck=deck.name, subdecks=False))
+        name = deck_file_name(deck.name, suffix)
+        number = 2
+        while name.casefold() in taken:  # two names that differ only in case or unsafe text
+            name = deck_file_name(f"{deck.name} ({number})", suffix)
+            number += 1
+        taken.add(name.casefold())
+        out.append((name, deck, write(conn, own)))
+    return out

@@ -1,0 +1,112 @@
+"""`pmcards export` end to end: a deck file per deck into a folder, and its refusals."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from helpers import qa, write_deck
+
+from pmcards.cli import cli
+from pmcards.formats._export import deck_file_name
+
+
+def run(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(cli, list(args), catch_exceptions=False)
+    return result.exit_code, result.output
+
+
+DECKS = {
+    "Prep": [qa(1, "p")],
+    "Prep::Metrics": [qa(2, "m"), qa(3, "m", tags=["t", "picked"])],
+    'Odd/name: "x"?': [qa(4, "o")],
+    'odd/name: "X"?': [qa(5, "o")],
+}
+
+
+@pytest.fixture
+def decks(tmp_path: Path) -> list[Path]:
+    files = [
+        write_deck(tmp_path / f"in{i}.toml", name, notes)
+        for i, (name, notes) in enumerate(DECKS.items())
+    ]
+    code, output = run("import", *map(str, files))
+    assert code == 0, output
+    return files
+
+
+@pytest.mark.parametrize("fmt", ["toml", "md"])
+def test_one_file_per_deck_round_trips(
+    fmt: str, decks: list[Path], tmp_path: Path, new_db: Callable[[str], str]
+) -> None:
+    out = tmp_path / "all"
+    # (Every note here is tagged "t"; the tag leaves out the built-in decks.)
+    code, output = run("export", fmt, "--tag", "t", "-o", f"{out}/")
+    assert code == 0, output
+    assert f"Wrote 4 deck files to {out}" in output
+    assert sorted(p.name for p in out.iterdir()) == [
+        f"Odd_name_ _x__.{fmt}",
+        f"Prep -- Metrics.{fmt}",
+        f"Prep.{fmt}",
+        f"odd_name_ _X__ (2).{fmt}",
+    ]
+    # Each file holds its own deck, not its subdecks: read back, they rebuild every deck.
+    other = new_db("other")
+    code, output = run("--db", other, "import", *sorted(map(str, out.iterdir())))
+    assert code == 0, output
+    code, listing = run("--db", other, "decks", "--json")
+    import json
+
+    counts = {deck["name"]: deck["notes"] for deck in json.loads(listing)}
+    assert {name: counts.get(name) for name in DECKS} == {
+        name: len(notes) for name, notes in DECKS.items()
+    }
+
+
+def test_a_filter_narrows_the_folder(decks: list[Path], tmp_path: Path) -> None:
+    out = tmp_path / "picked"
+    code, output = run("export", "toml", "--tag", "picked", "-o", str(out) + "/")
+    assert code == 0, output
+    assert [p.name for p in out.iterdir()] == ["Prep -- Metrics.toml"]
+    assert out.joinpath("Prep -- Metrics.toml").read_text().count("[[note]]") == 1
+
+
+def test_an_existing_folder_needs_no_slash(decks: list[Path], tmp_path: Path) -> None:
+    out = tmp_path / "there"
+    out.mkdir()
+    code, output = run("export", "md", "--tag", "t", "-o", str(out))
+    assert code == 0 and len(list(out.iterdir())) == 4, output
+
+
+def test_formats_of_one_file_refuse_a_folder(decks: list[Path], tmp_path: Path) -> None:
+    code, output = run("export", "csv", "-o", f"{tmp_path}/x/")
+    assert code == 2
+    assert (
+        "Error: csv writes one file: give -o FILE (a folder, one file per deck, is for toml, md)"
+        in output
+    )
+    assert not (tmp_path / "x").exists()
+
+
+def test_one_file_names_the_folder_way(decks: list[Path]) -> None:
+    code, output = run("export", "toml", "--tag", "t")
+    assert code == 1
+    assert (
+        "Error: a TOML deck file holds one deck: choose one with --deck, or give -o DIR/ " in output
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "file"),
+    [
+        ("Prep::Metrics", "Prep -- Metrics.md"),
+        ("a/b\\c", "a_b_c.md"),
+        ("..", "deck.md"),
+        ("CON\x01", "CON_.md"),
+        ("x" * 300, "x" * 120 + ".md"),
+    ],
+)
+def test_deck_file_names(name: str, file: str) -> None:
+    assert deck_file_name(name, ".md") == file

@@ -25,6 +25,7 @@ from pmcards.store import Store
 # In foreign-key order: a row's parents are copied before it.
 TABLES: tuple[sa.Table, ...] = (
     schema.decks,
+    schema.anki_notetypes,
     schema.notes,
     schema.cards,
     schema.review_log,

@@ -86,7 +86,8 @@ def test_upgrade_from_first_schema_keeps_history(new_db: NewDb) -> None:
 
     store = Store(url)
     with store.engine.connect() as conn:
-        assert migrations.applied(conn) == [
+        assert migrations.applied(conn) == [name for name, _ in migrations.MIGRATIONS]
+        assert migrations.applied(conn)[:5] == [
             "m001_initial",
             "m002_queue_indexes",
             "m003_card_decks",
@@ -101,6 +102,9 @@ def test_upgrade_from_first_schema_keeps_history(new_db: NewDb) -> None:
         assert card.due == datetime(2026, 1, 6, 10, 0, tzinfo=UTC)
         assert card.stability == 5.0
         assert card.deck_id == 1  # m003 filled in each card's deck from its note
+        assert card.flag == 0  # m007: no flag
+        note = queries.note(conn, 1)
+        assert note is not None
         count = sa.select(sa.func.count()).select_from(schema.review_log)
         assert conn.scalar(count) == 1
         assert queries.note(conn, 1).fields == {"front": "F", "back": "B"}  # type: ignore[union-attr]
@@ -124,8 +128,9 @@ def test_newer_schema_is_refused(new_db: NewDb) -> None:
     with pytest.raises(SchemaError) as info:
         Store(url)
     assert str(info.value) == (
-        "this collection has schema version 6, written by a newer pmcards (this one knows up to "
-        "version 5; unknown migration m999_from_the_future). Upgrade pmcards to open it."
+        f"this collection has schema version {migrations.SCHEMA_VERSION + 1}, written by a "
+        f"newer pmcards (this one knows up to version {migrations.SCHEMA_VERSION}; unknown "
+        "migration m999_from_the_future). Upgrade pmcards to open it."
     )
 
 

@@ -253,6 +253,8 @@ def build_history(url: str, tmp_path: Path) -> None:
             {"id": "z1", "kind": "cloze", "text": "A {{c1::one}} and {{c2::two}} — ü 中"},
         ],
     )
+    # The built-in decks first: a collection's first import adds none.
+    assert run("--db", url, "import", "--builtin")[0] == 0
     assert run("--db", url, "import", str(deck))[0] == 0
     assert run("--db", url, "config", "leech_threshold", "2")[0] == 0
     assert run("--db", url, "config", "desired_retention", "0.85")[0] == 0

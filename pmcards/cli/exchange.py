@@ -64,6 +64,7 @@ def import_(
     pmcards import --builtin      (decks added to pmcards since your collection began)
     """
     from pmcards import backup, formats, importer
+    from pmcards.collection import NO_BUILTINS, skip_builtins
 
     if builtin:
         if files or deck or prune or write_ids or fmt != "auto":
@@ -87,8 +88,10 @@ def import_(
         importer.validate(parsed)  # no backup, and no pruning, for a bad file
     total = importer.note_count(parsed)
     show_bar = total > 1000 and sys.stderr.isatty()
-    with collection(ctx) as store:
+    # No built-in decks first: an import into a new collection is the user's own cards.
+    with collection(ctx, builtins=False) as store:
         made = None
+        first_use = False
         if prune and not dry_run:
             made = backup.before(store, "prune")
             if made is None:
@@ -102,12 +105,16 @@ def import_(
                     report = importer.apply(conn, parsed, now(), progress=bar.update, **options)
             else:
                 report = importer.apply(conn, parsed, now(), **options)
+            if not dry_run:
+                first_use = skip_builtins(conn) and not builtin
     for warning in report.warnings:
         click.echo(f"warning: {warning}", err=True)
     for line in importer.format_report(report, dry_run=dry_run, prune=prune):
         click.echo(line)
     if made is not None:
         click.echo(f"Backup before pruning: {made}", err=True)
+    if first_use:
+        click.echo(NO_BUILTINS, err=True)
     if dry_run:
         click.echo("Dry run: nothing was changed.")
         return

@@ -244,9 +244,7 @@ def _finish(
         raise fail(problem[1], draft.field_lines[problem[0]])
     for tag in draft.tags:
         if not TAG.match(tag):
-            raise fail(
-                f"invalid tag {tag!r}: {TAG_RULE}", draft.line
-            )
+            raise fail(f"invalid tag {tag!r}: {TAG_RULE}", draft.line)
     kind_name = QA_REVERSED.name if draft.reverse else draft.kind
     guid = draft.guid or generated_id(deck, draft.kind, fields[kind.fields[0]])
     return ParsedNote(

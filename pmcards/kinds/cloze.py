@@ -94,9 +94,9 @@ def _parse(text: str) -> list[str | _Deletion]:
     # Deletions never closed are text with their marker (as Anki shows them): flattened.
     while open_:
         unclosed = open_.pop()
-        numbers = ",".join(str(n) for n in unclosed.numbers)
+        written = ",".join(str(n) for n in unclosed.numbers)
         hint = f"::{unclosed.hint}" if unclosed.hint is not None else ""
-        flat = f"{{{{c{numbers}::{unclosed.text()}{hint}"
+        flat = f"{{{{c{written}::{unclosed.text()}{hint}"
         add(flat)
     return out
 

@@ -323,6 +323,8 @@ def anki_equivalent(
         theirs.lapses,
     ):
         return False
+    if mine.state == NEW:
+        return True  # a new card's place is its note's, not its memory's
     if not (
         close(mine.stability, theirs.stability, 4) and close(mine.difficulty, theirs.difficulty, 3)
     ):

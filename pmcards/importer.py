@@ -651,6 +651,9 @@ def _merge_history(
                     report.cards_left_out += 1
                 continue
             status = context.status(source)
+            buried = card.buried_until is not None and card.buried_until > context.now
+            if buried == source.buried:
+                status["buried_until"] = card.buried_until  # the same burial, or none
             if status != {
                 "suspended": card.suspended,
                 "buried_until": card.buried_until,

@@ -156,3 +156,73 @@ def test_errors_name_file_and_row(tmp_path: Path, data: str, message: str) -> No
     with pytest.raises(DeckFormatError) as info:
         csv_deck.parse(write(tmp_path, data))
     assert str(info.value).replace(str(tmp_path) + "/", "").startswith(message)
+
+
+def test_anki_column_labels_pmcards_does_not_know_are_labels(tmp_path: Path) -> None:
+    data = "#separator:Comma\n#html:false\n#columns:Front,Back,Colour,Page\nq,a,red,12\nq2,a2,,\n"
+    deck = csv_deck.parse(write(tmp_path, data))[0]
+    assert [n.fields for n in deck.notes] == [
+        {"front": "q", "back": "a"},
+        {"front": "q2", "back": "a2"},
+    ]
+    assert deck.warnings == [
+        f"{tmp_path}/deck.csv: column 'Colour': pmcards has no place for it: its cells are not imported",
+        f"{tmp_path}/deck.csv: column 'Page': pmcards has no place for it: its cells are not imported",
+    ]
+
+
+def test_export_writes_ankis_header_lines_and_reads_back(tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    from pmcards.exporters import exporter
+    from pmcards.formats.options import ExportOptions
+    from pmcards.store import Store
+
+    source = write(
+        tmp_path,
+        "id,deck,section,kind,tags,front,back,not,but,why\n"
+        'n1,Prep,Metrics,qa,C++ Q&A,"a < b","line\nbreak",,,because\n'
+        "n2,Prep,,reframe,,,,accuracy,tolerance,\n",
+    )
+    store = Store(f"sqlite:///{tmp_path / 'c.sqlite3'}")
+    now = datetime(2026, 3, 2, tzinfo=UTC)
+    with store.write() as conn:
+        importer.apply(conn, importer.parse_files([source]), now)
+    with store.read() as conn:
+        text = exporter("tsv")(conn, ExportOptions(format="tsv", now=now)).decode()
+    store.close()
+    lines = text.split("\r\n")
+    assert lines[:7] == [
+        "#separator:Tab",
+        "#html:true",
+        "#guid column:1",
+        "#notetype column:2",
+        "#deck column:3",
+        "#tags column:4",
+        "#columns:guid\tnotetype\tdeck\ttags\tAnki field 1\tAnki field 2\tkind\tsection"
+        "\tfront\tback\tnot\tbut\twhy",
+    ]
+    # Anki's side: a stock note type and its fields as HTML; then pmcards' own columns.
+    assert lines[7].split("\t")[:8] == [
+        '"n1"',
+        '"Basic"',
+        '"Prep"',
+        '"C++ Q&A"',
+        '"a &lt; b"',
+        '"line<br>break<div class=why>because</div>"',
+        '"qa"',
+        '"Metrics"',
+    ]
+    path = write(tmp_path, text, "back.tsv")
+    (deck,) = csv_deck.parse(path, ParseOptions("tsv"))
+    assert [(n.guid, n.kind, n.fields, n.tags, n.section) for n in deck.notes] == [
+        (
+            "n1",
+            "qa",
+            {"front": "a < b", "back": "line\nbreak", "why": "because"},
+            ("C++", "Q&A"),
+            "Metrics",
+        ),
+        ("n2", "reframe", {"not": "accuracy", "but": "tolerance"}, (), ""),
+    ]
+    assert deck.warnings == [] and not deck.from_anki

@@ -57,9 +57,9 @@ _MEDIA_REF = re.compile(r"""src=["']?([^"'>\s]+)["']?|\[sound:([^\]]+)\]""")
 _TAGS = re.compile(r"<[^>]*>")
 # Anki's review-log types (learn, review, relearn) by the state a card was answered in.
 REVLOG_TYPE: dict[int, int] = {NEW: 0, LEARNING: 0, REVIEW: 1, RELEARNING: 2}
-# Anki's queues.
+# Anki's queues. A buried card is buried by a sibling's answer, or by hand.
 QUEUE_NEW, QUEUE_LEARN, QUEUE_REVIEW, QUEUE_DAY_LEARN = 0, 1, 2, 3
-QUEUE_SUSPENDED, QUEUE_BURIED = -1, -3
+QUEUE_SUSPENDED, QUEUE_SIBLING_BURIED, QUEUE_BURIED = -1, -2, -3
 DEFAULT_EASE = 2500
 
 
@@ -130,6 +130,12 @@ def export(conn: Connection, options: ExportOptions) -> bytes:
         )
     card_rows = []
     anki_card_ids: dict[int, int] = {}
+    # Each note's latest answer: a card buried the study day a sibling was answered was
+    # buried by that answer (pmcards buries siblings as Anki does), else by hand.
+    answered: dict[int, datetime] = {}
+    for card in cards:
+        if card.last_review is not None and card.last_review > answered.get(card.note_id, _EPOCH):
+            answered[card.note_id] = card.last_review
     for card in cards:
         cid = next(ids)
         anki_card_ids[card.id] = cid
@@ -142,7 +148,15 @@ def export(conn: Connection, options: ExportOptions) -> bytes:
                 card.ord,
                 int(timestamp),
                 -1,
-                *_scheduling(card, note, config, days, now, with_history=options.with_history),
+                *_scheduling(
+                    card,
+                    note,
+                    config,
+                    days,
+                    now,
+                    with_history=options.with_history,
+                    sibling_answered=answered.get(card.note_id),
+                ),
             )
         )
     folder = media.media_dir(conn)
@@ -250,15 +264,24 @@ def _scheduling(
     now: datetime,
     *,
     with_history: bool,
+    sibling_answered: datetime | None,
 ) -> tuple[Any, ...]:
     """A card's columns from `type` on: type, queue, due, ivl, factor, reps, lapses, left,
     odue, odid, flags, data."""
+    buried: int | None = None
+    if with_history and card.buried_until is not None and card.buried_until > now:
+        by_sibling = (
+            sibling_answered is not None
+            and sibling_answered != card.last_review
+            and days.of(sibling_answered) == days.of(card.buried_until - timedelta(seconds=1))
+        )
+        buried = QUEUE_SIBLING_BURIED if by_sibling else QUEUE_BURIED
     if not with_history or card.state == NEW:
         queue = QUEUE_NEW
         if with_history and card.suspended:
             queue = QUEUE_SUSPENDED
-        elif with_history and card.buried_until is not None and card.buried_until > now:
-            queue = QUEUE_BURIED
+        elif buried is not None:
+            queue = buried
         flag = card.flag if with_history else 0
         return (0, queue, note.position, 0, 0, 0, 0, 0, 0, 0, flag, "")
     memory = card.memory
@@ -282,8 +305,8 @@ def _scheduling(
             factor = 0
     if card.suspended:
         queue = QUEUE_SUSPENDED
-    elif card.buried_until is not None and card.buried_until > now:
-        queue = QUEUE_BURIED
+    elif buried is not None:
+        queue = buried
     data: dict[str, Any] = {}
     if memory.stability and memory.difficulty:
         data = {"s": memory.stability, "d": memory.difficulty, "dr": config.desired_retention}

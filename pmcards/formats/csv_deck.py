@@ -46,6 +46,7 @@ from pmcards.formats._anki import (
 from pmcards.formats.options import ParseOptions
 from pmcards.formats.parsed import ParsedDeck, ParsedNote, read_text
 from pmcards.kinds import CLOZE, KINDS, QA, QA_REVERSED, note_problem
+from pmcards.kinds.cloze import cloze_numbers
 from pmcards.media import MediaFile
 
 if TYPE_CHECKING:
@@ -296,7 +297,10 @@ class _Builder:
         meta = {key: row[i] if i < len(row) else "" for key, i in positions.items()}
         rest = [cell for i, cell in enumerate(row) if i not in positions.values()]
         type_name = meta.get("notetype") or notetype or "Basic"
-        mapping = map_notetype(type_name, None, is_cloze=False, templates=1)
+        # Only the note type's name is known: one in another language, whose first field
+        # has cloze deletions, is a cloze ("Lückentext", "Texte à trous").
+        is_cloze = bool(rest) and bool(cloze_numbers(rest[0]))
+        mapping = map_notetype(type_name, None, is_cloze=is_cloze, templates=1)
         assert mapping is not None
         if mapping.image_occlusion:
             self.warnings.add(
@@ -368,11 +372,11 @@ class _Builder:
 
         what = f"note type {notetype!r}: " if notetype else ""
 
-        def problem(message: str, strict: str | None = None) -> Exception:
+        def problem(message: str, strict: str | None = None, why: str = "") -> Exception:
             """Anki's rules: skip the note, with a warning; pmcards': refuse the file."""
             if not self.lenient:
                 return fail(strict or message)
-            self.warnings.add(f"{what}{message}: not imported", f"line {line}", unit="row")
+            self.warnings.add(f"{what}{message}: not imported{why}", f"line {line}", unit="row")
             return _Skip()
 
         kind = KINDS.get(kind_name)
@@ -410,10 +414,10 @@ class _Builder:
         missing = [key for key in kind.required if key not in fields]
         if missing:
             raise problem(
-                f"empty {', '.join(missing)} (a pmcards {kind.name!r} note needs "
-                f"{', '.join(kind.required)})",
+                f"empty {', '.join(missing)}",
                 f"missing field {missing[0]!r} (kind {kind.name!r} needs "
                 f"{', '.join(kind.required)})",
+                f" (a pmcards {kind.name!r} note needs {', '.join(kind.required)})",
             )
         found = note_problem(kind.name, fields)
         if found:

@@ -105,10 +105,11 @@ def main() -> None:
             runs.append({**one_run(Path(tmp)), **hostile()})
     stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     print(f"### Anki both ways (issue 15): {stamp}\n")
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     print(
         f"Machine: {os.cpu_count()} cores ({platform.machine()}), Python "
-        f"{platform.python_version()}, SQLite {sqlite3.sqlite_version}; medians of "
-        f"{args.runs} runs (`python bench/anki_roundtrip.py`).\n"
+        f"{platform.python_version()}, SQLite {sqlite3.sqlite_version}, load average {load} "
+        f"(a shared machine); medians of {args.runs} runs (`python bench/anki_roundtrip.py`).\n"
     )
     print("| what | median |\n|---|---|")
     for name in runs[0]:

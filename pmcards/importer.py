@@ -555,9 +555,15 @@ class _Context:
         return clock.study_day(a, hour).date == clock.study_day(b, hour).date
 
     def status(self, source: ParsedCard) -> dict[str, Any]:
-        """A card's suspension, burial (until the next study day) and flag, from the source."""
-        buried = clock.study_day(self.now, self.config.rollover_hour).end if source.buried else None
-        return {"suspended": source.suspended, "buried_until": buried, "flag": source.flag}
+        """A card's suspension, burial (until the next study day) and flag, from the source.
+        A card buried on an earlier study day is buried no more, as in Anki."""
+        today = clock.study_day(self.now, self.config.rollover_hour)
+        buried = source.buried and (source.modified is None or source.modified >= today.start)
+        return {
+            "suspended": source.suspended,
+            "buried_until": today.end if buried else None,
+            "flag": source.flag,
+        }
 
     def anki_values(self, parsed: ParsedNote) -> dict[str, Any]:
         """A note's Anki columns: its Anki note type and the note as Anki had it."""
@@ -652,7 +658,7 @@ def _merge_history(
                 continue
             status = context.status(source)
             buried = card.buried_until is not None and card.buried_until > context.now
-            if buried == source.buried:
+            if buried == (status["buried_until"] is not None):
                 status["buried_until"] = card.buried_until  # the same burial, or none
             if status != {
                 "suspended": card.suspended,

@@ -842,3 +842,17 @@ def test_a_dry_run_of_a_merge_says_what_it_would_do_and_does_nothing(
         report = importer.apply(conn, importer.parse_files([back]), TODAY, dry_run=True)
     assert (report.reviews_imported, report.cards_rescheduled) == (1, 1)
     assert snapshot(store) == before
+
+
+def test_a_burial_from_an_earlier_day_is_over(tmp_path: Path, store: Store, new_db: NewDb) -> None:
+    """As in Anki, a card is buried until the next study day: a package read a day later
+    buries nothing (the day of the burial is the card's modification time)."""
+    pmcards_collection(tmp_path, store)
+    package = export_apkg(store, tmp_path / "prep.apkg")
+    for day, buried in ((TODAY, {("q1", 0), ("q3", 0)}), (TODAY + timedelta(days=1), set())):
+        fresh = Store(new_db("fresh"))
+        with fresh.write() as conn:
+            importer.apply(conn, importer.parse_files([package]), day)
+        found = {k for k, (card, _) in pm_cards(fresh).items() if card.buried_until is not None}
+        assert found == buried, day
+        fresh.close()

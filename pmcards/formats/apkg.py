@@ -215,7 +215,7 @@ def _read_collection(
     cards_by_note: dict[int, list[tuple[Any, ...]]] = defaultdict(list)
     for row in conn.execute(
         "SELECT id, nid, did, odid, ord, type, queue, due, odue, ivl, reps, lapses, left, "
-        "flags, data FROM cards ORDER BY nid, ord"
+        "flags, data, mod FROM cards ORDER BY nid, ord"
     ):
         cards_by_note[row[1]].append(row)
 
@@ -385,7 +385,7 @@ def _card(
     (_id, _nid, _did, odid, card_ord, ctype, queue, due, odue, ivl, reps, lapses, left, flags) = (
         row[:14]
     )
-    data = row[14]
+    data, mod = row[14], row[15]
     if odid and odue:
         due = odue  # in a filtered deck: its due date at home
     state = STATES.get(ctype, NEW)
@@ -428,6 +428,7 @@ def _card(
         last_review=last_review,
         buried=queue in BURIED,
         flag=flags & 7,
+        modified=datetime.fromtimestamp(mod, UTC) if queue in BURIED and mod > 0 else None,
     )
 
 

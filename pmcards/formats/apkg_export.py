@@ -146,7 +146,7 @@ def export(conn: Connection, options: ExportOptions) -> bytes:
                 anki_note_ids[note.id],
                 deck_ids[note.deck_id],
                 card.ord,
-                int(timestamp),
+                int(now.timestamp()),  # its state, as of the export (a burial is today's)
                 -1,
                 *_scheduling(
                     card,

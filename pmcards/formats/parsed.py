@@ -46,6 +46,8 @@ class ParsedCard:
     last_review: datetime | None = None  # when the source knows it (Anki's `lrt`)
     buried: bool = False  # until the next study day
     flag: int = 0  # Anki's flag colour, 0 for none
+    # When the source last changed the card: a burial from an earlier study day is over.
+    modified: datetime | None = None
 
 
 @dataclass(frozen=True)

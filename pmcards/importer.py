@@ -5,6 +5,10 @@ All files of one import are one transaction: any error and nothing is written. E
 goes through SQLAlchemy Core in batches: new notes, their cards and any review history
 carried over as bulk inserts, edits as bulk updates, so a 10,000-note import takes under a
 second and a big file is written as it is read.
+
+Anki's files (a package, a text export) say more: where a note is now (a note Anki moved
+follows it), the Anki note type it has (kept, for the way back), and each card's scheduling
+and history, which merge into cards already here (`_merge_history`).
 """
 
 from __future__ import annotations

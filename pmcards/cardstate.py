@@ -8,6 +8,7 @@ only through the functions here. A new FSRS field or a new log column is a chang
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import IntEnum
@@ -227,3 +228,109 @@ def change_values(before: Memory, after: Memory) -> dict[str, Any]:
 def memory_after_change(row: Any) -> Memory:
     """The memory a `card_changes` row left the card with."""
     return Memory(*(getattr(row, f"{name}_after") for name in MEMORY_COLUMNS))
+
+
+# -- Anki's scheduling ------------------------------------------------------------------------
+# Anki keeps a learning card's place as the steps it has left (`left`, with today's count in
+# the thousands on old schedulers); pmcards as the index of its step. Each is read against
+# the count of steps of the side that reads it, as Anki itself does when a deck's steps
+# change: a card with 2 steps left of Anki's 3 is at pmcards' step 1 of 3, or 0 of 2.
+
+
+def step_from_remaining(remaining: int, steps: int) -> int:
+    """Anki's steps left (`left`) as the index of a step among `steps` (Anki's rule)."""
+    if steps <= 0:
+        return 0
+    return max(0, min(steps - remaining % 1000, steps - 1))
+
+
+def remaining_from_step(step: int | None, steps: int) -> int:
+    """A step index as Anki's steps left (`left`) among `steps` steps."""
+    if step is None or steps <= 0:
+        return 0
+    return max(1, steps - step)
+
+
+def carried_memory(
+    *,
+    state: int,
+    due: datetime | None,
+    stability: float | None,
+    difficulty: float | None,
+    interval_days: float | None,
+    reps: int,
+    lapses: int,
+    last_review: datetime | None,
+    step: int | None,
+    replayed: Memory | None,
+    now: datetime,
+) -> Memory:
+    """The memory of a card studied in another program (Anki): its own scheduling where it
+    has it (FSRS memory, due date, last review, step), else what replaying its answers
+    through FSRS gave (`replayed`), else a guess from its interval. Never due before its
+    last review."""
+    from datetime import timedelta
+
+    last = replayed
+    stability = stability or (last.stability if last else None) or interval_days or 1.0
+    difficulty = difficulty or (last.difficulty if last else None) or 5.0
+    due = due or (last.due if last else now)
+    if last_review is None and last is not None:
+        last_review = last.last_review
+    if last_review is None:
+        last_review = due - timedelta(days=interval_days or max(1.0, stability))
+    if state not in (LEARNING, REVIEW, RELEARNING):
+        state = REVIEW
+    if state == REVIEW:
+        step = None
+    elif step is None:
+        step = (last.step if last is not None and last.state == state else None) or 0
+    return Memory(
+        state=state,
+        step=step,
+        stability=stability,
+        difficulty=difficulty,
+        due=max(due, last_review),
+        last_review=last_review,
+        reps=max(reps, last.reps if last else 0),
+        lapses=lapses,
+    )
+
+
+def anki_equivalent(
+    mine: Memory, theirs: Memory, same_day: Callable[[datetime, datetime], bool]
+) -> bool:
+    """Whether two memories are the same as far as Anki's card can hold: the same state,
+    step, answers and lapses; stability and difficulty equal to Anki's rounding (4 and 3
+    places, as 32-bit floats); due on the same study day; the same last review to the
+    second."""
+
+    def close(a: float | None, b: float | None, places: int) -> bool:
+        if a is None or b is None:
+            return a is b
+        tolerance: float = 0.5 / 10.0**places + abs(a) * 2.4e-7
+        return abs(a - b) <= tolerance
+
+    def same_second(a: datetime | None, b: datetime | None) -> bool:
+        if a is None or b is None:
+            return a is b
+        return abs((a - b).total_seconds()) < 1
+
+    if (mine.state, mine.step, mine.reps, mine.lapses) != (
+        theirs.state,
+        theirs.step,
+        theirs.reps,
+        theirs.lapses,
+    ):
+        return False
+    if mine.state == NEW:
+        return True  # a new card's place is its note's, not its memory's
+    if not (
+        close(mine.stability, theirs.stability, 4) and close(mine.difficulty, theirs.difficulty, 3)
+    ):
+        return False
+    if not same_second(mine.last_review, theirs.last_review):
+        return False
+    # A due date Anki keeps as a day number (reviews, steps of a day or more) comes back as
+    # the start of that day; one kept in seconds comes back to the second.
+    return same_second(mine.due, theirs.due) or same_day(mine.due, theirs.due)

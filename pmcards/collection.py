@@ -3,7 +3,9 @@
 `Store` is the engine and its transactions. What happens when a command opens the
 collection is decided here: a collection with content is backed up before its schema is
 migrated, the day's backup is made if none is under a day old, and the built-in decks are
-imported on first use. Messages for the user are returned, never printed: the CLI prints.
+imported on first use, unless the collection's very first command is an import (the user
+brings their own cards; `pmcards import --builtin` adds the built-in decks any time).
+Messages for the user are returned, never printed: the CLI prints.
 """
 
 from __future__ import annotations
@@ -15,10 +17,20 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pmcards import backup, paths
 from pmcards.errors import PmcardsError
 from pmcards.store import Store
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
+
+# Said when a collection began with an import of the user's own cards.
+NO_BUILTINS = (
+    "The built-in decks were not added: this collection began with an import. "
+    "Add them any time with: pmcards import --builtin"
+)
 
 
 @dataclass
@@ -133,3 +145,16 @@ def first_use(store: Store, now: datetime) -> str | None:
         f"Welcome to pmcards: imported {report.total('added')} built-in notes "
         f"in {len(report.decks)} decks into {store.location}"
     )
+
+
+def skip_builtins(conn: Connection) -> bool:
+    """In an import's transaction: if the collection has never had its first use (the
+    built-in decks), this import is its first command, so mark first use done without the
+    built-in decks. Returns True when it was (the CLI then says how to add them)."""
+    from pmcards import settings
+
+    if settings.get_raw(conn, settings.BUILTIN_FLAG):
+        return False
+    # The flag means "first use is done": later commands add no built-in decks either.
+    settings.save(conn, settings.BUILTIN_FLAG, True)
+    return True

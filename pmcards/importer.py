@@ -5,25 +5,30 @@ All files of one import are one transaction: any error and nothing is written. E
 goes through SQLAlchemy Core in batches: new notes, their cards and any review history
 carried over as bulk inserts, edits as bulk updates, so a 10,000-note import takes under a
 second and a big file is written as it is read.
+
+Anki's files (a package, a text export) say more: where a note is now (a note Anki moved
+follows it), the Anki note type it has (kept, for the way back), and each card's scheduling
+and history, which merge into cards already here (`_merge_history`).
 """
 
 from __future__ import annotations
 
+import bisect
 import json
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, NamedTuple, TypeVar
 
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.engine import Connection
 
-from pmcards import cardstate, formats, markup, schema, settings
-from pmcards.cardstate import LEARNING, NEW, RELEARNING, REVIEW
+from pmcards import cardstate, clock, formats, markup, schema, settings
+from pmcards.cardstate import LEARNING, NEW, RELEARNING, Memory
 from pmcards.errors import DeckFormatError
-from pmcards.formats.parsed import ParsedCard, ParsedDeck, ParsedNote
+from pmcards.formats.parsed import AnkiSource, ParsedCard, ParsedDeck, ParsedNote
 from pmcards.kinds import KINDS, card_ords, same_fields
 from pmcards.markup import safe
 from pmcards.rows import SYSTEM_TAGS, search_text
@@ -42,6 +47,8 @@ class DeckReport:
     missing: list[str] = field(default_factory=list)
     # What else the import did or could not do, one line each (new cloze cards, orphans).
     notices: list[str] = field(default_factory=list)
+    # Notes Anki moved into this deck (renamed or moved decks), by the deck they were in.
+    moved_from: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass
@@ -51,6 +58,12 @@ class ImportReport:
     pruned: list[str] = field(default_factory=list)
     media_written: int = 0
     reviews_imported: int = 0
+    # Cards already here that took a package's scheduling (they had no answers of their own).
+    cards_rescheduled: int = 0
+    # A package's answers left out, and the cards they belong to: those cards were answered
+    # in pmcards since (pmcards keeps their schedule), or the answers are older than theirs.
+    reviews_left_out: int = 0
+    cards_left_out: int = 0
 
     def total(self, what: str) -> int:
         return sum(len(getattr(d, what)) for d in self.decks)
@@ -207,6 +220,8 @@ class _Known(NamedTuple):
     kind: str
     checksum: str
     tags: str
+    anki_notetype_id: int | None
+    anki_note: str | None
 
 
 def apply(
@@ -248,6 +263,7 @@ def apply(
     }
     deck_names = {deck_id: name for name, deck_id in deck_by_name.items()}
     owners = _Owners()
+    context = _Context(conn, now, dry_run=dry_run)
 
     for parsed_deck in decks:
         deck = deck_by_name.get(parsed_deck.name)
@@ -272,6 +288,10 @@ def apply(
             existing = {} if empty else _known(conn, [parsed.guid for parsed in batch])
             new: list[tuple[ParsedNote, int, int]] = []  # (note, deck id, position)
             changed: list[tuple[_Known, ParsedNote]] = []
+            # Notes already here whose Anki side changed alone (fields pmcards does not show).
+            anki_only: list[tuple[_Known, ParsedNote]] = []
+            merge: list[tuple[int, ParsedNote]] = []  # notes here whose cards a package has
+            moves: list[tuple[_Known, ParsedNote]] = []
             for parsed in batch:
                 note = existing.get(parsed.guid)
                 if note is None:
@@ -281,19 +301,51 @@ def apply(
                         new.append((parsed, deck, position))
                     position += 1
                     continue
-                _check_same_deck(note, parsed, parsed_deck, deck_names[note.deck_id])
+                current = deck_names[note.deck_id]
+                if parsed_deck.from_anki:
+                    # Anki's files say where a note is now: a note renamed or moved there
+                    # follows, and one whose note type changed kind keeps its history here.
+                    if note.kind != parsed.kind and not same_fields(note.kind, parsed.kind):
+                        report.warnings.append(
+                            f"{parsed_deck.path}: note {parsed.guid!r} changed from a "
+                            f"{note.kind!r} note to a {parsed.kind!r} note in Anki: not "
+                            "updated (its cards would not match their history here)"
+                        )
+                        result.unchanged.append(parsed.guid)
+                        continue
+                    if current != parsed_deck.name:
+                        moves.append((note, parsed))
+                        result.moved_from[current] = result.moved_from.get(current, 0) + 1
+                else:
+                    _check_same_deck(note, parsed, parsed_deck, current)
+                if parsed.cards:
+                    merge.append((note.id, parsed))
                 if note.checksum == parsed.checksum:
                     result.unchanged.append(parsed.guid)
+                    if parsed.anki is not None and _anki_changed(note, parsed, context):
+                        anki_only.append((note, parsed))
                     continue
                 result.updated.append(parsed.guid)
                 changed.append((note, parsed))
             if not dry_run:
+                if moves:
+                    assert deck is not None
+                    _move_notes(conn, [note.id for note, _ in moves], deck)
                 if changed:
-                    _update_notes(conn, changed, now, result)
+                    _update_notes(conn, changed, now, result, context)
+                if anki_only:
+                    _update_anki(conn, anki_only, context)
                 if new:
-                    report.reviews_imported += _insert_new(conn, new, now)
+                    report.reviews_imported += _insert_new(conn, new, now, context)
+            if merge:
+                _merge_history(conn, merge, context, report, dry_run=dry_run)
             if progress is not None:
                 progress(len(batch))
+        for source, count in result.moved_from.items():
+            result.notices.append(
+                f"{count} note{'s' if count != 1 else ''} moved here from deck {source!r}, "
+                "as in Anki" + (" (would be)" if dry_run else "")
+            )
 
     # Missing notes, per deck name across all the files of this import.
     by_name: dict[str, list[DeckReport]] = {}
@@ -306,7 +358,7 @@ def apply(
         in_db = conn.execute(select(N.guid).where(N.deck_id == deck_by_name[name]))
         results[0].missing = sorted(g for (g,) in in_db if g not in present)
         if not dry_run:
-            _match_edited_first_fields(conn, results[0], now)
+            _match_edited_first_fields(conn, results[0], now, context)
     if prune:
         report.pruned = [g for result in report.decks for g in result.missing]
     if not dry_run:
@@ -316,7 +368,9 @@ def apply(
     return report
 
 
-def _match_edited_first_fields(conn: Connection, result: DeckReport, now: datetime) -> None:
+def _match_edited_first_fields(
+    conn: Connection, result: DeckReport, now: datetime, context: _Context
+) -> None:
     """A note written without an id has one made from its first field (its question), so
     editing the question made it a new note and left the old one, with its history, as
     missing. Pair each such new note with the missing note it replaces (same kind, and the
@@ -331,7 +385,18 @@ def _match_edited_first_fields(conn: Connection, result: DeckReport, now: dateti
     if not added or not missing:
         return
     N = schema.notes.c
-    columns = select(N.id, N.guid, N.deck_id, N.kind, N.checksum, N.tags, N.fields, N.section)
+    columns = select(
+        N.id,
+        N.guid,
+        N.deck_id,
+        N.kind,
+        N.checksum,
+        N.tags,
+        N.anki_notetype_id,
+        N.anki_note,
+        N.fields,
+        N.section,
+    )
     rows = {row.guid: row for row in conn.execute(columns.where(N.guid.in_(added + missing)))}
 
     def texts(guid: str) -> list[str]:
@@ -368,9 +433,16 @@ def _match_edited_first_fields(conn: Connection, result: DeckReport, now: dateti
         conn.execute(update(schema.notes).where(N.id == rows[old].id).values(guid=new))
         old_row = rows[old]
         known = _Known(
-            old_row.id, new, old_row.deck_id, old_row.kind, old_row.checksum, old_row.tags
+            old_row.id,
+            new,
+            old_row.deck_id,
+            old_row.kind,
+            old_row.checksum,
+            old_row.tags,
+            old_row.anki_notetype_id,
+            old_row.anki_note,
         )
-        _update_notes(conn, [(known, parsed)], now, result)
+        _update_notes(conn, [(known, parsed)], now, result, context)
         result.added.remove(new)
         result.updated.append(new)
         result.missing.remove(old)
@@ -384,7 +456,9 @@ def _match_edited_first_fields(conn: Connection, result: DeckReport, now: dateti
 def _known(conn: Connection, guids: list[str]) -> dict[str, _Known]:
     """The notes of the collection with these ids, as much as matching needs."""
     N = schema.notes.c
-    columns = select(N.id, N.guid, N.deck_id, N.kind, N.checksum, N.tags)
+    columns = select(
+        N.id, N.guid, N.deck_id, N.kind, N.checksum, N.tags, N.anki_notetype_id, N.anki_note
+    )
     found: dict[str, _Known] = {}
     for chunk in _chunks(guids, 500):
         for row in conn.execute(columns.where(N.guid.in_(chunk))):
@@ -424,6 +498,7 @@ def _insert_new(
     conn: Connection,
     new: list[tuple[ParsedNote, int, int]],
     now: datetime,
+    context: _Context,
 ) -> int:
     """Bulk-insert new notes, their cards and any history they bring; returns reviews added.
 
@@ -431,7 +506,6 @@ def _insert_new(
     executemany for their cards, where the ORM's bulk path ran one statement per row; and
     a batch's rows are dropped before the next is built, so memory stays flat.
     """
-    config = None
     imported = 0
     for start in range(0, len(new), 2000):
         batch = new[start : start + 2000]
@@ -448,6 +522,7 @@ def _insert_new(
                 "position": position,
                 "created_at": now,
                 "updated_at": now,
+                **context.anki_values(parsed),
             }
             for parsed, deck_id, position in batch
         ]
@@ -462,14 +537,15 @@ def _insert_new(
             carried = {card.ord: card for card in parsed.cards}
             for ord in card_ords(parsed.kind, parsed.fields):
                 source = carried.get(ord)
+                base = {"note_id": note_id, "ord": ord, "deck_id": deck_id}
                 if source is None or (source.state == NEW and not source.reviews):
-                    plain.append({**_new_card(note_id, ord, now, source), "deck_id": deck_id})
+                    plain.append({**base, **_new_card(now, source, context)})
                     continue
-                if config is None:
-                    config = settings.load(conn)
-                card, card_logs = _carried_card(config, source, now)
-                card.update(note_id=note_id, ord=ord, deck_id=deck_id)
-                with_history.append(card)
+                memory, card_logs = _carried(context, source)
+                memory = memory or cardstate.new_memory(now)
+                with_history.append(
+                    {**base, **cardstate.memory_values(memory), **context.status(source)}
+                )
                 if card_logs:
                     logs[(note_id, ord)] = card_logs
         cards = schema.cards
@@ -489,27 +565,27 @@ def _insert_new(
     return imported
 
 
-def _new_card(note_id: int, ord: int, now: datetime, source: ParsedCard | None) -> dict[str, Any]:
-    return {
-        "note_id": note_id,
-        "ord": ord,
-        **cardstate.memory_values(cardstate.new_memory(now)),
-        "suspended": bool(source and source.suspended),
-        "buried_until": None,
-    }
+def _new_card(
+    now: datetime, source: ParsedCard | None, context: _Context | None = None
+) -> dict[str, Any]:
+    """A card never studied; from another program, with its suspension, burial and flag."""
+    status: dict[str, Any] = {"suspended": False, "buried_until": None, "flag": 0}
+    if source is not None and context is not None:
+        status = context.status(source)
+    return {**cardstate.memory_values(cardstate.new_memory(now)), **status}
 
 
-def _carried_card(
-    config: settings.Settings, source: ParsedCard, now: datetime
-) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """A card's state and review log from another program's scheduling and history.
+def _carried(context: _Context, source: ParsedCard) -> tuple[Memory | None, list[dict[str, Any]]]:
+    """A card's memory and review log from another program's scheduling and history (None:
+    a new card).
 
     FSRS memory is rebuilt by replaying the answers through py-fsrs; the source's own FSRS
-    memory (Anki's, when it used FSRS) and its due date win where it has them, so the next
-    review falls when the user expects it.
+    memory (Anki's, when it used FSRS), due date, step and last review win where it has
+    them, so the next review falls when the user expects it.
     """
     from pmcards import scheduling  # FSRS loads only for packages that bring history
 
+    config = context.config
     steps = scheduling.replay(config, [(r.reviewed_at, r.rating) for r in source.reviews])
     logs = [
         cardstate.log_values(
@@ -523,35 +599,45 @@ def _carried_card(
         for review, (before, after) in zip(source.reviews, steps, strict=True)
     ]
     if source.state == NEW:
-        return _new_card(0, 0, now, source), logs
-    last = steps[-1][1] if steps else None
-    stability = source.stability or (last.stability if last else None)
-    stability = stability or source.interval_days or 1.0
-    difficulty = source.difficulty or (last.difficulty if last else None) or 5.0
-    due = source.due or (last.due if last else now)
-    last_review = last.last_review if last else None
-    if last_review is None:
-        last_review = due - timedelta(days=source.interval_days or max(1.0, stability))
+        return None, logs
+    replayed = steps[-1][1] if steps else None
     step = None
-    if source.state in (LEARNING, RELEARNING):
-        step = (last.step if last is not None and last.state == source.state else None) or 0
-    card = {
-        "state": source.state if source.state in (LEARNING, REVIEW, RELEARNING) else REVIEW,
-        "step": step,
-        "stability": stability,
-        "difficulty": difficulty,
-        "due": due,
-        "last_review": last_review,
-        "reps": max(source.reps, len(steps)),
-        "lapses": source.lapses,
-        "suspended": source.suspended,
-        "buried_until": None,
-    }
-    return card, logs
+    if source.remaining_steps is not None and source.state in (LEARNING, RELEARNING):
+        count = config.learning_steps if source.state == LEARNING else config.relearning_steps
+        step = cardstate.step_from_remaining(source.remaining_steps, len(count))
+    last_review = source.last_review
+    # The log's time is to the millisecond; Anki's `lrt` to the second.
+    if (
+        replayed is not None
+        and replayed.last_review is not None
+        and (last_review is None or abs(replayed.last_review - last_review) < _SAME_ANSWER)
+    ):
+        last_review = replayed.last_review
+    due = source.due
+    if due is None and source.due_date is not None:
+        due = context.day_start(source.due_date)
+    memory = cardstate.carried_memory(
+        state=source.state,
+        due=due,
+        stability=source.stability,
+        difficulty=source.difficulty,
+        interval_days=source.interval_days,
+        reps=source.reps,
+        lapses=source.lapses,
+        last_review=last_review,
+        step=step,
+        replayed=replayed,
+        now=context.now,
+    )
+    return memory, logs
 
 
 def _update_notes(
-    conn: Connection, changed: list[tuple[_Known, ParsedNote]], now: datetime, result: DeckReport
+    conn: Connection,
+    changed: list[tuple[_Known, ParsedNote]],
+    now: datetime,
+    result: DeckReport,
+    context: _Context,
 ) -> None:
     """Write the edits of a batch of notes: one bulk UPDATE of their rows, and, for a note
     that gains or loses cards (a new cloze, a change of kind), those cards."""
@@ -562,22 +648,232 @@ def _update_notes(
         for card_id, note_id, ord, reps in conn.execute(query):
             cards.setdefault(note_id, {})[ord] = (card_id, reps)
     rows: list[dict[str, Any]] = []
+    from_anki: list[dict[str, Any]] = []
     for known, parsed in changed:
         _sync_cards(conn, known, parsed, cards.get(known.id, {}), now, result)
         kept = [t for t in known.tags.split() if t in SYSTEM_TAGS]
-        rows.append(
-            {
-                "id": known.id,
-                "fields": json.dumps(parsed.fields, ensure_ascii=False),
-                "tags": tags_to_text([*parsed.tags, *kept]),
-                "section": parsed.section,
-                "search": search_text(parsed.fields, [*parsed.tags, *kept], parsed.section),
-                "checksum": parsed.checksum,
-                "updated_at": now,
-                "kind": parsed.kind,
-            }
-        )
+        row = {
+            "id": known.id,
+            "fields": json.dumps(parsed.fields, ensure_ascii=False),
+            "tags": tags_to_text([*parsed.tags, *kept]),
+            "section": parsed.section,
+            "search": search_text(parsed.fields, [*parsed.tags, *kept], parsed.section),
+            "checksum": parsed.checksum,
+            "updated_at": now,
+            "kind": parsed.kind,
+        }
+        # A note from Anki records its Anki side anew; other files leave it as it was.
+        if parsed.anki is not None:
+            from_anki.append({**row, **context.anki_values(parsed)})
+        else:
+            rows.append(row)
     schema.update_rows(conn, schema.notes, rows)
+    schema.update_rows(conn, schema.notes, from_anki)
+
+
+def _update_anki(
+    conn: Connection, notes: list[tuple[_Known, ParsedNote]], context: _Context
+) -> None:
+    """Record the Anki side of notes whose pmcards side is unchanged (a field pmcards has no
+    place for was edited in Anki, or the note type changed)."""
+    rows = [{"id": known.id, **context.anki_values(parsed)} for known, parsed in notes]
+    schema.update_rows(conn, schema.notes, rows)
+
+
+def _anki_changed(known: _Known, parsed: ParsedNote, context: _Context) -> bool:
+    values = context.anki_values(parsed)
+    return (known.anki_notetype_id, known.anki_note) != (
+        values["anki_notetype_id"],
+        values["anki_note"],
+    )
+
+
+def _move_notes(conn: Connection, note_ids: list[int], deck_id: int) -> None:
+    """Move notes, and their cards, to another deck (Anki moved them, or renamed theirs)."""
+    for chunk in _chunks(note_ids, 500):
+        conn.execute(
+            update(schema.notes).where(schema.notes.c.id.in_(chunk)).values(deck_id=deck_id)
+        )
+        conn.execute(
+            update(schema.cards).where(schema.cards.c.note_id.in_(chunk)).values(deck_id=deck_id)
+        )
+
+
+class _Context:
+    """What an import reads from the collection when it first needs it (the settings, the
+    Anki note types its notes came from) and works out from them."""
+
+    def __init__(self, conn: Connection, now: datetime, *, dry_run: bool = False) -> None:
+        self.conn = conn
+        self.now = now
+        self.dry_run = dry_run
+        self._config: settings.Settings | None = None
+        self._notetypes: dict[int, int | None] = {}  # Anki's note type id -> ours
+
+    @property
+    def config(self) -> settings.Settings:
+        if self._config is None:
+            self._config = settings.load(self.conn)
+        return self._config
+
+    def day_start(self, day: date) -> datetime:
+        """The start of a study day, with the collection's rollover hour."""
+        return clock.day_start(day, self.config.rollover_hour)
+
+    def same_day(self, a: datetime, b: datetime) -> bool:
+        hour = self.config.rollover_hour
+        return clock.study_day(a, hour).date == clock.study_day(b, hour).date
+
+    def status(self, source: ParsedCard) -> dict[str, Any]:
+        """A card's suspension, burial (until the next study day) and flag, from the source.
+        A card buried on an earlier study day is buried no more, as in Anki."""
+        today = clock.study_day(self.now, self.config.rollover_hour)
+        buried = source.buried and (source.modified is None or source.modified >= today.start)
+        return {
+            "suspended": source.suspended,
+            "buried_until": today.end if buried else None,
+            "flag": source.flag,
+        }
+
+    def anki_values(self, parsed: ParsedNote) -> dict[str, Any]:
+        """A note's Anki columns: its Anki note type and the note as Anki had it."""
+        source = parsed.anki
+        if source is None:
+            return {"anki_notetype_id": None, "anki_note": None}
+        note = {"fields": list(source.fields), "mod": source.mod, "checksum": parsed.checksum}
+        return {
+            "anki_notetype_id": self._notetype_id(source),
+            "anki_note": json.dumps(note, ensure_ascii=False, sort_keys=True),
+        }
+
+    def _notetype_id(self, source: AnkiSource) -> int | None:
+        """Our id of the note's Anki note type, added the first time it is seen; a newer
+        version of it (Anki's modification time) replaces the one kept."""
+        if source.notetype_id in self._notetypes:
+            return self._notetypes[source.notetype_id]
+        T = schema.anki_notetypes.c
+        row = self.conn.execute(
+            select(T.id, T.definition).where(T.anki_id == source.notetype_id)
+        ).first()
+        found: int | None
+        if row is None:
+            found = None
+            if not self.dry_run:
+                found = self.conn.scalar(
+                    insert(schema.anki_notetypes)
+                    .values(
+                        anki_id=source.notetype_id,
+                        name=source.notetype_name,
+                        definition=source.notetype,
+                    )
+                    .returning(T.id)
+                )
+        else:
+            found = row.id
+            if row.definition != source.notetype and not self.dry_run:
+                mine = json.loads(row.definition).get("mod", 0)
+                if json.loads(source.notetype).get("mod", 0) >= mine:
+                    self.conn.execute(
+                        update(schema.anki_notetypes)
+                        .where(T.id == row.id)
+                        .values(name=source.notetype_name, definition=source.notetype)
+                    )
+        self._notetypes[source.notetype_id] = found
+        return found
+
+
+def _merge_history(
+    conn: Connection,
+    notes: list[tuple[int, ParsedNote]],
+    context: _Context,
+    report: ImportReport,
+    *,
+    dry_run: bool,
+) -> None:
+    """Merge a package's scheduling and history into cards already here.
+
+    A card that has no answers of its own (every answer pmcards has for it is in the
+    package too: it came from this package, or went out in one) takes the package's
+    scheduling, suspension, burial and flag, and the package's answers it lacks; a review's
+    id in Anki is its time, so an answer is the same one when the times agree (to the
+    second: Anki's ids may be moved a millisecond to stay unique). A card answered in
+    pmcards since keeps its own schedule, and the package's answers it lacks are counted as
+    left out, as are answers older than the card's history here (they cannot go in order).
+    Changes of memory go through `changes.apply`, so `pmcards check` can explain them.
+    """
+    from pmcards import changes, queries
+
+    L = schema.review_log.c
+    cards = {(c.note_id, c.ord): c for c in queries.cards_of_notes(conn, [n for n, _ in notes])}
+    times: dict[int, list[datetime]] = {}
+    for chunk in _chunks([c.id for c in cards.values()], 500):
+        query = select(L.card_id, L.reviewed_at).where(L.card_id.in_(chunk)).order_by(L.id)
+        for card_id, reviewed_at in conn.execute(query):
+            times.setdefault(card_id, []).append(reviewed_at)
+    memories: list[tuple[int, Memory, Memory]] = []
+    statuses: list[dict[str, Any]] = []
+    log_rows: list[dict[str, Any]] = []
+    for note_id, parsed in notes:
+        for source in parsed.cards:
+            card = cards.get((note_id, source.ord))
+            if card is None:
+                continue  # not a card this note makes here
+            mine = sorted(times.get(card.id, []))
+            theirs = [r.reviewed_at for r in source.reviews]
+            new, own = _unmatched(theirs, mine)
+            if own or (new and mine and theirs[new[0]] <= mine[-1]):
+                if new:
+                    report.reviews_left_out += len(new)
+                    report.cards_left_out += 1
+                continue
+            status = context.status(source)
+            buried = card.buried_until is not None and card.buried_until > context.now
+            if buried == (status["buried_until"] is not None):
+                status["buried_until"] = card.buried_until  # the same burial, or none
+            if status != {
+                "suspended": card.suspended,
+                "buried_until": card.buried_until,
+                "flag": card.flag,
+            }:
+                statuses.append({"id": card.id, **status})
+            if source.state == NEW and not source.reviews:
+                continue  # nothing to take: the card keeps its memory
+            memory, logs = _carried(context, source)
+            before = card.memory
+            if memory is None or cardstate.anki_equivalent(before, memory, context.same_day):
+                memory = before  # the same card as far as Anki can tell: keep ours exact
+            log_rows += [{**logs[i], "card_id": card.id} for i in new]
+            if memory != before:
+                memories.append((card.id, before, memory))
+    report.reviews_imported += len(log_rows)
+    report.cards_rescheduled += len(memories)
+    if dry_run:
+        return
+    for rows in _chunks(log_rows, 1000):
+        conn.execute(insert(schema.review_log), rows)
+    changes.apply(conn, "import", context.now, memories)
+    schema.update_rows(conn, schema.cards, statuses)
+
+
+def _unmatched(theirs: list[datetime], mine: list[datetime]) -> tuple[list[int], list[int]]:
+    """Which answers of a package are not here (their indexes), and which answers here are
+    not in the package, matching each to one within a second. Both lists sorted."""
+    used = [False] * len(mine)
+    new = []
+    for i, when in enumerate(theirs):
+        at = bisect.bisect_left(mine, when - _SAME_ANSWER)
+        while at < len(mine) and mine[at] <= when + _SAME_ANSWER and used[at]:
+            at += 1
+        if at < len(mine) and mine[at] <= when + _SAME_ANSWER:
+            used[at] = True
+        else:
+            new.append(i)
+    return new, [i for i, hit in enumerate(used) if not hit]
+
+
+# Two answers to one card within a second are one answer seen twice: Anki's review ids are
+# times to the millisecond, moved by a millisecond or so when two collide.
+_SAME_ANSWER = timedelta(seconds=1)
 
 
 def _sync_cards(
@@ -594,7 +890,10 @@ def _sync_cards(
     wanted = set(card_ords(parsed.kind, parsed.fields))
     added = sorted(wanted - set(have))
     if added:
-        new = [{**_new_card(known.id, ord, now, None), "deck_id": known.deck_id} for ord in added]
+        new = [
+            {"note_id": known.id, "ord": ord, "deck_id": known.deck_id, **_new_card(now, None)}
+            for ord in added
+        ]
         conn.execute(insert(schema.cards), new)
     for ord in added:
         result.notices.append(f"note {known.guid!r}: new card {_card_name(parsed.kind, ord)}")
@@ -662,6 +961,17 @@ def format_report(report: ImportReport, *, dry_run: bool, prune: bool) -> list[s
             lines.append(f"  in the collection but not in the file ({fate}): {shown}")
     if report.reviews_imported:
         lines.append(f"Carried over {report.reviews_imported} reviews of history.")
+    if report.cards_rescheduled:
+        lines.append(
+            f"Took the package's scheduling for {report.cards_rescheduled:,} cards already "
+            "here (they had no answers of their own here)."
+        )
+    if report.reviews_left_out:
+        lines.append(
+            f"Left out {report.reviews_left_out:,} reviews of {report.cards_left_out:,} cards "
+            "in the package: those cards were answered here since (or the reviews are older "
+            "than their history here), and keep their schedule here."
+        )
     if report.media_written:
         lines.append(f"Copied {report.media_written} media files.")
     return lines

@@ -2,13 +2,21 @@
 
 pmcards' fields are plain text. Anki's are HTML. On the way in, a field whose HTML is only
 line breaks and entities becomes plain text; one with real formatting is kept as HTML, cleaned
-of anything active (scripts, event handlers, `javascript:` links). On the way out, plain text
-is escaped for Anki and kept HTML goes as it is. The terminal shows kept HTML as text, and
-every string bound for the terminal passes `safe`, the one terminal sanitiser.
+of anything active (scripts, event handlers, `javascript:` links). A field is kept as HTML,
+too, when its text would read as a tag: `&lt;br&gt;` typed in Anki is the text "<br>", and
+stays text, here and on the way back. On the way out, plain text is escaped for Anki and kept
+HTML goes as it is. The terminal shows kept HTML as text, and every string bound for the
+terminal passes `safe`, the one terminal sanitiser.
+
+Images inlined as `data:` URLs become media files (`inline_images`): a field stays small, and
+nothing is dropped without a word.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
+import hashlib
 import html
 import re
 from html.parser import HTMLParser
@@ -110,7 +118,26 @@ INVISIBLE = "\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff\U000e000
 _INVISIBLE = re.compile(f"[{INVISIBLE}]")
 # What a JSON document printed to a terminal must not hold raw: C1 controls and the above.
 _JSON_UNSAFE = re.compile(f"[\\x7f-\\x9f{INVISIBLE}]")
-_TAG = re.compile(r"</?\s*(" + "|".join(sorted(ALLOWED_TAGS)) + r")\b[^<>]*>", re.IGNORECASE)
+_TAG_NAMES = "|".join(sorted(ALLOWED_TAGS))
+# No space after "<": HTML reads "a < b and c > d" as text, and so does pmcards.
+_TAG = re.compile(r"</?(" + _TAG_NAMES + r")\b[^<>]*>", re.IGNORECASE)
+# A tag written as text in HTML (`&lt;br&gt;`): only kept HTML holds one.
+_ESCAPED_TAG = re.compile(r"&(?:lt|#0*60|#x0*3c);/?(" + _TAG_NAMES + r")\b", re.IGNORECASE)
+# An image inlined in an `src` attribute, and the raster types pmcards keeps as media files
+# (an SVG can carry scripts: it is dropped, as any other `data:` URL).
+_DATA_SRC = re.compile(
+    r"""(\bsrc\s*=\s*)(["']?)data:([a-z0-9.+/-]*)((?:;[^;,"'>\s]*)*),([^"'>\s]*)\2""",
+    re.IGNORECASE,
+)
+INLINE_IMAGE_TYPES = {
+    "image/png": "png",
+    "image/jpeg": "jpg",
+    "image/jpg": "jpg",
+    "image/gif": "gif",
+    "image/webp": "webp",
+    "image/avif": "avif",
+    "image/bmp": "bmp",
+}
 
 
 def safe(text: str) -> str:
@@ -166,18 +193,53 @@ def fold(text: str) -> str:
 
 
 def looks_like_html(text: str) -> bool:
-    """True when `text` holds formatting tags (HTML kept from Anki), not plain text."""
-    return _TAG.search(text) is not None
+    """True when `text` holds formatting tags (HTML kept from Anki), not plain text; or a
+    tag written as text (`&lt;b&gt;`), which only HTML kept from Anki holds."""
+    return _TAG.search(text) is not None or _ESCAPED_TAG.search(text) is not None
 
 
 def from_anki_html(value: str) -> str:
-    """An Anki field as a pmcards field: plain text when it can be, else cleaned HTML."""
+    """An Anki field as a pmcards field: plain text when it can be, else cleaned HTML.
+
+    Plain text only when it would read back as the same text: if its text holds what looks
+    like a tag (the user typed `<br>` in Anki, stored as `&lt;br&gt;`), it stays HTML, so the
+    tag stays text in pmcards and in Anki."""
     simple = _Simple()
     simple.feed(value)
     simple.close()
     if simple.simple:
-        return "".join(simple.out).replace("\xa0", " ").strip()
+        plain = "".join(simple.out).replace("\xa0", " ").strip()
+        if not looks_like_html(plain):
+            return plain
     return sanitize(value).strip()
+
+
+def inline_images(value: str) -> tuple[str, list[tuple[str, bytes]], list[str]]:
+    """The images of an HTML field inlined as `data:` URLs, as files: returns the field
+    pointing at them by name, the files (name, bytes), and the `data:` URLs that are not a
+    raster image (SVG, text, broken base64), which the sanitiser will drop."""
+    files: dict[str, bytes] = {}
+    dropped: list[str] = []
+    if "data:" not in value.lower():
+        return value, [], []
+
+    def one(match: re.Match[str]) -> str:
+        prefix, quote, mime, params, payload = match.groups()
+        kind = INLINE_IMAGE_TYPES.get(mime.lower())
+        if kind is None or ";base64" not in params.lower():
+            dropped.append(mime or "data")
+            return match.group(0)
+        try:
+            data = base64.b64decode(payload, validate=True)
+        except (binascii.Error, ValueError):
+            dropped.append(f"{mime} (broken base64)")
+            return match.group(0)
+        name = f"inline-{hashlib.sha256(data).hexdigest()[:16]}.{kind}"
+        files[name] = data
+        return f"{prefix}{quote or chr(34)}{name}{quote or chr(34)}"
+
+    out = _DATA_SRC.sub(one, value)
+    return out, list(files.items()), dropped
 
 
 def to_anki_html(text: str) -> str:

@@ -242,6 +242,27 @@ def m005_card_changes(conn: Connection) -> None:
     conn.exec_driver_sql("CREATE INDEX ix_card_changes_card ON card_changes (card_id, id)")
 
 
+def m007_anki(conn: Connection) -> None:
+    """What Anki holds that pmcards had no place for: the Anki note type a note came from
+    (with its fields as Anki had them, so it goes back under that note type, field for
+    field), and each card's flag."""
+    md = sa.MetaData()
+    sa.Table(
+        "anki_notetypes",
+        md,
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("anki_id", sa.BigInteger, nullable=False, unique=True),
+        sa.Column("name", sa.Text, nullable=False),
+        sa.Column("definition", sa.Text, nullable=False),
+    ).create(conn)
+    conn.exec_driver_sql(
+        "ALTER TABLE notes ADD COLUMN anki_notetype_id INTEGER "
+        "REFERENCES anki_notetypes (id) ON DELETE SET NULL"
+    )
+    conn.exec_driver_sql("ALTER TABLE notes ADD COLUMN anki_note TEXT")
+    conn.exec_driver_sql("ALTER TABLE cards ADD COLUMN flag INTEGER NOT NULL DEFAULT 0")
+
+
 def m008_note_search(conn: Connection) -> None:
     """A note's fields, tags and section, case folded and without accents, so `cards
     --search` is one indexed-free scan of short text on any database."""
@@ -275,6 +296,7 @@ MIGRATIONS: list[tuple[str, Migration]] = [
     ("m003_card_decks", m003_card_decks),
     ("m004_practice", m004_practice),
     ("m005_card_changes", m005_card_changes),
+    ("m007_anki", m007_anki),
     ("m008_note_search", m008_note_search),
 ]
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -95,6 +95,7 @@ class Card:
     lapses: int
     suspended: bool
     buried_until: datetime | None
+    flag: int = 0  # Anki's flag colour, 0 for none
 
     @classmethod
     def from_row(cls, row: Mapping[Any, Any]) -> Card:
@@ -133,3 +134,18 @@ class ReviewLog:
     @classmethod
     def from_row(cls, row: Mapping[Any, Any]) -> ReviewLog:
         return cls(**{name: row[name] for name in cls.__slots__})
+
+
+@dataclass(frozen=True, slots=True)
+class AnkiNotetype:
+    """An Anki note type notes came from: Anki's id, its name, and its definition as Anki's
+    schema-11 JSON (what an export writes back)."""
+
+    id: int
+    anki_id: int
+    name: str
+    definition: dict[str, Any]
+
+    @classmethod
+    def from_row(cls, row: Mapping[Any, Any]) -> AnkiNotetype:
+        return cls(row["id"], row["anki_id"], row["name"], json.loads(row["definition"]))

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Column,
     DateTime,
@@ -69,6 +70,18 @@ decks = Table(
     Column("created_at", UTCDateTime, nullable=False),
 )
 
+# An Anki note type that notes came from, kept so that they go back into Anki under it:
+# Anki's id for it, its name, and the note type as Anki's schema-11 JSON (fields, templates,
+# CSS, stock kind, modification time), as it was in the package.
+anki_notetypes = Table(
+    "anki_notetypes",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("anki_id", BigInteger, nullable=False, unique=True),
+    Column("name", Text, nullable=False),
+    Column("definition", Text, nullable=False),
+)
+
 notes = Table(
     "notes",
     metadata,
@@ -87,6 +100,12 @@ notes = Table(
     Column("position", Integer, nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
+    # A note from Anki: its note type, and the note as Anki had it, JSON: {"fields": its
+    # fields' HTML in the note type's order (those pmcards has no place for go back from
+    # here), "mod": Anki's modification time, "checksum": this note's checksum then (an edit
+    # in pmcards since changes it)}. NULL for pmcards' own notes.
+    Column("anki_notetype_id", ForeignKey("anki_notetypes.id", ondelete="SET NULL")),
+    Column("anki_note", Text),
 )
 
 cards = Table(
@@ -109,6 +128,8 @@ cards = Table(
     Column("suspended", Boolean, nullable=False, default=False),
     # Buried until this instant (the next day rollover); NULL when not buried.
     Column("buried_until", UTCDateTime),
+    # Anki's flag: 0 none, 1 red, 2 orange, 3 green, 4 blue, 5 pink, 6 turquoise, 7 purple.
+    Column("flag", Integer, nullable=False, default=0, server_default="0"),
     UniqueConstraint("note_id", "ord"),
 )
 

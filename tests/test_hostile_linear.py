@@ -40,6 +40,20 @@ def _csv_cell() -> str:
     return 'front,back\n"' + 'a""' * (SIZE // 3) + '",b\n'
 
 
+def _csv_html_data_url() -> str:
+    # An inlined image whose parameters never end: the data-URL pattern once tried every
+    # way of splitting them (exponential: 30 semicolons took minutes).
+    return (
+        "#separator:Comma\n#html:true\nFront,Back\n<img src=data:image/png" + ";" * 20_000 + ">,b\n"
+    )
+
+
+def _cloze_nested() -> str:
+    # Unclosed and nested deletions: the cloze scanner (Anki's rules) is one pass.
+    text = "{{c1::" * 4_000 + "x" + "}}" * 3_000 + "{{c2::a::" * 2_000
+    return f'[deck]\nname = "D"\n[[note]]\nid = "n"\nkind = "cloze"\ntext = "{text}"\n'
+
+
 def _toml_string() -> str:
     return '[deck]\nname = "D"\n[[note]]\nid = "n"\nfront = """' + "\\\\ " * (SIZE // 3) + '"""\n'
 
@@ -50,6 +64,8 @@ CASES = {
     "md-labels-of-separators": ("deck.md", _markdown_labels),
     "md-100k-notes": ("deck.md", _markdown_many_lines),
     "csv-cell-of-quotes": ("deck.csv", _csv_cell),
+    "csv-html-data-url-parameters": ("deck.csv", _csv_html_data_url),
+    "toml-cloze-nested-and-unclosed": ("deck.toml", _cloze_nested),
     "toml-string-of-escapes": ("deck.toml", _toml_string),
 }
 

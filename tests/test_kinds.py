@@ -43,3 +43,43 @@ def test_cloze_cards_and_rendering() -> None:
     assert back.blocks[-1] == ("Why", "w")
     front, _ = render("qa_reversed", {"front": "F", "back": "B"}, 1)
     assert front.blocks == (("", "B"),)
+
+
+def test_nested_clozes_make_a_card_each_as_in_anki() -> None:
+    from pmcards.kinds.cloze import cloze_numbers, deletions, strip_clozes
+
+    text = "{{c1::Canberra is the capital of {{c2::Australia}}}}"
+    assert card_ords("cloze", {"text": text}) == [0, 1]
+    assert deletions(text) == ["Canberra is the capital of Australia", "Australia"]
+    # The outer card hides the whole sentence; the inner card hides only its own part.
+    assert render_cloze(text, 0, reveal=False) == "[...]"
+    assert render_cloze(text, 0, reveal=True) == "[Canberra is the capital of Australia]"
+    assert render_cloze(text, 1, reveal=False) == "Canberra is the capital of [...]"
+    assert render_cloze(text, 1, reveal=True) == "Canberra is the capital of [Australia]"
+    assert strip_clozes(text) == "Canberra is the capital of Australia"
+    # Anki's own examples (rslib/src/cloze.rs): the hint after an inner deletion.
+    hinted = "foo {{c1::bar {{c2::baz}}::qux}}"
+    assert render_cloze(hinted, 0, reveal=False) == "foo [qux]"
+    assert render_cloze(hinted, 1, reveal=False) == "foo bar [...]"
+    assert render_cloze(hinted, 1, reveal=True) == "foo bar [baz]"
+    assert cloze_numbers("{{c2::te}}{{c1::s}}t{{") == [1, 2]
+    assert cloze_numbers("{{c0::te}}s{{c2::t}}s") == [2]
+    # One deletion for two cards; a stray closer is text.
+    shared = "{{c1,3::x}} and {{c2::y}} }}"
+    assert cloze_numbers(shared) == [1, 2, 3]
+    assert render_cloze(shared, 2, reveal=False) == "[...] and y }}"
+    # A deletion never closed is no card, and its text stays as typed.
+    assert cloze_numbers("foo {{c1::bar") == []
+    assert strip_clozes("foo {{c1::bar") == "foo {{c1::bar"
+
+
+def test_cloze_scanner_reads_hostile_text_whole() -> None:
+    from pmcards.kinds.cloze import cloze_numbers, deletions
+
+    # What made the old regex backtrack: openers never closed, hint markers without end,
+    # a number too long to be one. The scanner reads each once (bench/ times them).
+    assert cloze_numbers("{{c1::" * 20_000) == []
+    assert cloze_numbers("{{c1::a" + "::" * 60_000 + "}}") == [1]
+    assert cloze_numbers("{{c" + "9" * 120_000 + "::x}}") == []
+    many = "{{c1::a}}" * 13_000
+    assert len(many) > 100_000 and len(deletions(many)) == 13_000

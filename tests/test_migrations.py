@@ -87,6 +87,13 @@ def test_upgrade_from_first_schema_keeps_history(new_db: NewDb) -> None:
     store = Store(url)
     with store.engine.connect() as conn:
         assert migrations.applied(conn) == [name for name, _ in migrations.MIGRATIONS]
+        assert migrations.applied(conn)[:5] == [
+            "m001_initial",
+            "m002_queue_indexes",
+            "m003_card_decks",
+            "m004_practice",
+            "m005_card_changes",
+        ]
         indexes = {ix["name"] for ix in sa.inspect(conn).get_indexes("cards")}
         assert "ix_cards_queue" in indexes
     with store.read() as conn:
@@ -95,6 +102,9 @@ def test_upgrade_from_first_schema_keeps_history(new_db: NewDb) -> None:
         assert card.due == datetime(2026, 1, 6, 10, 0, tzinfo=UTC)
         assert card.stability == 5.0
         assert card.deck_id == 1  # m003 filled in each card's deck from its note
+        assert card.flag == 0  # m007: no flag
+        note = queries.note(conn, 1)
+        assert note is not None
         count = sa.select(sa.func.count()).select_from(schema.review_log)
         assert conn.scalar(count) == 1
         assert queries.note(conn, 1).fields == {"front": "F", "back": "B"}  # type: ignore[union-attr]

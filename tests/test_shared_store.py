@@ -253,6 +253,8 @@ def build_history(url: str, tmp_path: Path) -> None:
             {"id": "z1", "kind": "cloze", "text": "A {{c1::one}} and {{c2::two}} — ü 中"},
         ],
     )
+    # The built-in decks first: a collection's first import adds none.
+    assert run("--db", url, "import", "--builtin")[0] == 0
     assert run("--db", url, "import", str(deck))[0] == 0
     assert run("--db", url, "config", "leech_threshold", "2")[0] == 0
     assert run("--db", url, "config", "desired_retention", "0.85")[0] == 0
@@ -273,6 +275,10 @@ def build_history(url: str, tmp_path: Path) -> None:
                 review.bury(shown.card_id)
     finally:
         store.close()
+    # A drill, a mock and a forgotten card: every table holds rows to copy.
+    assert run("--db", url, "drill", "--count", "2", input="bgq")[0] == 0
+    assert run("--db", url, "mock", "--minutes", "1,1,1", input="   1\n")[0] == 0
+    assert run("--db", url, "forget", "--state", "review")[0] == 0
 
 
 def summary(url: str) -> list[transfer.TableSummary]:
@@ -292,12 +298,15 @@ def test_copy_round_trip_keeps_every_note_card_and_review(new_db: NewDb, tmp_pat
     original = summary(source)
     by_name = {t.name: t for t in original}
     assert by_name["review_log"].rows >= 20 and by_name["settings"].rows >= 3
+    # Every table is copied (the schema's, not a list that can fall behind it).
+    assert set(by_name) == set(schema.metadata.tables)
+    assert [name for name, t in by_name.items() if not t.rows] == ["anki_notetypes"]
 
     shared = new_db("shared")
     code, output = run("--db", source, "db", "copy", "--to", shared)
     assert code == 0, output
     for table in original:
-        assert f"{table.name:<11} {table.rows:>8} rows  sha256 {table.checksum[:16]}  ok" in output
+        assert f"{table.name:<14} {table.rows:>8} rows  sha256 {table.checksum[:16]}  ok" in output
     assert summary(shared) == original
 
     # Refused when the target holds a collection; --force replaces it.

@@ -293,5 +293,5 @@ def db_copy(ctx: click.Context, target: str, force: bool) -> None:
             destination.close()
     click.echo(f"Copied {source.location} to {destination.location}:")
     for table in summary:
-        click.echo(f"  {table.name:<11} {table.rows:>8} rows  sha256 {table.checksum[:16]}  ok")
+        click.echo(f"  {table.name:<14} {table.rows:>8} rows  sha256 {table.checksum[:16]}  ok")
     click.echo("Every table's row count and checksum match the source.")

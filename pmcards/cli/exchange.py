@@ -65,6 +65,7 @@ def import_(
     pmcards import --builtin      (decks added to pmcards since your collection began)
     """
     from pmcards import backup, formats, importer
+    from pmcards.collection import NO_BUILTINS, skip_builtins
 
     if builtin:
         if files or deck or prune or write_ids or fmt != "auto":
@@ -88,8 +89,10 @@ def import_(
         importer.validate(parsed)  # no backup, and no pruning, for a bad file
     total = importer.note_count(parsed)
     show_bar = total > 1000 and sys.stderr.isatty()
-    with collection(ctx) as store:
+    # No built-in decks first: an import into a new collection is the user's own cards.
+    with collection(ctx, builtins=False) as store:
         made = None
+        first_use = False
         if prune and not dry_run:
             made = backup.before(store, "prune")
             if made is None:
@@ -103,6 +106,8 @@ def import_(
                     report = importer.apply(conn, parsed, now(), progress=bar.update, **options)
             else:
                 report = importer.apply(conn, parsed, now(), **options)
+            if not dry_run:
+                first_use = skip_builtins(conn) and not builtin
     from pmcards.markup import safe
 
     for warning in report.warnings:
@@ -111,6 +116,8 @@ def import_(
         click.echo(line)
     if made is not None:
         click.echo(f"Backup before pruning: {made}", err=True)
+    if first_use:
+        click.echo(NO_BUILTINS, err=True)
     if dry_run:
         click.echo("Dry run: nothing was changed.")
         return

@@ -28,7 +28,10 @@ MAX_FILE_BYTES = 50 * 1024 * 1024
 MAX_FIELD_CHARS = 20_000
 # A note id and a tag: what every format accepts (and an Anki GUID or tag is mapped onto).
 GUID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
-TAG = re.compile(r"^\w[\w:./-]{0,63}$")
+# Tags are Anki's (any printable character but a space: `C++`, `c#`, `Q&A`, `50%`), less the
+# comma, which separates tags in a Markdown deck, and the double quote.
+TAG = re.compile(r'^[^\s,"\x00-\x1f\x7f]{1,64}$')
+TAG_RULE = "no spaces, commas or double quotes, at most 64 characters"
 # The ids a format makes from a note's first field, for a note written without one
 # (Markdown `md-…`, CSV `csv-…`): editing that field makes a new id.
 GENERATED_ID = re.compile(r"^(md|csv)-[0-9a-f]{12}$")

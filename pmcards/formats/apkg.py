@@ -3,11 +3,18 @@
 Reads the packages of current Anki (`collection.anki21b`: zstd-compressed SQLite, schema 18,
 a protobuf media map, zstd-compressed media) and of older Anki and genanki
 (`collection.anki21` / `collection.anki2`: schema 11, JSON note types and decks).
-Everything pmcards cannot use is listed in the deck's warnings, never silently dropped.
+
+Each note keeps its Anki note type and its fields as Anki had them (`AnkiSource`), so that it
+goes back into Anki under that note type. Scheduling comes with each card: FSRS memory, due
+date (a study day for reviews), learning step, last review, suspension, burial, flag, and
+its review log; a package from Anki's old (v1) scheduler has its learning answers converted
+as Anki converts them. Everything pmcards cannot use is listed in the deck's warnings, one
+line per kind of problem with its count, never silently dropped.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 import stat
@@ -16,17 +23,27 @@ import zipfile
 import zlib
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, timezone, tzinfo
 from pathlib import Path
 from typing import Any
 
-from pmcards import markup
 from pmcards.cardstate import LEARNING, NEW, RELEARNING, REVIEW
 from pmcards.errors import DeckFormatError
 from pmcards.formats import MAX_FIELD_CHARS, TAG
-from pmcards.formats._anki import Mapping, clean_tag, id_from_guid, map_notetype
+from pmcards.formats._anki import (
+    MODELS,
+    SECTION,
+    Mapping,
+    Warnings,
+    clean_tag,
+    cut,
+    dumps,
+    field_from_anki,
+    id_from_guid,
+    map_notetype,
+)
 from pmcards.formats.options import ParseOptions
-from pmcards.formats.parsed import ParsedCard, ParsedDeck, ParsedNote, ParsedReview
+from pmcards.formats.parsed import AnkiSource, ParsedCard, ParsedDeck, ParsedNote, ParsedReview
 from pmcards.kinds import KINDS, QA_REVERSED, card_ords, note_problem
 from pmcards.media import MediaFile, safe_media_name
 
@@ -38,14 +55,32 @@ MAX_TOTAL_MEDIA_BYTES = 2 * 1024 * 1024 * 1024
 MAX_MEDIA_MAP_BYTES = 64 * 1024 * 1024
 # Anki's card types -> our states (the same numbers, as cardstate.State notes).
 STATES = {0: NEW, 1: LEARNING, 2: REVIEW, 3: RELEARNING}
+# Anki's queues: suspended, buried (by a sibling's answer, by hand).
+SUSPENDED, BURIED = -1, (-2, -3)
+# Review-log types that are answers (learn, review, relearn, filtered); 4 is a manual
+# reschedule and 5 a reschedule by Anki, not answers.
+ANSWER_TYPES = (0, 1, 2, 3)
 
 
 @dataclass(frozen=True)
 class _Notetype:
+    anki_id: int
     name: str
     fields: list[str]
     is_cloze: bool
-    templates: int
+    templates: list[str]  # their names, in order
+    stock_kind: int
+    definition: str  # Anki's schema-11 JSON of it
+
+
+@dataclass(frozen=True)
+class _Timing:
+    """How the package counts days: review due dates are day numbers from its creation."""
+
+    created: date  # the local date of the collection's creation (day 0)
+
+    def date_of(self, day: int) -> date:
+        return self.created + timedelta(days=day)
 
 
 def parse(path: Path, options: ParseOptions | None = None) -> list[ParsedDeck]:
@@ -61,6 +96,8 @@ def parse(path: Path, options: ParseOptions | None = None) -> list[ParsedDeck]:
     except (zipfile.BadZipFile, OSError, ValueError, EOFError):
         # ValueError: a damaged directory (a member name that is not UTF-8, bad offsets).
         raise fail("not an Anki package: not a zip archive") from None
+    warnings = Warnings(where)
+    inline: dict[str, MediaFile] = {}
     with archive, tempfile.TemporaryDirectory(prefix="pmcards-apkg-") as tmp:
         names = set(archive.namelist())
         latest = "collection.anki21b" in names
@@ -76,7 +113,7 @@ def parse(path: Path, options: ParseOptions | None = None) -> list[ParsedDeck]:
         try:
             conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
             try:
-                decks = _read_collection(conn, where)
+                decks = _read_collection(conn, where, warnings, inline)
             finally:
                 conn.close()
         except sqlite3.DatabaseError as exc:
@@ -86,11 +123,12 @@ def parse(path: Path, options: ParseOptions | None = None) -> list[ParsedDeck]:
             # hand-made package): the file is refused, whatever field broke.
             what = f"{type(exc).__name__}: {exc}"
             raise fail(f"the package's collection is damaged ({what})") from None
-        media, warnings = _read_media(archive, latest, fail)
+        media, media_warnings = _read_media(archive, latest, fail)
     if not decks:
-        decks = [ParsedDeck(path=where, name=path.stem, named=False)]
-    decks[0].warnings[:0] = warnings
-    decks[0].media = media
+        decks = [ParsedDeck(path=where, name=path.stem, named=False, from_anki=True)]
+    decks[0].warnings[:0] = media_warnings
+    decks[0].warnings.extend(warnings.lines())
+    decks[0].media = media + list(inline.values())
     return decks
 
 
@@ -132,21 +170,34 @@ def _read_member(
     return bytes(out)
 
 
-def _read_collection(conn: sqlite3.Connection, where: str) -> list[ParsedDeck]:
+def _read_collection(
+    conn: sqlite3.Connection, where: str, warnings: Warnings, inline: dict[str, MediaFile]
+) -> list[ParsedDeck]:
     tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     if "notetypes" in tables:
-        notetypes, deck_names = _schema18(conn)
+        notetypes, deck_names, config = _schema18(conn)
     else:
-        notetypes, deck_names = _schema11(conn)
+        notetypes, deck_names, config = _schema11(conn)
     crt = int(conn.execute("SELECT crt FROM col").fetchone()[0])
-    warnings: list[str] = []
+    timing = _timing(crt, config)
+    # Anki reads a package without `schedVer` as one from its v1 scheduler, and converts
+    # its scheduling when it has any (`maybe_upgrade_scheduler`); so does pmcards.
+    v1 = int(config.get("schedVer") or 1) == 1 and (
+        conn.execute("SELECT 1 FROM cards WHERE queue != 0 LIMIT 1").fetchone() is not None
+    )
+    if v1:
+        warnings.say(
+            "the package comes from Anki's old (v1) scheduler: its learning answers are read "
+            "as Anki converts them (Good and Easy were buttons 2 and 3 there)"
+        )
 
     reviews: dict[int, list[ParsedReview]] = defaultdict(list)
     for rid, cid, ease, duration, rtype in conn.execute(
         "SELECT id, cid, ease, time, type FROM revlog ORDER BY id"
     ):
-        # ease 0 is a manual reschedule, not an answer; type 4 is "manual", 5 "rescheduled".
-        if 1 <= ease <= 4 and rtype in (0, 1, 2, 3):
+        if v1 and ease in (2, 3) and rtype in (0, 2):
+            ease += 1  # Anki's v2_upgrade.sql
+        if 1 <= ease <= 4 and rtype in ANSWER_TYPES:
             reviews[cid].append(
                 ParsedReview(
                     reviewed_at=datetime.fromtimestamp(rid / 1000, UTC),
@@ -154,76 +205,108 @@ def _read_collection(conn: sqlite3.Connection, where: str) -> list[ParsedDeck]:
                     duration_ms=max(0, int(duration)) or None,
                 )
             )
+        else:
+            warnings.add(
+                "the review log's manual reschedules (set due date, forget) are not answers: "
+                "not imported",
+                unit="entry",
+                units="entries",
+            )
     cards_by_note: dict[int, list[tuple[Any, ...]]] = defaultdict(list)
     for row in conn.execute(
-        "SELECT id, nid, did, odid, ord, type, queue, due, odue, ivl, reps, lapses, data "
-        "FROM cards ORDER BY nid, ord"
+        "SELECT id, nid, did, odid, ord, type, queue, due, odue, ivl, reps, lapses, left, "
+        "flags, data, mod FROM cards ORDER BY nid, ord"
     ):
         cards_by_note[row[1]].append(row)
 
     by_deck: dict[str, ParsedDeck] = {}
     mappings: dict[int, Mapping | None] = {}
-    for nid, guid, mid, tags_text, flds in conn.execute(
-        "SELECT id, guid, mid, tags, flds FROM notes ORDER BY id"
+    for nid, guid, mid, mod, tags_text, flds in conn.execute(
+        "SELECT id, guid, mid, mod, tags, flds FROM notes ORDER BY id"
     ):
-        label = f"note {guid!r}"
+        note_id = id_from_guid(guid)
         notetype = notetypes.get(mid)
         if notetype is None:
-            warnings.append(f"{where}: {label}: its note type is missing: not imported")
+            warnings.add(
+                "the note type is missing from the package: not imported", f"note {note_id!r}"
+            )
             continue
         if mid not in mappings:
             mappings[mid] = map_notetype(
                 notetype.name,
                 notetype.fields,
                 is_cloze=notetype.is_cloze,
-                templates=notetype.templates,
+                templates=len(notetype.templates),
+                stock_kind=notetype.stock_kind,
             )
         mapping = mappings[mid]
+        type_name = f"note type {notetype.name!r}"
         if mapping is None:
-            warnings.append(
-                f"{where}: {label}: note type {notetype.name!r} has no fields pmcards can use "
-                "as front and back: not imported"
+            warnings.add(
+                f"{type_name} has no fields pmcards can use as front and back: not imported",
+                f"note {note_id!r}",
             )
             continue
         values = flds.split("\x1f")
+        if mapping.image_occlusion or any("image-occlusion:" in v for v in values):
+            warnings.add(
+                f"{type_name}: an image occlusion: pmcards cannot show masks over an image: "
+                "not imported",
+                f"note {note_id!r}",
+            )
+            continue
         kind = mapping.kind
         fields: dict[str, str] = {}
+        section = ""
         for i, raw in enumerate(values):
             target = mapping.fields[i] if i < len(mapping.fields) else None
+            name = notetype.fields[i] if i < len(notetype.fields) else str(i + 1)
             if i == mapping.optional_reverse:
                 kind = QA_REVERSED.name if raw.strip() else kind
                 continue
-            text = markup.from_anki_html(raw)
             if target is None:
-                if text:
-                    name = notetype.fields[i] if i < len(notetype.fields) else str(i + 1)
-                    warnings.append(
-                        f"{where}: {label}: field {name!r} has no place in a pmcards "
-                        f"{kind!r} note: not kept"
+                if raw.strip():
+                    warnings.add(
+                        f"{type_name}: field {name!r} has no place in a pmcards note: not shown "
+                        "in pmcards, kept for the way back to Anki",
+                        f"note {note_id!r}",
                     )
                 continue
-            if text:
-                fields[target] = text[:MAX_FIELD_CHARS]
+            text, files, dropped = field_from_anki(raw)
+            for file in files:
+                inline[file.name] = file
+            for what in dropped:
+                warnings.add(
+                    f"{type_name}: field {name!r}: an inline {what} image (a data: URL) is not "
+                    "kept",
+                    f"note {note_id!r}",
+                )
+            if target == SECTION:
+                section = " ".join(text.split())
+            elif text:
+                fields[target] = cut(text)
                 if len(text) > MAX_FIELD_CHARS:
-                    warnings.append(
-                        f"{where}: {label}: field {target!r} cut to {MAX_FIELD_CHARS} characters"
+                    warnings.add(
+                        f"{type_name}: field {name!r} cut to {MAX_FIELD_CHARS:,} characters",
+                        f"note {note_id!r}",
                     )
         missing = [k for k in KINDS[kind].required if k not in fields]
         if missing:
-            warnings.append(
-                f"{where}: {label}: empty {', '.join(missing)}: not imported "
-                f"(a pmcards {kind!r} note needs {', '.join(KINDS[kind].required)})"
+            warnings.add(
+                f"{type_name}: empty {', '.join(missing)}: not imported (a pmcards {kind!r} "
+                f"note needs {', '.join(KINDS[kind].required)})",
+                f"note {note_id!r}",
             )
             continue
         problem = note_problem(kind, fields)
         if problem:
-            warnings.append(f"{where}: {label}: {problem[1]}: not imported")
+            warnings.add(f"{type_name}: {problem[1]}: not imported", f"note {note_id!r}")
             continue
         tags = []
         for tag in tags_text.split():
             if not TAG.match(tag):
                 cleaned = clean_tag(tag)
-                warnings.append(f"{where}: {label}: tag {tag!r} imported as {cleaned!r}")
+                warnings.add(f"tag {tag!r} imported as {cleaned!r}", f"note {note_id!r}")
                 tag = cleaned
             tags.append(tag)
         rows = cards_by_note.get(nid, [])
@@ -233,53 +316,90 @@ def _read_collection(conn: sqlite3.Connection, where: str) -> list[ParsedDeck]:
         for row in rows:
             card_ord = row[4]
             if card_ord not in wanted:
-                warnings.append(
-                    f"{where}: {label}: card {card_ord + 1} has no pmcards counterpart: "
-                    "not imported"
+                template = (
+                    notetype.templates[card_ord]
+                    if not notetype.is_cloze and card_ord < len(notetype.templates)
+                    else f"c{card_ord + 1}"
+                    if notetype.is_cloze
+                    else str(card_ord + 1)
+                )
+                warnings.add(
+                    f"{type_name}: card {template!r} has no pmcards counterpart: not imported",
+                    f"note {note_id!r}",
+                    unit="card",
                 )
                 continue
             deck_ids.append(row[3] or row[2])
-            cards.append(_card(row, crt, reviews.get(row[0], [])))
+            cards.append(_card(row, timing, reviews.get(row[0], []), v1=v1))
         deck_id = deck_ids[0] if deck_ids else (rows[0][3] or rows[0][2] if rows else 1)
         deck_name = deck_names.get(deck_id, "Default")
         if len(set(deck_ids)) > 1:
-            warnings.append(
-                f"{where}: {label}: its cards are in several decks; all go to {deck_name!r}"
+            warnings.add(
+                "the note's cards are in several decks: it goes to its first card's deck",
+                f"note {note_id!r}",
             )
         parsed = by_deck.get(deck_name)
         if parsed is None:
-            parsed = by_deck[deck_name] = ParsedDeck(path=where, name=deck_name)
+            parsed = by_deck[deck_name] = ParsedDeck(path=where, name=deck_name, from_anki=True)
+        ours = notetype.name in MODELS and MODELS[notetype.name][0] in mapping.kinds()
         parsed.notes.append(
             ParsedNote(
-                guid=id_from_guid(guid),
+                guid=note_id,
                 kind=kind,
                 fields=fields,
                 tags=tuple(sorted(set(tags))),
-                section="",
+                section=section,
                 line=None,
                 cards=tuple(cards),
+                anki=None
+                if ours
+                else AnkiSource(
+                    notetype_id=notetype.anki_id,
+                    notetype_name=notetype.name,
+                    notetype=notetype.definition,
+                    fields=tuple(values),
+                    mod=int(mod),
+                ),
             )
         )
     decks = list(by_deck.values())
-    if decks:
-        decks[0].warnings.extend(warnings)
-    elif warnings:
-        decks = [ParsedDeck(path=where, name="Default", warnings=warnings, named=False)]
+    if not decks and warnings.counts:
+        decks = [ParsedDeck(path=where, name="Default", named=False, from_anki=True)]
     return decks
 
 
-def _card(row: tuple[Any, ...], crt: int, reviews: list[ParsedReview]) -> ParsedCard:
-    _id, _nid, _did, odid, card_ord, ctype, queue, due, odue, ivl, reps, lapses, data = row
+def _timing(crt: int, config: dict[str, Any]) -> _Timing:
+    """Day 0 of the package: the local date of its creation, in the time zone it was made in
+    when it says (`creationOffset`, minutes west of UTC), else this machine's."""
+    offset = config.get("creationOffset")
+    zone: tzinfo | None = None
+    if isinstance(offset, int) and not isinstance(offset, bool) and abs(offset) < 24 * 60:
+        zone = timezone(-timedelta(minutes=offset))
+    created = datetime.fromtimestamp(crt, UTC).astimezone(zone)
+    return _Timing(created.date())
+
+
+def _card(
+    row: tuple[Any, ...], timing: _Timing, reviews: list[ParsedReview], *, v1: bool
+) -> ParsedCard:
+    (_id, _nid, _did, odid, card_ord, ctype, queue, due, odue, ivl, reps, lapses, left, flags) = (
+        row[:14]
+    )
+    data, mod = row[14], row[15]
     if odid and odue:
-        due = odue
+        due = odue  # in a filtered deck: its due date at home
     state = STATES.get(ctype, NEW)
+    if v1 and ctype == 2 and queue in (1, 3):
+        state = RELEARNING  # v1 kept relearning cards as reviews in the learning queue
     when: datetime | None = None
+    day: date | None = None
     if state != NEW:
-        if due > 1_000_000_000:  # a learning card's due is a timestamp
+        if due > 1_000_000_000:  # a learning step's due time, in seconds
             when = datetime.fromtimestamp(due, UTC)
-        else:  # a day number, counted from the collection's creation
-            when = datetime.fromtimestamp(crt, UTC) + timedelta(days=due)
+        else:  # a study day, counted from the collection's creation
+            day = timing.date_of(due)
     stability = difficulty = None
+    last_review = None
     if data:
         try:
             memory = json.loads(data)
@@ -289,52 +409,180 @@ def _card(row: tuple[Any, ...], crt: int, reviews: list[ParsedReview]) -> Parsed
             s, d = memory.get("s"), memory.get("d")
             if isinstance(s, int | float) and isinstance(d, int | float) and s > 0:
                 stability, difficulty = float(s), float(d)
+            lrt = memory.get("lrt")
+            if isinstance(lrt, int) and 0 < lrt < 1 << 40:
+                last_review = datetime.fromtimestamp(lrt, UTC)
     return ParsedCard(
         ord=card_ord,
         state=state,
         due=when,
+        due_date=day,
         stability=stability,
         difficulty=difficulty,
         interval_days=float(ivl) if ivl and ivl > 0 else None,
         reps=max(0, reps),
         lapses=max(0, lapses),
-        suspended=queue == -1,
+        suspended=queue == SUSPENDED,
         reviews=tuple(reviews),
+        remaining_steps=left % 1000 if state in (LEARNING, RELEARNING) else None,
+        last_review=last_review,
+        buried=queue in BURIED,
+        flag=flags & 7,
+        modified=datetime.fromtimestamp(mod, UTC) if queue in BURIED and mod > 0 else None,
     )
 
 
-def _schema11(conn: sqlite3.Connection) -> tuple[dict[int, _Notetype], dict[int, str]]:
-    models_json, decks_json = conn.execute("SELECT models, decks FROM col").fetchone()
+def _schema11(
+    conn: sqlite3.Connection,
+) -> tuple[dict[int, _Notetype], dict[int, str], dict[str, Any]]:
+    models_json, decks_json, conf_json = conn.execute(
+        "SELECT models, decks, conf FROM col"
+    ).fetchone()
     notetypes = {}
     for model in json.loads(models_json).values():
         fields = [f["name"] for f in sorted(model["flds"], key=lambda f: f["ord"])]
+        templates = [t["name"] for t in sorted(model.get("tmpls", []), key=lambda t: t["ord"])]
         notetypes[int(model["id"])] = _Notetype(
+            anki_id=int(model["id"]),
             name=model["name"],
             fields=fields,
             is_cloze=model.get("type") == 1,
-            templates=len(model.get("tmpls", [])),
+            templates=templates,
+            stock_kind=_int(model.get("originalStockKind")),
+            definition=dumps(model),
         )
     deck_names = {int(d["id"]): d["name"] for d in json.loads(decks_json).values()}
-    return notetypes, deck_names
+    config = json.loads(conf_json or "{}")
+    return notetypes, deck_names, config if isinstance(config, dict) else {}
 
 
-def _schema18(conn: sqlite3.Connection) -> tuple[dict[int, _Notetype], dict[int, str]]:
-    fields: dict[int, list[str]] = defaultdict(list)
-    for ntid, name in conn.execute("SELECT ntid, name FROM fields ORDER BY ntid, ord"):
-        fields[ntid].append(name)
-    templates: dict[int, int] = defaultdict(int)
-    for (ntid,) in conn.execute("SELECT ntid FROM templates"):
-        templates[ntid] += 1
+def _schema18(
+    conn: sqlite3.Connection,
+) -> tuple[dict[int, _Notetype], dict[int, str], dict[str, Any]]:
+    """Note types from their tables and protobuf configs, as the schema-11 JSON Anki would
+    write for them (what an export back to Anki writes)."""
+    fields: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    for ntid, ord, name, raw in conn.execute(
+        "SELECT ntid, ord, name, config FROM fields ORDER BY ntid, ord"
+    ):
+        c = _protobuf_fields(raw)
+        field = {
+            "name": name,
+            "ord": ord,
+            "sticky": bool(_first(c, 1, 0)),
+            "rtl": bool(_first(c, 2, 0)),
+            "font": _text(c, 3) or "Arial",
+            "size": _first(c, 4, 20),
+            "description": _text(c, 5),
+            "plainText": bool(_first(c, 6, 0)),
+            "collapsed": bool(_first(c, 7, 0)),
+            "excludeFromSearch": bool(_first(c, 8, 0)),
+            "id": _signed(c[9][0]) if 9 in c else None,
+            "tag": _first(c, 10, None),
+            "preventDeletion": bool(_first(c, 11, 0)),
+        }
+        fields[ntid].append(_with_other(field, c))
+    templates: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    for ntid, ord, name, raw in conn.execute(
+        "SELECT ntid, ord, name, config FROM templates ORDER BY ntid, ord"
+    ):
+        c = _protobuf_fields(raw)
+        target = _first(c, 5, 0)
+        template = {
+            "name": name,
+            "ord": ord,
+            "qfmt": _text(c, 1),
+            "afmt": _text(c, 2),
+            "bqfmt": _text(c, 3),
+            "bafmt": _text(c, 4),
+            "did": _signed(target) or None,
+            "bfont": _text(c, 6),
+            "bsize": _first(c, 7, 0),
+            "id": _signed(c[8][0]) if 8 in c else None,
+        }
+        templates[ntid].append(_with_other(template, c))
     notetypes = {}
-    for ntid, name, config in conn.execute("SELECT id, name, config FROM notetypes"):
-        kind = _protobuf_fields(config).get(1, [0])[0]
+    for ntid, name, mtime, raw in conn.execute(
+        "SELECT id, name, mtime_secs, config FROM notetypes"
+    ):
+        c = _protobuf_fields(raw)
+        kind = _first(c, 1, 0)
+        model: dict[str, Any] = {
+            "id": ntid,
+            "name": name,
+            "type": kind,
+            "mod": mtime,
+            "usn": -1,
+            "sortf": _first(c, 2, 0),
+            "did": None,
+            "tmpls": templates[ntid],
+            "flds": fields[ntid],
+            "css": _text(c, 3),
+            "latexPre": _text(c, 5),
+            "latexPost": _text(c, 6),
+            "latexsvg": bool(_first(c, 7, 0)),
+            "req": [],
+        }
+        if _first(c, 9, 0):
+            model["originalStockKind"] = _first(c, 9, 0)
+        if 10 in c:
+            model["originalId"] = _signed(c[10][0])
+        model = _with_other(model, c)
         notetypes[ntid] = _Notetype(
-            name=name, fields=fields[ntid], is_cloze=kind == 1, templates=templates[ntid]
+            anki_id=ntid,
+            name=name,
+            fields=[f["name"] for f in fields[ntid]],
+            is_cloze=kind == 1,
+            templates=[t["name"] for t in templates[ntid]],
+            stock_kind=_first(c, 9, 0),
+            definition=dumps(model),
         )
     deck_names = {
         did: name.replace("\x1f", "::") for did, name in conn.execute("SELECT id, name FROM decks")
     }
-    return notetypes, deck_names
+    config: dict[str, Any] = {}
+    for key, val in conn.execute(
+        "SELECT key, val FROM config WHERE key IN ('schedVer', 'creationOffset', 'rollover')"
+    ):
+        with contextlib.suppress(ValueError):
+            config[key] = json.loads(val)
+    return notetypes, deck_names, config
+
+
+def _int(value: Any) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
+def _first(message: dict[int, list[int | bytes]], number: int, default: Any) -> Any:
+    values = message.get(number)
+    return values[0] if values and isinstance(values[0], int) else default
+
+
+def _text(message: dict[int, list[int | bytes]], number: int) -> str:
+    values = message.get(number)
+    value = values[0] if values else b""
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else ""
+
+
+def _signed(value: int | bytes) -> int:
+    """A protobuf int64 as Python reads it: negative numbers are ten-byte varints."""
+    if not isinstance(value, int):
+        return 0
+    return value - (1 << 64) if value >= 1 << 63 else value
+
+
+def _with_other(values: dict[str, Any], message: dict[int, list[int | bytes]]) -> dict[str, Any]:
+    """Keys Anki keeps in a config's `other` bytes (JSON from older versions), added back."""
+    other = message.get(255)
+    if other and isinstance(other[0], bytes):
+        try:
+            extra = json.loads(other[0])
+        except ValueError:
+            extra = None
+        if isinstance(extra, dict):
+            for key, value in extra.items():
+                values.setdefault(key, value)
+    return values
 
 
 def _read_media(

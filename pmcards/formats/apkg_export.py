@@ -1,78 +1,182 @@
-"""Export notes as an Anki package (.apkg) that Anki imports: notes, decks, tags, media,
-and with `--with-history` the cards' scheduling, FSRS memory and review log.
+"""Export notes as an Anki package (.apkg) that Anki imports: notes, decks, tags, sections,
+media, and with `--with-history` each card's scheduling (FSRS memory, due date, learning
+step, last review, suspension, burial, flag) and its review log.
 
-genanki writes the package (the schema, note types, decks and notes Anki expects); the
-scheduling is then written into the same SQLite file before it is zipped. Each pmcards kind
-becomes a "pmcards ..." note type, and note ids become Anki GUIDs, so importing the package
-again updates the same notes in Anki instead of duplicating them.
+The package is a schema-11 collection (`collection.anki2`), which every Anki version reads:
+genanki gives its tables, its collection row and pmcards' note types; pmcards writes the
+notes, cards and review log itself, because it writes what genanki does not (scheduling,
+the note types notes came from in Anki). The collection says it is from Anki's v2 scheduler
+(`schedVer`): without it Anki reads the package as a v1 one and rewrites learning answers
+(Hard becomes Good, Good becomes Easy). Due dates are study days counted from the
+collection's creation (`crt`, at the start of a study day), in this machine's time zone
+(`creationOffset`) with pmcards' rollover hour, as Anki counts them; its deck options are
+pmcards' settings (steps, FSRS parameters, desired retention, limits).
+
+A pmcards note goes as a "pmcards ..." note type of its kind, with its section in a field no
+card shows. A note that came from Anki goes back under its own note type, its fields in that
+note type's order, unchanged fields as Anki wrote them, so that importing the package into
+the collection it came from updates the same notes (same GUIDs) without conflicts or new
+cards.
 """
 
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import re
 import sqlite3
 import tempfile
 import zipfile
-from datetime import UTC, datetime, timedelta
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
-from pmcards import markup, media, queries
+from pmcards import cardstate, clock, markup, media, queries, schema, settings
 from pmcards.cardstate import LEARNING, NEW, RELEARNING, REVIEW
-from pmcards.formats._anki import MODEL_OF_KIND, MODELS, guid_from_id
+from pmcards.formats._anki import (
+    MODEL_OF_KIND,
+    SECTION_FIELD,
+    Mapping,
+    fields_for_anki,
+    guid_from_id,
+    notetype_mapping,
+)
 from pmcards.formats._export import notes_in_scope
 from pmcards.formats.options import ExportOptions
 from pmcards.kinds import KINDS
-from pmcards.rows import LEECH_TAG, Note
+from pmcards.rows import LEECH_TAG, Card, Note, ReviewLog
 
 CSS = ".card { font-family: sans-serif; font-size: 20px; } .why { margin-top: 1em; color: #555; }"
-_MEDIA_REF = re.compile(r"""src=["']([^"'>]+)["']|\[sound:([^\]]+)\]""")
-# Anki's card types and queues for our states.
-ANKI_TYPE: dict[int, int] = {NEW: 0, LEARNING: 1, REVIEW: 2, RELEARNING: 3}
+_MEDIA_REF = re.compile(r"""src=["']?([^"'>\s]+)["']?|\[sound:([^\]]+)\]""")
+_TAGS = re.compile(r"<[^>]*>")
 # Anki's review-log types (learn, review, relearn) by the state a card was answered in.
 REVLOG_TYPE: dict[int, int] = {NEW: 0, LEARNING: 0, REVIEW: 1, RELEARNING: 2}
+# Anki's queues. A buried card is buried by a sibling's answer, or by hand.
+QUEUE_NEW, QUEUE_LEARN, QUEUE_REVIEW, QUEUE_DAY_LEARN = 0, 1, 2, 3
+QUEUE_SUSPENDED, QUEUE_SIBLING_BURIED, QUEUE_BURIED = -1, -2, -3
+DEFAULT_EASE = 2500
+
+
+@dataclass(frozen=True)
+class _Days:
+    """Anki's day numbers: study days since the collection's creation."""
+
+    created: date  # day 0
+    rollover: int
+
+    def of(self, when: datetime) -> int:
+        return (clock.study_day(when, self.rollover).date - self.created).days
 
 
 def export(conn: Connection, options: ExportOptions) -> bytes:
     import genanki
+    from genanki.apkg_col import APKG_COL
+    from genanki.apkg_schema import APKG_SCHEMA
 
     notes = notes_in_scope(conn, options)
-    models = {name: _model(genanki, name) for name in MODELS}
-    deck_ids = {note.deck_id for note in notes}
-    decks = {
-        d.id: genanki.Deck(_deck_id(d.name), d.name, description=d.description)
-        for d in queries.decks(conn)
-        if d.id in deck_ids
-    }
+    config = settings.load(conn)
+    now: datetime = options.now or max(note.updated_at for note in notes)
+    timestamp = max(note.updated_at for note in notes).timestamp()
+    by_id = {n.id: n for n in notes}
+    cards = queries.cards_of_notes(conn, by_id)
+    logs = queries.logs_of_cards(conn, [c.id for c in cards]) if options.with_history else []
+    anki = _anki_sides(conn, list(by_id))
+
+    # Day 0: the start of the study day of the earliest time the package mentions.
+    times = [now, *(log.reviewed_at for log in logs)]
+    times += [c.due for c in cards if c.state != NEW] + [
+        c.last_review for c in cards if c.last_review is not None
+    ]
+    first = clock.study_day(min(times), config.rollover_hour)
+    days = _Days(first.date, config.rollover_hour)
+    crt = int(first.start.timestamp())
+
+    deck_names = {d.id: d.name for d in queries.decks(conn)}
+    deck_ids = {deck_id: _deck_id(deck_names[deck_id]) for deck_id in {n.deck_id for n in notes}}
+    models: dict[str, dict[str, Any]] = {}
+    ids = itertools.count(int(timestamp * 1000))
+    note_rows: list[tuple[Any, ...]] = []
+    anki_note_ids: dict[int, int] = {}
     wanted_media: set[str] = set()
     for note in notes:
-        fields = note.fields
-        model = models[MODEL_OF_KIND[note.kind]]
-        values = [markup.to_anki_html(fields.get(f, "")) for f in MODELS[model.name][2]]
+        model_id, values, mod = _note_fields(genanki, note, anki.get(note.id), models, timestamp)
         for value in values:
             for match in _MEDIA_REF.finditer(value):
                 wanted_media.add(match.group(1) or match.group(2))
+        nid = next(ids)
+        anki_note_ids[note.id] = nid
         tags = [*note.user_tags, *([LEECH_TAG] if LEECH_TAG in note.tags else [])]
-        decks[note.deck_id].add_note(
-            genanki.Note(model=model, fields=values, tags=tags, guid=guid_from_id(note.guid))
+        sort_field = _TAGS.sub("", values[0]) if values else ""
+        note_rows.append(
+            (
+                nid,
+                guid_from_id(note.guid),
+                model_id,
+                mod,
+                -1,
+                " " + " ".join(tags) + " " if tags else "",
+                "\x1f".join(values),
+                sort_field,
+                int(hashlib.sha1(sort_field.encode()).hexdigest()[:8], 16),
+                0,
+                "",
+            )
+        )
+    card_rows = []
+    anki_card_ids: dict[int, int] = {}
+    # Each note's latest answer: a card buried the study day a sibling was answered was
+    # buried by that answer (pmcards buries siblings as Anki does), else by hand.
+    answered: dict[int, datetime] = {}
+    for card in cards:
+        if card.last_review is not None and card.last_review > answered.get(card.note_id, _EPOCH):
+            answered[card.note_id] = card.last_review
+    for card in cards:
+        cid = next(ids)
+        anki_card_ids[card.id] = cid
+        note = by_id[card.note_id]
+        card_rows.append(
+            (
+                cid,
+                anki_note_ids[note.id],
+                deck_ids[note.deck_id],
+                card.ord,
+                int(now.timestamp()),  # its state, as of the export (a burial is today's)
+                -1,
+                *_scheduling(
+                    card,
+                    note,
+                    config,
+                    days,
+                    now,
+                    with_history=options.with_history,
+                    sibling_answered=answered.get(card.note_id),
+                ),
+            )
         )
     folder = media.media_dir(conn)
     media_files = sorted(
         name for name in wanted_media if media.safe_media_name(name) and (folder / name).is_file()
     )
-    package = genanki.Package(list(decks.values()))
     with tempfile.TemporaryDirectory(prefix="pmcards-apkg-") as tmp:
         db_path = Path(tmp) / "collection.anki2"
         db = sqlite3.connect(db_path)
         try:
-            cursor = db.cursor()
-            package.write_to_db(cursor, _timestamp(notes), _ids(notes))
-            if options.with_history:
-                _write_history(conn, db, notes)
+            db.executescript(APKG_SCHEMA)
+            db.executescript(APKG_COL)
+            _write_col(db, genanki, config, crt, timestamp, models, deck_ids, deck_names, notes)
+            db.executemany("INSERT INTO notes VALUES (?,?,?,?,?,?,?,?,?,?,?)", note_rows)
+            db.executemany(
+                "INSERT INTO cards VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", card_rows
+            )
+            db.executemany(
+                "INSERT INTO revlog VALUES (?,?,?,?,?,?,?,?,?)", _revlog(logs, anki_card_ids)
+            )
             db.commit()
         finally:
             db.close()
@@ -85,85 +189,244 @@ def export(conn: Connection, options: ExportOptions) -> bytes:
         return out.read_bytes()
 
 
-def _model(genanki: Any, name: str) -> Any:
-    kind = KINDS[MODELS[name][0]]
-    return genanki.Model(
+@dataclass(frozen=True)
+class _AnkiSide:
+    """A note from Anki: its note type (schema-11 JSON) and the note as Anki had it."""
+
+    notetype: dict[str, Any]
+    note: dict[str, Any]
+
+
+def _anki_sides(conn: Connection, note_ids: list[int]) -> dict[int, _AnkiSide]:
+    N, T = schema.notes.c, schema.anki_notetypes.c
+    out: dict[int, _AnkiSide] = {}
+    notetypes: dict[int, dict[str, Any]] = {}
+    for start in range(0, len(note_ids), 500):
+        query = (
+            select(N.id, N.anki_note, T.id.label("tid"), T.definition)
+            .join(schema.anki_notetypes, T.id == N.anki_notetype_id)
+            .where(N.id.in_(note_ids[start : start + 500]))
+        )
+        for note_id, anki_note, tid, definition in conn.execute(query):
+            if tid not in notetypes:
+                notetypes[tid] = json.loads(definition)
+            out[note_id] = _AnkiSide(notetypes[tid], json.loads(anki_note or "{}"))
+    return out
+
+
+def _note_fields(
+    genanki: Any,
+    note: Note,
+    side: _AnkiSide | None,
+    models: dict[str, dict[str, Any]],
+    timestamp: float,
+) -> tuple[int, list[str], int]:
+    """The note's note type (added to `models`), its fields for it, and its modification
+    time: under the note type it came from in Anki when that still fits its kind, else
+    under pmcards' note type for its kind."""
+    mapping: Mapping | None = notetype_mapping(side.notetype) if side is not None else None
+    if side is not None and mapping is not None and note.kind in mapping.kinds():
+        definition = side.notetype
+        model_id = int(definition["id"])
+        models.setdefault(str(model_id), definition)
+        original = side.note.get("fields")
+        values = fields_for_anki(mapping, note.kind, note.fields, note.section, original)
+        mod = int(side.note.get("mod") or 0)
+        if note.checksum != side.note.get("checksum") or values != original:
+            # Edited here since it came from Anki: newer than Anki's copy, so Anki takes it.
+            mod = max(mod + 1, int(note.updated_at.timestamp()))
+        return model_id, values, mod
+    kind = KINDS[note.kind]
+    name = MODEL_OF_KIND[note.kind]
+    if name not in {m["name"] for m in models.values()}:
+        model = genanki.Model(
+            kind.anki.id,
+            name,
+            fields=[{"name": kind.anki_fields[f]} for f in kind.fields] + [{"name": SECTION_FIELD}],
+            templates=[{"name": n, "qfmt": q, "afmt": a} for n, q, a in kind.anki.templates],
+            css=CSS,
+            model_type=genanki.Model.CLOZE if kind.anki.cloze else genanki.Model.FRONT_BACK,
+        )
+        models[str(kind.anki.id)] = model.to_json(timestamp, None)
+    values = [markup.to_anki_html(note.fields.get(f, "")) for f in kind.fields]
+    return (
         kind.anki.id,
-        name,
-        fields=[{"name": kind.anki_fields[f]} for f in kind.fields],
-        templates=[{"name": n, "qfmt": q, "afmt": a} for n, q, a in kind.anki.templates],
-        css=CSS,
-        model_type=genanki.Model.CLOZE if kind.anki.cloze else genanki.Model.FRONT_BACK,
+        [*values, markup.to_anki_html(note.section)],
+        int(note.updated_at.timestamp()),
     )
+
+
+def _scheduling(
+    card: Card,
+    note: Note,
+    config: settings.Settings,
+    days: _Days,
+    now: datetime,
+    *,
+    with_history: bool,
+    sibling_answered: datetime | None,
+) -> tuple[Any, ...]:
+    """A card's columns from `type` on: type, queue, due, ivl, factor, reps, lapses, left,
+    odue, odid, flags, data."""
+    buried: int | None = None
+    if with_history and card.buried_until is not None and card.buried_until > now:
+        by_sibling = (
+            sibling_answered is not None
+            and sibling_answered != card.last_review
+            and days.of(sibling_answered) == days.of(card.buried_until - timedelta(seconds=1))
+        )
+        buried = QUEUE_SIBLING_BURIED if by_sibling else QUEUE_BURIED
+    if not with_history or card.state == NEW:
+        queue = QUEUE_NEW
+        if with_history and card.suspended:
+            queue = QUEUE_SUSPENDED
+        elif buried is not None:
+            queue = buried
+        flag = card.flag if with_history else 0
+        return (0, queue, note.position, 0, 0, 0, 0, 0, 0, 0, flag, "")
+    memory = card.memory
+    last = memory.last_review or memory.due
+    interval = memory.due - last
+    left = 0
+    factor = DEFAULT_EASE
+    if memory.state == REVIEW:
+        queue, due = QUEUE_REVIEW, days.of(memory.due)
+        ivl = max(1, days.of(memory.due) - days.of(last))
+    else:
+        steps = config.learning_steps if memory.state == LEARNING else config.relearning_steps
+        left = cardstate.remaining_from_step(memory.step, len(steps))
+        if interval >= timedelta(days=1):  # a step of a day or more: Anki counts it in days
+            queue, due = QUEUE_DAY_LEARN, days.of(memory.due)
+        else:
+            queue, due = QUEUE_LEARN, int(memory.due.timestamp())
+        # A relearning card's interval is the one it goes back to: about its stability.
+        ivl = max(1, round(memory.stability or 1)) if memory.state == RELEARNING else 0
+        if memory.state == LEARNING:
+            factor = 0
+    if card.suspended:
+        queue = QUEUE_SUSPENDED
+    elif buried is not None:
+        queue = buried
+    data: dict[str, Any] = {}
+    if memory.stability and memory.difficulty:
+        data = {"s": memory.stability, "d": memory.difficulty, "dr": config.desired_retention}
+        parameters = config.fsrs_parameters()
+        if len(parameters) >= 21:
+            data["decay"] = parameters[20]
+    if memory.last_review is not None:
+        data["lrt"] = int(memory.last_review.timestamp())
+    return (
+        memory.state,  # Anki's card types are pmcards' states (cardstate.State)
+        queue,
+        due,
+        ivl,
+        factor,
+        memory.reps,
+        memory.lapses,
+        left,
+        0,
+        0,
+        card.flag,
+        json.dumps(data),
+    )
+
+
+def _revlog(logs: list[ReviewLog], card_ids: dict[int, int]) -> Iterator[tuple[Any, ...]]:
+    """Each answer as Anki's review log has it: its time in milliseconds as its id (moved a
+    millisecond on when two coincide), the rating as the button, the interval it gave and
+    the one before (days, or seconds as a negative number for a learning step)."""
+    used: set[int] = set()
+    for log in logs:
+        rid = _millis(log.reviewed_at)
+        while rid in used:
+            rid += 1
+        used.add(rid)
+        ivl = _interval(log.reviewed_at, log.due_after, log.state_after)
+        last = 0
+        if log.state_before != NEW and log.last_review_before is not None:
+            last = _interval(log.last_review_before, log.due_before, log.state_before)
+        yield (
+            rid,
+            card_ids[log.card_id],
+            -1,
+            log.rating,
+            ivl,
+            last,
+            0 if log.state_before in (NEW, LEARNING) else DEFAULT_EASE,
+            log.duration_ms or 0,
+            REVLOG_TYPE[log.state_before],
+        )
+
+
+def _interval(start: datetime, end: datetime, state: int) -> int:
+    """Anki's review-log interval: whole days, or a learning step under a day as negative
+    seconds."""
+    delta = end - start
+    if state in (LEARNING, RELEARNING) and delta < timedelta(days=1):
+        return -max(1, round(delta.total_seconds()))
+    return max(1, round(delta / timedelta(days=1)))
+
+
+def _millis(when: datetime) -> int:
+    return (when - _EPOCH) // timedelta(milliseconds=1)
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _write_col(
+    db: sqlite3.Connection,
+    genanki: Any,
+    config: settings.Settings,
+    crt: int,
+    timestamp: float,
+    models: dict[str, dict[str, Any]],
+    deck_ids: dict[int, int],
+    deck_names: dict[int, str],
+    notes: list[Note],
+) -> None:
+    """The collection row: its creation day, its v2 scheduler and time zone, the note types,
+    the decks, and deck options that are pmcards' settings."""
+    conf = json.loads(db.execute("SELECT conf FROM col").fetchone()[0])
+    offset = datetime.fromtimestamp(crt, UTC).astimezone().utcoffset() or timedelta(0)
+    conf.update(
+        {
+            "schedVer": 2,
+            "sched2021": True,
+            "rollover": config.rollover_hour,
+            "creationOffset": -int(offset.total_seconds() // 60),
+            "nextPos": max(n.position for n in notes) + 1,
+        }
+    )
+    decks = json.loads(db.execute("SELECT decks FROM col").fetchone()[0])
+    for deck_id, anki_id in deck_ids.items():
+        decks[str(anki_id)] = genanki.Deck(anki_id, deck_names[deck_id]).to_json()
+    dconf = json.loads(db.execute("SELECT dconf FROM col").fetchone()[0])
+    options = dconf["1"]
+    options["new"]["delays"] = [_minutes(s) for s in config.learning_step_deltas()]
+    options["new"]["perDay"] = config.new_per_day
+    options["lapse"]["delays"] = [_minutes(s) for s in config.relearning_step_deltas()]
+    options["lapse"]["leechFails"] = config.leech_threshold
+    options["rev"]["perDay"] = config.reviews_per_day
+    options["rev"]["maxIvl"] = config.maximum_interval
+    options["desiredRetention"] = config.desired_retention
+    options["fsrsParams6"] = list(config.fsrs_parameters())
+    db.execute(
+        "UPDATE col SET crt = ?, mod = ?, conf = ?, models = ?, decks = ?, dconf = ?",
+        (
+            crt,
+            int(timestamp * 1000),
+            json.dumps(conf),
+            json.dumps(models),
+            json.dumps(decks),
+            json.dumps(dconf),
+        ),
+    )
+
+
+def _minutes(step: timedelta) -> float:
+    return step.total_seconds() / 60
 
 
 def _deck_id(name: str) -> int:
     return (1 << 40) + int(hashlib.sha256(name.encode()).hexdigest()[:9], 16)
-
-
-def _timestamp(notes: list[Note]) -> float:
-    return max(note.updated_at for note in notes).timestamp()
-
-
-def _ids(notes: list[Note]) -> Any:
-    import itertools
-
-    return itertools.count(int(_timestamp(notes) * 1000))
-
-
-def _write_history(source: Connection, conn: sqlite3.Connection, notes: list[Note]) -> None:
-    """Scheduling, FSRS memory and the review log of each card, in Anki's terms."""
-    crt = int(conn.execute("SELECT crt FROM col").fetchone()[0])
-    start = datetime.fromtimestamp(crt, UTC)
-    anki_ids = {guid: nid for nid, guid in conn.execute("SELECT id, guid FROM notes")}
-    anki_cards = {
-        (nid, ord): cid for cid, nid, ord in conn.execute("SELECT id, nid, ord FROM cards")
-    }
-    card_ids: dict[int, int] = {}
-    by_id = {n.id: n for n in notes}
-    for card in queries.cards_of_notes(source, by_id):
-        nid = anki_ids.get(guid_from_id(by_id[card.note_id].guid))
-        cid = anki_cards.get((nid, card.ord)) if nid is not None else None
-        if cid is None:
-            continue
-        card_ids[card.id] = cid
-        if card.state == NEW:
-            if card.suspended:
-                conn.execute("UPDATE cards SET queue = -1 WHERE id = ?", (cid,))
-            continue
-        interval = 0
-        if card.last_review is not None:
-            interval = max(1, round((card.due - card.last_review).total_seconds() / 86400))
-        if card.state == REVIEW:
-            queue, due = 2, (card.due - start).days
-        elif card.last_review is not None and card.due - card.last_review >= timedelta(days=1):
-            queue, due = 3, (card.due - start).days  # a learning step of a day or more
-        else:
-            queue, due = 1, int(card.due.timestamp())
-        data = {"s": card.stability, "d": card.difficulty} if card.stability else {}
-        conn.execute(
-            "UPDATE cards SET type = ?, queue = ?, due = ?, ivl = ?, factor = 2500, "
-            "reps = ?, lapses = ?, left = 0, data = ? WHERE id = ?",
-            (
-                ANKI_TYPE[card.state],
-                -1 if card.suspended else queue,
-                due,
-                interval if card.state == REVIEW else 0,
-                card.reps,
-                card.lapses,
-                json.dumps(data),
-                cid,
-            ),
-        )
-    used: set[int] = set()
-    for log in queries.logs_of_cards(source, card_ids):
-        rid = int(log.reviewed_at.timestamp() * 1000)
-        while rid in used:
-            rid += 1
-        used.add(rid)
-        ivl = round((log.due_after - log.reviewed_at).total_seconds() / 86400)
-        rtype = REVLOG_TYPE[log.state_before]
-        conn.execute(
-            "INSERT INTO revlog VALUES (?, ?, -1, ?, ?, 0, 2500, ?, ?)",
-            (rid, card_ids[log.card_id], log.rating, ivl, log.duration_ms or 0, rtype),
-        )

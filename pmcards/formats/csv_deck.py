@@ -1,10 +1,19 @@
-"""CSV and TSV decks: a header row naming the columns, or Anki's "Notes in Plain Text" export.
+"""CSV and TSV decks: a header row naming the columns, or Anki's header lines.
 
 A header row maps columns to fields (`id`, `deck`, `section`, `kind`, `tags`, then the
-fields: `front`, `back`, `why`, `not`, `but`, `situation`, `bad`, `good`, `text`). Anki's own
+fields: `front`, `back`, `why`, `not`, `but`, `situation`, `bad`, `good`, `text`...). Anki's
 files start with `#key:value` lines (`#separator:`, `#html:`, `#columns:`, `#notetype column:`,
 `#deck column:`, `#tags column:`, `#guid column:` ...); then a row's columns are the note's
-fields in its note type's order.
+fields in its note type's order, or as `#columns:` labels them.
+
+A file with Anki's header lines is read by the rules of an Anki package: a note pmcards
+cannot take (an empty required field, no cloze deletion) is skipped and a field over the
+limit is cut, each with a warning (one line per kind of problem, with its count), where
+pmcards' own files are refused whole; a column label pmcards does not know is a label, its
+cells not imported; and a note that Anki moved to another deck follows it.
+
+pmcards writes its CSV and TSV with Anki's header lines, so that Anki's own CSV importer
+makes one Anki note per pmcards note (see `export`), and pmcards reads its own columns back.
 """
 
 from __future__ import annotations
@@ -16,20 +25,35 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pmcards import markup
 from pmcards.errors import DeckFormatError
 from pmcards.formats import GUID, MAX_FIELD_CHARS, MAX_FILE_BYTES, TAG
-from pmcards.formats._anki import FIELD_ALIASES, Mapping, clean_tag, id_from_guid, map_notetype
+from pmcards.formats._anki import (
+    FIELD_ALIASES,
+    Mapping,
+    Warnings,
+    clean_tag,
+    cut,
+    field_from_anki,
+    fields_for_anki,
+    guid_from_id,
+    id_from_guid,
+    map_notetype,
+    notetype_mapping,
+)
 from pmcards.formats.options import ParseOptions
 from pmcards.formats.parsed import ParsedDeck, ParsedNote, read_text
-from pmcards.kinds import KINDS, QA, QA_REVERSED, note_problem
+from pmcards.kinds import CLOZE, KINDS, QA, QA_REVERSED, note_problem
+from pmcards.kinds.cloze import cloze_numbers
+from pmcards.media import MediaFile
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
 
     from pmcards.formats.options import ExportOptions
+    from pmcards.rows import Note
 
 SEPARATORS = {
     "comma": ",",
@@ -50,6 +74,8 @@ HEADER_KEYS = (
     "deck column",
     "tags column",
     "guid column",
+    "match scope",
+    "if matches",
 )
 META_COLUMNS = {
     "id": "id",
@@ -63,6 +89,10 @@ META_COLUMNS = {
     "type": "notetype",
     "tags": "tags",
 }
+# The columns pmcards writes for Anki's side of a note ("Anki field 1", ...): read by Anki,
+# skipped by pmcards, which reads its own columns.
+ANKI_FIELD_LABEL = "Anki field"
+_SKIPPED = ""
 # Field columns in the order the exporter writes them: every kind's required fields, in
 # the kinds' order, then the optional ones.
 FIELD_ORDER = tuple(
@@ -71,19 +101,28 @@ FIELD_ORDER = tuple(
         + [f for kind in KINDS.values() for f in kind.optional]
     )
 )
-_HEADER_LINE = re.compile(r"^#([a-z ]+):(.*)$")
-# The columns pmcards' own export starts with: a file that starts so is read back with its
-# formula guards removed.
-OWN_COLUMNS = ["id", "deck", "section", "kind", "tags"]
+_HEADER_LINE = re.compile(r"^#([A-Za-z ]+):(.*)$")
 # A cell a spreadsheet would run as a formula (or whose guard is itself text): the export
-# writes it after one more apostrophe, as spreadsheets' own "this is text" mark, and the
-# import of pmcards' own CSV takes exactly one off again.
+# writes pmcards' own columns after one more apostrophe, as spreadsheets' own "this is text"
+# mark, and the import of pmcards' own CSV takes exactly one off again. Anki's field
+# columns are HTML, where the first character is written as an entity instead (Anki and
+# pmcards read `&#61;` as `=`, so nothing changes for them).
 _FORMULA = re.compile(r"^'*[=+\-@\t\r]")
+_FORMULA_START = frozenset("=+-@\t\r")
+# An Anki GUID as Anki makes them (ten characters of its base-91 alphabet, no quote, space
+# or pipe): sent to Anki as it is even when it starts like a formula (4% of Anki's do),
+# since Anki matches notes by it; at ten such characters it cannot be a harmful formula.
+_ANKI_GUID = re.compile(r"^[A-Za-z0-9!#$%&()*+,\-./:;<=>?@\[\]^_`{}~]{1,10}$")
 
 
 def neutralise(cell: str) -> str:
     """A cell no spreadsheet runs as a formula (`=1+1` is written `'=1+1`)."""
     return "'" + cell if _FORMULA.match(cell) else cell
+
+
+def neutralise_html(cell: str) -> str:
+    """An HTML cell no spreadsheet runs as a formula, its text unchanged as HTML."""
+    return f"&#{ord(cell[0])};{cell[1:]}" if cell[:1] in _FORMULA_START else cell
 
 
 def restore(cell: str) -> str:
@@ -128,22 +167,29 @@ def parse(path: Path, options: ParseOptions | None = None) -> list[ParsedDeck]:
     html = header.values.get("html", "false").lower() == "true"
     anki = bool(header.values)
     default_deck = header.values.get("deck") or path.stem
-    builder = _Builder(where, default_deck, "deck" in header.values, html, fail)
+    warnings = Warnings(where)
+    builder = _Builder(where, default_deck, "deck" in header.values, html, fail, warnings)
     extra_tags = header.values.get("tags", "").split()
     if "columns" in header.values or not anki:
         if "columns" in header.values:
-            names = header.values["columns"].split(sep)
+            names = next(csv.reader([header.values["columns"]], delimiter=sep), [])
         elif rows:
             _, names = rows.pop(0)
         else:
             raise fail("empty file: expected a header row naming the columns")
-        columns = _named_columns(names, header, fail)
-        own = [name.strip().lower() for name in names[: len(OWN_COLUMNS)]] == OWN_COLUMNS
+        columns = _named_columns(names, header, fail, warnings if anki else None)
+        # pmcards' own file (it names each note's kind) is read by pmcards' rules, its
+        # columns as pmcards text; a file Anki wrote, by an Anki package's.
+        own = "kind" in columns
+        builder.lenient = anki and not own
+        builder.html = html and not own
+        builder.guid_column = "guid column" in header.values
         for line, row in rows:
             if own:
                 row = [restore(cell) for cell in row]
             builder.named_row(line, row, columns, extra_tags)
     else:
+        builder.lenient = True
         positions = {
             key: _column_number(header.values[f"{key} column"], key, fail)
             for key in ("guid", "notetype", "deck", "tags")
@@ -152,10 +198,12 @@ def parse(path: Path, options: ParseOptions | None = None) -> list[ParsedDeck]:
         for line, row in rows:
             builder.anki_row(line, row, positions, header.values.get("notetype"), extra_tags)
     decks = builder.decks()
-    if builder.warnings and decks:
-        decks[0].warnings.extend(builder.warnings)
     if not decks:
         decks = [ParsedDeck(path=where, name=default_deck, named=False)]
+    for deck in decks:
+        deck.from_anki = builder.lenient
+    decks[0].warnings.extend(warnings.lines())
+    decks[0].media = list(builder.media.values())
     return decks
 
 
@@ -165,10 +213,10 @@ def _read_header(text: str, fail: Callable[..., DeckFormatError]) -> _Header:
         match = _HEADER_LINE.match(line)
         if not line.startswith("#"):
             break
-        if not match or match.group(1) not in HEADER_KEYS:
+        if not match or match.group(1).lower() not in HEADER_KEYS:
             key = line.split(":", 1)[0]
             raise fail(f"unknown header line {key!r} (known: #{', #'.join(HEADER_KEYS)})", number)
-        key, value = match.group(1), match.group(2)
+        key, value = match.group(1).lower(), match.group(2)
         # Column names keep their spacing (a tab separator is whitespace too).
         header.values[key] = value.rstrip("\n") if key == "columns" else value.strip()
         header.lines = number
@@ -182,17 +230,30 @@ def _column_number(value: str, key: str, fail: Callable[..., DeckFormatError]) -
 
 
 def _named_columns(
-    names: list[str], header: _Header, fail: Callable[..., DeckFormatError]
+    names: list[str],
+    header: _Header,
+    fail: Callable[..., DeckFormatError],
+    warnings: Warnings | None,
 ) -> list[str]:
+    """What each column holds. With Anki's header lines (`warnings` given), a label pmcards
+    does not know is only a label, as in Anki: its cells are skipped, with a warning."""
     columns = []
     for name in names:
         key = name.strip().lower().replace("_", " ")
         column = META_COLUMNS.get(key) or FIELD_ALIASES.get(key)
-        if column is None:
-            known = ", ".join(["id", "deck", "section", "kind", "tags", *FIELD_ORDER])
-            raise fail(f"unknown column {name.strip()!r} (known: {known})", header.lines + 1)
-        if column in columns:
-            raise fail(f"two columns mean {column!r}", header.lines + 1)
+        if key.startswith(ANKI_FIELD_LABEL.lower()):
+            column = _SKIPPED
+        elif column is None or column in columns:
+            if warnings is None:
+                if column is None:
+                    known = ", ".join(["id", "deck", "section", "kind", "tags", *FIELD_ORDER])
+                    raise fail(
+                        f"unknown column {name.strip()!r} (known: {known})", header.lines + 1
+                    )
+                raise fail(f"two columns mean {column!r}", header.lines + 1)
+            why = "pmcards has no place for it" if column is None else f"{column!r} came before"
+            warnings.say(f"column {name.strip()!r}: {why}: its cells are not imported")
+            column = _SKIPPED
         columns.append(column)
     for key in ("guid", "deck", "tags", "notetype"):
         if f"{key} column" in header.values:
@@ -200,6 +261,10 @@ def _named_columns(
             if number < len(columns):
                 columns[number] = {"guid": "id"}.get(key, key)
     return columns
+
+
+class _Skip(Exception):
+    """A note of an Anki file that pmcards cannot take: skipped, with a warning."""
 
 
 class _Builder:
@@ -210,16 +275,21 @@ class _Builder:
         default_named: bool,
         html: bool,
         fail: Callable[..., DeckFormatError],
+        warnings: Warnings,
     ) -> None:
         self.where = where
         self.default_deck = default_deck
         self.default_named = default_named
         self.html = html
         self.fail = fail
+        self.warnings = warnings
         self.by_deck: dict[str, ParsedDeck] = {}
         self.seen: dict[str, int] = {}
-        self.warnings: list[str] = []
         self.row = 0
+        # Anki's rules: skip and cut with a warning, where pmcards' own files are refused.
+        self.lenient = False
+        self.guid_column = False  # ids are Anki GUIDs (`#guid column:`)
+        self.media: dict[str, MediaFile] = {}
 
     def decks(self) -> list[ParsedDeck]:
         return list(self.by_deck.values())
@@ -230,7 +300,9 @@ class _Builder:
             raise self.fail(
                 f"row {self.row} has {len(row)} columns; the header has {len(columns)}", line
             )
-        values = dict(zip(columns, row, strict=False))
+        values = {k: v for k, v in zip(columns, row, strict=False) if k != _SKIPPED}
+        if self.guid_column and values.get("id", "").strip():
+            values["id"] = id_from_guid(values["id"].strip())
         fields = {k: v for k, v in values.items() if k in FIELD_ORDER}
         kind = values.get("kind", "").strip()
         notetype = values.get("notetype", "").strip()
@@ -239,7 +311,7 @@ class _Builder:
             kind = mapping.kind if mapping else ""
         if not kind:
             kind = _infer_kind(fields)
-        self._note(line, kind, fields, values, tags)
+        self._note(line, kind, fields, values, tags, notetype)
 
     def anki_row(
         self,
@@ -253,13 +325,24 @@ class _Builder:
         meta = {key: row[i] if i < len(row) else "" for key, i in positions.items()}
         rest = [cell for i, cell in enumerate(row) if i not in positions.values()]
         type_name = meta.get("notetype") or notetype or "Basic"
-        mapping = map_notetype(type_name, None, is_cloze=False, templates=1)
+        # Only the note type's name is known: one in another language, whose first field
+        # has cloze deletions, is a cloze ("Lückentext", "Texte à trous").
+        is_cloze = bool(rest) and bool(cloze_numbers(rest[0]))
+        mapping = map_notetype(type_name, None, is_cloze=is_cloze, templates=1)
         assert mapping is not None
+        if mapping.image_occlusion:
+            self.warnings.add(
+                f"note type {type_name!r}: an image occlusion: pmcards cannot show masks over "
+                "an image: not imported",
+                f"line {line}",
+                unit="row",
+            )
+            return
         fields, kind = self._map(line, type_name, mapping, rest)
         values = {"id": id_from_guid(meta["guid"]) if meta.get("guid") else ""}
         values["deck"] = meta.get("deck", "")
         values["tags"] = meta.get("tags", "")
-        self._note(line, kind, fields, values, tags)
+        self._note(line, kind, fields, values, tags, type_name)
 
     def _map(
         self, line: int, type_name: str, mapping: Mapping, cells: list[str]
@@ -273,11 +356,13 @@ class _Builder:
                     kind = QA_REVERSED.name
             elif target is None:
                 if cell.strip():
-                    self.warnings.append(
-                        f"{self.where}:{line}: row {self.row}: field {i + 1} of note type "
-                        f"{type_name!r} has no place in a pmcards {kind!r} note: not kept"
+                    self.warnings.add(
+                        f"note type {type_name!r}: field {i + 1} has no place in a pmcards note: "
+                        "not kept",
+                        f"line {line}",
+                        unit="row",
                     )
-            else:
+            elif target in FIELD_ORDER:
                 fields[target] = cell
         return fields, kind
 
@@ -288,42 +373,89 @@ class _Builder:
         raw_fields: dict[str, str],
         values: dict[str, str],
         extra_tags: list[str],
+        notetype: str = "",
     ) -> None:
+        try:
+            parsed = self._parse_note(line, kind_name, raw_fields, values, extra_tags, notetype)
+        except _Skip:
+            return
+        parsed_deck = self.by_deck.get(values.get("deck", "").strip() or self.default_deck)
+        if parsed_deck is None:
+            deck = values.get("deck", "").strip() or self.default_deck
+            named = bool(values.get("deck", "").strip()) or self.default_named
+            parsed_deck = self.by_deck[deck] = ParsedDeck(path=self.where, name=deck, named=named)
+        parsed_deck.notes.append(parsed)
+
+    def _parse_note(
+        self,
+        line: int,
+        kind_name: str,
+        raw_fields: dict[str, str],
+        values: dict[str, str],
+        extra_tags: list[str],
+        notetype: str,
+    ) -> ParsedNote:
         def fail(message: str) -> DeckFormatError:
             return self.fail(f"row {self.row}: {message}", line)
+
+        what = f"note type {notetype!r}: " if notetype else ""
+
+        def problem(message: str, strict: str | None = None, why: str = "") -> Exception:
+            """Anki's rules: skip the note, with a warning; pmcards': refuse the file."""
+            if not self.lenient:
+                return fail(strict or message)
+            self.warnings.add(f"{what}{message}: not imported{why}", f"line {line}", unit="row")
+            return _Skip()
 
         kind = KINDS.get(kind_name)
         if kind is None:
             raise fail(f"unknown kind {kind_name!r} (known: {', '.join(KINDS)})")
         fields: dict[str, str] = {}
         for key, raw in raw_fields.items():
-            value = markup.from_anki_html(raw) if self.html else raw.strip()
+            if self.html:
+                value, files, dropped = field_from_anki(raw)
+                self.media.update((f.name, f) for f in files)
+                for mime in dropped:
+                    self.warnings.add(
+                        f"{what}an inline {mime} image (a data: URL) is not kept",
+                        f"line {line}",
+                        unit="row",
+                    )
+            else:
+                value = raw.strip()
             if not value:
                 continue
             if key not in kind.fields:
                 raise fail(f"column {key!r} has no place in a {kind.name!r} note")
             if len(value) > MAX_FIELD_CHARS:
-                raise fail(
-                    f"field {key!r} is {len(value)} characters; the limit is {MAX_FIELD_CHARS}"
+                if not self.lenient:
+                    raise fail(
+                        f"field {key!r} is {len(value)} characters; the limit is {MAX_FIELD_CHARS}"
+                    )
+                self.warnings.add(
+                    f"{what}field {key!r} cut to {MAX_FIELD_CHARS:,} characters",
+                    f"line {line}",
+                    unit="row",
                 )
+                value = cut(value)
             fields[key] = value
-        for key in kind.required:
-            if key not in fields:
-                raise fail(
-                    f"missing field {key!r} (kind {kind.name!r} needs {', '.join(kind.required)})"
-                )
-        problem = note_problem(kind.name, fields)
-        if problem:
-            raise fail(problem[1])
-        named = bool(values.get("deck", "").strip()) or self.default_named
+        missing = [key for key in kind.required if key not in fields]
+        if missing:
+            raise problem(
+                f"empty {', '.join(missing)}",
+                f"missing field {missing[0]!r} (kind {kind.name!r} needs "
+                f"{', '.join(kind.required)})",
+                f" (a pmcards {kind.name!r} note needs {', '.join(kind.required)})",
+            )
+        found = note_problem(kind.name, fields)
+        if found:
+            raise problem(found[1])
         deck = values.get("deck", "").strip() or self.default_deck
         tags = []
         for tag in [*values.get("tags", "").split(), *extra_tags]:
             if not TAG.match(tag):
                 cleaned = clean_tag(tag)
-                self.warnings.append(
-                    f"{self.where}:{line}: row {self.row}: tag {tag!r} imported as {cleaned!r}"
-                )
+                self.warnings.add(f"tag {tag!r} imported as {cleaned!r}", f"line {line}", "row")
                 tag = cleaned
             tags.append(tag)
         guid = values.get("id", "").strip()
@@ -340,18 +472,13 @@ class _Builder:
         if guid in self.seen:
             raise fail(f"duplicate note id {guid!r} (first at line {self.seen[guid]})")
         self.seen[guid] = line
-        parsed = self.by_deck.get(deck)
-        if parsed is None:
-            parsed = self.by_deck[deck] = ParsedDeck(path=self.where, name=deck, named=named)
-        parsed.notes.append(
-            ParsedNote(
-                guid=guid,
-                kind=kind.name,
-                fields=fields,
-                tags=tuple(sorted(set(tags))),
-                section=values.get("section", "").strip(),
-                line=line,
-            )
+        return ParsedNote(
+            guid=guid,
+            kind=kind.name,
+            fields=fields,
+            tags=tuple(sorted(set(tags))),
+            section=values.get("section", "").strip(),
+            line=line,
         )
 
 
@@ -367,28 +494,141 @@ def _infer_kind(fields: dict[str, str]) -> str:
 
 # -- writing -------------------------------------------------------------------------------
 
+# The stock note type that shows a kind in Anki, by its English name (every Anki has them:
+# Anki's CSV importer needs a note type the collection has): Cloze for clozes, Basic with
+# its reverse card for a two-way Q/A, Basic for the rest, its front and back made from the
+# kind's first card.
+STOCK_FOR_KIND = {QA_REVERSED.name: "Basic (and reversed card)", CLOZE.name: "Cloze"}
+
 
 def export(conn: Connection, options: ExportOptions) -> bytes:
-    """Notes as CSV or TSV with a header row: the columns `pmcards import` reads back.
+    """Notes as CSV or TSV that both Anki and pmcards import, one row per note.
 
-    One row per note: id, deck, section, kind, tags, then the fields the exported kinds
-    use. Opens in any spreadsheet; fields keep their line breaks (quoted), and a cell that
-    a spreadsheet would run as a formula starts with an apostrophe (taken off again when
-    pmcards imports the file).
+    Anki's header lines come first (separator, HTML, which columns hold the GUID, note type,
+    deck and tags, and a label for each column). Then each row: the note's GUID, its Anki
+    note type (the one it came from in Anki, else a stock one), deck and tags, its fields for
+    that note type (HTML), then pmcards' own columns: kind, section and the fields as
+    pmcards has them. Anki's importer reads the note type's fields and ignores the rest;
+    pmcards reads its own columns and ignores Anki's. Every cell is quoted, so a row never
+    starts with '#', which Anki would read as a comment. Opens in any spreadsheet.
+    Cells a spreadsheet would run as a formula are guarded: pmcards' columns with a leading
+    apostrophe (taken off again when pmcards imports the file), Anki's HTML fields with an
+    entity for their first character.
     """
     from pmcards.formats._export import deck_names, notes_in_scope
 
     delimiter = "\t" if options.format == "tsv" else ","
     notes = notes_in_scope(conn, options)
     names = deck_names(conn)
+    anki = _anki_notetypes(conn, [n.id for n in notes])
     used = {f for note in notes for f in KINDS[note.kind].fields}
     columns = [f for f in FIELD_ORDER if f in used]
+    sides = [_anki_side(note, anki.get(note.id)) for note in notes]
+    width = max(len(values) for _, values in sides)
+    labels = [
+        "guid",
+        "notetype",
+        "deck",
+        "tags",
+        *(f"{ANKI_FIELD_LABEL} {i + 1}" for i in range(width)),
+        "kind",
+        "section",
+        *columns,
+    ]
     out = io.StringIO(newline="")
-    writer = csv.writer(out, delimiter=delimiter, lineterminator="\r\n")
-    writer.writerow([*OWN_COLUMNS, *columns])
-    for note in notes:
-        row = [note.guid, names[note.deck_id], note.section, note.kind, " ".join(note.user_tags)]
+    separator = "Tab" if delimiter == "\t" else "Comma"
+    out.write(
+        f"#separator:{separator}\r\n#html:true\r\n#guid column:1\r\n#notetype column:2\r\n"
+        f"#deck column:3\r\n#tags column:4\r\n#columns:{delimiter.join(labels)}\r\n"
+    )
+    writer = csv.writer(out, delimiter=delimiter, lineterminator="\r\n", quoting=csv.QUOTE_ALL)
+    for note, (notetype, values) in zip(notes, sides, strict=True):
+        guid = guid_from_id(note.guid)
         writer.writerow(
-            [neutralise(cell) for cell in row + [note.fields.get(c, "") for c in columns]]
+            [
+                guid if _ANKI_GUID.match(guid) and "|" not in guid else neutralise(guid),
+                neutralise(notetype),
+                neutralise(names[note.deck_id]),
+                neutralise(" ".join(note.user_tags)),
+                *[neutralise_html(value) for value in values],
+                *[""] * (width - len(values)),
+                note.kind,
+                neutralise(note.section),
+                *[neutralise(note.fields.get(c, "")) for c in columns],
+            ]
         )
     return out.getvalue().encode("utf-8")
+
+
+def _anki_notetypes(conn: Connection, note_ids: list[int]) -> dict[int, tuple[Any, Any]]:
+    """The Anki note type (schema-11 JSON) and Anki note of each note that came from Anki."""
+    import json
+
+    from sqlalchemy import select
+
+    from pmcards import schema
+
+    N, T = schema.notes.c, schema.anki_notetypes.c
+    out: dict[int, tuple[Any, Any]] = {}
+    for start in range(0, len(note_ids), 500):
+        query = (
+            select(N.id, N.anki_note, T.definition)
+            .join(schema.anki_notetypes, T.id == N.anki_notetype_id)
+            .where(N.id.in_(note_ids[start : start + 500]))
+        )
+        for note_id, anki_note, definition in conn.execute(query):
+            out[note_id] = (json.loads(definition), json.loads(anki_note or "{}"))
+    return out
+
+
+def _anki_side(note: Note, anki: tuple[Any, Any] | None) -> tuple[str, list[str]]:
+    """The note's Anki note type (by name) and its fields for it."""
+    if anki is not None:
+        definition, original = anki
+        mapping = notetype_mapping(definition)
+        if mapping is not None and note.kind in mapping.kinds():
+            values = fields_for_anki(
+                mapping, note.kind, note.fields, note.section, original.get("fields")
+            )
+            return str(definition.get("name", "")), values
+    kind = KINDS[note.kind]
+    fields = note.fields
+    why = fields.get("why", "")
+    extra = f"<div class=why>{markup.to_anki_html(why)}</div>" if why else ""
+    if kind.name == CLOZE.name:
+        return "Cloze", [markup.to_anki_html(fields["text"]), markup.to_anki_html(why)]
+    if kind.name in (QA.name, QA_REVERSED.name):
+        front, back = (markup.to_anki_html(fields[f]) for f in ("front", "back"))
+        return STOCK_FOR_KIND.get(kind.name, "Basic"), [front, back + extra]
+    # Another kind: its first card as Anki shows it (pmcards' own note type's templates).
+    _, question, answer = kind.anki.templates[0]
+    html = {kind.anki_fields[f]: markup.to_anki_html(v) for f, v in fields.items()}
+    back = _render(answer, html).split("<hr id=answer>", 1)[-1]
+    return "Basic", [_render(question, html), back]
+
+
+_MUSTACHE = re.compile(r"\{\{([#^/]?)([^{}]+)\}\}")
+
+
+def _render(template: str, fields: dict[str, str]) -> str:
+    """An Anki card template with the note's fields: `{{Field}}`, and `{{#Field}}...
+    {{/Field}}` shown only when the field is not empty (all pmcards' templates use)."""
+    out: list[str] = []
+    hidden: list[str] = []  # the sections being skipped
+    for part in re.split(r"(\{\{[#^/]?[^{}]+\}\})", template):
+        match = _MUSTACHE.fullmatch(part)
+        if match is None:
+            if not hidden:
+                out.append(part)
+            continue
+        kind, name = match.group(1), match.group(2).strip()
+        if kind in ("#", "^"):
+            show = bool(fields.get(name)) == (kind == "#")
+            if hidden or not show:
+                hidden.append(name)
+        elif kind == "/":
+            if hidden and hidden[-1] == name:
+                hidden.pop()
+        elif not hidden:
+            out.append(fields.get(name, "") if name != "FrontSide" else "")
+    return "".join(out)

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pmcards.errors import DeckFormatError
-from pmcards.formats import GUID, MAX_FIELD_CHARS, MAX_FILE_BYTES, TAG
+from pmcards.formats import GUID, MAX_FIELD_CHARS, MAX_FILE_BYTES, TAG, TAG_RULE
 from pmcards.formats.options import ParseOptions
 from pmcards.formats.parsed import ParsedDeck, ParsedNote, read_text
 from pmcards.kinds import KINDS, QA_REVERSED, note_problem
@@ -266,9 +266,7 @@ def _finish(
         raise fail(problem[1], draft.field_lines[problem[0]])
     for tag in draft.tags:
         if not TAG.match(tag):
-            raise fail(
-                f"invalid tag {tag!r}: no spaces, start with a letter, digit or '_'", draft.line
-            )
+            raise fail(f"invalid tag {tag!r}: {TAG_RULE}", draft.line)
     kind_name = QA_REVERSED.name if draft.reverse else draft.kind
     guid = draft.guid or generated_id(deck, draft.kind, fields[kind.fields[0]])
     return ParsedNote(

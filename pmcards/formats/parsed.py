@@ -8,7 +8,7 @@ import json
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 
 from pmcards.errors import DeckFormatError
@@ -31,6 +31,9 @@ class ParsedCard:
     ord: int
     state: int  # a cardstate.State
     due: datetime | None = None
+    # Due on this study day (Anki keeps reviews' due dates as days): the importer makes it
+    # the start of that day, with the collection's rollover hour. `due` wins when given.
+    due_date: date | None = None
     stability: float | None = None
     difficulty: float | None = None
     interval_days: float | None = None
@@ -38,6 +41,26 @@ class ParsedCard:
     lapses: int = 0
     suspended: bool = False
     reviews: tuple[ParsedReview, ...] = ()
+    # A learning card's steps left, as Anki counts them (`left`): its step, read against the
+    # collection's own steps (cardstate.step_from_remaining).
+    remaining_steps: int | None = None
+    last_review: datetime | None = None  # when the source knows it (Anki's `lrt`)
+    buried: bool = False  # until the next study day
+    flag: int = 0  # Anki's flag colour, 0 for none
+    # When the source last changed the card: a burial from an earlier study day is over.
+    modified: datetime | None = None
+
+
+@dataclass(frozen=True)
+class AnkiSource:
+    """The Anki note a parsed note came from: its note type and its fields as Anki had them,
+    kept so that the note goes back into Anki under that note type, field for field."""
+
+    notetype_id: int  # Anki's id of the note type
+    notetype_name: str
+    notetype: str  # the note type as Anki's schema-11 JSON (shared by its notes)
+    fields: tuple[str, ...]  # the fields' HTML, in the note type's order
+    mod: int  # Anki's modification time of the note, in seconds
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +72,7 @@ class ParsedNote:
     section: str
     line: int | None  # where the note starts in its file, for error messages
     cards: tuple[ParsedCard, ...] = ()  # scheduling from the source, when it has any
+    anki: AnkiSource | None = None  # the Anki note it came from (an Anki package)
     # Detects edits: the id stays, the checksum changes. (Slots, not a per-note __dict__:
     # a 100,000-note import holds every note at once.)
     checksum: str = field(init=False, repr=False, compare=False)
@@ -79,6 +103,10 @@ class ParsedDeck:
         default=None, repr=False, compare=False
     )
     expected: int | None = field(default=None, repr=False, compare=False)
+    # Anki's files (a package, a text export): a note that Anki moved to another deck follows
+    # it (pmcards' own files must name a note's deck where it is), and the cards' scheduling
+    # and history merge into the collection's (see `importer`).
+    from_anki: bool = False
 
     def batches(self, size: int = 1000) -> Iterator[list[ParsedNote]]:
         """The notes, `size` at a time (a streamed deck: as its file is read)."""

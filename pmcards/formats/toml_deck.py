@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 import tomli
 
 from pmcards.errors import DeckFormatError
-from pmcards.formats import GUID, MAX_FIELD_CHARS, MAX_FILE_BYTES, TAG
+from pmcards.formats import GUID, MAX_FIELD_CHARS, MAX_FILE_BYTES, TAG, TAG_RULE
 from pmcards.formats.options import ParseOptions
 from pmcards.formats.parsed import ParsedDeck, ParsedNote
 from pmcards.kinds import KINDS, QA, note_problem
@@ -315,7 +315,7 @@ def _note(raw: Any, where: str, line: int | None, number: int) -> ParsedNote:
         raise fail("tags must be a list of strings")
     for tag in tags:
         if not TAG.match(tag):
-            raise fail(f"invalid tag {tag!r}: no spaces, start with a letter, digit or '_'")
+            raise fail(f"invalid tag {tag!r}: {TAG_RULE}")
     section = raw.get("section", "")
     if not isinstance(section, str):
         raise fail("section must be a string")

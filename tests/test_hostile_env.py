@@ -47,7 +47,10 @@ def test_paths_too_long_and_a_home_with_a_tilde(tmp_path: Path) -> None:
     assert code == 1 and "File name too long" in out and out.count("\n") == 1
     assert len(out) < 300  # the path is cut, not printed whole
     result = CliRunner().invoke(
-        cli, ["db", "path"], env={"PMCARDS_HOME": "~/pm-home", "HOME": str(tmp_path)}
+        cli,
+        ["db", "path"],
+        # No PMCARDS_DB (a PostgreSQL run sets one): the path comes from the home.
+        env={"PMCARDS_HOME": "~/pm-home", "HOME": str(tmp_path), "PMCARDS_DB": None},
     )
     assert result.output == f"{tmp_path / 'pm-home' / 'collection.sqlite3'}\n"
 

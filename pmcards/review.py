@@ -19,8 +19,7 @@ from sqlalchemy.engine import Connection, Row
 from pmcards import answer, cardstate, interview, queries, scheduling, schema
 from pmcards.answer import Answered
 from pmcards.cardstate import NEW, REVIEW
-from pmcards.kinds import Face, render
-from pmcards.kinds.contrast import BAD, GOOD, judge_shows_bad
+from pmcards.kinds import KINDS, Face, render
 from pmcards.queries import Due, Limits, Scope
 from pmcards.study import StudySession, Undone
 
@@ -48,6 +47,8 @@ class Shown:
     # How many answers the card had when shown: answer() tells whether another session
     # answered it in the meantime.
     reps: int = 0
+    # The side drawn for a card that shows one of several (a judge card: "bad" or "good").
+    side: str | None = None
 
     def interval(self, rating: Rating) -> timedelta:
         return self.outcomes[rating].interval
@@ -238,7 +239,9 @@ class ReviewSession(StudySession):
                 return row
 
     def _shown(self, row: Row[Any], now: datetime) -> Shown:
-        side = BAD if judge_shows_bad(row.reps) else GOOD
+        # Drawn for every presentation, never from the card's state: a card shown again (after
+        # an undo, or on its next day) may show the other side.
+        side = self.draw_side() if KINDS[row.kind].sides(row.ord) else None
         front, back = render(row.kind, _fields(row), row.ord, side)
         return Shown(
             card_id=row.id,
@@ -256,6 +259,7 @@ class ReviewSession(StudySession):
                 self.settings, self.plan, cardstate.memory_of(row), now, row.id, row.deck_id
             ),
             reps=row.reps,
+            side=side,
         )
 
     def outcomes(

@@ -11,7 +11,8 @@ from typing import Any
 from sqlalchemy import and_, case, func, literal, select
 from sqlalchemy.engine import Connection
 
-from pmcards import cardstate, drill, mock, queries, schema
+from pmcards import cardstate, mock, queries, schema
+from pmcards import drill as drill_mod
 from pmcards import settings as settings_mod
 from pmcards.cardstate import LEARNING, NEW, RELEARNING, REVIEW
 from pmcards.clock import Day, day_ends, study_day
@@ -50,7 +51,7 @@ def compute(conn: Connection, now: datetime) -> dict[str, Any]:
         "time": time_spent(conn, day),
         "leeches": leeches(conn),
         "weakest": weakest(conn, cfg, now),
-        "drill": drill.figures(conn),
+        "drill": drill_mod.figures(conn),
         "mock": mock.figures(conn),
     }
 
@@ -283,6 +284,7 @@ def format_text(data: dict[str, Any]) -> str:
             "",
             f"Contrast drill: {drill['right']} of {drill['calls']} calls right "
             f"({drill['accuracy']:.0%})",
+            *drill_mod.by_side_text(drill["by_side"]),
         ]
         lines += [
             f"  misjudged {d['wrong']} of {d['calls']}  {safe(d['text'])[:60]}  [{d['note_id']}]"

@@ -1,5 +1,6 @@
 """The contrast drill and the timed mock interview, end to end from the CLI."""
 
+import itertools
 import json
 import re
 from datetime import UTC, datetime, timedelta
@@ -8,7 +9,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from fsrs import Rating
-from helpers import write_deck
+from helpers import NewDb, write_deck
 from sqlalchemy import select
 
 from pmcards import importer, kinds, mock, paths, schema
@@ -22,10 +23,11 @@ NOW = "2026-03-02T12:00:00+00:00"
 T0 = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 
 
-def run(*args: str, input: str | None = None) -> tuple[int, str]:
-    result = CliRunner().invoke(
-        cli, list(args), input=input, env={"PMCARDS_NOW": NOW}, catch_exceptions=False
-    )
+def run(
+    *args: str, input: str | None = None, seed: int | None = None, now: str = NOW
+) -> tuple[int, str]:
+    env = {"PMCARDS_NOW": now, "PMCARDS_SEED": "" if seed is None else str(seed)}
+    result = CliRunner().invoke(cli, list(args), input=input, env=env, catch_exceptions=False)
     return result.exit_code, result.output
 
 
@@ -88,12 +90,15 @@ def home(isolated_home: Path, tmp_path: Path) -> Path:
 
 
 def test_drill_calls_feed_the_judge_card_and_are_kept(home: Path) -> None:
-    # Judge cards start unstudied, so the BAD answer is shown first: b is right, g wrong.
-    code, out = run("drill", "--count", "2", input="bg")
+    # Seed 4 draws BAD, then GOOD (test_kinds pins the draw): b is right on the first and
+    # wrong on the second.
+    code, out = run("drill", "--count", "2", input="bb", seed=4)
     assert code == 0, out
-    assert "✓ Right: this answer is BAD" in out and "✗ Wrong: this answer is BAD" in out
+    assert "✓ Right: this answer is BAD" in out and "✗ Wrong: this answer is GOOD" in out
     assert "GOOD instead: Good answer 1" in out and "Why: Because 2" in out
+    assert "Answer: Good answer 2" in out
     assert "Right: 1 of 2 (50%)" in out and "Misjudged: Situation 2  [c-2]" in out
+    assert "shown BAD: 1 of 1 right (100%)   shown GOOD: 0 of 1 right (0%)" in out
     store = open_store(home)
     with store.read() as conn:
         results = conn.execute(
@@ -121,13 +126,19 @@ def test_drill_calls_feed_the_judge_card_and_are_kept(home: Path) -> None:
     store.close()
     assert [tuple(r) for r in results] == [
         ("bad", "bad", True, int(Rating.Good), "drill", 1),
-        ("bad", "good", False, int(Rating.Again), "drill", 1),
+        ("good", "bad", False, int(Rating.Again), "drill", 1),
     ]
     assert all(b is not None for b in buried)  # the recall siblings wait for tomorrow
     data = json.loads(run("stats", "--json")[1])
     assert data["drill"]["calls"] == 2 and data["drill"]["accuracy"] == 0.5
+    assert data["drill"]["by_side"] == {
+        "bad": {"calls": 1, "right": 1, "accuracy": 1.0},
+        "good": {"calls": 1, "right": 0, "accuracy": 0.0},
+    }
     assert data["drill"]["most_misjudged"][0]["note_id"] == "c-2"
-    assert "Contrast drill: 1 of 2 calls right (50%)" in run("stats")[1]
+    text = run("stats")[1]
+    assert "Contrast drill: 1 of 2 calls right (50%)" in text
+    assert "shown BAD: 1 of 1 right (100%)   shown GOOD: 0 of 1 right (0%)" in text
 
 
 def test_drill_needs_contrasts(home: Path) -> None:
@@ -274,3 +285,92 @@ def test_builtin_mock_deck_and_import_builtin(isolated_home: Path, tmp_path: Pat
     # The built-in rubrics carry RED FLAG lines, which the mock's rating does not yet set
     # apart from the points, so only check that a built-in prompt was run and rated.
     assert code == 0 and re.search(r"Covered 9 of \d+ points: \w+", out), out
+
+
+# -- the drill cannot be passed without judgement ------------------------------------------
+
+BUILTIN_CONTRASTS = 64
+# Calls a one-key learner gets right out of 64: the BAD (or GOOD) answers shown. The draw
+# gives 32 on average; the band below holds all but 0.07% of draws (computed exactly by
+# `capped_draw_tail`), so a drill that leans on either side by 9 or more fails it.
+BAND = range(24, 41)
+
+
+def capped_draw_tail(draws: int, band: range) -> float:
+    """The exact probability that `draws` presentations show a number of BAD answers outside
+    `band`, for a fair draw that allows no more than three of one side in a row."""
+    from collections import defaultdict
+
+    states: dict[tuple[str, int, int], float] = {("", 0, 0): 1.0}
+    for _ in range(draws):
+        following: dict[tuple[str, int, int], float] = defaultdict(float)
+        for (last, run_, bad), p in states.items():
+            forced = run_ >= 3
+            for side in ("bad", "good"):
+                if forced and side == last:
+                    continue
+                q = 1.0 if forced else 0.5
+                following[(side, run_ + 1 if side == last else 1, bad + (side == "bad"))] += p * q
+        states = following
+    return sum(p for (_, _, bad), p in states.items() if bad not in band)
+
+
+def test_the_band_is_justified() -> None:
+    assert capped_draw_tail(BUILTIN_CONTRASTS, BAND) < 0.001
+    # ...and it is tight: a band two calls narrower on each side would fail 1 drill in 100.
+    assert capped_draw_tail(BUILTIN_CONTRASTS, range(26, 39)) > 0.01
+
+
+def drill_shown(home: Path, key: str, seed: int, now: str) -> tuple[int, list[str]]:
+    """A one-key learner's drill over every built-in contrast: right calls, sides shown."""
+    code, out = run("drill", "--count", str(BUILTIN_CONTRASTS), input=key * 64, seed=seed, now=now)
+    assert code == 0, out
+    right = re.search(r"Right: (\d+) of 64 ", out)
+    assert right is not None, out
+    store = open_store(home)
+    with store.read() as conn:
+        shown = conn.execute(
+            select(schema.drill_results.c.shown).order_by(schema.drill_results.c.id.desc())
+        ).scalars()
+        sides = list(shown)[:BUILTIN_CONTRASTS][::-1]
+    store.close()
+    return int(right.group(1)), sides
+
+
+@pytest.mark.parametrize("key", ["b", "g"])
+def test_a_one_key_learner_scores_about_half_on_any_day(isolated_home: Path, key: str) -> None:
+    decks = importer.parse_files(importer.builtin_deck_paths())
+    assert sum(n.kind == "contrast" for d in decks for n in d.notes) == BUILTIN_CONTRASTS
+    # Day 0 on a fresh collection (every judge card new: the old alternation showed BAD to
+    # all of them), then days on which the cards have been answered once, twice, three times.
+    days = [
+        "2026-03-02T12:00:00+00:00",
+        "2026-03-03T12:00:00+00:00",
+        "2026-03-09T12:00:00+00:00",
+        "2026-04-01T12:00:00+00:00",
+    ]
+    for day, seed in zip(days, (11, 12, 13, 14), strict=True):
+        right, sides = drill_shown(isolated_home, key, seed, day)
+        assert len(sides) == BUILTIN_CONTRASTS
+        expected = sides.count("bad" if key == "b" else "good")
+        assert right == expected and right in BAND, (day, right)
+        # Never more than three of one side in a row.
+        runs = [len(list(group)) for _, group in itertools.groupby(sides)]
+        assert max(runs) <= 3
+    data = json.loads(run("stats", "--json")[1])["drill"]
+    one, other = ("bad", "good") if key == "b" else ("good", "bad")
+    assert data["by_side"][one]["accuracy"] == 1.0 and data["by_side"][other]["accuracy"] == 0.0
+    habit = f"you may be calling most answers {one.upper()} by habit"
+    assert habit in run("stats")[1]
+
+
+def test_the_same_seed_draws_the_same_drill(
+    isolated_home: Path, new_db: NewDb, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    results = []
+    for name in ("first", "second"):
+        monkeypatch.setenv("PMCARDS_DB", new_db(name))  # a fresh collection each time
+        results.append(drill_shown(isolated_home, "b", 99, NOW))
+    assert results[0] == results[1]
+    _, sides = results[0]
+    assert 0 < sides.count("bad") < BUILTIN_CONTRASTS

@@ -326,3 +326,45 @@ def test_two_sessions_share_a_due_card(store: Store, tmp_path: Path, clock: Fake
     assert b is not None and b.card_id != a.card_id
     two.answer(b.card_id, Rating.Good)
     assert two.next_card() is None and log_count(store) == 2
+
+
+def test_judge_cards_show_the_side_drawn_for_each_presentation(
+    store: Store, tmp_path: Path, clock: FakeClock
+) -> None:
+    import random
+
+    from pmcards.kinds import SideDraw
+
+    notes: list[dict[str, object]] = [
+        {
+            "id": f"c{i}",
+            "kind": "contrast",
+            "tags": ["x"],
+            "situation": f"S{i}",
+            "bad": f"B{i}",
+            "good": f"G{i}",
+        }
+        for i in range(1, 9)
+    ]
+    load(store, tmp_path, notes)
+    # Judge cards only: the recall cards are suspended so every presentation is a judge card.
+    with store.write() as conn:
+        conn.execute(schema.cards.update().where(schema.cards.c.ord == 0).values(suspended=True))
+    draw = SideDraw(random.Random(21))
+    session = ReviewSession(store, clock=clock, seed=21)
+    seen = []
+    for _ in range(8):
+        shown = session.next_card()
+        assert shown is not None and shown.ord == 1
+        side = draw()
+        answer = dict(shown.front.blocks)["Answer"]
+        assert shown.side == side and answer == f"{side[0].upper()}{shown.guid[1:]}"
+        assert shown.back.blocks[0] == ("Verdict", side.upper())
+        seen.append(side)
+        session.answer(shown.card_id, Rating.Easy)
+    # Unrelated to the review count: every card here was new, and both sides were shown.
+    assert set(seen) == {"bad", "good"}
+    # Shown again after an undo, the card is a new presentation: the next draw.
+    session.undo()
+    again = session.next_card()
+    assert again is not None and again.side == draw()

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from pmcards.kinds.base import WHY, AnkiModel, Face, Kind
+from pmcards.kinds.base import CLOZE_WORDS, WHY, AnkiModel, Face, Kind, Recalled
 
 # {{c1::answer}} or {{c1::answer::hint}}; the answer may not contain "}}" (as in Anki).
 CLOZE_RE = re.compile(r"\{\{c(\d+)::(.*?)(?:::(.*?))?\}\}", re.DOTALL)
@@ -70,6 +70,14 @@ class ClozeKind(Kind):
         return (
             Face("Cloze", (("", render_cloze(text, ord, reveal=False)),)),
             Face("Cloze", (("", render_cloze(text, ord, reveal=True)), *self.why(fields))),
+        )
+
+    def recalled(self, fields: dict[str, str]) -> tuple[Recalled, ...]:
+        """Each deletion is recalled on its own card: short, and never a list (a list belongs
+        in deletions of its own)."""
+        return tuple(
+            Recalled("text", text, CLOZE_WORDS, listable=False)
+            for text in deletions(fields.get("text", ""))
         )
 
     def summary(self, fields: dict[str, str]) -> str:

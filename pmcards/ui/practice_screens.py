@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import click
 
-from pmcards import drill, mock
+from pmcards import drill, kinds, mock
 from pmcards.markup import safe
 from pmcards.scheduling import RATING_NAMES, format_interval
 from pmcards.study import StudySession
@@ -25,6 +25,13 @@ class DrillSummary:
     called: int = 0
     right: int = 0
     missed: list[drill.DrillItem] = field(default_factory=list)
+    # side shown -> [calls, right calls]: a one-sided habit shows up here
+    by_side: dict[str, list[int]] = field(
+        default_factory=lambda: {side: [0, 0] for side in kinds.SIDES}
+    )
+
+    def by_side_figures(self) -> dict[str, dict[str, int]]:
+        return {side: {"calls": n, "right": r} for side, (n, r) in self.by_side.items()}
 
 
 def run_drill(
@@ -41,6 +48,8 @@ def run_drill(
         screen.style("Drill over", bold=True),
         f"  Right: {summary.right} of {summary.called}{share}",
     ]
+    if summary.called:
+        lines += drill.by_side_text(summary.by_side_figures())
     for item in summary.missed:
         lines.append(f"  Misjudged: {_cut(safe(item.situation), 70)}  [{item.guid}]")
     click.echo("\n".join(lines), color=screen.color)
@@ -92,6 +101,8 @@ def _drill(
             summary.called += 1
             right = call == item.shown
             summary.right += right
+            summary.by_side[item.shown][0] += 1
+            summary.by_side[item.shown][1] += right
             if not right:
                 summary.missed.append(item)
             verdict = item.shown.upper()

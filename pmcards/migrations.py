@@ -242,6 +242,30 @@ def m005_card_changes(conn: Connection) -> None:
     conn.exec_driver_sql("CREATE INDEX ix_card_changes_card ON card_changes (card_id, id)")
 
 
+def m006_lint_ignore(conn: Connection) -> None:
+    """The rules of `pmcards lint` a note silences (`lint_ignore`), kept with the note so the
+    collection lints as its files do; and the red flags a mock interview's learner said,
+    kept beside the points they missed (both from issue 12)."""
+    conn.exec_driver_sql("ALTER TABLE notes ADD COLUMN lint_ignore TEXT NOT NULL DEFAULT ' '")
+    md = sa.MetaData()
+    sa.Table("mock_attempts", md, autoload_with=conn)
+    sa.Table(
+        "mock_red_flags",
+        md,
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column(
+            "attempt_id",
+            sa.Integer,
+            sa.ForeignKey("mock_attempts.id", ondelete="CASCADE"),
+            nullable=False,
+        ),
+        sa.Column("flag", sa.Integer, nullable=False),
+        sa.Column("text", sa.Text, nullable=False),
+        sa.Column("tags", sa.Text, nullable=False),
+    ).create(conn)
+    conn.exec_driver_sql("CREATE INDEX ix_mock_red_flags_attempt ON mock_red_flags (attempt_id)")
+
+
 Migration = Callable[[Connection], None]
 MIGRATIONS: list[tuple[str, Migration]] = [
     ("m001_initial", m001_initial),
@@ -249,6 +273,7 @@ MIGRATIONS: list[tuple[str, Migration]] = [
     ("m003_card_decks", m003_card_decks),
     ("m004_practice", m004_practice),
     ("m005_card_changes", m005_card_changes),
+    ("m006_lint_ignore", m006_lint_ignore),
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

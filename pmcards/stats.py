@@ -300,6 +300,10 @@ def format_text(data: dict[str, Any]) -> str:
             f"  {m['date']}  {m['covered']}/{m['total']}  {safe(m['prompt'])[:60]}"
             for m in mock["recent"]
         ]
+        if mock["red_flags_said"]:
+            lines.append(f"  Red flags said: {mock['red_flags_said']}")
+            flags = mock["most_said_red_flags"]
+            lines += [f"    {f['times']}x  {safe(f['red_flag'])[:70]}" for f in flags]
         if mock["most_missed"]:
             lines.append("  Points missed most:")
             lines += [

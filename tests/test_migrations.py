@@ -92,6 +92,7 @@ def test_upgrade_from_first_schema_keeps_history(new_db: NewDb) -> None:
             "m003_card_decks",
             "m004_practice",
             "m005_card_changes",
+            "m006_lint_ignore",
         ]
         indexes = {ix["name"] for ix in sa.inspect(conn).get_indexes("cards")}
         assert "ix_cards_queue" in indexes
@@ -104,6 +105,7 @@ def test_upgrade_from_first_schema_keeps_history(new_db: NewDb) -> None:
         count = sa.select(sa.func.count()).select_from(schema.review_log)
         assert conn.scalar(count) == 1
         assert queries.note(conn, 1).fields == {"front": "F", "back": "B"}  # type: ignore[union-attr]
+        assert queries.note(conn, 1).lint_ignore == ()  # type: ignore[union-attr]  # m006
         assert [d.name for d in queries.decks(conn)] == ["D"]
     store.close()
 
@@ -124,8 +126,9 @@ def test_newer_schema_is_refused(new_db: NewDb) -> None:
     with pytest.raises(SchemaError) as info:
         Store(url)
     assert str(info.value) == (
-        "this collection has schema version 6, written by a newer pmcards (this one knows up to "
-        "version 5; unknown migration m999_from_the_future). Upgrade pmcards to open it."
+        f"this collection has schema version {migrations.SCHEMA_VERSION + 1}, written by a "
+        f"newer pmcards (this one knows up to version {migrations.SCHEMA_VERSION}; unknown "
+        "migration m999_from_the_future). Upgrade pmcards to open it."
     )
 
 

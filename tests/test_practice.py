@@ -282,9 +282,12 @@ def test_builtin_mock_deck_and_import_builtin(isolated_home: Path, tmp_path: Pat
     assert code == 0 and f"deck 'Mock interview prompts': {len(prompts)} added" in out
     assert run("import", "--builtin", str(deck))[0] == 2
     code, out = run("mock", "--minutes", "1,1,1", input="   a\n")
-    # The built-in rubrics carry RED FLAG lines, which the mock's rating does not yet set
-    # apart from the points, so only check that a built-in prompt was run and rated.
-    assert code == 0 and re.search(r"Covered 9 of \d+ points: \w+", out), out
+    # The first new prompt; `a` ticks every point and no red flag: Easy.
+    first = prompts[0]
+    points = [p for p in kinds.rubric_points(first.fields["rubric"]) if not p.red_flag]
+    assert code == 0, out
+    assert f"· {first.guid}" in out
+    assert f"Covered {len(points)} of {len(points)} points: Easy" in out
 
 
 # -- the drill cannot be passed without judgement ------------------------------------------
@@ -374,3 +377,91 @@ def test_the_same_seed_draws_the_same_drill(
     assert results[0] == results[1]
     _, sides = results[0]
     assert 0 < sides.count("bad") < BUILTIN_CONTRASTS
+
+
+MARKED = """
+- MUST: [metrics] Names a success metric.
+- [drift monitoring] Plans drift monitoring.
+- [hitl] Escalates to a human.
+- MUST: Says when to stop building.
+- RED FLAG: [metrics] Promises 100% accuracy.
+- RED FLAG: Ships without a way back.
+"""
+
+
+@pytest.fixture
+def marked(isolated_home: Path, tmp_path: Path) -> Path:
+    """A collection with one prompt whose rubric has MUST points and red flags."""
+    without_builtins(isolated_home)
+    note = {**prompt_note(), "rubric": MARKED}
+    deck = write_deck(tmp_path / "mine.toml", "Mine", [contrast(1), note])
+    assert run("import", str(deck))[0] == 0
+    return isolated_home
+
+
+def mock_rows(home: Path) -> tuple[list[tuple[object, ...]], list[tuple[object, ...]]]:
+    store = open_store(home)
+    with store.read() as conn:
+        missed = conn.execute(
+            select(schema.mock_missed.c.point, schema.mock_missed.c.text).order_by(
+                schema.mock_missed.c.id
+            )
+        ).all()
+        flags = conn.execute(
+            select(
+                schema.mock_red_flags.c.flag,
+                schema.mock_red_flags.c.text,
+                schema.mock_red_flags.c.tags,
+            ).order_by(schema.mock_red_flags.c.id)
+        ).all()
+    store.close()
+    return [tuple(m) for m in missed], [tuple(f) for f in flags]
+
+
+def test_the_tick_screen_marks_musts_and_red_flags_with_keys_of_their_own(marked: Path) -> None:
+    # `a` ticks the four points and no red flag; 4 unticks a MUST: 3 of 4 is Good, capped.
+    code, out = run("mock", "--minutes", "1,1,1", input="   a4\n")
+    assert code == 0, out
+    assert "[ ] 1. MUST Names a success metric.  (metrics)" in out
+    assert "[ ] x. RED FLAG Promises 100% accuracy.  (metrics)" in out
+    assert "[ ] y. RED FLAG Ships without a way back." in out
+    assert "ticked: 1, 2, 3, 4" in out and "ticked: 1, 2, 3\n" in out
+    assert "Covered 3 of 4 points: Hard (a MUST point was missed: Hard at best)" in out
+    assert "Missed 4. MUST Says when to stop building." in out
+    assert mock_rows(marked) == ([(4, "Says when to stop building.")], [])
+
+
+def test_a_red_flag_said_rates_the_mock_again_and_is_kept(marked: Path) -> None:
+    code, out = run("mock", "--minutes", "1,1,1", input="   ayxx9\n")
+    assert code == 0, out
+    assert "ticked: 1, 2, 3, 4; red flags said: y" in out
+    assert "ticked: 1, 2, 3, 4; red flags said: x, y" in out
+    assert "Covered 4 of 4 points: Again (a red flag was said)" in out
+    assert "Red flag said y. Ships without a way back." in out
+    missed, flags = mock_rows(marked)
+    assert missed == [] and flags == [(2, "Ships without a way back.", " ")]
+    store = open_store(marked)
+    with store.read() as conn:
+        attempt = conn.execute(select(schema.mock_attempts)).one()
+    store.close()
+    assert (attempt.covered, attempt.total, attempt.rating) == (4, 4, int(Rating.Again))
+    data = json.loads(run("stats", "--json")[1])["mock"]
+    assert data["coverage"] == 1.0 and data["red_flags_said"] == 1
+    assert data["most_said_red_flags"] == [{"red_flag": "Ships without a way back.", "times": 1}]
+    assert "Red flags said: 1" in run("stats")[1]
+
+
+@pytest.mark.parametrize(
+    "covered,must_missed,red_flag,rating",
+    [
+        (9, False, False, Rating.Easy),
+        (8, False, False, Rating.Good),
+        (8, True, False, Rating.Hard),
+        (9, False, True, Rating.Again),
+        (3, True, False, Rating.Again),  # the cap never raises a rating
+    ],
+)
+def test_musts_cap_and_red_flags_fail_the_rating(
+    covered: int, must_missed: bool, red_flag: bool, rating: Rating
+) -> None:
+    assert mock.rating_for(covered, 9, must_missed=must_missed, red_flag=red_flag) == rating

@@ -8,7 +8,7 @@ caller's connection: the caller owns the transaction.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
@@ -19,6 +19,7 @@ from pmcards import rows, schema
 from pmcards.cardstate import LEARNING, MEMORY_COLUMNS, NEW, RELEARNING, REVIEW, memory_of
 from pmcards.clock import Day
 from pmcards.errors import BadValueError
+from pmcards.kinds import out_of_review
 from pmcards.settings import Settings
 from pmcards.sqltime import days_between
 
@@ -41,6 +42,8 @@ class Scope:
 
     deck: str | None = None
     tag: str | None = None
+    # Kinds whose cards are left out: daily review leaves prompts to `pmcards mock`.
+    exclude_kinds: tuple[str, ...] = ()
 
     def deck_ids(self) -> Any:
         """A subquery of the ids of the deck and its subdecks."""
@@ -59,6 +62,16 @@ class Scope:
             stmt = stmt.where(C.deck_id.in_(self.deck_ids()))
         if self.tag is not None:
             stmt = stmt.where(C.note_id.in_(select(N.id).where(self.tag_filter())))
+        if self.exclude_kinds:
+            # By card id, which every index of `cards` holds: the counts stay index-only
+            # scans, and the few excluded cards are found through ix_notes_kind (m006).
+            kc, kn = schema.cards.alias("kc"), schema.notes.alias("kn")
+            excluded = (
+                select(kc.c.id)
+                .join(kn, kn.c.id == kc.c.note_id)
+                .where(kn.c.kind.in_(self.exclude_kinds))
+            )
+            stmt = stmt.where(C.id.not_in(excluded))
         return stmt
 
     def apply_to_notes(self, stmt: S) -> S:
@@ -67,6 +80,8 @@ class Scope:
             stmt = stmt.where(N.deck_id.in_(self.deck_ids()))
         if self.tag is not None:
             stmt = stmt.where(self.tag_filter())
+        if self.exclude_kinds:
+            stmt = stmt.where(N.kind.not_in(self.exclude_kinds))
         return stmt
 
     def check(self, conn: Connection) -> None:
@@ -80,6 +95,13 @@ class Scope:
             found = conn.scalar(select(N.id).where(self.tag_filter()).limit(1))
             if not found:
                 raise BadValueError(f"no note is tagged {self.tag!r}")
+
+
+def review_scope(settings: Settings, scope: Scope = Scope()) -> Scope:
+    """`scope` as daily review sees it: without the kinds practised elsewhere (prompts, unless
+    the `prompts_in_review` setting brings them back). Review, status and stats count the
+    same cards through it."""
+    return replace(scope, exclude_kinds=out_of_review(settings.prompts_in_review))
 
 
 def not_buried(now: datetime) -> Any:
@@ -145,10 +167,13 @@ def due_counts(conn: Connection, day: Day, now: datetime, scope: Scope = Scope()
     return Due(**counts)
 
 
-def due_counts_by_deck(conn: Connection, day: Day, now: datetime) -> dict[int, Due]:
+def due_counts_by_deck(
+    conn: Connection, day: Day, now: datetime, scope: Scope = Scope()
+) -> dict[int, Due]:
     per_deck: dict[int, dict[str, int]] = {}
     for name, condition in _due_conditions(day, now).items():
-        stmt = select(C.deck_id, func.count()).where(available(), condition).group_by(C.deck_id)
+        stmt = scope.apply(select(C.deck_id, func.count()).where(available(), condition))
+        stmt = stmt.group_by(C.deck_id)
         for deck_id, count in conn.execute(stmt):
             per_deck.setdefault(deck_id, {})[name] = int(count)
     return {deck_id: Due(**counts) for deck_id, counts in per_deck.items()}
@@ -263,6 +288,37 @@ def new_cards_in_order(
         .limit(count)
     )
     return [(pos, o, cid) for cid, pos, o in conn.execute(stmt)]
+
+
+def new_cards_interleaved(conn: Connection, now: datetime, scope: Scope) -> list[int]:
+    """Ids of the new cards in scope, interleaved across decks: the first note of every deck,
+    then the second of every deck, and so on (a note's cards together, by ordinal); decks in
+    the order of their first new note. So a first day meets every deck, not 20 cards of one.
+
+    One read of the new cards (the same index range the deck-order query sorts), ranked here:
+    ranking within each deck needs all of a deck's new cards either way, and SQL window
+    functions measured slower (see bench/RESULTS.md).
+    """
+    stmt = scope.apply(
+        select(C.id, C.deck_id, N.position, C.ord)
+        .select_from(schema.cards)
+        .join(schema.notes, N.id == C.note_id)
+        .where(available(), C.state == NEW, not_buried(now))
+    )
+    rows_ = conn.execute(stmt).all()
+    positions: dict[int, list[int]] = {}
+    for _, deck_id, position, _ in rows_:
+        positions.setdefault(deck_id, []).append(position)
+    rank: dict[tuple[int, int], int] = {}
+    first: dict[int, int] = {}
+    for deck_id, found in positions.items():
+        ordered = sorted(set(found))
+        first[deck_id] = ordered[0]
+        rank.update(((deck_id, position), i) for i, position in enumerate(ordered))
+    rows_.sort(
+        key=lambda r: (rank[(r.deck_id, r.position)], first[r.deck_id], r.position, r.ord, r.id)
+    )
+    return [r.id for r in rows_]
 
 
 def scoped_notes(conn: Connection, scope: Scope) -> list[rows.Note]:

@@ -1,8 +1,10 @@
 """The review session: which card comes next, within today's limits.
 
 Learning cards due now come first, then review cards due today, the most at risk of being
-forgotten first, then new cards in deck order, up to the daily limits (raised by an interview
-plan); learning cards due within the learn-ahead window fill the end. Answers, suspends,
+forgotten first, then new cards (interleaved across decks, or in deck order: `new_order`),
+up to the daily limits (raised by an interview plan); learning cards due within the
+learn-ahead window fill the end. Prompt cards are left to `pmcards mock` unless the
+`prompts_in_review` setting brings them back. Answers, suspends,
 buries and undo are `StudySession`'s, each committed before it returns.
 """
 
@@ -78,6 +80,7 @@ class ReviewSession(StudySession):
         super().__post_init__()
         with self.store.read() as conn:
             self.scope.check(conn)
+        self.scope = queries.review_scope(self.settings, self.scope)
         self._start_day(self.started)
 
     # -- the day -------------------------------------------------------------------------
@@ -101,6 +104,9 @@ class ReviewSession(StudySession):
         self._reviews_in_session = 0
         self._new_buffer: list[tuple[int, int, int]] = []
         self._new_after = (-1, -1, -1)
+        # new_order = interleaved: the day's new cards in order, read once, and how far in.
+        self._interleaved: list[int] | None = None
+        self._interleaved_at = 0
         self._show_next: int | None = None
 
     def _snapshot(self) -> dict[str, Any]:
@@ -113,6 +119,7 @@ class ReviewSession(StudySession):
             "reviews_in_session": self._reviews_in_session,
             "new_buffer": list(self._new_buffer),
             "new_after": self._new_after,
+            "interleaved_at": self._interleaved_at,
         }
 
     def _restore(self, state: dict[str, Any]) -> None:
@@ -125,6 +132,7 @@ class ReviewSession(StudySession):
         self._reviews_in_session = state["reviews_in_session"]
         self._new_buffer = list(state["new_buffer"])
         self._new_after = state["new_after"]
+        self._interleaved_at = state["interleaved_at"]
 
     def _counted(self, done: Answered) -> None:
         self._new_in_session += done.state_before == NEW
@@ -225,6 +233,20 @@ class ReviewSession(StudySession):
         return None
 
     def _next_new(self, conn: Connection, now: datetime) -> Row[Any] | None:
+        if self.settings.new_order == "deck":
+            return self._next_new_in_deck_order(conn, now)
+        if self._interleaved is None:
+            self._interleaved = queries.new_cards_interleaved(conn, now, self.scope)
+        while self._interleaved_at < len(self._interleaved):
+            card_id = self._interleaved[self._interleaved_at]
+            self._interleaved_at += 1
+            row = _card_row(conn, card_id)
+            # Answered, suspended or buried since the list was read: the next one.
+            if row is not None and row.state == NEW and not row.suspended and _not_buried(row, now):
+                return row
+        return None
+
+    def _next_new_in_deck_order(self, conn: Connection, now: datetime) -> Row[Any] | None:
         while True:
             if not self._new_buffer:
                 self._new_buffer = queries.new_cards_in_order(

@@ -47,7 +47,7 @@ def compute(conn: Connection, now: datetime) -> dict[str, Any]:
         "cards": cards_by_state(conn, now),
         "reviews_per_day": reviews_per_day(conn, day, offset),
         "retention_by_week": retention_by_week(conn, day, offset),
-        "forecast": forecast(conn, day, now, cfg.rollover_hour),
+        "forecast": forecast(conn, day, now, cfg),
         "time": time_spent(conn, day),
         "leeches": leeches(conn),
         "weakest": weakest(conn, cfg, now),
@@ -128,10 +128,14 @@ def retention_by_week(conn: Connection, day: Day, offset: int) -> list[dict[str,
     ]
 
 
-def forecast(conn: Connection, day: Day, now: datetime, rollover_hour: int) -> dict[str, Any]:
-    due_today = queries.due_counts(conn, day, now)
-    boundaries = day_ends(day, FORECAST_DAYS, rollover_hour)
-    counts = queries.forecast(conn, day, FORECAST_DAYS, boundaries)
+def forecast(
+    conn: Connection, day: Day, now: datetime, cfg: settings_mod.Settings
+) -> dict[str, Any]:
+    """Due today and on each of the next days, as `pmcards review` counts them."""
+    in_review = queries.review_scope(cfg)
+    due_today = queries.due_counts(conn, day, now, in_review)
+    boundaries = day_ends(day, FORECAST_DAYS, cfg.rollover_hour)
+    counts = queries.forecast(conn, day, FORECAST_DAYS, boundaries, in_review)
     return {
         "today": due_today.learning + due_today.review,
         "days": [

@@ -368,3 +368,89 @@ def test_judge_cards_show_the_side_drawn_for_each_presentation(
     session.undo()
     again = session.next_card()
     assert again is not None and again.side == draw()
+
+
+def prompt(i: int) -> dict[str, object]:
+    return {
+        "id": f"p-{i}",
+        "kind": "prompt",
+        "tags": ["mock"],
+        "prompt": f"Design thing {i}.",
+        "rubric": "- [metrics] A metric.\n- [errors] The errors.",
+    }
+
+
+def test_prompt_cards_leave_daily_review_unless_the_setting_brings_them_back(
+    store: Store, tmp_path: Path, clock: FakeClock
+) -> None:
+    from pmcards import listings
+
+    load(store, tmp_path, [prompt(1), qa(1), prompt(2), qa(2)])
+    # A prompt studied and due today, as a mock leaves it.
+    set_review(store, "p-2", clock.now - timedelta(hours=1), 3.0, clock.now - timedelta(days=4))
+
+    def studied(session: ReviewSession) -> list[str]:
+        out = []
+        while (shown := session.next_card()) is not None:
+            out.append(shown.guid)
+            session.answer(shown.card_id, Rating.Easy)
+        return out
+
+    def status_total() -> dict[str, int]:
+        with store.read() as conn:
+            total = listings.status(conn, clock.now)["total"]
+        return {k: total[k] for k in ("new", "learning", "review")}
+
+    # Status counts what review will show: no prompt.
+    assert status_total() == {"new": 2, "learning": 0, "review": 0}
+    session = ReviewSession(store, clock=clock)
+    counts = session.counts()
+    assert (counts.new, counts.learning, counts.review) == (2, 0, 0)
+    assert studied(session) == ["n-001", "n-002"]
+    configure(store, prompts_in_review=True)
+    assert status_total() == {"new": 1, "learning": 0, "review": 1}
+    session = ReviewSession(store, clock=clock)
+    counts = session.counts()
+    assert (counts.new, counts.learning, counts.review) == (1, 0, 1)
+    assert studied(session) == ["p-2", "p-1"]
+
+
+def test_new_cards_interleave_across_decks_or_follow_deck_order(
+    store: Store, tmp_path: Path, clock: FakeClock
+) -> None:
+    contrasts: list[dict[str, object]] = [
+        {
+            "id": f"b-{i}",
+            "kind": "contrast",
+            "tags": ["x"],
+            "situation": f"S{i}",
+            "bad": "B",
+            "good": "G",
+        }
+        for i in range(1, 4)
+    ]
+    load(store, tmp_path, [qa(i, "a") for i in range(1, 5)], "A")
+    load(store, tmp_path, contrasts, "B")
+    load(store, tmp_path, [qa(i, "z") for i in range(1, 3)], "C")
+    set_card(store, "a-001", suspended=True)
+
+    def first_day() -> list[str]:
+        session = ReviewSession(store, clock=clock)
+        out: list[str] = []
+        undone = False
+        while (shown := session.next_card()) is not None:
+            out.append(shown.guid)
+            assert shown.ord == 0  # a contrast's judge card waits: its sibling buried it
+            session.answer(shown.card_id, Rating.Easy)  # Easy: out of today's queue
+            if len(out) == 2 and not undone:
+                session.undo()  # the same card again, then the order goes on
+                undone = True
+                out.pop()
+        with store.write() as conn:  # new again, for the next order
+            conn.execute(schema.cards.update().values(state=NEW, buried_until=None))
+        return out
+
+    # One note of each deck in turn, the decks in the order they were imported.
+    assert first_day() == ["a-002", "b-1", "z-001", "a-003", "b-2", "z-002", "a-004", "b-3"]
+    configure(store, new_order="deck")
+    assert first_day() == ["a-002", "a-003", "a-004", "b-1", "b-2", "b-3", "z-001", "z-002"]

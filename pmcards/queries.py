@@ -305,7 +305,7 @@ def new_cards_interleaved(conn: Connection, now: datetime, scope: Scope) -> list
         .join(schema.notes, N.id == C.note_id)
         .where(available(), C.state == NEW, not_buried(now))
     )
-    rows_ = conn.execute(stmt).all()
+    rows_ = list(conn.execute(stmt).all())
     positions: dict[int, list[int]] = {}
     for _, deck_id, position, _ in rows_:
         positions.setdefault(deck_id, []).append(position)

@@ -140,6 +140,8 @@ def apply(
     dry_run: bool = False,
     prune: bool = False,
     progress: Callable[[int], None] | None = None,
+    inspect: Callable[[ParsedDeck, list[ParsedNote]], None] | None = None,
+    prunable: Callable[[str], bool] | None = None,
 ) -> ImportReport:
     """Add and update the notes of `decks` in the caller's transaction.
 
@@ -149,8 +151,10 @@ def apply(
     transaction to roll back: nothing is imported.
 
     With `prune`, notes of the imported decks that the files no longer hold are deleted (the
-    caller makes a backup first). With `dry_run`, nothing is changed; the report says what
-    would be. `progress` is called with the number of notes done after each batch.
+    caller makes a backup first); `prunable`, if given, says which of them may go (by id).
+    With `dry_run`, nothing is changed; the report says what would be. `progress` is called
+    with the number of notes done after each batch, and `inspect` with each batch of notes
+    as it is read (the CLI lints them: a streamed file is read only once).
     """
     report = ImportReport()
     for parsed_deck in decks:
@@ -192,6 +196,8 @@ def apply(
         for batch in parsed_deck.batches():
             for parsed in batch:
                 owners.claim(parsed, parsed_deck)
+            if inspect is not None:
+                inspect(parsed_deck, batch)
             existing = {} if empty else _known(conn, [parsed.guid for parsed in batch])
             new: list[tuple[ParsedNote, int, int]] = []  # (note, deck id, position)
             changed: list[tuple[_Known, ParsedNote]] = []
@@ -229,7 +235,12 @@ def apply(
         in_db = conn.execute(select(N.guid).where(N.deck_id == deck_by_name[name]))
         results[0].missing = sorted(g for (g,) in in_db if g not in present)
     if prune:
-        report.pruned = [g for result in report.decks for g in result.missing]
+        report.pruned = [
+            g
+            for result in report.decks
+            for g in result.missing
+            if prunable is None or prunable(g)
+        ]
     if not dry_run:
         for chunk in _chunks(report.pruned, 500):
             # Their cards and review logs go with them (ON DELETE CASCADE).
@@ -300,6 +311,7 @@ def _insert_new(
                 "tags": tags_to_text(list(parsed.tags)),
                 "section": parsed.section,
                 "checksum": parsed.checksum,
+                "lint_ignore": tags_to_text(list(parsed.lint_ignore)),
                 "position": position,
                 "created_at": now,
                 "updated_at": now,
@@ -427,6 +439,7 @@ def _update_notes(
                 "tags": tags_to_text([*parsed.tags, *kept]),
                 "section": parsed.section,
                 "checksum": parsed.checksum,
+                "lint_ignore": tags_to_text(list(parsed.lint_ignore)),
                 "updated_at": now,
                 "kind": parsed.kind,
             }
@@ -508,12 +521,13 @@ def format_report(report: ImportReport, *, dry_run: bool, prune: bool) -> list[s
             f"{len(result.unchanged)} unchanged, {len(result.missing)} missing{verb}"
         )
         lines += [f"  {notice}" for notice in result.notices]
-        if result.missing:
-            shown = ", ".join(result.missing[:10]) + (" …" if len(result.missing) > 10 else "")
-            fate = "deleted" if prune else "kept"
-            if prune and dry_run:
-                fate = "would be deleted"
-            lines.append(f"  in the collection but not in the file ({fate}): {shown}")
+        pruned = set(report.pruned)
+        gone = [g for g in result.missing if g in pruned]
+        kept = [g for g in result.missing if g not in pruned]
+        for guids, fate in ((gone, "would be deleted" if dry_run else "deleted"), (kept, "kept")):
+            if guids:
+                shown = ", ".join(guids[:10]) + (" …" if len(guids) > 10 else "")
+                lines.append(f"  in the collection but not in the file ({fate}): {shown}")
     if report.reviews_imported:
         lines.append(f"Carried over {report.reviews_imported} reviews of history.")
     if report.media_written:
@@ -525,6 +539,22 @@ def builtin_deck_paths() -> list[Path]:
     from pmcards.resources import decks_dir
 
     return sorted(decks_dir().glob("*.toml"))
+
+
+def builtin_prefixes(decks: Sequence[ParsedDeck]) -> tuple[str, ...]:
+    """The id prefixes of the built-in notes ("frm-", "con-" ...), read from the shipped
+    decks: a retired built-in note has one; a note of the user's own in a built-in deck
+    (imported there with --deck) need not."""
+    return tuple(
+        sorted({n.guid.split("-", 1)[0] + "-" for d in decks for n in d.notes if "-" in n.guid})
+    )
+
+
+def retired_builtin(report: ImportReport, prefixes: tuple[str, ...]) -> list[str]:
+    """The built-in notes in the collection that this pmcards no longer ships (deleted or
+    merged in a newer version of the decks): missing from the built-in decks, with a
+    built-in id."""
+    return [g for r in report.decks for g in r.missing if g.startswith(prefixes)]
 
 
 def ensure_builtin_decks(conn: Connection, now: datetime) -> ImportReport | None:

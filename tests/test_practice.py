@@ -465,3 +465,40 @@ def test_musts_cap_and_red_flags_fail_the_rating(
     covered: int, must_missed: bool, red_flag: bool, rating: Rating
 ) -> None:
     assert mock.rating_for(covered, 9, must_missed=must_missed, red_flag=red_flag) == rating
+
+
+def test_import_builtin_counts_retired_notes_and_prune_removes_only_them(
+    isolated_home: Path, tmp_path: Path
+) -> None:
+    assert run("status")[0] == 0  # first use: the built-in decks
+    # A note the decks no longer ship (as content v2 retired 44), and one of the user's own
+    # added to the same deck.
+    retired = {**contrast(1), "id": "con-999"}
+    mine = {**contrast(2), "id": "mine-1"}
+    deck = write_deck(tmp_path / "old.toml", "BAD vs GOOD answers", [retired, mine])
+    assert run("import", str(deck))[0] == 0
+    result = CliRunner().invoke(
+        cli, ["import", "--builtin"], env={"PMCARDS_NOW": NOW}, catch_exceptions=False
+    )
+    assert result.exit_code == 0
+    assert result.stderr.splitlines()[-1] == (
+        "1 built-in note in your collection is no longer shipped (deleted or merged into "
+        "others) and kept with its history. To remove it: pmcards import --builtin --prune "
+        "(after a backup)"
+    )
+    result = CliRunner().invoke(
+        cli, ["import", "--builtin", "--prune"], env={"PMCARDS_NOW": NOW}, catch_exceptions=False
+    )
+    assert result.exit_code == 0, result.output
+    assert "in the collection but not in the file (deleted): con-999" in result.stdout
+    assert "in the collection but not in the file (kept): mine-1" in result.stdout
+    assert "Backup before pruning: " in result.stderr
+    store = open_store(isolated_home)
+    with store.read() as conn:
+        guids = set(conn.execute(select(schema.notes.c.guid)).scalars())
+    store.close()
+    assert "con-999" not in guids and "mine-1" in guids
+    assert (
+        "no longer shipped"
+        not in CliRunner().invoke(cli, ["import", "--builtin"], env={"PMCARDS_NOW": NOW}).stderr
+    )

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import sys
 
-from pmcards.cli import admin, browse, exchange, study  # noqa: F401  (registers the commands)
+from pmcards.cli import admin, browse, exchange, lint, study  # noqa: F401  (registers them)
 from pmcards.cli.base import cli
 
 __all__ = ["cli", "main"]

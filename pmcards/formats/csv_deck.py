@@ -25,6 +25,7 @@ from pmcards.formats._anki import FIELD_ALIASES, Mapping, clean_tag, id_from_gui
 from pmcards.formats.options import ParseOptions
 from pmcards.formats.parsed import ParsedDeck, ParsedNote, read_text
 from pmcards.kinds import KINDS, QA, QA_REVERSED, note_problem
+from pmcards.lint import unknown_rules
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
@@ -62,6 +63,7 @@ META_COLUMNS = {
     "note type": "notetype",
     "type": "notetype",
     "tags": "tags",
+    "lint ignore": "lint_ignore",
 }
 # Field columns in the order the exporter writes them: every kind's required fields, in
 # the kinds' order, then the optional ones.
@@ -169,7 +171,9 @@ def _named_columns(
         key = name.strip().lower().replace("_", " ")
         column = META_COLUMNS.get(key) or FIELD_ALIASES.get(key)
         if column is None:
-            known = ", ".join(["id", "deck", "section", "kind", "tags", *FIELD_ORDER])
+            known = ", ".join(
+                ["id", "deck", "section", "kind", "tags", "lint_ignore", *FIELD_ORDER]
+            )
             raise fail(f"unknown column {name.strip()!r} (known: {known})", header.lines + 1)
         if column in columns:
             raise fail(f"two columns mean {column!r}", header.lines + 1)
@@ -319,6 +323,9 @@ class _Builder:
             guid = f"csv-{digest[:12]}"
         if guid in self.seen:
             raise fail(f"duplicate note id {guid!r} (first at line {self.seen[guid]})")
+        ignore = values.get("lint_ignore", "").replace(",", " ").split()
+        if problem_ := unknown_rules(ignore):
+            raise fail(problem_)
         self.seen[guid] = line
         parsed = self.by_deck.get(deck)
         if parsed is None:
@@ -331,6 +338,7 @@ class _Builder:
                 tags=tuple(sorted(set(tags))),
                 section=values.get("section", "").strip(),
                 line=line,
+                lint_ignore=tuple(sorted(set(ignore))),
             )
         )
 
@@ -363,10 +371,13 @@ def export(conn: Connection, options: ExportOptions) -> bytes:
     columns = [f for f in FIELD_ORDER if f in used]
     out = io.StringIO(newline="")
     writer = csv.writer(out, delimiter=delimiter, lineterminator="\r\n")
-    writer.writerow(["id", "deck", "section", "kind", "tags", *columns])
+    # The lint_ignore column only when a note has one: files without stay as they were.
+    ignores = any(note.lint_ignore for note in notes)
+    meta = ["id", "deck", "section", "kind", "tags", *(["lint_ignore"] if ignores else [])]
+    writer.writerow([*meta, *columns])
     for note in notes:
-        writer.writerow(
-            [note.guid, names[note.deck_id], note.section, note.kind, " ".join(note.user_tags)]
-            + [note.fields.get(c, "") for c in columns]
-        )
+        row = [note.guid, names[note.deck_id], note.section, note.kind, " ".join(note.user_tags)]
+        if ignores:
+            row.append(" ".join(note.lint_ignore))
+        writer.writerow(row + [note.fields.get(c, "") for c in columns])
     return out.getvalue().encode("utf-8")

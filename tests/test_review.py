@@ -454,3 +454,46 @@ def test_new_cards_interleave_across_decks_or_follow_deck_order(
     assert first_day() == ["a-002", "b-1", "z-001", "a-003", "b-2", "z-002", "a-004", "b-3"]
     configure(store, new_order="deck")
     assert first_day() == ["a-002", "a-003", "a-004", "b-1", "b-2", "b-3", "z-001", "z-002"]
+
+
+def test_review_shows_each_notes_section_above_the_front(tmp_path: Path) -> None:
+    """Every kind's front is headed by its note's section, sanitised ("Not: feature flags /
+    But: …?" means little without knowing it is about launches)."""
+    from click.testing import CliRunner
+
+    from pmcards.cli import cli
+
+    section = "Launch \x1b[31mplans\x07"
+    notes: list[dict[str, object]] = [
+        qa(1, section=section),
+        {**qa(2, section=section), "kind": "qa_reversed"},
+        {"id": "r-1", "kind": "reframe", "not": "feature flags", "but": "staged rollout"},
+        {"id": "c-1", "kind": "contrast", "situation": "S", "bad": "B", "good": "G"},
+        {"id": "z-1", "kind": "cloze", "text": "Ship {{c1::behind a flag}}."},
+        {"id": "p-1", "kind": "prompt", "prompt": "Design X.", "rubric": "- a\n- b"},
+    ]
+    for note in notes:
+        note["section"] = section
+    deck = write_deck(tmp_path / "d.toml", "D", notes)
+    env = {"PMCARDS_NOW": "2026-03-02T12:00:00+00:00", "PMCARDS_SEED": "1"}
+    runner = CliRunner()
+    assert runner.invoke(cli, ["import", str(deck)], env=env).exit_code == 0
+    assert runner.invoke(cli, ["config", "prompts_in_review", "on"], env=env).exit_code == 0
+    result = runner.invoke(cli, ["review", "--deck", "D"], input=" 4" * 12, env=env)
+    assert result.exit_code == 0, result.output
+    headings = [line for line in result.output.splitlines() if line.endswith(" · Launch plans")]
+    assert {h.split(" · ")[0] for h in headings} == {
+        "QUESTION",
+        "REFRAME",
+        "CONTRAST",
+        "CLOZE",
+        "DESIGN PROMPT",
+    }
+    assert len(headings) == 6  # the judge and reverse cards wait: their siblings buried them
+    assert "\x1b" not in result.output and "\x07" not in result.output
+    env["PMCARDS_NOW"] = "2026-03-03T12:00:00+00:00"
+    result = runner.invoke(cli, ["review", "--deck", "D"], input=" 4" * 4, env=env)
+    assert [line for line in result.output.splitlines() if line.endswith(" · Launch plans")] == [
+        "QUESTION · Launch plans",
+        "BAD OR GOOD? · Launch plans",
+    ]

@@ -236,10 +236,7 @@ def apply(
         results[0].missing = sorted(g for (g,) in in_db if g not in present)
     if prune:
         report.pruned = [
-            g
-            for result in report.decks
-            for g in result.missing
-            if prunable is None or prunable(g)
+            g for result in report.decks for g in result.missing if prunable is None or prunable(g)
         ]
     if not dry_run:
         for chunk in _chunks(report.pruned, 500):

@@ -104,9 +104,11 @@ class ReviewSession(StudySession):
         self._reviews_in_session = 0
         self._new_buffer: list[tuple[int, int, int]] = []
         self._new_after = (-1, -1, -1)
-        # new_order = interleaved: the day's new cards in order, read once, and how far in.
-        self._interleaved: list[int] | None = None
-        self._interleaved_at = 0
+        # new_order = interleaved: per deck with new cards, in the order of their first new
+        # note, [deck id, the next cards' keys, the last key taken, no more to read]; and
+        # whose turn it is.
+        self._new_decks: list[list[Any]] | None = None
+        self._new_turn = 0
         self._show_next: int | None = None
 
     def _snapshot(self) -> dict[str, Any]:
@@ -119,7 +121,8 @@ class ReviewSession(StudySession):
             "reviews_in_session": self._reviews_in_session,
             "new_buffer": list(self._new_buffer),
             "new_after": self._new_after,
-            "interleaved_at": self._interleaved_at,
+            "new_decks": _copy_decks(self._new_decks),
+            "new_turn": self._new_turn,
         }
 
     def _restore(self, state: dict[str, Any]) -> None:
@@ -132,7 +135,8 @@ class ReviewSession(StudySession):
         self._reviews_in_session = state["reviews_in_session"]
         self._new_buffer = list(state["new_buffer"])
         self._new_after = state["new_after"]
-        self._interleaved_at = state["interleaved_at"]
+        self._new_decks = _copy_decks(state["new_decks"])
+        self._new_turn = state["new_turn"]
 
     def _counted(self, done: Answered) -> None:
         self._new_in_session += done.state_before == NEW
@@ -235,16 +239,44 @@ class ReviewSession(StudySession):
     def _next_new(self, conn: Connection, now: datetime) -> Row[Any] | None:
         if self.settings.new_order == "deck":
             return self._next_new_in_deck_order(conn, now)
-        if self._interleaved is None:
-            self._interleaved = queries.new_cards_interleaved(conn, now, self.scope)
-        while self._interleaved_at < len(self._interleaved):
-            card_id = self._interleaved[self._interleaved_at]
-            self._interleaved_at += 1
-            row = _card_row(conn, card_id)
-            # Answered, suspended or buried since the list was read: the next one.
+        if self._new_decks is None:
+            decks = []
+            for deck_id in queries.decks_with_new(conn, now, self.scope):
+                first = queries.new_cards_of_deck(conn, now, self.scope, deck_id, _START, NEW_BATCH)
+                if first:
+                    decks.append([deck_id, first, _START, False])
+            self._new_decks = sorted(decks, key=lambda deck: deck[1][0])
+            self._new_turn = 0
+        # One card of each deck in turn; a deck that runs out leaves the round.
+        while self._new_decks:
+            turn = self._new_turn % len(self._new_decks)
+            row = self._take_new(conn, now, self._new_decks[turn])
+            if row is None:
+                del self._new_decks[turn]
+                self._new_turn = turn
+                continue
+            self._new_turn = turn + 1
+            return row
+        return None
+
+    def _take_new(self, conn: Connection, now: datetime, deck: list[Any]) -> Row[Any] | None:
+        """The next new card of one deck still new, unsuspended and unburied (a sibling
+        answered since, or another session, may have changed it), or None."""
+        deck_id, keys = deck[0], deck[1]
+        while True:
+            if not keys:
+                if deck[3]:
+                    return None
+                keys = deck[1] = queries.new_cards_of_deck(
+                    conn, now, self.scope, deck_id, deck[2], NEW_BATCH
+                )
+                deck[3] = len(keys) < NEW_BATCH
+                if not keys:
+                    return None
+            deck[2] = keys.pop(0)
+            row = _card_row(conn, deck[2][2])
             if row is not None and row.state == NEW and not row.suspended and _not_buried(row, now):
                 return row
-        return None
 
     def _next_new_in_deck_order(self, conn: Connection, now: datetime) -> Row[Any] | None:
         while True:
@@ -305,6 +337,18 @@ class ReviewSession(StudySession):
             )
             upcoming = conn.scalar(stmt)
         return Summary(self.answered, self.again, self.seconds, upcoming)
+
+
+# New cards read per deck at a time (interleaved order), and the key before every card.
+NEW_BATCH = 20
+_START = (-1, -1, -1)
+
+
+def _copy_decks(decks: list[list[Any]] | None) -> list[list[Any]] | None:
+    """The interleaved order's state, copied for undo (its key lists change in place)."""
+    return (
+        None if decks is None else [[d, list(keys), after, done] for d, keys, after, done in decks]
+    )
 
 
 def _not_buried(row: Row[Any], now: datetime) -> bool:

@@ -24,7 +24,7 @@ from pmcards.kinds.base import WHY
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
 
-    from pmcards.formats.parsed import ParsedDeck
+    from pmcards.formats.parsed import ParsedDeck, ParsedNote
     from pmcards.queries import Scope
 
 # rule -> what it finds (the help text, and the README's table)
@@ -89,7 +89,7 @@ _STOP = frozenset(
 )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class LintNote:
     """A note as the linter sees it: from a deck file (with its file and line) or the
     collection (without)."""
@@ -103,7 +103,7 @@ class LintNote:
     ignore: frozenset[str] = frozenset()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Finding:
     note_id: str
     rule: str
@@ -295,27 +295,30 @@ class _Duplicates:
     """
 
     def __init__(self) -> None:
+        # Per note compared: where it is (no fields: a big collection's text is not kept),
+        # and its shingles as ids, a sorted tuple (a third of a set's memory).
         self.notes: list[LintNote] = []
-        self.sets: list[frozenset[int]] = []
+        self.sets: list[tuple[int, ...]] = []
         self._ids: dict[str, int] = {}
 
     def add(self, note: LintNote) -> None:
         if "near-duplicate" in note.ignore:
             return  # left out of the comparison
         text = KINDS[note.kind].compared_text(note.fields)
-        tokens = frozenset(self._ids.setdefault(s, len(self._ids)) for s in shingles(text))
+        tokens = tuple(sorted({self._ids.setdefault(s, len(self._ids)) for s in shingles(text)}))
         if tokens:
-            self.notes.append(note)
+            self.notes.append(LintNote(note.guid, note.kind, {}, note.deck, note.path, note.line))
             self.sets.append(tokens)
 
     def findings(self) -> list[Finding]:
         frequency: dict[int, int] = {}
-        for tokens in self.sets:
-            for token in tokens:
+        for ids in self.sets:
+            for token in ids:
                 frequency[token] = frequency.get(token, 0) + 1
         index: dict[int, list[int]] = {}
         out: list[Finding] = []
-        for i, tokens in enumerate(self.sets):
+        for i, shingle_ids in enumerate(self.sets):
+            tokens = set(shingle_ids)
             size = len(tokens)
             ordered = sorted(tokens, key=lambda t: (frequency[t], t))
             prefix = ordered[: size - (size + 1) // 2 + 1]
@@ -329,7 +332,7 @@ class _Duplicates:
                     other = len(self.sets[j])
                     if not DUPLICATE_JACCARD * size <= other <= size / DUPLICATE_JACCARD:
                         continue
-                    similarity = jaccard(tokens, self.sets[j])
+                    similarity = jaccard(tokens, set(self.sets[j]))
                     if similarity >= DUPLICATE_JACCARD and (best is None or similarity > best[0]):
                         best = (similarity, j)
             if best is None:
@@ -429,7 +432,7 @@ def file_notes(decks: Sequence[ParsedDeck], deck: str | None = None) -> Iterator
                 yield from_parsed(note, parsed)
 
 
-def from_parsed(note: Any, deck: ParsedDeck) -> LintNote:
+def from_parsed(note: ParsedNote, deck: ParsedDeck) -> LintNote:
     return LintNote(
         note.guid,
         note.kind,

@@ -159,7 +159,9 @@ def _lint_hint(linter: Any, files: tuple[Path, ...], builtin: bool) -> str:
     import shlex
 
     total = sum(linter.counts.values())
-    rules = ", ".join(linter.counts)
+    from pmcards import lint
+
+    rules = ", ".join(rule for rule in lint.RULES if rule in linter.counts)
     command = "pmcards lint"
     if not builtin:
         command += " " + (

@@ -67,7 +67,7 @@ def lint_cmd(
 
         linter = lint.Linter()
         try:
-            decks = importer.parse_files(list(paths), fmt)
+            decks = importer.parse_files(list(paths), fmt, stream=True)
             for note in lint.file_notes(decks, deck):
                 linter.add(note)
         except DeckFormatError as exc:

@@ -146,7 +146,6 @@ def test_the_judge_card_keeps_its_side_from_front_to_back_in_a_browser(
     runs = 60
     page = tmp_path / "harness.html"
 
-
     def literal(text: str) -> str:  # a JS string inside a <script>: no "</" may end it
         return json.dumps(text).replace("</", "<\\/")
 

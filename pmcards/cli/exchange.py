@@ -150,7 +150,7 @@ def import_(
 
 # The import's lint hint looks for near-duplicates in imports up to this many notes (every
 # note's shingles are held at once); `pmcards lint` itself checks any number.
-HINT_DUPLICATES_UP_TO = 20_000
+HINT_DUPLICATES_UP_TO = 5_000
 
 
 def _lint_hint(linter: Any, files: tuple[Path, ...], builtin: bool) -> str:

@@ -9,6 +9,7 @@ So the drill is part of the schedule, not a game beside it.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -19,8 +20,7 @@ from sqlalchemy.engine import Connection
 
 from pmcards import cardstate, scheduling, schema
 from pmcards.cardstate import NEW
-from pmcards.kinds import CONTRAST, JUDGE_ORD
-from pmcards.kinds.contrast import judge_shows_bad
+from pmcards.kinds import BAD, CONTRAST, GOOD, JUDGE_ORD
 from pmcards.queries import MEMORY, C, D, N, Scope, available, not_buried, risk_order
 from pmcards.settings import Settings
 
@@ -42,12 +42,18 @@ class DrillItem:
 
 
 def pick(
-    db: Connection, settings: Settings, scope: Scope, now: datetime, count: int
+    db: Connection,
+    settings: Settings,
+    scope: Scope,
+    now: datetime,
+    count: int,
+    draw_side: Callable[[], str],
 ) -> list[DrillItem]:
-    """Up to `count` contrast notes to drill: studied ones with the lowest predicted recall
-    of their judge card first (SQL ranks by elapsed days over stability, which FSRS's
-    forgetting curve maps to recall), then new ones in deck order. Buried cards are left
-    out: their sibling was answered today, which gives the answer away."""
+    """Up to `count` contrast notes to drill, in the order they are shown: studied ones with
+    the lowest predicted recall of their judge card first (SQL ranks by elapsed days over
+    stability, which FSRS's forgetting curve maps to recall), then new ones in deck order.
+    Buried cards are left out: their sibling was answered today, which gives the answer
+    away. `draw_side` (the session's) draws the side each one shows, in that order."""
     columns = (
         C.id,
         C.note_id,
@@ -80,20 +86,19 @@ def pick(
         ranked += db.execute(
             base.where(C.state == NEW).order_by(N.position, C.id).limit(count - len(ranked))
         ).all()
-    return [_item(row) for row in ranked[:count]]
+    return [_item(row, draw_side()) for row in ranked[:count]]
 
 
-def _item(row: Any) -> DrillItem:
+def _item(row: Any, side: str) -> DrillItem:
     fields = json.loads(row.fields)
-    bad = judge_shows_bad(row.reps)  # the same alternation as the card in a review
     return DrillItem(
         card_id=row.id,
         note_id=row.note_id,
         guid=row.guid,
         deck=row.deck,
         situation=fields["situation"],
-        shown="bad" if bad else "good",
-        answer_text=fields["bad"] if bad else fields["good"],
+        shown=side,
+        answer_text=fields[BAD] if side == BAD else fields[GOOD],
         good=fields["good"],
         why=fields.get("why", ""),
         state=row.state,
@@ -123,11 +128,21 @@ def recorder(item: DrillItem, answer: str, now: datetime) -> Any:
     return record
 
 
+def accuracy(right: int, calls: int) -> float | None:
+    return round(right / calls, 4) if calls else None
+
+
 def figures(db: Connection, limit: int = 5) -> dict[str, Any]:
-    """Drill figures for `pmcards stats`: calls, right calls, the notes most often misjudged."""
-    total, right = db.execute(
-        select(func.count(), func.coalesce(func.sum(case((DR.correct.is_(True), 1), else_=0)), 0))
-    ).one()
+    """Drill figures for `pmcards stats`: calls, right calls, and both per side shown (a
+    learner who calls everything BAD is right on every BAD answer and wrong on every GOOD
+    one: the split shows the habit), and the notes most often misjudged."""
+    right_calls = func.coalesce(func.sum(case((DR.correct.is_(True), 1), else_=0)), 0)
+    per_side = {
+        side: (int(n), int(r))
+        for side, n, r in db.execute(select(DR.shown, func.count(), right_calls).group_by(DR.shown))
+    }
+    total = sum(n for n, _ in per_side.values())
+    right = sum(r for _, r in per_side.values())
     wrong = func.sum(case((DR.correct.is_(False), 1), else_=0))
     rows = db.execute(
         select(N.guid, N.fields, func.count(), wrong.label("wrong"))
@@ -139,9 +154,17 @@ def figures(db: Connection, limit: int = 5) -> dict[str, Any]:
         .limit(limit)
     ).all()
     return {
-        "calls": int(total),
-        "right": int(right),
-        "accuracy": round(int(right) / int(total), 4) if total else None,
+        "calls": total,
+        "right": right,
+        "accuracy": accuracy(right, total),
+        "by_side": {
+            side: {
+                "calls": per_side.get(side, (0, 0))[0],
+                "right": per_side.get(side, (0, 0))[1],
+                "accuracy": accuracy(per_side.get(side, (0, 0))[1], per_side.get(side, (0, 0))[0]),
+            }
+            for side in (BAD, GOOD)
+        },
         "most_misjudged": [
             {
                 "note_id": guid,
@@ -152,3 +175,30 @@ def figures(db: Connection, limit: int = 5) -> dict[str, Any]:
             for guid, fields, n, w in rows
         ],
     }
+
+
+# A gap in accuracy between the two sides this wide, over this many calls of each, is
+# reported as a habit (always calling one verdict) rather than judgement.
+HABIT_GAP = 0.3
+HABIT_CALLS = 5
+
+
+def by_side_text(by_side: dict[str, dict[str, Any]]) -> list[str]:
+    """Accuracy per side shown, for the terminal: one line, and a second naming a one-sided
+    habit when the split shows one."""
+    parts = []
+    for side in (BAD, GOOD):
+        n, r = by_side[side]["calls"], by_side[side]["right"]
+        share = f" ({r / n:.0%})" if n else ""
+        parts.append(f"shown {side.upper()}: {r} of {n} right{share}")
+    lines = ["  " + "   ".join(parts)]
+    bad, good = by_side[BAD], by_side[GOOD]
+    if bad["calls"] >= HABIT_CALLS and good["calls"] >= HABIT_CALLS:
+        gap = bad["right"] / bad["calls"] - good["right"] / good["calls"]
+        if abs(gap) >= HABIT_GAP:
+            strong, weak = (BAD, GOOD) if gap > 0 else (GOOD, BAD)
+            lines.append(
+                f"  You judge answers shown as {strong.upper()} far better than those shown as "
+                f"{weak.upper()}: you may be calling most answers {strong.upper()} by habit."
+            )
+    return lines

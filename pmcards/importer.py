@@ -232,6 +232,8 @@ def apply(
     dry_run: bool = False,
     prune: bool = False,
     progress: Callable[[int], None] | None = None,
+    inspect: Callable[[ParsedDeck, list[ParsedNote]], None] | None = None,
+    prunable: Callable[[str], bool] | None = None,
 ) -> ImportReport:
     """Add and update the notes of `decks` in the caller's transaction.
 
@@ -241,8 +243,10 @@ def apply(
     transaction to roll back: nothing is imported.
 
     With `prune`, notes of the imported decks that the files no longer hold are deleted (the
-    caller makes a backup first). With `dry_run`, nothing is changed; the report says what
-    would be. `progress` is called with the number of notes done after each batch.
+    caller makes a backup first); `prunable`, if given, says which of them may go (by id).
+    With `dry_run`, nothing is changed; the report says what would be. `progress` is called
+    with the number of notes done after each batch, and `inspect` with each batch of notes
+    as it is read (the CLI lints them: a streamed file is read only once).
     """
     report = ImportReport()
     for parsed_deck in decks:
@@ -285,6 +289,8 @@ def apply(
         for batch in parsed_deck.batches():
             for parsed in batch:
                 owners.claim(parsed, parsed_deck)
+            if inspect is not None:
+                inspect(parsed_deck, batch)
             existing = {} if empty else _known(conn, [parsed.guid for parsed in batch])
             new: list[tuple[ParsedNote, int, int]] = []  # (note, deck id, position)
             changed: list[tuple[_Known, ParsedNote]] = []
@@ -360,7 +366,9 @@ def apply(
         if not dry_run:
             _match_edited_first_fields(conn, results[0], now, context)
     if prune:
-        report.pruned = [g for result in report.decks for g in result.missing]
+        report.pruned = [
+            g for result in report.decks for g in result.missing if prunable is None or prunable(g)
+        ]
     if not dry_run:
         for chunk in _chunks(report.pruned, 500):
             # Their cards and review logs go with them (ON DELETE CASCADE).
@@ -519,6 +527,7 @@ def _insert_new(
                 "section": parsed.section,
                 "search": search_text(parsed.fields, parsed.tags, parsed.section),
                 "checksum": parsed.checksum,
+                "lint_ignore": tags_to_text(list(parsed.lint_ignore)),
                 "position": position,
                 "created_at": now,
                 "updated_at": now,
@@ -659,6 +668,7 @@ def _update_notes(
             "section": parsed.section,
             "search": search_text(parsed.fields, [*parsed.tags, *kept], parsed.section),
             "checksum": parsed.checksum,
+            "lint_ignore": tags_to_text(list(parsed.lint_ignore)),
             "updated_at": now,
             "kind": parsed.kind,
         }
@@ -953,12 +963,13 @@ def format_report(report: ImportReport, *, dry_run: bool, prune: bool) -> list[s
             f"{len(result.unchanged)} unchanged, {len(result.missing)} missing{verb}"
         )
         lines += [f"  {notice}" for notice in result.notices]
-        if result.missing:
-            shown = ", ".join(result.missing[:10]) + (" …" if len(result.missing) > 10 else "")
-            fate = "deleted" if prune else "kept"
-            if prune and dry_run:
-                fate = "would be deleted"
-            lines.append(f"  in the collection but not in the file ({fate}): {shown}")
+        pruned = set(report.pruned)
+        gone = [g for g in result.missing if g in pruned]
+        kept = [g for g in result.missing if g not in pruned]
+        for guids, fate in ((gone, "would be deleted" if dry_run else "deleted"), (kept, "kept")):
+            if guids:
+                shown = ", ".join(guids[:10]) + (" …" if len(guids) > 10 else "")
+                lines.append(f"  in the collection but not in the file ({fate}): {shown}")
     if report.reviews_imported:
         lines.append(f"Carried over {report.reviews_imported} reviews of history.")
     if report.cards_rescheduled:
@@ -981,6 +992,22 @@ def builtin_deck_paths() -> list[Path]:
     from pmcards.resources import decks_dir
 
     return sorted(decks_dir().glob("*.toml"))
+
+
+def builtin_prefixes(decks: Sequence[ParsedDeck]) -> tuple[str, ...]:
+    """The id prefixes of the built-in notes ("frm-", "con-" ...), read from the shipped
+    decks: a retired built-in note has one; a note of the user's own in a built-in deck
+    (imported there with --deck) need not."""
+    return tuple(
+        sorted({n.guid.split("-", 1)[0] + "-" for d in decks for n in d.notes if "-" in n.guid})
+    )
+
+
+def retired_builtin(report: ImportReport, prefixes: tuple[str, ...]) -> list[str]:
+    """The built-in notes in the collection that this pmcards no longer ships (deleted or
+    merged in a newer version of the decks): missing from the built-in decks, with a
+    built-in id."""
+    return [g for r in report.decks for g in r.missing if g.startswith(prefixes)]
 
 
 def ensure_builtin_decks(conn: Connection, now: datetime) -> ImportReport | None:

@@ -40,7 +40,9 @@ def status(conn: Connection, now: datetime) -> dict[str, Any]:
     today = queries.answered_today(conn, day)
     # The same limits as the review session: an interview plan's, while one is in force.
     limits = Limits.left_today(interview.daily_limits(conn, cfg, now, day.end, None), today)
-    by_deck = queries.due_counts_by_deck(conn, day, now)
+    # What `pmcards review` counts: prompts are left to `pmcards mock` unless set otherwise.
+    in_review = queries.review_scope(cfg)
+    by_deck = queries.due_counts_by_deck(conn, day, now, in_review)
     cards, notes = _counts(conn)
     decks_out = []
     total_due = Due()
@@ -64,7 +66,7 @@ def status(conn: Connection, now: datetime) -> dict[str, Any]:
         )
     total = limits.cap(total_due)
     boundaries = day_ends(day, FORECAST_DAYS, cfg.rollover_hour)
-    upcoming = queries.forecast(conn, day, FORECAST_DAYS, boundaries)
+    upcoming = queries.forecast(conn, day, FORECAST_DAYS, boundaries, in_review)
     return {
         "date": day.date.isoformat(),
         "decks": decks_out,

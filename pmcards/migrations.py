@@ -242,6 +242,32 @@ def m005_card_changes(conn: Connection) -> None:
     conn.exec_driver_sql("CREATE INDEX ix_card_changes_card ON card_changes (card_id, id)")
 
 
+def m006_lint_ignore(conn: Connection) -> None:
+    """The rules of `pmcards lint` a note silences (`lint_ignore`), kept with the note so the
+    collection lints as its files do; the red flags a mock interview's learner said, kept
+    beside the points they missed; and an index of notes by kind, through which daily review
+    leaves out the prompts' cards while its counts stay index scans (all from issue 12)."""
+    conn.exec_driver_sql("ALTER TABLE notes ADD COLUMN lint_ignore TEXT NOT NULL DEFAULT ' '")
+    conn.exec_driver_sql("CREATE INDEX ix_notes_kind ON notes (kind)")
+    md = sa.MetaData()
+    sa.Table("mock_attempts", md, autoload_with=conn)
+    sa.Table(
+        "mock_red_flags",
+        md,
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column(
+            "attempt_id",
+            sa.Integer,
+            sa.ForeignKey("mock_attempts.id", ondelete="CASCADE"),
+            nullable=False,
+        ),
+        sa.Column("flag", sa.Integer, nullable=False),
+        sa.Column("text", sa.Text, nullable=False),
+        sa.Column("tags", sa.Text, nullable=False),
+    ).create(conn)
+    conn.exec_driver_sql("CREATE INDEX ix_mock_red_flags_attempt ON mock_red_flags (attempt_id)")
+
+
 def m007_anki(conn: Connection) -> None:
     """What Anki holds that pmcards had no place for: the Anki note type a note came from
     (with its fields as Anki had them, so it goes back under that note type, field for
@@ -296,6 +322,7 @@ MIGRATIONS: list[tuple[str, Migration]] = [
     ("m003_card_decks", m003_card_decks),
     ("m004_practice", m004_practice),
     ("m005_card_changes", m005_card_changes),
+    ("m006_lint_ignore", m006_lint_ignore),
     ("m007_anki", m007_anki),
     ("m008_note_search", m008_note_search),
 ]

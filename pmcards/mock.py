@@ -1,12 +1,14 @@
 """Timed mock interviews on design prompts.
 
 A prompt note holds the prompt and a rubric: the points a strong answer makes, each with
-tags naming the cards that train it. A mock runs the phases on a clock (framing, sketch,
-trade-offs), then the user ticks the points they made. The share covered is the rating of
-the prompt's card, given through the study session's own answer path (`source = "mock"`);
-the attempt and its missed points are kept; and each missed point makes the most
-forgotten-prone studied cards with its tags due now, so the next `pmcards review` trains
-exactly what the mock showed to be missing.
+tags naming the cards that train it, some marked MUST (a strong answer cannot miss them),
+and the RED FLAGs a strong answer avoids. A mock runs the phases on a clock (framing,
+sketch, trade-offs), then the user ticks the points they made and any red flag they said.
+The share of points covered is the rating of the prompt's card, capped at Hard by a missed
+MUST and set to Again by a red flag said, given through the study session's own answer path
+(`source = "mock"`); the attempt, its missed points and its red flags are kept; and each
+missed point makes the most forgotten-prone studied cards with its tags due now, so the next
+`pmcards review` trains exactly what the mock showed to be missing.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ DEFAULT_MINUTES = (5.0, 10.0, 5.0)
 RAISE_PER_POINT = 3
 A = schema.mock_attempts.c
 M = schema.mock_missed.c
+F = schema.mock_red_flags.c
 MA, MM = A, M
 
 
@@ -43,9 +46,10 @@ class Prompt:
     guid: str
     deck: str
     prompt: str
-    points: tuple[RubricPoint, ...]
+    points: tuple[RubricPoint, ...]  # the points a strong answer makes
     why: str
     state: int
+    red_flags: tuple[RubricPoint, ...] = ()  # what a strong answer must not say
 
 
 @dataclass
@@ -56,7 +60,8 @@ class Attempt:
     started_at: datetime
     minutes: tuple[float, ...]
     spent: list[float] = field(default_factory=list)  # seconds per phase
-    covered: set[int] = field(default_factory=set)  # rubric point numbers
+    covered: set[int] = field(default_factory=set)  # numbers of the points made
+    said: set[int] = field(default_factory=set)  # numbers of the red flags said
 
     def phases(self) -> list[dict[str, Any]]:
         return [
@@ -64,24 +69,43 @@ class Attempt:
             for name, m, s in zip(PHASES, self.minutes, self.spent, strict=False)
         ]
 
+    def made(self) -> list[RubricPoint]:
+        return [p for p in self.prompt.points if p.number in self.covered]
+
     def missed(self) -> list[RubricPoint]:
+        """The points not made (red flags are not points: avoiding one is no credit)."""
         return [p for p in self.prompt.points if p.number not in self.covered]
 
+    def flags_said(self) -> list[RubricPoint]:
+        return [p for p in self.prompt.red_flags if p.number in self.said]
+
     def rating(self) -> Rating:
-        return rating_for(len(self.covered), len(self.prompt.points))
+        return rating_for(
+            len(self.made()),
+            len(self.prompt.points),
+            must_missed=any(p.must for p in self.missed()),
+            red_flag=bool(self.flags_said()),
+        )
 
 
-def rating_for(covered: int, total: int) -> Rating:
-    """Coverage of the rubric as an FSRS rating: under half Again, under 80% Hard, under all
-    Good, every point Easy."""
+def rating_for(
+    covered: int, total: int, *, must_missed: bool = False, red_flag: bool = False
+) -> Rating:
+    """The mock as an FSRS rating. By the share of points covered: under half Again, under
+    80% Hard, under all Good, every point Easy; a missed MUST point caps it at Hard (an
+    interviewer does not pass an answer without it); a red flag said makes it Again."""
+    if red_flag:
+        return Rating.Again
     share = covered / total if total else 0.0
     if share < 0.5:
-        return Rating.Again
-    if share < 0.8:
-        return Rating.Hard
-    if share < 1.0:
-        return Rating.Good
-    return Rating.Easy
+        rating = Rating.Again
+    elif share < 0.8:
+        rating = Rating.Hard
+    elif share < 1.0:
+        rating = Rating.Good
+    else:
+        rating = Rating.Easy
+    return min(rating, Rating.Hard) if must_missed else rating
 
 
 def parse_minutes(text: str) -> tuple[float, ...]:
@@ -100,15 +124,17 @@ def parse_minutes(text: str) -> tuple[float, ...]:
 
 def _prompt(row: Any) -> Prompt:
     fields = json.loads(row.fields)
+    rubric = rubric_points(fields["rubric"])
     return Prompt(
         card_id=row.id,
         note_id=row.note_id,
         guid=row.guid,
         deck=row.deck,
         prompt=fields["prompt"],
-        points=tuple(rubric_points(fields["rubric"])),
+        points=tuple(p for p in rubric if not p.red_flag),
         why=fields.get("why", ""),
         state=row.state,
+        red_flags=tuple(p for p in rubric if p.red_flag),
     )
 
 
@@ -201,7 +227,7 @@ class Recorder:
                 card_id=attempt.prompt.card_id,
                 started_at=attempt.started_at,
                 phases=json.dumps(attempt.phases()),
-                covered=len(attempt.covered),
+                covered=len(attempt.made()),
                 total=len(attempt.prompt.points),
                 rating=int(attempt.rating()),
                 review_log_id=log_id,
@@ -218,6 +244,15 @@ class Recorder:
                     text=point.text,
                     tags=tags_to_text(list(point.tags)),
                     cards_raised=n,
+                )
+            )
+        for flag in attempt.flags_said():
+            conn.execute(
+                insert(schema.mock_red_flags).values(
+                    attempt_id=attempt_id,
+                    flag=flag.number,
+                    text=flag.text,
+                    tags=tags_to_text(list(flag.tags)),
                 )
             )
 
@@ -243,6 +278,13 @@ def figures(db: Connection, limit: int = 5) -> dict[str, Any]:
         .order_by(func.count().desc(), MM.text)
         .limit(limit)
     ).all()
+    flags_said = int(db.scalar(select(func.count()).select_from(schema.mock_red_flags)) or 0)
+    flag_rows = db.execute(
+        select(F.text, func.count().label("n"))
+        .group_by(F.text)
+        .order_by(func.count().desc(), F.text)
+        .limit(limit)
+    ).all()
     tag_counts: dict[str, int] = {}
     for tags, n in db.execute(select(MM.tags, func.count()).group_by(MM.tags)):
         for tag in tags.split():
@@ -264,6 +306,8 @@ def figures(db: Connection, limit: int = 5) -> dict[str, Any]:
         "most_missed": [
             {"point": text, "tags": tags.split(), "times": int(n)} for text, tags, n in missed_rows
         ],
+        "red_flags_said": flags_said,
+        "most_said_red_flags": [{"red_flag": text, "times": int(n)} for text, n in flag_rows],
         "missed_tags": [
             {"tag": tag, "times": n}
             for tag, n in sorted(tag_counts.items(), key=lambda kv: (-kv[1], kv[0]))[:limit]

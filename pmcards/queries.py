@@ -27,6 +27,7 @@ from pmcards.cardstate import (
 )
 from pmcards.clock import Day
 from pmcards.errors import BadValueError
+from pmcards.kinds import out_of_review
 from pmcards.markup import fold
 from pmcards.settings import Settings
 from pmcards.sqltime import days_between
@@ -58,6 +59,8 @@ class Scope:
     state: str | None = None  # one of CARD_FILTERS
     search: str | None = None
     subdecks: bool = True  # False: the deck's own cards only
+    # Kinds whose cards are left out: daily review leaves prompts to `pmcards mock`.
+    exclude_kinds: tuple[str, ...] = ()
 
     def deck_ids(self) -> Any:
         """A subquery of the ids of the deck and (unless told not to) its subdecks."""
@@ -88,6 +91,16 @@ class Scope:
         notes = self._note_filters()
         if notes:
             stmt = stmt.where(C.note_id.in_(select(N.id).where(*notes)))
+        if self.exclude_kinds:
+            # By card id, which every index of `cards` holds: the counts stay index-only
+            # scans, and the few excluded cards are found through ix_notes_kind (m006).
+            kc, kn = schema.cards.alias("kc"), schema.notes.alias("kn")
+            excluded = (
+                select(kc.c.id)
+                .join(kn, kn.c.id == kc.c.note_id)
+                .where(kn.c.kind.in_(self.exclude_kinds))
+            )
+            stmt = stmt.where(C.id.not_in(excluded))
         if self.state == "suspended":
             stmt = stmt.where(C.suspended.is_(True))
         elif self.state == "buried":
@@ -101,7 +114,10 @@ class Scope:
         """Restrict a statement over `notes` to this scope (its deck, tag and search)."""
         if self.deck is not None:
             stmt = stmt.where(N.deck_id.in_(self.deck_ids()))
-        return stmt.where(*self._note_filters())
+        stmt = stmt.where(*self._note_filters())
+        if self.exclude_kinds:
+            stmt = stmt.where(N.kind.not_in(self.exclude_kinds))
+        return stmt
 
     def check(self, conn: Connection) -> Scope:
         """This scope with its deck named as the collection names it (any case, or a unique
@@ -155,6 +171,13 @@ def _did_you_mean(word: str, known: Iterable[str]) -> str:
     if not close:
         return ""
     return "; did you mean " + " or ".join(repr(folded[c]) for c in close) + "?"
+
+
+def review_scope(settings: Settings, scope: Scope = Scope()) -> Scope:
+    """`scope` as daily review sees it: without the kinds practised elsewhere (prompts, unless
+    the `prompts_in_review` setting brings them back). Review, status and stats count the
+    same cards through it."""
+    return replace(scope, exclude_kinds=out_of_review(settings.prompts_in_review))
 
 
 def not_buried(now: datetime) -> Any:
@@ -220,10 +243,13 @@ def due_counts(conn: Connection, day: Day, now: datetime, scope: Scope = Scope()
     return Due(**counts)
 
 
-def due_counts_by_deck(conn: Connection, day: Day, now: datetime) -> dict[int, Due]:
+def due_counts_by_deck(
+    conn: Connection, day: Day, now: datetime, scope: Scope = Scope()
+) -> dict[int, Due]:
     per_deck: dict[int, dict[str, int]] = {}
     for name, condition in _due_conditions(day, now).items():
-        stmt = select(C.deck_id, func.count()).where(available(), condition).group_by(C.deck_id)
+        stmt = scope.apply(select(C.deck_id, func.count()).where(available(), condition))
+        stmt = stmt.group_by(C.deck_id)
         for deck_id, count in conn.execute(stmt):
             per_deck.setdefault(deck_id, {})[name] = int(count)
     return {deck_id: Due(**counts) for deck_id, counts in per_deck.items()}
@@ -335,6 +361,49 @@ def new_cards_in_order(
             )
         )
         .order_by(*key)
+        .limit(count)
+    )
+    return [(pos, o, cid) for cid, pos, o in conn.execute(stmt)]
+
+
+def decks_with_new(conn: Connection, now: datetime, scope: Scope) -> list[int]:
+    """Ids of the decks with new cards to study in scope (a range of ix_cards_queue)."""
+    stmt = scope.apply(select(C.deck_id)).where(available(), C.state == NEW, not_buried(now))
+    return sorted({deck_id for (deck_id,) in conn.execute(stmt.group_by(C.deck_id))})
+
+
+def new_cards_of_deck(
+    conn: Connection,
+    now: datetime,
+    scope: Scope,
+    deck_id: int,
+    after: tuple[int, int, int],
+    count: int,
+) -> list[tuple[int, int, int]]:
+    """The next `count` new cards of one deck in deck order, after the (position, ord, id)
+    key `after`: what `new_order = interleaved` takes from each deck in turn.
+
+    The deck's notes are walked in position order (ix_notes_deck) and each one's cards
+    looked up (ix_cards_note), so the query stops after `count` cards: under a millisecond
+    at 100,000 notes, where sorting a deck's new cards took 13 ms. `state + 0` keeps the
+    planner from starting at the queue index instead (SQLite's documented way to disqualify
+    a term from index use; the same arithmetic on PostgreSQL).
+    """
+    position, ord, card_id = after
+    stmt = scope.apply(
+        select(C.id, N.position, C.ord)
+        .select_from(schema.notes)
+        .join(schema.cards, C.note_id == N.id)
+        .where(N.deck_id == deck_id, N.position >= position)
+        .where((C.state + 0) == int(NEW), C.suspended.is_(False), not_buried(now))
+        .where(
+            or_(
+                N.position > position,
+                and_(N.position == position, C.ord > ord),
+                and_(N.position == position, C.ord == ord, C.id > card_id),
+            )
+        )
+        .order_by(N.position, C.ord, C.id)
         .limit(count)
     )
     return [(pos, o, cid) for cid, pos, o in conn.execute(stmt)]

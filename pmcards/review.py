@@ -1,8 +1,10 @@
 """The review session: which card comes next, within today's limits.
 
 Learning cards due now come first, then review cards due today, the most at risk of being
-forgotten first, then new cards in deck order, up to the daily limits (raised by an interview
-plan); learning cards due within the learn-ahead window fill the end. Answers, suspends,
+forgotten first, then new cards (interleaved across decks, or in deck order: `new_order`),
+up to the daily limits (raised by an interview plan); learning cards due within the
+learn-ahead window fill the end. Prompt cards are left to `pmcards mock` unless the
+`prompts_in_review` setting brings them back. Answers, suspends,
 buries and undo are `StudySession`'s, each committed before it returns.
 """
 
@@ -19,8 +21,7 @@ from sqlalchemy.engine import Connection, Row
 from pmcards import answer, cardstate, interview, queries, scheduling, schema
 from pmcards.answer import Answered
 from pmcards.cardstate import NEW, REVIEW
-from pmcards.kinds import Face, render
-from pmcards.kinds.contrast import BAD, GOOD, judge_shows_bad
+from pmcards.kinds import KINDS, Face, render
 from pmcards.queries import Due, Limits, Scope
 from pmcards.study import StudySession, Undone
 
@@ -48,6 +49,8 @@ class Shown:
     # How many answers the card had when shown: answer() tells whether another session
     # answered it in the meantime.
     reps: int = 0
+    # The side drawn for a card that shows one of several (a judge card: "bad" or "good").
+    side: str | None = None
 
     def interval(self, rating: Rating) -> timedelta:
         return self.outcomes[rating].interval
@@ -79,6 +82,7 @@ class ReviewSession(StudySession):
         super().__post_init__()
         with self.store.read() as conn:
             self.scope = self.scope.check(conn)
+        self.scope = queries.review_scope(self.settings, self.scope)
         self._start_day(self.started)
 
     # -- the day -------------------------------------------------------------------------
@@ -97,6 +101,11 @@ class ReviewSession(StudySession):
         self._reviews_in_session = 0
         self._new_buffer: list[tuple[int, int, int]] = []
         self._new_after = (-1, -1, -1)
+        # new_order = interleaved: per deck with new cards, in the order of their first new
+        # note, [deck id, the next cards' keys, the last key taken, no more to read]; and
+        # whose turn it is.
+        self._new_decks: list[list[Any]] | None = None
+        self._new_turn = 0
         self._show_next: int | None = None
 
     def _snapshot(self) -> dict[str, Any]:
@@ -109,6 +118,8 @@ class ReviewSession(StudySession):
             "reviews_in_session": self._reviews_in_session,
             "new_buffer": list(self._new_buffer),
             "new_after": self._new_after,
+            "new_decks": _copy_decks(self._new_decks),
+            "new_turn": self._new_turn,
         }
 
     def _restore(self, state: dict[str, Any]) -> None:
@@ -121,6 +132,8 @@ class ReviewSession(StudySession):
         self._reviews_in_session = state["reviews_in_session"]
         self._new_buffer = list(state["new_buffer"])
         self._new_after = state["new_after"]
+        self._new_decks = _copy_decks(state["new_decks"])
+        self._new_turn = state["new_turn"]
 
     def _counted(self, done: Answered) -> None:
         self._new_in_session += done.state_before == NEW
@@ -221,6 +234,48 @@ class ReviewSession(StudySession):
         return None
 
     def _next_new(self, conn: Connection, now: datetime) -> Row[Any] | None:
+        if self.settings.new_order == "deck":
+            return self._next_new_in_deck_order(conn, now)
+        if self._new_decks is None:
+            decks = []
+            for deck_id in queries.decks_with_new(conn, now, self.scope):
+                first = queries.new_cards_of_deck(conn, now, self.scope, deck_id, _START, NEW_BATCH)
+                if first:
+                    decks.append([deck_id, first, _START, False])
+            self._new_decks = sorted(decks, key=lambda deck: deck[1][0])
+            self._new_turn = 0
+        # One card of each deck in turn; a deck that runs out leaves the round.
+        while self._new_decks:
+            turn = self._new_turn % len(self._new_decks)
+            row = self._take_new(conn, now, self._new_decks[turn])
+            if row is None:
+                del self._new_decks[turn]
+                self._new_turn = turn
+                continue
+            self._new_turn = turn + 1
+            return row
+        return None
+
+    def _take_new(self, conn: Connection, now: datetime, deck: list[Any]) -> Row[Any] | None:
+        """The next new card of one deck still new, unsuspended and unburied (a sibling
+        answered since, or another session, may have changed it), or None."""
+        deck_id, keys = deck[0], deck[1]
+        while True:
+            if not keys:
+                if deck[3]:
+                    return None
+                keys = deck[1] = queries.new_cards_of_deck(
+                    conn, now, self.scope, deck_id, deck[2], NEW_BATCH
+                )
+                deck[3] = len(keys) < NEW_BATCH
+                if not keys:
+                    return None
+            deck[2] = keys.pop(0)
+            row = _card_row(conn, deck[2][2])
+            if row is not None and row.state == NEW and not row.suspended and _not_buried(row, now):
+                return row
+
+    def _next_new_in_deck_order(self, conn: Connection, now: datetime) -> Row[Any] | None:
         while True:
             if not self._new_buffer:
                 self._new_buffer = queries.new_cards_in_order(
@@ -235,7 +290,9 @@ class ReviewSession(StudySession):
                 return row
 
     def _shown(self, row: Row[Any], now: datetime) -> Shown:
-        side = BAD if judge_shows_bad(row.reps) else GOOD
+        # Drawn for every presentation, never from the card's state: a card shown again (after
+        # an undo, or on its next day) may show the other side.
+        side = self.draw_side() if KINDS[row.kind].sides(row.ord) else None
         front, back = render(row.kind, _fields(row), row.ord, side)
         return Shown(
             card_id=row.id,
@@ -253,6 +310,7 @@ class ReviewSession(StudySession):
                 self.settings, self.plan, cardstate.memory_of(row), now, row.id, row.deck_id
             ),
             reps=row.reps,
+            side=side,
         )
 
     def outcomes(
@@ -278,6 +336,18 @@ class ReviewSession(StudySession):
             due = queries.due_counts(conn, self.day, now, self.scope)
         waiting = max(0, due.new - self.limits.new)
         return Summary(self.answered, self.again, self.seconds, upcoming, waiting)
+
+
+# New cards read per deck at a time (interleaved order), and the key before every card.
+NEW_BATCH = 20
+_START = (-1, -1, -1)
+
+
+def _copy_decks(decks: list[list[Any]] | None) -> list[list[Any]] | None:
+    """The interleaved order's state, copied for undo (its key lists change in place)."""
+    return (
+        None if decks is None else [[d, list(keys), after, done] for d, keys, after, done in decks]
+    )
 
 
 def _not_buried(row: Row[Any], now: datetime) -> bool:

@@ -54,6 +54,7 @@ class Note:
     position: int
     created_at: datetime
     updated_at: datetime
+    lint_ignore: tuple[str, ...] = ()  # the `pmcards lint` rules this note silences
 
     @classmethod
     def from_row(cls, row: Mapping[Any, Any]) -> Note:
@@ -69,6 +70,7 @@ class Note:
             position=row["position"],
             created_at=row["created_at"],
             updated_at=row["updated_at"],
+            lint_ignore=tuple(row.get("lint_ignore", " ").split()),
         )
 
     @property

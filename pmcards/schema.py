@@ -106,6 +106,8 @@ notes = Table(
     # in pmcards since changes it)}. NULL for pmcards' own notes.
     Column("anki_notetype_id", ForeignKey("anki_notetypes.id", ondelete="SET NULL")),
     Column("anki_note", Text),
+    # The `pmcards lint` rules this note silences, stored as tags are: " rule rule ".
+    Column("lint_ignore", Text, nullable=False, default=" "),
 )
 
 cards = Table(
@@ -229,6 +231,17 @@ mock_missed = Table(
     Column("text", Text, nullable=False),
     Column("tags", Text, nullable=False),  # as notes.tags: " a b "
     Column("cards_raised", Integer, nullable=False),  # matching cards made due by the miss
+)
+
+# A red flag (something a strong answer avoids) the learner ticked as said in a mock.
+mock_red_flags = Table(
+    "mock_red_flags",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("attempt_id", ForeignKey("mock_attempts.id", ondelete="CASCADE"), nullable=False),
+    Column("flag", Integer, nullable=False),  # the red flag's number in the rubric, from 1
+    Column("text", Text, nullable=False),
+    Column("tags", Text, nullable=False),  # as notes.tags: " a b "
 )
 
 settings = Table(

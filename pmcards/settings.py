@@ -36,6 +36,10 @@ class Settings:
     leech_threshold: int = 8
     learn_ahead_minutes: int = 20
     backups_keep: int = 10
+    # New cards across decks in turn ("interleaved") or one deck after another ("deck").
+    new_order: str = "interleaved"
+    # Prompt cards are practised in `pmcards mock`; on, daily review shows them too.
+    prompts_in_review: bool = False
 
     def fsrs_parameters(self) -> tuple[float, ...]:
         if self.parameters is not None:
@@ -64,7 +68,11 @@ HELP = {
     "leech_threshold": "lapses after which a card is tagged 'leech' and suspended",
     "learn_ahead_minutes": "show learning cards this early when nothing else is due",
     "backups_keep": "automatic backups kept in the backups folder (the oldest are deleted)",
+    "new_order": "new cards 'interleaved' across decks (one of each in turn) or in 'deck' order",
+    "prompts_in_review": "show the design prompts' cards in daily review too, not only in "
+    "pmcards mock (on/off)",
 }
+NEW_ORDERS = ("interleaved", "deck")
 
 _STEP = re.compile(r"^(\d+(?:\.\d+)?)([smhd])$")
 _UNIT = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
@@ -137,6 +145,16 @@ def _parameters(text: str) -> tuple[float, ...]:
     return values
 
 
+def _choice(*choices: str) -> Callable[[str], str]:
+    def parse(text: str) -> str:
+        value = text.strip().lower()
+        if value not in choices:
+            raise SettingError(f"{text!r} is not one of: {', '.join(choices)}")
+        return value
+
+    return parse
+
+
 PARSERS: dict[str, Callable[[str], Any]] = {
     "desired_retention": _retention,
     "learning_steps": _steps,
@@ -150,6 +168,8 @@ PARSERS: dict[str, Callable[[str], Any]] = {
     "leech_threshold": _int_in(1, 999),
     "learn_ahead_minutes": _int_in(0, 1440),
     "backups_keep": _int_in(1, 1000),
+    "new_order": _choice(*NEW_ORDERS),
+    "prompts_in_review": _bool,
 }
 KEYS = [f.name for f in fields(Settings)]
 # Internal collection state kept beside the settings (not shown by `pmcards config`).

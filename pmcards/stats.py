@@ -11,7 +11,8 @@ from typing import Any
 from sqlalchemy import and_, case, func, literal, select
 from sqlalchemy.engine import Connection
 
-from pmcards import cardstate, drill, mock, queries, schema
+from pmcards import cardstate, mock, queries, schema
+from pmcards import drill as drill_mod
 from pmcards import settings as settings_mod
 from pmcards.cardstate import LEARNING, NEW, RELEARNING, REVIEW
 from pmcards.clock import Day, day_ends, study_day
@@ -46,11 +47,11 @@ def compute(conn: Connection, now: datetime) -> dict[str, Any]:
         "cards": cards_by_state(conn, now),
         "reviews_per_day": reviews_per_day(conn, day, offset),
         "retention_by_week": retention_by_week(conn, day, offset),
-        "forecast": forecast(conn, day, now, cfg.rollover_hour),
+        "forecast": forecast(conn, day, now, cfg),
         "time": time_spent(conn, day),
         "leeches": leeches(conn),
         "weakest": weakest(conn, cfg, now),
-        "drill": drill.figures(conn),
+        "drill": drill_mod.figures(conn),
         "mock": mock.figures(conn),
     }
 
@@ -127,10 +128,14 @@ def retention_by_week(conn: Connection, day: Day, offset: int) -> list[dict[str,
     ]
 
 
-def forecast(conn: Connection, day: Day, now: datetime, rollover_hour: int) -> dict[str, Any]:
-    due_today = queries.due_counts(conn, day, now)
-    boundaries = day_ends(day, FORECAST_DAYS, rollover_hour)
-    counts = queries.forecast(conn, day, FORECAST_DAYS, boundaries)
+def forecast(
+    conn: Connection, day: Day, now: datetime, cfg: settings_mod.Settings
+) -> dict[str, Any]:
+    """Due today and on each of the next days, as `pmcards review` counts them."""
+    in_review = queries.review_scope(cfg)
+    due_today = queries.due_counts(conn, day, now, in_review)
+    boundaries = day_ends(day, FORECAST_DAYS, cfg.rollover_hour)
+    counts = queries.forecast(conn, day, FORECAST_DAYS, boundaries, in_review)
     return {
         "today": due_today.learning + due_today.review,
         "days": [
@@ -283,6 +288,7 @@ def format_text(data: dict[str, Any]) -> str:
             "",
             f"Contrast drill: {drill['right']} of {drill['calls']} calls right "
             f"({drill['accuracy']:.0%})",
+            *drill_mod.by_side_text(drill["by_side"]),
         ]
         lines += [
             f"  misjudged {d['wrong']} of {d['calls']}  {safe(d['text'])[:60]}  [{d['note_id']}]"
@@ -298,6 +304,10 @@ def format_text(data: dict[str, Any]) -> str:
             f"  {m['date']}  {m['covered']}/{m['total']}  {safe(m['prompt'])[:60]}"
             for m in mock["recent"]
         ]
+        if mock["red_flags_said"]:
+            lines.append(f"  Red flags said: {mock['red_flags_said']}")
+            flags = mock["most_said_red_flags"]
+            lines += [f"    {f['times']}x  {safe(f['red_flag'])[:70]}" for f in flags]
         if mock["most_missed"]:
             lines.append("  Points missed most:")
             lines += [

@@ -9,6 +9,7 @@ collection and what the session shows next.
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
@@ -23,6 +24,7 @@ from pmcards.answer import Answered, Record
 from pmcards.cardstate import NEW, REVIEW
 from pmcards.clock import now_utc, study_day
 from pmcards.errors import PmcardsError
+from pmcards.kinds import SideDraw
 from pmcards.plan import Active
 from pmcards.store import Store
 
@@ -61,8 +63,15 @@ class StudySession:
     # Keyword-only, so a subclass's own fields follow `store` positionally.
     clock: Callable[[], datetime] = field(default=now_utc, kw_only=True)
     tz: tzinfo | None = field(default=None, kw_only=True)
+    # Seeds the draw of the side a judge card shows. None: from the operating system, so a
+    # learner cannot predict it; tests give one to fix it.
+    seed: int | None = field(default=None, kw_only=True)
 
     def __post_init__(self) -> None:
+        if self.seed is None:
+            self.seed = random.SystemRandom().randrange(1 << 64)
+        # BAD or GOOD for each presentation of a judge card, in review and in the drill.
+        self.draw_side = SideDraw(random.Random(self.seed))
         self.started = self.clock()
         self.answered = 0
         self.again = 0

@@ -339,3 +339,32 @@ def test_narrow_terminal_lines_fit(collection_url: str) -> None:
     output = result.stdout  # the screen: the welcome is a message on standard error
     assert max(len(line) for line in output.splitlines()) <= 50
     assert "u undo" in output and "q quit" in output
+
+
+def test_the_first_day_meets_every_deck_and_no_prompt() -> None:
+    """Twenty new cards on a fresh collection: contrasts, reframes, structure, fundamentals
+    and LLM risks in turn (`new_order` interleaved), and no mock prompt (`pmcards mock`
+    serves them)."""
+    import re
+
+    code, output = run("review", "--limit", "20", input=" 3" * 20, env={"PMCARDS_NOW": NOW})
+    assert code == 0, output
+    decks = re.findall(r"^pmcards · (.+?)   \d+ answered", output, re.MULTILINE)
+    assert len(decks) == 20
+    assert decks[:5] == [
+        "Framing and judgement",
+        "BAD vs GOOD answers",
+        "Answer structure and preparation",
+        "AI PM system design fundamentals",
+        "LLM product risks",
+    ]
+    assert {d: decks.count(d) for d in set(decks)} == {d: 4 for d in decks[:5]}
+    assert "DESIGN PROMPT" not in output
+    # In deck order, the same day would have been one deck's.
+    assert run("config", "new_order", "deck")[0] == 0
+    code, output = run(
+        "review", "--limit", "5", "--new", "5", input=" 3" * 5, env={"PMCARDS_NOW": NOW}
+    )
+    assert set(re.findall(r"^pmcards · (.+?)   \d+ answered", output, re.MULTILINE)) == {
+        "Framing and judgement"
+    }

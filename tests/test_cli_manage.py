@@ -276,7 +276,7 @@ def test_shell_completion_reads_the_collection(mine: Path) -> None:
 
     assert complete("review", "--deck", "Mi") == ["Mine"]
     assert complete("cards", "--tag", "al") == ["alpha"]
-    assert complete("config", "new_") == ["new_per_day"]
+    assert complete("config", "new_p") == ["new_per_day"]
     assert "mock-fraud" in complete("mock", "--prompt", "mock-f")
     assert complete("deck", "rename", "BAD") == ["BAD vs GOOD answers"]
 

@@ -127,7 +127,7 @@ def test_anki_export_made_by_anki(tmp_path: Path) -> None:
     [
         (
             "front,back,colour\n",
-            "deck.csv:1: unknown column 'colour' (known: id, deck, section, kind, tags, front, back, not, but, situation, bad, good, text, prompt, rubric, why)",
+            "deck.csv:1: unknown column 'colour' (known: id, deck, section, kind, tags, lint_ignore, front, back, not, but, situation, bad, good, text, prompt, rubric, why)",
         ),
         ("front,back\na,b,c\n", "deck.csv:2: row 1 has 3 columns; the header has 2"),
         (

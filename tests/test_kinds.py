@@ -83,3 +83,46 @@ def test_cloze_scanner_reads_hostile_text_whole() -> None:
     assert cloze_numbers("{{c" + "9" * 120_000 + "::x}}") == []
     many = "{{c1::a}}" * 13_000
     assert len(many) > 100_000 and len(deletions(many)) == 13_000
+
+
+def test_the_side_draw_is_random_seeded_and_never_runs_past_three() -> None:
+    import itertools
+    import random
+
+    from pmcards.kinds import SideDraw
+
+    def draws(seed: int, n: int) -> list[str]:
+        draw = SideDraw(random.Random(seed))
+        return [draw() for _ in range(n)]
+
+    # Pinned: the CLI tests choose seeds by these sequences.
+    assert draws(4, 2) == ["bad", "good"]
+    assert draws(7, 4) == draws(7, 4) and draws(7, 40) != draws(8, 40)
+    sides = draws(1, 20_000)
+    assert max(len(list(run)) for _, run in itertools.groupby(sides)) == 3
+    assert 0.49 < sides.count("bad") / len(sides) < 0.51
+    # A fourth in a row is the only forced draw: after any other run each side stays likely.
+    after_two = [sides[i + 2] for i in range(len(sides) - 2) if sides[i] == sides[i + 1]]
+    assert 0.4 < after_two.count("bad") / len(after_two) < 0.6
+
+
+def test_contrast_cards_recall_with_the_bad_answer_in_view_and_judge_the_side_drawn() -> None:
+    import pytest
+
+    fields = {"situation": "S", "bad": "B", "good": "G", "why": "W"}
+    front, back = render("contrast", fields, 0)
+    assert front.blocks == (
+        ("Situation", "S"),
+        ("BAD", "B"),
+        ("", "What is the better move, and why is this answer weak?"),
+    )
+    assert back.blocks == (("GOOD", "G"), ("Why", "W"))
+    front, back = render("contrast", fields, 1, "good")
+    assert ("Answer", "G") in front.blocks and back.blocks[0] == ("Verdict", "GOOD")
+    front, back = render("contrast", fields, 1, "bad")
+    assert ("Answer", "B") in front.blocks
+    assert back.blocks[:2] == (("Verdict", "BAD"), ("GOOD instead", "G"))
+    with pytest.raises(ValueError):
+        render("contrast", fields, 1)  # a judge card is always shown with a side drawn
+    assert KINDS["contrast"].sides(1) == ("bad", "good") and KINDS["contrast"].sides(0) == ()
+    assert all(k.sides(0) == () for k in KINDS.values() if k.name != "contrast")

@@ -373,3 +373,174 @@ def test_undo_shows_what_the_session_would_have_shown(
         assert count(other, schema.review_log) == 2
     finally:
         other.close()
+
+
+def test_judge_cards_show_the_side_drawn_for_each_presentation(
+    store: Store, tmp_path: Path, clock: FakeClock
+) -> None:
+    import random
+
+    from pmcards.kinds import SideDraw
+
+    notes: list[dict[str, object]] = [
+        {
+            "id": f"c{i}",
+            "kind": "contrast",
+            "tags": ["x"],
+            "situation": f"S{i}",
+            "bad": f"B{i}",
+            "good": f"G{i}",
+        }
+        for i in range(1, 9)
+    ]
+    load(store, tmp_path, notes)
+    # Judge cards only: the recall cards are suspended so every presentation is a judge card.
+    with store.write() as conn:
+        conn.execute(schema.cards.update().where(schema.cards.c.ord == 0).values(suspended=True))
+    draw = SideDraw(random.Random(21))
+    session = ReviewSession(store, clock=clock, seed=21)
+    seen = []
+    for _ in range(8):
+        shown = session.next_card()
+        assert shown is not None and shown.ord == 1
+        side = draw()
+        answer = dict(shown.front.blocks)["Answer"]
+        assert shown.side == side and answer == f"{side[0].upper()}{shown.guid[1:]}"
+        assert shown.back.blocks[0] == ("Verdict", side.upper())
+        seen.append(side)
+        session.answer(shown.card_id, Rating.Easy)
+    # Unrelated to the review count: every card here was new, and both sides were shown.
+    assert set(seen) == {"bad", "good"}
+    # Shown again after an undo, the card is a new presentation: the next draw.
+    session.undo()
+    again = session.next_card()
+    assert again is not None and again.side == draw()
+
+
+def prompt(i: int) -> dict[str, object]:
+    return {
+        "id": f"p-{i}",
+        "kind": "prompt",
+        "tags": ["mock"],
+        "prompt": f"Design thing {i}.",
+        "rubric": "- [metrics] A metric.\n- [errors] The errors.",
+    }
+
+
+def test_prompt_cards_leave_daily_review_unless_the_setting_brings_them_back(
+    store: Store, tmp_path: Path, clock: FakeClock
+) -> None:
+    from pmcards import listings
+
+    load(store, tmp_path, [prompt(1), qa(1), prompt(2), qa(2)])
+    # A prompt studied and due today, as a mock leaves it.
+    set_review(store, "p-2", clock.now - timedelta(hours=1), 3.0, clock.now - timedelta(days=4))
+
+    def studied(session: ReviewSession) -> list[str]:
+        out = []
+        while (shown := session.next_card()) is not None:
+            out.append(shown.guid)
+            session.answer(shown.card_id, Rating.Easy)
+        return out
+
+    def status_total() -> dict[str, int]:
+        with store.read() as conn:
+            total = listings.status(conn, clock.now)["total"]
+        return {k: total[k] for k in ("new", "learning", "review")}
+
+    # Status counts what review will show: no prompt.
+    assert status_total() == {"new": 2, "learning": 0, "review": 0}
+    session = ReviewSession(store, clock=clock)
+    counts = session.counts()
+    assert (counts.new, counts.learning, counts.review) == (2, 0, 0)
+    assert studied(session) == ["n-001", "n-002"]
+    configure(store, prompts_in_review=True)
+    assert status_total() == {"new": 1, "learning": 0, "review": 1}
+    session = ReviewSession(store, clock=clock)
+    counts = session.counts()
+    assert (counts.new, counts.learning, counts.review) == (1, 0, 1)
+    assert studied(session) == ["p-2", "p-1"]
+
+
+def test_new_cards_interleave_across_decks_or_follow_deck_order(
+    store: Store, tmp_path: Path, clock: FakeClock
+) -> None:
+    contrasts: list[dict[str, object]] = [
+        {
+            "id": f"b-{i}",
+            "kind": "contrast",
+            "tags": ["x"],
+            "situation": f"S{i}",
+            "bad": "B",
+            "good": "G",
+        }
+        for i in range(1, 4)
+    ]
+    load(store, tmp_path, [qa(i, "a") for i in range(1, 5)], "A")
+    load(store, tmp_path, contrasts, "B")
+    load(store, tmp_path, [qa(i, "z") for i in range(1, 3)], "C")
+    set_card(store, "a-001", suspended=True)
+
+    def first_day() -> list[str]:
+        session = ReviewSession(store, clock=clock)
+        out: list[str] = []
+        undone = False
+        while (shown := session.next_card()) is not None:
+            out.append(shown.guid)
+            assert shown.ord == 0  # a contrast's judge card waits: its sibling buried it
+            session.answer(shown.card_id, Rating.Easy)  # Easy: out of today's queue
+            if len(out) == 2 and not undone:
+                session.undo()  # the same card again, then the order goes on
+                undone = True
+                out.pop()
+        with store.write() as conn:  # new again, for the next order
+            conn.execute(schema.cards.update().values(state=NEW, buried_until=None))
+        return out
+
+    # One note of each deck in turn, the decks in the order they were imported.
+    assert first_day() == ["a-002", "b-1", "z-001", "a-003", "b-2", "z-002", "a-004", "b-3"]
+    configure(store, new_order="deck")
+    assert first_day() == ["a-002", "a-003", "a-004", "b-1", "b-2", "b-3", "z-001", "z-002"]
+
+
+def test_review_shows_each_notes_section_above_the_front(tmp_path: Path) -> None:
+    """Every kind's front is headed by its note's section, sanitised ("Not: feature flags /
+    But: …?" means little without knowing it is about launches)."""
+    from click.testing import CliRunner
+
+    from pmcards.cli import cli
+
+    # (Control characters in a section are refused at import: test_hostile covers that.)
+    section = "Launch plans"
+    notes: list[dict[str, object]] = [
+        qa(1, section=section),
+        {**qa(2, section=section), "kind": "qa_reversed"},
+        {"id": "r-1", "kind": "reframe", "not": "feature flags", "but": "staged rollout"},
+        {"id": "c-1", "kind": "contrast", "situation": "S", "bad": "B", "good": "G"},
+        {"id": "z-1", "kind": "cloze", "text": "Ship {{c1::behind a flag}}."},
+        {"id": "p-1", "kind": "prompt", "prompt": "Design X.", "rubric": "- a\n- b"},
+    ]
+    for note in notes:
+        note["section"] = section
+    deck = write_deck(tmp_path / "d.toml", "D", notes)
+    env = {"PMCARDS_NOW": "2026-03-02T12:00:00+00:00", "PMCARDS_SEED": "1"}
+    runner = CliRunner()
+    assert runner.invoke(cli, ["import", str(deck)], env=env).exit_code == 0
+    assert runner.invoke(cli, ["config", "prompts_in_review", "on"], env=env).exit_code == 0
+    result = runner.invoke(cli, ["review", "--deck", "D"], input=" 4" * 12, env=env)
+    assert result.exit_code == 0, result.output
+    headings = [line for line in result.output.splitlines() if line.endswith(" · Launch plans")]
+    assert {h.split(" · ")[0] for h in headings} == {
+        "QUESTION",
+        "REFRAME",
+        "CONTRAST",
+        "CLOZE",
+        "DESIGN PROMPT",
+    }
+    assert len(headings) == 6  # the judge and reverse cards wait: their siblings buried them
+    env["PMCARDS_NOW"] = "2026-03-03T12:00:00+00:00"
+    result = runner.invoke(cli, ["review", "--deck", "D"], input=" 4" * 4, env=env)
+    assert [line for line in result.output.splitlines() if line.endswith(" · Launch plans")] == [
+        "QUESTION · Launch plans",
+        "BAD OR GOOD? · Launch plans",
+    ]

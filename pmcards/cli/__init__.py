@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import sys
 
-from pmcards.cli import admin, browse, exchange, manage, notes, study  # noqa: F401  (registers)
+from pmcards.cli import admin, browse, exchange, lint, manage, notes, study  # noqa: F401  (registers)
 from pmcards.cli.base import cli
 
 __all__ = ["cli", "main"]

@@ -67,6 +67,26 @@ def now() -> datetime:
     return now_utc()
 
 
+# Fixes the draw of the side each judge card shows (review, drill), for tests and scripted
+# sessions; unset, the draw is seeded by the operating system and cannot be predicted.
+ENV_SEED = "PMCARDS_SEED"
+
+
+def seed() -> int | None:
+    """The seed of a study session's draws: PMCARDS_SEED if set, else None (unpredictable)."""
+    import os
+
+    from pmcards.errors import BadValueError
+
+    value = os.environ.get(ENV_SEED, "").strip()
+    if not value:
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        raise BadValueError(f"{ENV_SEED} must be a whole number, got {value!r}") from None
+
+
 @contextmanager
 def collection(
     ctx: click.Context,

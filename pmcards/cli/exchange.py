@@ -24,7 +24,8 @@ def _for(option: str) -> str:
 @click.option(
     "--builtin",
     is_flag=True,
-    help="Import the built-in decks (new ones are added, changed notes updated).",
+    help="Import the built-in decks (new ones are added, changed notes updated); with "
+    "--prune, remove the built-in notes this version no longer ships.",
 )
 @click.option(
     "--format",
@@ -64,14 +65,14 @@ def import_(
     pmcards import "Anki deck.apkg" --deck Anki
     pmcards import --builtin      (decks added to pmcards since your collection began)
     """
-    from pmcards import backup, formats, importer
+    from pmcards import backup, formats, importer, lint
     from pmcards.collection import NO_BUILTINS, skip_builtins
 
     if builtin:
-        if files or deck or prune or write_ids or fmt != "auto":
+        if files or deck or write_ids or fmt != "auto":
             raise click.UsageError(
                 "--builtin imports pmcards' own decks: "
-                "not with files, --deck, --format, --prune or --write-ids"
+                "not with files, --deck, --format or --write-ids"
             )
         files = tuple(importer.builtin_deck_paths())
     elif not files:
@@ -85,6 +86,9 @@ def import_(
     # A big TOML file is read while it is written, a thousand notes at a time, so memory
     # stays flat; its errors surface inside the transaction, which then imports nothing.
     parsed = importer.parse_files(list(files), fmt, deck, stream=True)
+    # Built-in notes are recognised by their ids' prefixes: --builtin --prune removes only
+    # those, never a note of the user's own that sits in a built-in deck.
+    prefixes = importer.builtin_prefixes(parsed) if builtin else ()
     if prune and not dry_run:
         importer.validate(parsed)  # no backup, and no pruning, for a bad file
     total = importer.note_count(parsed)
@@ -98,9 +102,19 @@ def import_(
             if made is None:
                 message = backup.unsupported_message(store)
                 click.echo(f"warning: no backup before pruning: {message}", err=True)
+        # The files are linted as they are imported (a big file is read only once), for the
+        # one-line hint below: findings counted, not kept; near-duplicates up to a size.
+        linter = lint.Linter(duplicates_up_to=HINT_DUPLICATES_UP_TO, keep=False)
+
+        def inspect(deck: Any, batch: list[Any]) -> None:
+            for note in batch:
+                linter.add(lint.from_parsed(note, deck))
+
         # A dry run writes nothing, so it reads without taking the write lock.
         with store.read() if dry_run else store.write() as conn:
-            options: dict[str, Any] = {"dry_run": dry_run, "prune": prune}
+            options: dict[str, Any] = {"dry_run": dry_run, "prune": prune, "inspect": inspect}
+            if builtin:
+                options["prunable"] = lambda guid: guid.startswith(prefixes)
             if show_bar:
                 with click.progressbar(length=total, label="Importing", file=sys.stderr) as bar:
                     report = importer.apply(conn, parsed, now(), progress=bar.update, **options)
@@ -118,6 +132,20 @@ def import_(
         click.echo(f"Backup before pruning: {made}", err=True)
     if first_use:
         click.echo(NO_BUILTINS, err=True)
+    linter.finish()
+    if linter.counts:
+        click.echo(_lint_hint(linter, files, builtin), err=True)
+    if builtin and not prune:
+        retired = importer.retired_builtin(report, prefixes)
+        if retired:
+            many = len(retired) != 1
+            click.echo(
+                f"{len(retired)} built-in note{'s' if many else ''} in your collection "
+                f"{'are' if many else 'is'} no longer shipped (deleted or merged into others) "
+                f"and kept with {'their' if many else 'its'} history. To remove "
+                f"{'them' if many else 'it'}: pmcards import --builtin --prune (after a backup)",
+                err=True,
+            )
     if dry_run:
         click.echo("Dry run: nothing was changed.")
         return
@@ -128,6 +156,31 @@ def import_(
             written = write(path)
             if written:
                 click.echo(f"{path}: wrote {written} note ids")
+
+
+# The import's lint hint looks for near-duplicates in imports up to this many notes (every
+# note's shingles are held at once); `pmcards lint` itself checks any number.
+HINT_DUPLICATES_UP_TO = 5_000
+
+
+def _lint_hint(linter: Any, files: tuple[Path, ...], builtin: bool) -> str:
+    """One line: how many card-writing findings the imported files have, and the command
+    that lists them."""
+    import shlex
+
+    total = sum(linter.counts.values())
+    from pmcards import lint
+
+    rules = ", ".join(rule for rule in lint.RULES if rule in linter.counts)
+    command = "pmcards lint"
+    if not builtin:
+        command += " " + (
+            " ".join(shlex.quote(str(f)) for f in files) if len(files) <= 3 else "FILE..."
+        )
+    return (
+        f"Hint: {total} card-writing finding{'s' if total != 1 else ''} in these files "
+        f"({rules}): {command} lists them"
+    )
 
 
 @cli.command()

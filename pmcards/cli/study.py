@@ -16,6 +16,7 @@ from pmcards.cli.base import (
     json_option,
     now,
     scope_options,
+    seed,
 )
 
 if TYPE_CHECKING:
@@ -68,7 +69,7 @@ def review(
 
     with collection(ctx, checkpoint_when_idle=True) as store:
         _release_passed_plan(store)
-        session = ReviewSession(store, Scope(deck, tag), extra_new, limit, minutes)
+        session = ReviewSession(store, Scope(deck, tag), extra_new, limit, minutes, seed=seed())
         review_screen.run(session, notice=ctx.find_root().obj.get("welcome", ""))
 
 
@@ -192,10 +193,11 @@ def plan(
 def drill_cmd(ctx: click.Context, deck: str | None, tag: str | None, count: int) -> None:
     """A fast BAD-or-GOOD drill over the contrast notes.
 
-    One answer is shown: press b if it is BAD, g if it is GOOD; the verdict and the why
-    follow. Each call is an answer to the contrast's "judge" card (a wrong call is Again,
-    a right one Good), saved at once, so the drill moves the schedule. The contrasts you
-    are most likely to misjudge come first, then new ones.
+    One answer is shown, BAD or GOOD drawn at random: press b if it is BAD, g if it is
+    GOOD; the verdict and the why follow. Each call is an answer to the contrast's "judge"
+    card (a wrong call is Again, a right one Good), saved at once, so the drill moves the
+    schedule. The contrasts you are most likely to misjudge come first, then new ones. The
+    summary gives your accuracy on each side shown, so a habit of one verdict shows.
 
     Example: pmcards drill --deck "BAD vs GOOD answers" --count 5
     """
@@ -207,11 +209,13 @@ def drill_cmd(ctx: click.Context, deck: str | None, tag: str | None, count: int)
 
     with collection(ctx, checkpoint_when_idle=True) as store:
         _release_passed_plan(store)
-        session = StudySession(store)
+        session = StudySession(store, seed=seed())
         scope = Scope(deck, tag)
         with store.read() as conn:
             scope = scope.check(conn)
-            items = drill.pick(conn, session.settings, scope, session.clock(), count)
+            items = drill.pick(
+                conn, session.settings, scope, session.clock(), count, session.draw_side
+            )
         if not items:
             raise PmcardsError('no contrast notes to drill here (kind = "contrast")')
         practice_screens.run_drill(session, items)

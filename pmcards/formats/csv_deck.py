@@ -47,6 +47,7 @@ from pmcards.formats.options import ParseOptions
 from pmcards.formats.parsed import ParsedDeck, ParsedNote, read_text
 from pmcards.kinds import CLOZE, KINDS, QA, QA_REVERSED, note_problem
 from pmcards.kinds.cloze import cloze_numbers
+from pmcards.lint import unknown_rules
 from pmcards.media import MediaFile
 
 if TYPE_CHECKING:
@@ -88,6 +89,7 @@ META_COLUMNS = {
     "note type": "notetype",
     "type": "notetype",
     "tags": "tags",
+    "lint ignore": "lint_ignore",
 }
 # The columns pmcards writes for Anki's side of a note ("Anki field 1", ...): read by Anki,
 # skipped by pmcards, which reads its own columns.
@@ -246,7 +248,9 @@ def _named_columns(
         elif column is None or column in columns:
             if warnings is None:
                 if column is None:
-                    known = ", ".join(["id", "deck", "section", "kind", "tags", *FIELD_ORDER])
+                    known = ", ".join(
+                        ["id", "deck", "section", "kind", "tags", "lint_ignore", *FIELD_ORDER]
+                    )
                     raise fail(
                         f"unknown column {name.strip()!r} (known: {known})", header.lines + 1
                     )
@@ -471,6 +475,9 @@ class _Builder:
             guid = f"csv-{digest[:12]}"
         if guid in self.seen:
             raise fail(f"duplicate note id {guid!r} (first at line {self.seen[guid]})")
+        ignore = values.get("lint_ignore", "").replace(",", " ").split()
+        if problem_ := unknown_rules(ignore):
+            raise fail(problem_)
         self.seen[guid] = line
         return ParsedNote(
             guid=guid,
@@ -479,6 +486,7 @@ class _Builder:
             tags=tuple(sorted(set(tags))),
             section=values.get("section", "").strip(),
             line=line,
+            lint_ignore=tuple(sorted(set(ignore))),
         )
 
 
@@ -525,6 +533,8 @@ def export(conn: Connection, options: ExportOptions) -> bytes:
     columns = [f for f in FIELD_ORDER if f in used]
     sides = [_anki_side(note, anki.get(note.id)) for note in notes]
     width = max(len(values) for _, values in sides)
+    # The lint_ignore column only when a note has one: files without stay as they were.
+    ignores = any(note.lint_ignore for note in notes)
     labels = [
         "guid",
         "notetype",
@@ -533,6 +543,7 @@ def export(conn: Connection, options: ExportOptions) -> bytes:
         *(f"{ANKI_FIELD_LABEL} {i + 1}" for i in range(width)),
         "kind",
         "section",
+        *(["lint_ignore"] if ignores else []),
         *columns,
     ]
     out = io.StringIO(newline="")
@@ -554,6 +565,7 @@ def export(conn: Connection, options: ExportOptions) -> bytes:
                 *[""] * (width - len(values)),
                 note.kind,
                 neutralise(note.section),
+                *([" ".join(note.lint_ignore)] if ignores else []),
                 *[neutralise(note.fields.get(c, "")) for c in columns],
             ]
         )

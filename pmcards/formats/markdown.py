@@ -30,6 +30,7 @@ from pmcards.formats import GUID, MAX_FIELD_CHARS, MAX_FILE_BYTES, TAG, TAG_RULE
 from pmcards.formats.options import ParseOptions
 from pmcards.formats.parsed import ParsedDeck, ParsedNote, read_text
 from pmcards.kinds import KINDS, QA_REVERSED, note_problem
+from pmcards.lint import unknown_rules
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
@@ -51,8 +52,10 @@ _starts = [f"{WRITTEN[KINDS[kind].fields[0]]}:" for kind in STARTS.values()]
 _STARTERS = ", ".join(_starts[:-1]) + f" or {_starts[-1]}"
 # The flag that turns a note into its kind's variant ("Reverse: yes" makes a qa_reversed).
 VARIANT_FLAG = "reverse"
-META_LABELS = ("tags", VARIANT_FLAG)
-_LABEL = re.compile(r"^([A-Za-z]+):(?:[ \t]+(.*)|[ \t]*)$")
+# The `pmcards lint` rules a note silences: "Lint-ignore: enumeration".
+LINT_IGNORE = "lint-ignore"
+META_LABELS = ("tags", VARIANT_FLAG, LINT_IGNORE)
+_LABEL = re.compile(r"^([A-Za-z][A-Za-z-]*):(?:[ \t]+(.*)|[ \t]*)$")
 
 
 # Headings and id comments are read by slicing, not by patterns: a lazy group before
@@ -96,6 +99,7 @@ class _Draft:
     fields: dict[str, list[str]] = field(default_factory=dict)
     field_lines: dict[str, int] = field(default_factory=dict)
     tags: list[str] = field(default_factory=list)
+    lint_ignore: list[str] = field(default_factory=list)
     guid: str | None = None
     reverse: bool = False
     last_line: int = 0
@@ -178,6 +182,13 @@ def _parse(path: Path) -> tuple[ParsedDeck, list[_Draft]]:
             note.last_line = number
             if label_name == "tags":
                 note.tags.extend(t for t in re.split(r"[\s,]+", value) if t)
+                current = None
+                continue
+            if label_name == LINT_IGNORE:
+                rules = [r for r in re.split(r"[\s,]+", value) if r]
+                if problem := unknown_rules(rules):
+                    raise fail(problem, number)
+                note.lint_ignore.extend(rules)
                 current = None
                 continue
             if label_name == VARIANT_FLAG:
@@ -276,6 +287,7 @@ def _finish(
         tags=tuple(sorted(set(draft.tags))),
         section=draft.section,
         line=draft.line,
+        lint_ignore=tuple(sorted(set(draft.lint_ignore))),
     )
 
 
@@ -344,6 +356,8 @@ def _written(note: Note) -> str:
         lines.append(f"{VARIANT_FLAG.capitalize()}: yes")
     if note.user_tags:
         lines.append("Tags: " + " ".join(note.user_tags))
+    if note.lint_ignore:
+        lines.append("Lint-ignore: " + " ".join(note.lint_ignore))
     lines.append(f"<!-- id: {note.guid} -->")
     return "\n".join(lines)
 

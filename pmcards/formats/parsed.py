@@ -73,16 +73,17 @@ class ParsedNote:
     line: int | None  # where the note starts in its file, for error messages
     cards: tuple[ParsedCard, ...] = ()  # scheduling from the source, when it has any
     anki: AnkiSource | None = None  # the Anki note it came from (an Anki package)
+    lint_ignore: tuple[str, ...] = ()  # the `pmcards lint` rules the note silences
     # Detects edits: the id stays, the checksum changes. (Slots, not a per-note __dict__:
     # a 100,000-note import holds every note at once.)
     checksum: str = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        payload = json.dumps(
-            [self.kind, self.fields, sorted(self.tags), self.section],
-            sort_keys=True,
-            ensure_ascii=False,
-        )
+        parts: list[object] = [self.kind, self.fields, sorted(self.tags), self.section]
+        if self.lint_ignore:
+            # Only when set, so the checksums of notes without one stay what they were.
+            parts.append(sorted(self.lint_ignore))
+        payload = json.dumps(parts, sort_keys=True, ensure_ascii=False)
         object.__setattr__(self, "checksum", hashlib.sha256(payload.encode()).hexdigest())
 
 

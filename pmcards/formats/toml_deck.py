@@ -29,6 +29,7 @@ from pmcards.formats import GUID, MAX_FIELD_CHARS, MAX_FILE_BYTES, TAG, TAG_RULE
 from pmcards.formats.options import ParseOptions
 from pmcards.formats.parsed import ParsedDeck, ParsedNote
 from pmcards.kinds import KINDS, QA, note_problem
+from pmcards.lint import unknown_rules
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
@@ -280,7 +281,7 @@ def _note(raw: Any, where: str, line: int | None, number: int) -> ParsedNote:
     kind = KINDS.get(kind_name) if isinstance(kind_name, str) else None
     if kind is None:
         raise fail(f"unknown kind {kind_name!r} (known: {', '.join(KINDS)})")
-    allowed = {"id", "kind", "tags", "section", *kind.fields}
+    allowed = {"id", "kind", "tags", "section", "lint_ignore", *kind.fields}
     unknown = sorted(set(raw) - allowed)
     if unknown:
         raise fail(
@@ -319,6 +320,13 @@ def _note(raw: Any, where: str, line: int | None, number: int) -> ParsedNote:
     section = raw.get("section", "")
     if not isinstance(section, str):
         raise fail("section must be a string")
+    ignore = raw.get("lint_ignore", [])
+    if isinstance(ignore, str):
+        ignore = ignore.split()
+    if not isinstance(ignore, list) or not all(isinstance(r, str) for r in ignore):
+        raise fail('lint_ignore must be a list of rule names, e.g. ["enumeration"]')
+    if problem_ := unknown_rules(ignore):
+        raise fail(problem_)
     return ParsedNote(
         guid=guid,
         kind=kind.name,
@@ -327,6 +335,7 @@ def _note(raw: Any, where: str, line: int | None, number: int) -> ParsedNote:
         tags=tuple(sorted({sys.intern(t) for t in tags})),
         section=sys.intern(section.strip()),
         line=line,
+        lint_ignore=tuple(sorted(set(ignore))),
     )
 
 
@@ -415,6 +424,8 @@ def note_table(note: Note) -> dict[str, Any]:
     if note.section:
         entry["section"] = note.section
     entry["tags"] = list(note.user_tags)
+    if note.lint_ignore:
+        entry["lint_ignore"] = list(note.lint_ignore)
     entry.update(note.fields)
     return entry
 

@@ -11,9 +11,9 @@ Pure Python: no SQLAlchemy, no FSRS.
 
 from __future__ import annotations
 
-from pmcards.kinds.base import AnkiModel, Face, Kind
+from pmcards.kinds.base import AnkiModel, Face, Kind, Recalled
 from pmcards.kinds.cloze import CLOZE
-from pmcards.kinds.contrast import CONTRAST, JUDGE_ORD
+from pmcards.kinds.contrast import BAD, CONTRAST, GOOD, JUDGE_ORD, SIDES, SideDraw
 from pmcards.kinds.prompt import (
     MAX_RED_FLAGS,
     MAX_RUBRIC_POINTS,
@@ -44,6 +44,14 @@ def render(
     return KINDS[kind].render(fields, ord, side)
 
 
+def out_of_review(prompts_in_review: bool) -> tuple[str, ...]:
+    """The kinds whose cards daily review leaves out: those practised elsewhere (prompts, in
+    `pmcards mock`), unless the `prompts_in_review` setting brings them back."""
+    if prompts_in_review:
+        return ()
+    return tuple(name for name, kind in KINDS.items() if not kind.in_review)
+
+
 def summary(kind: str, fields: dict[str, str]) -> str:
     """A one-line description of a note for listings."""
     return KINDS[kind].summary(fields)
@@ -56,8 +64,10 @@ def same_fields(a: str, b: str) -> bool:
 
 
 __all__ = [
+    "BAD",
     "CLOZE",
     "CONTRAST",
+    "GOOD",
     "JUDGE_ORD",
     "KINDS",
     "MAX_RED_FLAGS",
@@ -66,12 +76,16 @@ __all__ = [
     "QA",
     "QA_REVERSED",
     "REFRAME",
+    "SIDES",
     "AnkiModel",
     "Face",
     "Kind",
+    "Recalled",
     "RubricPoint",
+    "SideDraw",
     "card_ords",
     "note_problem",
+    "out_of_review",
     "render",
     "rubric_points",
     "same_fields",

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from pmcards.kinds.base import WHY, AnkiModel, Face, Kind
+from pmcards.kinds.base import CLOZE_WORDS, WHY, AnkiModel, Face, Kind, Recalled
 
 MAX_CLOZE = 500
 # Anki ignores deletions nested deeper than this (their markers count as text's closers).
@@ -179,6 +179,14 @@ class ClozeKind(Kind):
         return (
             Face("Cloze", (("", render_cloze(text, ord, reveal=False)),)),
             Face("Cloze", (("", render_cloze(text, ord, reveal=True)), *self.why(fields))),
+        )
+
+    def recalled(self, fields: dict[str, str]) -> tuple[Recalled, ...]:
+        """Each deletion is recalled on its own card: short, and never a list (a list belongs
+        in deletions of its own)."""
+        return tuple(
+            Recalled("text", text, CLOZE_WORDS, listable=False)
+            for text in deletions(fields.get("text", ""))
         )
 
     def summary(self, fields: dict[str, str]) -> str:

@@ -107,4 +107,7 @@ PROMPT = PromptKind(
         ),
     ),
     question_fields=("prompt",),
+    # Prompts share one rubric template: only the prompts themselves should differ.
+    compared_fields=("prompt",),
+    in_review=False,
 )

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import click
 
-from pmcards import drill, mock
+from pmcards import drill, kinds, mock
 from pmcards.markup import safe
 from pmcards.scheduling import RATING_NAMES, format_interval
 from pmcards.study import StudySession
@@ -25,6 +25,13 @@ class DrillSummary:
     called: int = 0
     right: int = 0
     missed: list[drill.DrillItem] = field(default_factory=list)
+    # side shown -> [calls, right calls]: a one-sided habit shows up here
+    by_side: dict[str, list[int]] = field(
+        default_factory=lambda: {side: [0, 0] for side in kinds.SIDES}
+    )
+
+    def by_side_figures(self) -> dict[str, dict[str, int]]:
+        return {side: {"calls": n, "right": r} for side, (n, r) in self.by_side.items()}
 
 
 def run_drill(
@@ -41,6 +48,8 @@ def run_drill(
         screen.style("Drill over", bold=True),
         f"  Right: {summary.right} of {summary.called}{share}",
     ]
+    if summary.called:
+        lines += drill.by_side_text(summary.by_side_figures())
     for item in summary.missed:
         lines.append(f"  Misjudged: {_cut(safe(item.situation), 70)}  [{item.guid}]")
     click.echo("\n".join(lines), color=screen.color)
@@ -92,6 +101,8 @@ def _drill(
             summary.called += 1
             right = call == item.shown
             summary.right += right
+            summary.by_side[item.shown][0] += 1
+            summary.by_side[item.shown][1] += right
             if not right:
                 summary.missed.append(item)
             verdict = item.shown.upper()
@@ -171,26 +182,43 @@ def _phase(name: str, number: int, minutes: float, screen: Screen, keys: Keys) -
             raise KeyboardInterrupt
 
 
+# Red flags have keys of their own: the digits stay the points' (1-9), and `a` (all points)
+# never ticks a red flag.
+RED_FLAG_KEYS = "xyz"
+assert len(RED_FLAG_KEYS) >= kinds.MAX_RED_FLAGS
+
+
 def _tick(attempt: mock.Attempt, screen: Screen, keys: Keys) -> None:
-    """The user ticks the rubric points they made: digits toggle, Enter finishes."""
+    """The user ticks the points they made and the red flags they said: digits toggle a
+    point, `a` ticks every point, x/y/z toggle a red flag, Enter finishes."""
     points = attempt.prompt.points
+    flags = attempt.prompt.red_flags
+    flag_keys = dict(zip(RED_FLAG_KEYS, (f.number for f in flags), strict=False))
+
+    def line(box: str, key: str, mark: str, text: str, tags: tuple[str, ...]) -> list[str]:
+        shown_tags = f"  ({', '.join(tags)})" if tags else ""
+        return wrap(
+            f"{box} {key}. {mark}{safe(text)}{shown_tags}",
+            screen.width(),
+            indent="  ",
+            hanging="      " + " " * len(key),
+        )
 
     def render() -> list[str]:
-        lines = [
-            screen.style(
-                "Which of these did you say? Press a point's number; Enter when done.", bold=True
-            ),
-            "",
-        ]
+        asked = "Which of these did you say? Press a point's number (a: all points)"
+        if flags:
+            asked += ", a red flag's letter if you said it"
+        lines = [screen.style(asked + "; Enter when done.", bold=True), ""]
         for p in points:
             box = "[x]" if p.number in attempt.covered else "[ ]"
-            tags = f"  ({', '.join(p.tags)})" if p.tags else ""
-            lines += wrap(
-                f"{box} {p.number}. {safe(p.text)}{tags}",
-                screen.width(),
-                indent="  ",
-                hanging="      " + " " * len(str(p.number)),
-            )
+            mark = screen.style("MUST ", bold=True) if p.must else ""
+            lines += line(box, str(p.number), mark, p.text, p.tags)
+        if flags:
+            lines += ["", screen.style("Red flags: say one and the mock rates Again", fg="red")]
+        for key, f in zip(RED_FLAG_KEYS, flags, strict=False):
+            box = "[x]" if f.number in attempt.said else "[ ]"
+            mark = screen.style("RED FLAG ", fg="red", bold=True)
+            lines += line(box, key, mark, f.text, f.tags)
         return lines
 
     screen.show(render())
@@ -204,13 +232,17 @@ def _tick(attempt: mock.Attempt, screen: Screen, keys: Keys) -> None:
             attempt.covered = {p.number for p in points}
         elif key.isdigit() and 1 <= int(key) <= len(points):
             attempt.covered ^= {int(key)}
+        elif key.lower() in flag_keys:
+            attempt.said ^= {flag_keys[key.lower()]}
         else:
             continue
         if screen.tty:
             screen.show(render())
         else:
             made = ", ".join(str(n) for n in sorted(attempt.covered)) or "none"
-            click.echo(f"  ticked: {made}")
+            said = [k for k, n in flag_keys.items() if n in attempt.said]
+            flagged = f"; red flags said: {', '.join(said)}" if said else ""
+            click.echo(f"  ticked: {made}{flagged}")
 
 
 def run_mock(
@@ -247,18 +279,30 @@ def run_mock(
     rating = attempt.rating()
     result = session.answer(prompt.card_id, rating, source="mock", record=record)
     total = len(prompt.points)
+    said = attempt.flags_said()
+    musts = [p for p in attempt.missed() if p.must]
+    because = ""
+    if said:
+        because = " (a red flag was said)"
+    elif musts:
+        because = " (a MUST point was missed: Hard at best)"
     lines = [
         "",
         screen.style(
-            f"Covered {len(attempt.covered)} of {total} points: {RATING_NAMES[rating]}", bold=True
+            f"Covered {len(attempt.made())} of {total} points: {RATING_NAMES[rating]}{because}",
+            bold=True,
         )
         + f" (this prompt is next due in {format_interval(result.due - now)})",
     ]
+    for key, flag in zip(RED_FLAG_KEYS, prompt.red_flags, strict=False):
+        if flag in said:
+            lines.append(f"  Red flag said {key}. {safe(flag.text)}")
     tags: list[str] = []
     for point in attempt.missed():
         raised = record.raised.get(point.number, 0)
         where = f" → {raised} matching cards due now" if raised else ""
-        lines.append(f"  Missed {point.number}. {safe(point.text)}{where}")
+        must = "MUST " if point.must else ""
+        lines.append(f"  Missed {point.number}. {must}{safe(point.text)}{where}")
         tags += [t for t in point.tags if t not in tags]
     if tags:
         lines.append(

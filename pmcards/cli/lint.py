@@ -1,0 +1,97 @@
+"""Checking how cards are written: `pmcards lint`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from pmcards.cli.base import RegistryChoice, cli, collection, echo_json, json_option
+
+# Exit status: 0 clean, FOUND with findings, and Click's own 2 for a usage error.
+FOUND = 1
+UNREADABLE = 2
+
+
+def _formats() -> list[str]:
+    from pmcards.formats import FORMATS
+
+    return ["auto", *FORMATS]
+
+
+@cli.command(name="lint")
+@click.argument("paths", nargs=-1, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--deck", metavar="NAME", help="Only this deck (and its subdecks).")
+@click.option(
+    "--format",
+    "fmt",
+    type=RegistryChoice(_formats),
+    default="auto",
+    show_default=True,
+    help="The files' format (auto: by extension).",
+)
+@json_option
+@click.pass_context
+def lint_cmd(
+    ctx: click.Context, paths: tuple[Path, ...], deck: str | None, fmt: str, as_json: bool
+) -> None:
+    """Check how cards are written: one idea each, short answers, a why, no giveaways.
+
+    With files (any format import reads), checks them; without, checks the whole
+    collection. One line per finding, `FILE:LINE: NOTE-ID: RULE: message` (the note id
+    alone for the collection). Exit status 0 when clean, 1 with findings, 2 for a usage
+    error or a file that cannot be read. A note silences a rule with
+    lint_ignore = ["rule"] (Markdown: "Lint-ignore: rule").
+
+    \b
+    Rules:
+      long-answer         an answer over 30 words (a cloze deletion: 8)
+      enumeration         a list of more than 3 items outside a cloze
+      answer-in-question  half the answer's words already in the question
+      lopsided-contrast   GOOD and BAD differ in length by more than 1.5 times
+      verdict-word        bad, good, better, weak ... in GOOD or BAD
+      near-duplicate      two notes sharing half their word triples
+      missing-why         no why
+      long-why            a why over 50 words
+      unseen-reference    "the article", "the FAQ", "above" ...
+
+    \b
+    pmcards lint my-deck.toml
+    pmcards lint --deck "BAD vs GOOD answers" --json
+    """
+    from pmcards import lint
+
+    if paths:
+        from pmcards import importer
+        from pmcards.errors import DeckFormatError
+
+        linter = lint.Linter()
+        try:
+            decks = importer.parse_files(list(paths), fmt, stream=True)
+            for note in lint.file_notes(decks, deck):
+                linter.add(note)
+        except DeckFormatError as exc:
+            click.echo(f"Error: {exc}", err=True)
+            ctx.exit(UNREADABLE)
+        if deck is not None and not any(lint.in_deck(d.name, deck) for d in decks):
+            names = ", ".join(sorted({d.name for d in decks}))
+            raise click.UsageError(f"no deck named {deck!r} in these files (decks: {names})")
+    else:
+        from pmcards.queries import Scope
+
+        linter = lint.Linter()
+        with collection(ctx) as store, store.read() as conn:
+            scope = Scope(deck)
+            scope.check(conn)
+            for note in lint.collection_notes(conn, scope):
+                linter.add(note)
+    findings, notes = linter.finish(), linter.notes
+    if as_json:
+        echo_json({"notes": notes, "findings": [f.to_json() for f in findings]})
+    else:
+        for finding in findings:
+            click.echo(finding.text())
+        found = f"{len(findings)} finding{'s' if len(findings) != 1 else ''}"
+        click.echo(f"{found if findings else 'No findings'} in {notes} notes.", err=True)
+    if findings:
+        ctx.exit(FOUND)

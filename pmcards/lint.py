@@ -1,0 +1,459 @@
+"""`pmcards lint`: how cards are written, checked against the minimum-information principle.
+
+Pure: notes in, findings out. Each kind says what its cards ask the learner to recall
+(`Kind.recalled`), what cues them (`question_fields`), which two answers must be told apart
+by their content alone (`balanced_fields`) and what to compare with other notes
+(`compared_text`); no rule names a kind. The thresholds are the ones the built-in decks are
+written to, and the built-in decks lint clean (a test).
+
+A note silences a rule with `lint_ignore = ["rule"]` (TOML; `Lint-ignore:` in Markdown, a
+`lint_ignore` column in CSV), kept in the collection so `pmcards lint` of the collection
+honours it too.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator, Sequence, Set
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from pmcards.kinds import KINDS
+from pmcards.kinds.base import WHY
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
+
+    from pmcards.formats.parsed import ParsedDeck, ParsedNote
+    from pmcards.queries import Scope
+
+# rule -> what it finds (the help text, and the README's table)
+RULES: dict[str, str] = {
+    "long-answer": "an answer too long to recall in one piece (over 30 words; a cloze "
+    "deletion over 8)",
+    "enumeration": "an answer that lists more than 3 items outside a cloze",
+    "answer-in-question": "half or more of the answer's words already in the question",
+    "lopsided-contrast": "a contrast whose two answers differ in length by more than 1.5 times",
+    "verdict-word": "a verdict word (bad, good, wrong, better, weak ...) in a contrast's answer",
+    "near-duplicate": "two notes that say nearly the same (word 3-shingles, Jaccard 0.5 or more)",
+    "missing-why": "no `why`: the mechanism behind the answer",
+    "long-why": "a `why` over 50 words",
+    "unseen-reference": "a reference to material the learner cannot see (the article, the FAQ, "
+    "above ...)",
+}
+
+WHY_WORDS = 50
+MAX_RATIO = 1.5
+MAX_LIST = 3
+DUPLICATE_JACCARD = 0.5
+VERDICT = re.compile(
+    r"\b(bad|good|wrong|right|correct|incorrect|mistakes?|better|best|worse|worst|weak|strong)\b",
+    re.IGNORECASE,
+)
+UNSEEN = re.compile(
+    r"\b(the (article|source|author|checklist|faq|book)|as mentioned|above|below|this deck)\b",
+    re.IGNORECASE,
+)
+_BULLET = re.compile(r"^\s*(?:[-*•]|\d+[.)])\s+\S")
+# Words of four letters or more that carry no content (shorter words are ignored anyway).
+_STOP = frozenset(
+    [
+        "could",
+        "does",
+        "from",
+        "have",
+        "into",
+        "more",
+        "most",
+        "than",
+        "that",
+        "their",
+        "them",
+        "then",
+        "there",
+        "these",
+        "they",
+        "this",
+        "those",
+        "were",
+        "what",
+        "when",
+        "where",
+        "which",
+        "while",
+        "will",
+        "with",
+        "would",
+        "your",
+    ]
+)
+
+
+@dataclass(frozen=True, slots=True)
+class LintNote:
+    """A note as the linter sees it: from a deck file (with its file and line) or the
+    collection (without)."""
+
+    guid: str
+    kind: str
+    fields: dict[str, str]
+    deck: str = ""
+    path: str | None = None
+    line: int | None = None
+    ignore: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    note_id: str
+    rule: str
+    message: str
+    path: str | None = None
+    line: int | None = None
+    deck: str = ""
+
+    def text(self) -> str:
+        """`FILE:LINE: NOTE-ID: RULE: message`, or the note id alone for the collection."""
+        where = ""
+        if self.path is not None:
+            where = f"{self.path}:{self.line}: " if self.line else f"{self.path}: "
+        return f"{where}{self.note_id}: {self.rule}: {self.message}"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "file": self.path,
+            "line": self.line,
+            "note_id": self.note_id,
+            "deck": self.deck,
+            "rule": self.rule,
+            "message": self.message,
+        }
+
+
+def unknown_rules(names: Iterable[str]) -> str | None:
+    """Why `names` cannot be a note's `lint_ignore`, or None if they can."""
+    for name in names:
+        if name not in RULES:
+            return f"unknown lint rule {name!r} in lint_ignore (rules: {', '.join(RULES)})"
+    return None
+
+
+# -- measuring text --------------------------------------------------------------------------
+
+
+def words(text: str) -> int:
+    return len(text.split())
+
+
+def list_items(text: str) -> int:
+    """How many items the longest list in `text` has, if it has more than MAX_LIST: bullet
+    lines, or a clause of short items separated by commas ("a, b, c and d") or semicolons;
+    else 0."""
+    if text.count(",") + text.count(";") < MAX_LIST - 1 and text.count("\n") < MAX_LIST:
+        return 0  # no room for a list: most answers, cheaply
+    longest = sum(1 for line in text.splitlines() if _BULLET.match(line))
+    for clause in re.split(r"[:.?!]\s+|\s+—\s+", text):
+        for sep in (",", ";"):
+            segs = [s.strip() for s in clause.split(sep) if s.strip()]
+            if len(segs) < 2:
+                continue
+            if sep == ";" or re.match(r"(and|or|then)\s", segs[-1]):
+                n = len(segs)
+            elif re.search(r"\s(and|or)\s", segs[-1]):
+                n = len(segs) + 1
+            else:
+                continue
+            if n > MAX_LIST and sum(words(s) <= 4 for s in segs) >= MAX_LIST:
+                longest = max(longest, n)
+    return longest if longest > MAX_LIST else 0
+
+
+def content_words(text: str) -> set[str]:
+    """The words that carry content: four letters or more, no function words, no plural s."""
+    return {
+        w.rstrip("s")
+        for w in re.findall(r"[a-z][a-z-]+", text.lower())
+        if len(w) >= 4 and w not in _STOP
+    }
+
+
+def shingles(text: str) -> set[str]:
+    """Word 3-shingles: every run of three words, lower case."""
+    w = re.findall(r"\w+", text.lower())
+    return {" ".join(w[i : i + 3]) for i in range(len(w) - 2)}
+
+
+def jaccard(a: Set[Any], b: Set[Any]) -> float:
+    return len(a & b) / len(a | b) if a and b else 0.0
+
+
+def _quote(text: str, limit: int = 40) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+# -- one note ----------------------------------------------------------------------------------
+
+
+def check_note(note: LintNote) -> list[Finding]:
+    """The findings on one note, each rule it does not silence."""
+    kind = KINDS[note.kind]
+    fields = note.fields
+    found: list[tuple[str, str]] = []
+    for part in kind.recalled(fields):
+        n = words(part.text)
+        if n > part.max_words:
+            what = (
+                f"a deletion is {n} words ({_quote(part.text)!r})"
+                if part.field not in kind.answer_fields
+                else f"'{part.field}' is {n} words"
+            )
+            found.append(
+                (
+                    "long-answer",
+                    f"{what}; recall fails past {part.max_words}: keep the one idea, move "
+                    "the rest to why or to a note of its own",
+                )
+            )
+        if part.listable and (items := list_items(part.text)):
+            found.append(
+                (
+                    "enumeration",
+                    f"'{part.field}' lists {items} items; a list is recalled item by item: "
+                    "make it a cloze with one deletion per item, or split the note",
+                )
+            )
+    cue = content_words(" ".join(fields.get(q, "") for q in kind.question_fields))
+    for name in kind.answer_fields:
+        answer = content_words(fields.get(name, ""))
+        shared = answer & cue
+        if answer and len(shared) >= max(2, len(answer) / 2):
+            found.append(
+                (
+                    "answer-in-question",
+                    f"{len(shared)} of the {len(answer)} content words of '{name}' are in the "
+                    f"question ({', '.join(sorted(shared)[:4])}): the cue gives the answer away",
+                )
+            )
+    balanced = [fields[name] for name in kind.balanced_fields if name in fields]
+    if len(balanced) == 2 and min(words(b) for b in balanced) > 0:
+        a, b = (words(text) for text in balanced)
+        if max(a, b) / min(a, b) > MAX_RATIO:
+            first, second = kind.balanced_fields
+            found.append(
+                (
+                    "lopsided-contrast",
+                    f"'{first}' is {a} words and '{second}' {b}: the longer one gives the "
+                    f"verdict away (keep them within {MAX_RATIO:g} times)",
+                )
+            )
+    for name in kind.balanced_fields:
+        if match := VERDICT.search(fields.get(name, "")):
+            found.append(
+                (
+                    "verdict-word",
+                    f"'{name}' says {match.group(0)!r}: a verdict word gives the verdict away; "
+                    "let the content show it",
+                )
+            )
+    why = fields.get(WHY, "")
+    if not why:
+        found.append(
+            ("missing-why", "no why: one sentence on the mechanism makes the answer stick")
+        )
+    elif words(why) > WHY_WORDS:
+        found.append(("long-why", f"why is {words(why)} words; keep it to {WHY_WORDS}"))
+    for name in kind.fields:
+        if match := UNSEEN.search(fields.get(name, "")):
+            found.append(
+                (
+                    "unseen-reference",
+                    f"'{name}' says {match.group(0)!r}: the learner sees only this card, "
+                    "so say what is meant",
+                )
+            )
+    return [_finding(note, rule, message) for rule, message in found if rule not in note.ignore]
+
+
+def _finding(note: LintNote, rule: str, message: str) -> Finding:
+    return Finding(note.guid, rule, message, note.path, note.line, note.deck)
+
+
+# -- near-duplicates ---------------------------------------------------------------------------
+
+
+class _Duplicates:
+    """Near-duplicate notes: word 3-shingle sets with a Jaccard similarity of 0.5 or more.
+
+    An exact set-similarity join with prefix filtering (Bayardo, Ma and Srikant, "Scaling up
+    all pairs similarity search", 2007; what SetSimilaritySearch implements, without its
+    numpy): with the shingles of every note in one global order, rarest first, two sets with
+    Jaccard >= t share a shingle among the first |A| - ceil(t|A|) + 1 of each, so only notes
+    sharing one of those are compared. Each note is reported once, against the first earlier
+    note it nearly repeats; a note found a duplicate is not indexed itself, so a cluster of
+    many copies costs one comparison each instead of all pairs.
+    """
+
+    def __init__(self) -> None:
+        # Per note compared: where it is (no fields: a big collection's text is not kept),
+        # and its shingles as ids, a sorted tuple (a third of a set's memory).
+        self.notes: list[LintNote] = []
+        self.sets: list[tuple[int, ...]] = []
+        self._ids: dict[str, int] = {}
+
+    def add(self, note: LintNote) -> None:
+        if "near-duplicate" in note.ignore:
+            return  # left out of the comparison
+        text = KINDS[note.kind].compared_text(note.fields)
+        tokens = tuple(sorted({self._ids.setdefault(s, len(self._ids)) for s in shingles(text)}))
+        if tokens:
+            self.notes.append(LintNote(note.guid, note.kind, {}, note.deck, note.path, note.line))
+            self.sets.append(tokens)
+
+    def findings(self) -> list[Finding]:
+        frequency: dict[int, int] = {}
+        for ids in self.sets:
+            for token in ids:
+                frequency[token] = frequency.get(token, 0) + 1
+        index: dict[int, list[int]] = {}
+        out: list[Finding] = []
+        for i, shingle_ids in enumerate(self.sets):
+            tokens = set(shingle_ids)
+            size = len(tokens)
+            ordered = sorted(tokens, key=lambda t: (frequency[t], t))
+            prefix = ordered[: size - (size + 1) // 2 + 1]
+            seen: set[int] = set()
+            best: tuple[float, int] | None = None
+            for token in prefix:
+                for j in index.get(token, ()):
+                    if j in seen:
+                        continue
+                    seen.add(j)
+                    other = len(self.sets[j])
+                    if not DUPLICATE_JACCARD * size <= other <= size / DUPLICATE_JACCARD:
+                        continue
+                    similarity = jaccard(tokens, set(self.sets[j]))
+                    if similarity >= DUPLICATE_JACCARD and (best is None or similarity > best[0]):
+                        best = (similarity, j)
+            if best is None:
+                for token in prefix:
+                    index.setdefault(token, []).append(i)
+                continue
+            first = self.notes[best[1]]
+            where = ""
+            if first.path is not None and first.path != self.notes[i].path:
+                where = f" ({first.path}:{first.line})"
+            elif first.line:
+                where = f" (line {first.line})"
+            out.append(
+                _finding(
+                    self.notes[i],
+                    "near-duplicate",
+                    f"says nearly what {first.guid}{where} says ({best[0]:.0%} of their "
+                    "word triples shared): merge them, or make each ask one distinct thing",
+                )
+            )
+        return out
+
+
+# -- a whole lint ------------------------------------------------------------------------------
+
+
+@dataclass
+class Linter:
+    """Lints notes as they come (so an import can lint its files a batch at a time); the
+    near-duplicates are found once all are in.
+
+    `duplicates_up_to` bounds the near-duplicate search, the one rule that must hold every
+    note's shingles at once: past that many notes it is skipped (`duplicates_skipped`), as
+    the import's hint does for a big import (`pmcards lint` itself checks every note).
+    """
+
+    duplicates_up_to: int | None = None
+    # False: only count the findings per rule (`counts`), as the import's hint needs.
+    keep: bool = True
+    findings: list[Finding] = field(default_factory=list)
+    counts: dict[str, int] = field(default_factory=dict)
+    _order: dict[str, int] = field(default_factory=dict)  # note id -> place in the input
+    _duplicates: _Duplicates | None = field(default_factory=_Duplicates)
+
+    @property
+    def notes(self) -> int:
+        return len(self._order)
+
+    @property
+    def duplicates_skipped(self) -> bool:
+        return self._duplicates is None
+
+    def add(self, note: LintNote) -> None:
+        self._order.setdefault(note.guid, len(self._order))
+        self._found(check_note(note))
+        if self._duplicates is not None:
+            if self.duplicates_up_to is not None and self.notes > self.duplicates_up_to:
+                self._duplicates = None  # its memory goes now, not at the end
+            else:
+                self._duplicates.add(note)
+
+    def finish(self) -> list[Finding]:
+        """Every finding, in the order of the notes and of the rules (a near-duplicate is
+        reported at the later of the two notes)."""
+        if self._duplicates is not None:
+            self._found(self._duplicates.findings())
+            self._duplicates = _Duplicates()  # finished: a second call finds nothing new
+        rules = list(RULES)
+        return sorted(self.findings, key=lambda f: (self._order[f.note_id], rules.index(f.rule)))
+
+    def _found(self, findings: list[Finding]) -> None:
+        for finding in findings:
+            self.counts[finding.rule] = self.counts.get(finding.rule, 0) + 1
+        if self.keep:
+            self.findings += findings
+
+
+def lint(notes: Iterable[LintNote]) -> list[Finding]:
+    linter = Linter()
+    for note in notes:
+        linter.add(note)
+    return linter.finish()
+
+
+def in_deck(name: str, deck: str | None) -> bool:
+    """Whether deck `name` is `deck` or one of its subdecks (no `deck`: every deck)."""
+    return deck is None or name == deck or name.startswith(deck + "::")
+
+
+def file_notes(decks: Sequence[ParsedDeck], deck: str | None = None) -> Iterator[LintNote]:
+    """The notes of parsed deck files, with their file and line."""
+    for parsed in decks:
+        if not in_deck(parsed.name, deck):
+            continue
+        for batch in parsed.batches():
+            for note in batch:
+                yield from_parsed(note, parsed)
+
+
+def from_parsed(note: ParsedNote, deck: ParsedDeck) -> LintNote:
+    return LintNote(
+        note.guid,
+        note.kind,
+        note.fields,
+        deck.name,
+        deck.path,
+        note.line,
+        frozenset(note.lint_ignore),
+    )
+
+
+def collection_notes(conn: Connection, scope: Scope) -> Iterator[LintNote]:
+    """The notes of the collection in `scope`, in deck order, without file or line."""
+    from pmcards import queries
+
+    names = {d.id: d.name for d in queries.decks(conn)}
+    for note in queries.scoped_notes(conn, scope):
+        yield LintNote(
+            note.guid,
+            note.kind,
+            note.fields,
+            names[note.deck_id],
+            ignore=frozenset(note.lint_ignore),
+        )

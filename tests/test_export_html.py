@@ -182,11 +182,11 @@ def test_contrast_and_reframe_sit_side_by_side(mixed: str, tmp_path: Path) -> No
     assert 'class="cue"' not in reframe
 
 
-def test_plain_answer_with_its_why_run_on(mixed: str, tmp_path: Path) -> None:
+def test_question_answer_and_why_run_on_as_in_a_glossary(mixed: str, tmp_path: Path) -> None:
     html = sheet(mixed, tmp_path)
     assert (
-        '<p class="cue">Question 1?</p>'
-        '<p class="answer">Answer 1. <span class="why">Because 1.</span></p>'
+        '<p class="answer"><b class="cue">Question 1?</b> Answer 1. '
+        '<span class="why">Because 1.</span></p>'
     ) in note_html(html, "n-001")
 
 
@@ -262,9 +262,9 @@ def test_kept_html_is_cleaned_and_fetches_nothing(tmp_path: Path, new_db: NewDb)
     db = new_db("anki")
     assert invoke("--db", db, "import", str(deck))[0] == 0
     answer = note_html(sheet(db, tmp_path, deck="Anki"), "n-001")
-    assert '<p class="answer"><b>Bold</b> [image: https://t.example/p.gif]<a>link</a></p>' in (
-        answer
-    )
+    assert (
+        '<b class="cue">Question 1?</b> <b>Bold</b> [image: https://t.example/p.gif]<a>link</a>'
+    ) in answer
 
 
 def test_recall_marker_for_studied_notes_and_new_for_the_others(mixed: str, tmp_path: Path) -> None:

@@ -263,3 +263,21 @@ def test_report_screenshot_and_pages(tmp_path: Path) -> None:
     found = measured(pdf)
     assert [i for i, page in enumerate(found[:-1], start=1) if page.lowest < 0.5] == []
     assert smallest_text_is_body_text(found)
+
+
+def test_docs_pictures_are_made_by_pmcards(tmp_path: Path) -> None:
+    # The README's pictures come from docs/pictures.py: keep it working.
+    import sys
+
+    root = Path(__file__).resolve().parent.parent
+    subprocess.run(
+        [sys.executable, str(root / "docs" / "pictures.py"), "--out", str(tmp_path)],
+        check=True,
+        capture_output=True,
+        timeout=600,
+    )
+    for name, size in (("sheet", (1280, 900)), ("onepage", (860, 1180)), ("report", (900, 1500))):
+        data = (tmp_path / f"{name}.png").read_bytes()
+        assert data[:8] == b"\x89PNG\r\n\x1a\n"
+        assert (int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")) == size
+        assert len(data) > 50_000  # a page of text and charts, not a blank one

@@ -267,6 +267,23 @@ def test_kept_html_is_cleaned_and_fetches_nothing(tmp_path: Path, new_db: NewDb)
     ) in answer
 
 
+def test_cloze_text_is_escaped_or_cleaned_around_its_marks() -> None:
+    from pmcards.exporters.entries import entry
+    from pmcards.kinds import CLOZE
+
+    plain = entry(CLOZE, {"text": "a < b, {{c1::x & <y>}} <script>bad()</script>"})
+    assert str(plain.answer) == (
+        'a &lt; b, <b class="cloze">x &amp; &lt;y&gt;</b> &lt;script&gt;bad()&lt;/script&gt;'
+    )
+    kept = entry(
+        CLOZE, {"text": '<i>Kept</i> {{c1::<b onclick="x()">bold</b>}}<script>no()</script>'}
+    )
+    assert str(kept.answer) == '<i>Kept</i> <b class="cloze"><b>bold</b></b>'
+    assert (
+        kept.quiz is not None and str(kept.quiz.cue) == '<i>Kept</i> <span class="blank">(1)</span>'
+    )
+
+
 def test_recall_marker_for_studied_notes_and_new_for_the_others(mixed: str, tmp_path: Path) -> None:
     set_memory(mixed, "c1", stability=10.0, days_ago=3)
     html = sheet(mixed, tmp_path)
@@ -292,6 +309,8 @@ def test_weakest_order_by_predicted_recall_then_never_studied(mixed: str, tmp_pa
     assert order(html) == ["n-001", "r1", "c1", "n-002", "p1", "z1"]
     headings = re.findall(r"<h([23])>([^<]+)", html)
     assert headings == [("2", "Studied, weakest first "), ("2", "Never studied "), ("3", "Mixed")]
+    assert '<h2>Studied, weakest first <span class="note-on">3 notes</span></h2>' in html
+    assert '<h2>Never studied <span class="note-on">3 notes, in deck order</span></h2>' in html
     # A date alone is its midday, local time (UTC here).
     at = datetime(2026, 3, 16, 12, 0, tzinfo=UTC)
     assert "recall predicted for 16 March 2026, 12:00." in html
@@ -337,7 +356,7 @@ def test_due_order(mixed: str, tmp_path: Path) -> None:
     set_memory(mixed, "r1", stability=3.0, days_ago=1)  # due in 2 days
     html = sheet(mixed, tmp_path, "--order", "due")
     assert order(html) == ["r1", "c1", "n-001", "n-002", "p1", "z1"]
-    assert "<h2>Studied, soonest due first</h2>" in html
+    assert '<h2>Studied, soonest due first <span class="note-on">2 notes</span></h2>' in html
 
 
 def test_the_cli_offers_and_documents_every_order_and_mode() -> None:

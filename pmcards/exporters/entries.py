@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from markupsafe import Markup
 
 from pmcards.kinds import CLOZE, CONTRAST, PROMPT, REFRAME, Kind, rubric_points
+from pmcards.kinds.base import WHY
 from pmcards.kinds.cloze import CLOZE_RE
 from pmcards.markup import looks_like_html, sanitize
 
@@ -91,7 +92,6 @@ class Entry:
     flags: tuple[Point, ...] = ()
     why: Markup | None = None
     quiz: Quiz | None = None
-    short: str = ""  # the note in one plain line (the one-page sheet, listings)
 
 
 def lines_for(chars: int, extra: int = 0) -> int:
@@ -105,7 +105,7 @@ def entry(kind: Kind, fields: dict[str, str]) -> Entry:
 
 
 def _why(fields: dict[str, str]) -> Markup | None:
-    value = fields.get("why", "")
+    value = fields.get(WHY, "")
     return text(value) if value else None
 
 
@@ -124,7 +124,6 @@ def _plain(kind: Kind, fields: dict[str, str]) -> Entry:
         answer=answer,
         why=_why(fields),
         quiz=Quiz(cue, None, "", lines_for(sum(len(v) for _, v in answers)), key),
-        short=kind.summary(fields),
     )
 
 
@@ -142,7 +141,6 @@ def _contrast(kind: Kind, fields: dict[str, str]) -> Entry:
         pair=(bad, good),
         why=why,
         quiz=Quiz(situation, bad, ask, lines_for(len(fields["good"]), extra=2), (good,)),
-        short=fields["situation"],
     )
 
 
@@ -156,7 +154,6 @@ def _reframe(kind: Kind, fields: dict[str, str]) -> Entry:
         pair=(not_, but),
         why=_why(fields),
         quiz=Quiz(cue, None, "", lines_for(len(fields["but"])), (but,)),
-        short=kind.summary(fields),
     )
 
 
@@ -165,6 +162,11 @@ def _cloze(kind: Kind, fields: dict[str, str]) -> Entry:
     lists them by number."""
     source = fields.get("text", "")
     answers = [m.group(2) for m in CLOZE_RE.finditer(source)]
+    # Kept HTML (from Anki) stays HTML, to be sanitised whole; plain text is escaped.
+    kept = looks_like_html(source)
+
+    def piece(value: str) -> str:
+        return value if kept else html.escape(value, quote=False).replace("\n", "<br>")
 
     def marked(blank: bool) -> Markup:
         count = iter(range(1, len(answers) + 1))
@@ -172,17 +174,17 @@ def _cloze(kind: Kind, fields: dict[str, str]) -> Entry:
         def one(match: re.Match[str]) -> str:
             answer, hint = match.group(2), match.group(3)
             if not blank:
-                return "<b class=cloze>" + _piece(answer) + "</b>"
-            label = f"{next(count)}" + (f": {_piece(hint)}" if hint else "")
+                return "<b class=cloze>" + piece(answer) + "</b>"
+            label = f"{next(count)}" + (f": {piece(hint)}" if hint else "")
             return f"<span class=blank>({label})</span>"
 
         pieces: list[str] = []
         last = 0
         for match in CLOZE_RE.finditer(source):
-            pieces.append(_piece(source[last : match.start()]))
+            pieces.append(piece(source[last : match.start()]))
             pieces.append(one(match))
             last = match.end()
-        pieces.append(_piece(source[last:]))
+        pieces.append(piece(source[last:]))
         return Markup(offline(sanitize("".join(pieces))))
 
     key = tuple(Block(str(n), text(a)) for n, a in enumerate(answers, start=1))
@@ -190,16 +192,7 @@ def _cloze(kind: Kind, fields: dict[str, str]) -> Entry:
         answer=marked(blank=False),
         why=_why(fields),
         quiz=Quiz(marked(blank=True), None, "", lines_for(sum(len(a) for a in answers)), key),
-        short=kind.summary(fields),
     )
-
-
-def _piece(value: str) -> str:
-    """Part of a cloze text as HTML: kept HTML as it is (sanitised with the whole), plain
-    text escaped, line breaks kept."""
-    if looks_like_html(value):
-        return value
-    return html.escape(value, quote=False).replace("\n", "<br>")
 
 
 def _prompt(kind: Kind, fields: dict[str, str]) -> Entry:
@@ -216,7 +209,6 @@ def _prompt(kind: Kind, fields: dict[str, str]) -> Entry:
         flags=flags,
         why=_why(fields),
         quiz=Quiz(prompt, None, ask, min(MAX_LINES, len(points) + len(flags) + 1), ()),
-        short=fields["prompt"],
     )
 
 

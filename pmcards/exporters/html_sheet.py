@@ -200,20 +200,24 @@ def _parts(items: list[Item], order: str) -> list[Part]:
     fresh = sorted((i for i in items if not i.studied), key=lambda i: i.position)
     if order == "weakest":
         studied.sort(key=lambda i: (i.recall or 0.0, -i.lapses, i.position))
-        first = Part("Studied, weakest first", "lowest predicted recall first")
+        first = Part("Studied, weakest first", _count(studied))
     else:
         far = datetime.max.replace(tzinfo=UTC)
         studied.sort(key=lambda i: (i.due or far, i.position))
-        first = Part("Studied, soonest due first", "")
+        first = Part("Studied, soonest due first", _count(studied))
     parts = []
     if studied:
         first.runs.append(Run("", studied))
         parts.append(first)
     if fresh:
-        later = Part("Never studied", "in deck order")
+        later = Part("Never studied", f"{_count(fresh)}, in deck order")
         later.runs = [Run(p.heading, p.items) for p in _by_deck(fresh, sections=False)]
         parts.append(later)
     return parts
+
+
+def _count(items: list[Item]) -> str:
+    return f"{len(items)} note" + ("" if len(items) == 1 else "s")
 
 
 def _by_deck(items: list[Item], *, sections: bool) -> list[Part]:

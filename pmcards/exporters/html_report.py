@@ -61,7 +61,7 @@ def export(conn: Connection, options: ExportOptions) -> bytes:
         options.template,
         s=figures,
         heatmap=heatmap(figures["reviews_per_day"], today),
-        forecast=bars([(d["date"], d["due"], 0) for d in figures["forecast"]["days"]], 600, 110),
+        forecast=bars([(d["date"], d["due"], 0) for d in figures["forecast"]["days"]], 600, 90),
         retention=retention_line(figures["retention_by_week"], cfg.desired_retention),
         desired_retention=cfg.desired_retention,
         minutes=lambda seconds: f"{seconds // 60:,} min",
@@ -83,7 +83,7 @@ def plan_chart(conn: Connection, now: datetime) -> dict[str, Any] | None:
         "status": status,
         "when": f"{day.day} {day:%B %Y}",
         # Stacked: the answers the plan asks for each day, of which the new cards' first ones.
-        "bars": bars([(d["date"], d["answers"], d["new"]) for d in status["forecast"]], 600, 110),
+        "bars": bars([(d["date"], d["answers"], d["new"]) for d in status["forecast"]], 600, 90),
     }
 
 
@@ -156,7 +156,7 @@ def bars(series: list[tuple[str, int, int]], width: int, height: int) -> dict[st
 
 def retention_line(weeks: list[dict[str, Any]], desired: float) -> dict[str, Any]:
     """Weekly true retention on a 50-100% axis, with the desired retention as a reference."""
-    width, height, low = 600, 140, 0.5
+    width, height, low = 600, 110, 0.5
 
     def y(value: float) -> float:
         return round(height - (max(low, value) - low) / (1 - low) * height, 1)

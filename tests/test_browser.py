@@ -157,7 +157,7 @@ def test_onepage_is_one_page(tmp_path: Path, paper: str, size: str) -> None:
     assert "- [" not in text
     for block in (
         "Open in three moves",
-        "The answer in 4 parts, on a 20-minute clock",
+        "The answer in four parts, on a 20-minute clock",
         "Reframes: not … but …",
         "The contrasts you are most likely to get wrong",
     ):

@@ -445,7 +445,7 @@ def test_onepage_holds_the_method_reframes_and_likeliest_contrasts(tmp_path: Pat
         "guardrails 3 The worst failure and the risk accepted"
     ) in text
     assert (
-        "The answer in 4 parts, on a 20-minute clock Framing 0–5 min Sketch 5–15 min "
+        "The answer in four parts, on a 20-minute clock Framing 0–5 min Sketch 5–15 min "
         "Trade-offs 15–20 min 1 Scope"
     ) in text
     assert re.search(r'<th colspan="2">Framing', html)  # framing spans scope and guardrails
@@ -607,4 +607,5 @@ def test_weakest_is_never_a_card_at_100_percent(mixed: str, tmp_path: Path) -> N
     table = html[html.index('<section id="weakest">') :]
     table = table[: table.index("</section>")]
     assert "100%" not in table and table.count("<tr>") == 1 + 2
+    assert '<table class="keep">' in table  # a short table is never split across pages
     assert '<span class="card">· judge card</span>' in table

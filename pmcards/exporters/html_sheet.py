@@ -129,7 +129,8 @@ def prediction_moment(
         at = local.astimezone().astimezone(UTC)  # naive: local time
         if at > now:
             return Moment(at, "on", when(at))
-        return Moment(now, "now", f"now ({when(now)}; {on.isoformat()} is past)")
+        given = f"{on:%Y-%m-%d %H:%M}" if isinstance(on, datetime) else on.isoformat()
+        return Moment(now, "now", f"now ({when(now)}; {given} is past)")
     from pmcards import interview
 
     plan = interview.load(conn)

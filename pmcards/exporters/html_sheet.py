@@ -95,7 +95,7 @@ def export(conn: Connection, options: ExportOptions) -> bytes:
     if options.mode == "onepage":
         from pmcards.exporters import onepage
 
-        return onepage.export(conn, options, items, moment, made, cfg)
+        return onepage.export(conn, options, items, moment, made)
     parts = _parts(items, options.order)
     ordered = [i for p in parts for i in p.items]
     for number, item in enumerate(ordered, start=1):

@@ -22,7 +22,6 @@ from markupsafe import Markup
 from sqlalchemy.engine import Connection
 
 from pmcards import queries
-from pmcards import settings as settings_mod
 from pmcards.exporters.entries import text
 from pmcards.exporters.html_sheet import Item, Moment, long_date
 from pmcards.exporters.templating import render
@@ -64,7 +63,6 @@ def export(
     items: list[Item],
     moment: Moment,
     made: date,
-    cfg: settings_mod.Settings,
 ) -> bytes:
     parts, phases = structure(conn)
     opening = _deletions(conn, OPENING)

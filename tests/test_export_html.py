@@ -239,7 +239,7 @@ def test_cloze_answers_bold_on_the_sheet_and_blank_in_the_quiz(mixed: str, tmp_p
 
 def test_sheet_is_self_contained_and_escaped(mixed: str, tmp_path: Path) -> None:
     html = sheet(mixed, tmp_path)
-    assert "Is &lt;script&gt;alert('x')&lt;/script&gt; &amp; co escaped?" in html
+    assert "Is &lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; co escaped?" in html
     assert "<script" not in html.lower()
     assert not re.search(r"(src|href)\s*=", html)  # nothing fetched, no links out
     assert "@import" not in html and "url(" not in html

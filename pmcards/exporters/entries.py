@@ -34,11 +34,15 @@ _SRC = re.compile(r'\ssrc="([^"]*)"')
 _HREF = re.compile(r'\shref="[^"]*"')
 
 
-def text(value: str) -> Markup:
-    """A field as HTML: plain text escaped (line breaks kept), kept HTML cleaned."""
+def text(value: str) -> str:
+    """A field for a template: plain text as it is (the template escapes it), kept HTML
+    cleaned and marked safe, and plain text with line breaks escaped with `<br>` for them
+    (through the sanitiser too: nothing is marked safe that did not pass it)."""
     if looks_like_html(value):
         return Markup(offline(sanitize(value)))
-    return Markup(sanitize(html.escape(value, quote=False).replace("\n", "<br>")))
+    if "\n" in value:
+        return Markup(sanitize(html.escape(value, quote=False).replace("\n", "<br>")))
+    return value
 
 
 def offline(cleaned: str) -> str:
@@ -57,7 +61,7 @@ class Block:
     """A labelled piece of a note: one side of a pair, or a line of the answer key."""
 
     label: str  # the kind's own label ("BAD", "GOOD", "Not", "But"); "" for none
-    text: Markup
+    text: str  # plain text (escaped by the template) or sanitised Markup
     tone: str = ""  # "against" (BAD, NOT), "for" (GOOD, BUT), or "" (neutral)
 
 
@@ -66,7 +70,7 @@ class Point:
     """A rubric point or red flag, numbered as `kinds.prompt.rubric_points` numbers it."""
 
     number: int
-    text: Markup
+    text: str  # as Block.text
     must: bool = False
 
 
@@ -74,7 +78,7 @@ class Point:
 class Quiz:
     """The note as a quiz question, and its line in the answer key."""
 
-    cue: Markup  # what the question shows, in bold
+    cue: str  # what the question shows, in bold (as Block.text)
     shown: Block | None  # an answer to judge (a contrast's BAD answer)
     ask: str  # what the learner is asked to write ("" when the cue says it)
     lines: int  # ruled lines to write on, in proportion to the answer's length
@@ -85,12 +89,13 @@ class Quiz:
 class Entry:
     """A note laid out for paper. Every part is optional; the templates print those set."""
 
-    cue: Markup | None = None  # bold: the question, the situation, the prompt
+    # Text is as Block.text: plain (escaped by the template) or sanitised Markup.
+    cue: str | None = None  # bold: the question, the situation, the prompt
     pair: tuple[Block, Block] | None = None  # side by side: BAD | GOOD, NOT | BUT
-    answer: Markup | None = None
+    answer: str | None = None
     points: tuple[Point, ...] = ()
     flags: tuple[Point, ...] = ()
-    why: Markup | None = None
+    why: str | None = None
     quiz: Quiz | None = None
 
 
@@ -104,7 +109,7 @@ def entry(kind: Kind, fields: dict[str, str]) -> Entry:
     return _BUILDERS.get(kind.name, _plain)(kind, fields)
 
 
-def _why(fields: dict[str, str]) -> Markup | None:
+def _why(fields: dict[str, str]) -> str | None:
     value = fields.get(WHY, "")
     return text(value) if value else None
 

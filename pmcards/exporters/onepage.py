@@ -18,7 +18,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from markupsafe import Markup
 from sqlalchemy.engine import Connection
 
 from pmcards import queries
@@ -45,7 +44,7 @@ PAPER_MM = {"a4": (210.0, 297.0), "letter": (215.9, 279.4)}
 class Part:
     number: int
     name: str
-    what: Markup | None  # what goes into it
+    what: str | None  # what goes into it (as entries.Block.text)
 
 
 @dataclass(frozen=True)

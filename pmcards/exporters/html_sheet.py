@@ -18,7 +18,7 @@ from sqlalchemy.engine import Connection
 from pmcards import queries, scheduling
 from pmcards import settings as settings_mod
 from pmcards.cardstate import NEW
-from pmcards.clock import study_day
+from pmcards.clock import day_start, study_day
 from pmcards.errors import PmcardsError
 from pmcards.exporters.entries import Entry, entry
 from pmcards.exporters.templating import render
@@ -137,7 +137,10 @@ def prediction_moment(
     if plan is not None:
         at = plan.starts_at(cfg)
         if at > now:
-            return Moment(at, "interview", f"the interview, {when(at)}")
+            # A plan without a time of day starts at its study day's start: say the day.
+            day = at.astimezone().date()
+            shown = long_date(day) if at == day_start(day, cfg.rollover_hour) else when(at)
+            return Moment(at, "interview", f"the interview, {shown}")
     return Moment(now, "now", f"now, {when(now)}")
 
 

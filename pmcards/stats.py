@@ -16,7 +16,7 @@ from pmcards import drill as drill_mod
 from pmcards import settings as settings_mod
 from pmcards.cardstate import LEARNING, NEW, RELEARNING, REVIEW
 from pmcards.clock import Day, day_ends, study_day
-from pmcards.kinds import summary
+from pmcards.kinds import KINDS, summary
 from pmcards.markup import safe
 from pmcards.queries import MEMORY, C, D, L, N, risk_order
 from pmcards.sqltime import days_between, local_date
@@ -26,6 +26,8 @@ FORECAST_DAYS = 30
 RETENTION_WEEKS = 26
 # Anki's definition: a card is mature once its interval reaches 21 days.
 MATURE_DAYS = 21
+# A predicted recall that rounds to 100% on screen is no card's weakness.
+SHOWN_AS_100 = 0.995
 
 
 def day_offset_seconds(now: datetime, rollover_hour: int) -> int:
@@ -187,7 +189,8 @@ def leeches(conn: Connection, limit: int = 50) -> list[dict[str, Any]]:
 def weakest(
     conn: Connection, cfg: settings_mod.Settings, now: datetime, limit: int = 10
 ) -> list[dict[str, Any]]:
-    """Studied cards with the lowest predicted recall now.
+    """Studied cards with the lowest predicted recall now, and never a card whose recall
+    shows as 100% (a card answered minutes ago is not weak, however few cards are studied).
 
     SQL orders by elapsed days over stability, which FSRS's forgetting curve maps
     monotonically to retrievability; py-fsrs then gives the exact figure for the few shown.
@@ -212,22 +215,28 @@ def weakest(
     ).all()
     scored = sorted(
         (
-            (scheduling.retrievability(cfg, cardstate.memory_of(row), now), -row.lapses, row)
+            (r, -row.lapses, row)
             for row in rows
+            if (r := scheduling.retrievability(cfg, cardstate.memory_of(row), now)) < SHOWN_AS_100
         ),
         key=lambda x: (x[0], x[1]),
     )
-    return [
-        {
-            "note_id": row.guid,
-            "deck": row.deck,
-            "ord": row.ord,
-            "text": summary(row.kind, json.loads(row.fields)),
-            "retrievability": round(r, 4),
-            "lapses": row.lapses,
-        }
-        for r, _, row in scored[:limit]
-    ]
+    out = []
+    for r, _, row in scored[:limit]:
+        fields, kind = json.loads(row.fields), KINDS[row.kind]
+        out.append(
+            {
+                "note_id": row.guid,
+                "deck": row.deck,
+                "ord": row.ord,
+                # Which of the note's cards, when it has several (a cloze's c2, a judge card).
+                "card": kind.card_name(row.ord) if len(kind.ords(fields)) > 1 else "",
+                "text": summary(row.kind, fields),
+                "retrievability": round(r, 4),
+                "lapses": row.lapses,
+            }
+        )
+    return out
 
 
 _BLOCKS = " ▁▂▃▄▅▆▇█"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,25 @@ import click
 from pmcards.cli.base import cli, collection, now, scope_options
 from pmcards.exporters import EXPORTS, PAPERS, SHEET_MODES, SHEET_ORDERS, takes
 from pmcards.formats import FORMATS
+
+
+def _date_or_time(ctx: click.Context, param: click.Parameter, value: str | None) -> Any:
+    """--on: a local date (YYYY-MM-DD), or a date and time (YYYY-MM-DD HH:MM), as a `date`
+    or a naive `datetime` that the export reads as local time."""
+    if value is None:
+        return None
+    text = value.strip()
+    try:
+        if len(text) == len("YYYY-MM-DD"):
+            return date.fromisoformat(text)
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        moment = None
+    if moment is None or moment.tzinfo is not None:
+        raise click.BadParameter(
+            f"{value!r} is not a date (YYYY-MM-DD) or a date and time (YYYY-MM-DD HH:MM)"
+        )
+    return moment
 
 
 def _for(option: str) -> str:
@@ -197,19 +217,21 @@ def _lint_hint(linter: Any, files: tuple[Path, ...], builtin: bool) -> str:
 @click.option(
     "--order",
     type=click.Choice(list(SHEET_ORDERS)),
-    help=_for("order") + "weakest (lowest predicted recall on --on first), deck, or due.",
+    help=_for("order") + " ".join(f"{name}: {what}." for name, what in SHEET_ORDERS.items()),
 )
 @click.option(
     "--on",
     "on",
-    type=click.DateTime(formats=["%Y-%m-%d"]),
-    metavar="DATE",
-    help=_for("on") + "the day to predict recall for, e.g. your interview (default: today).",
+    callback=_date_or_time,
+    metavar="DATE[ HH:MM]",
+    help=_for("on")
+    + "the moment to predict recall for, e.g. your interview (a date alone: its midday); "
+    "default: the interview of your plan, else now.",
 )
 @click.option(
     "--mode",
-    type=click.Choice(SHEET_MODES),
-    help=_for("mode") + "full sheet, compact cheat sheet, or quiz (answers hidden).",
+    type=click.Choice(list(SHEET_MODES)),
+    help=_for("mode") + " ".join(f"{name}: {what}." for name, what in SHEET_MODES.items()),
 )
 @click.option("--paper", type=click.Choice(PAPERS), help=_for("paper") + "paper size.")
 @click.option(
@@ -237,7 +259,8 @@ def export(
     \b
     pmcards export toml --deck "BAD vs GOOD answers" -o contrasts.toml
     pmcards export md -o my-decks/          # every deck, one file each
-    pmcards export html --order weakest --on 2026-12-14 -o sheet.html
+    pmcards export html --order weakest --on "2026-12-14 09:30" -o sheet.html
+    pmcards export html --mode onepage -o morning.html
     pmcards export report -o progress.html
     """
     from pmcards.exporters import exporter
@@ -258,8 +281,6 @@ def export(
         raise click.UsageError(
             f"{fmt} writes one file: give -o FILE (a folder, one file per deck, is for {which})"
         )
-    if "on" in given:
-        given["on"] = given["on"].date()
     with collection(ctx) as store, store.read() as conn:
         scope = Scope(deck, tag)
         scope = scope.check(conn)

@@ -62,13 +62,21 @@ EXPORTS: dict[str, Export] = {
 }
 
 
-# The study sheet's choices (html_sheet.py renders them; the CLI offers them).
+# The study sheet's choices (html_sheet.py renders them; the CLI offers them, with these
+# descriptions as its help).
 SHEET_ORDERS = {
-    "weakest": "weakest first",
-    "deck": "in deck order",
-    "due": "soonest due first",
+    "deck": "by deck and section, as the decks are written (the default)",
+    "weakest": "studied notes by predicted recall at --on, lowest first, then the notes "
+    "never studied under a heading of their own",
+    "due": "studied notes by due date, soonest first, then the notes never studied",
 }
-SHEET_MODES = ("full", "compact", "quiz")
+SHEET_MODES = {
+    "full": "every note with its answer and why, in two columns (the default)",
+    "compact": "questions and answers without the why, a dense cheat sheet",
+    "quiz": "questions with room to write, and an answer key at the end numbered to match",
+    "onepage": "one page for the morning of the interview: the opening, the four-part "
+    "answer on its clock, the reframes, and the contrasts you are most likely to get wrong",
+}
 PAPERS = ("a4", "letter")
 
 

@@ -37,6 +37,18 @@ class Bar:
     height: float
     label: str
     value: int
+    part: int = 0  # the lower part of a stacked bar (the plan's new cards)
+    part_y: float = 0.0
+    part_height: float = 0.0
+
+    @property
+    def tick(self) -> str:
+        """The label as an axis tick: "2 Mar" for a date."""
+        try:
+            day = date.fromisoformat(self.label)
+        except ValueError:
+            return self.label
+        return f"{day.day} {day:%b}"
 
 
 def export(conn: Connection, options: ExportOptions) -> bytes:
@@ -49,10 +61,11 @@ def export(conn: Connection, options: ExportOptions) -> bytes:
         options.template,
         s=figures,
         heatmap=heatmap(figures["reviews_per_day"], today),
-        forecast=bars([(d["date"], d["due"]) for d in figures["forecast"]["days"]], 600, 140),
+        forecast=bars([(d["date"], d["due"], 0) for d in figures["forecast"]["days"]], 600, 90),
         retention=retention_line(figures["retention_by_week"], cfg.desired_retention),
         desired_retention=cfg.desired_retention,
-        minutes=lambda seconds: f"{seconds // 60} min",
+        minutes=lambda seconds: f"{seconds // 60:,} min",
+        made_label=f"{today.day} {today:%B %Y}",
         plan=plan_chart(conn, now),
     )
 
@@ -65,9 +78,12 @@ def plan_chart(conn: Connection, now: datetime) -> dict[str, Any] | None:
     if stored is None or now >= stored.starts_at(settings_mod.load(conn)):
         return None
     status = interview.status(conn, stored, now).to_json()
+    day = date.fromisoformat(status["interview"][:10])
     return {
         "status": status,
-        "bars": bars([(d["date"], d["answers"]) for d in status["forecast"]], 600, 140),
+        "when": f"{day.day} {day:%B %Y}",
+        # Stacked: the answers the plan asks for each day, of which the new cards' first ones.
+        "bars": bars([(d["date"], d["answers"], d["new"]) for d in status["forecast"]], 600, 90),
     }
 
 
@@ -95,9 +111,17 @@ def heatmap(per_day: list[dict[str, Any]], today: date) -> dict[str, Any]:
         count = counts.get(key, 0)
         cells.append(Cell(week * CELL, day.weekday() * CELL, key, count, shade(count)))
         day += timedelta(days=1)
+    # What each shade means, for the legend: the range of answers a day it stands for.
+    legend = [{"shade": 0, "label": "none"}]
+    for level in range(1, 5):
+        days = [c for c in nonzero if shade(c) == level]
+        if days:
+            low, high = days[0], days[-1]
+            legend.append({"shade": level, "label": f"{low}" if low == high else f"{low}–{high}"})
     return {
         "cells": cells,
         "months": months,
+        "legend": legend,
         "width": HEATMAP_WEEKS * CELL,
         "height": 7 * CELL,
         "days_studied": len(nonzero),
@@ -105,26 +129,34 @@ def heatmap(per_day: list[dict[str, Any]], today: date) -> dict[str, Any]:
     }
 
 
-def bars(series: list[tuple[str, int]], width: int, height: int) -> dict[str, Any]:
-    top = max([v for _, v in series] + [1])
+def bars(series: list[tuple[str, int, int]], width: int, height: int) -> dict[str, Any]:
+    """Bars for (label, value, part) on one scale; `part` is the value's lower segment."""
+    top = max([v for _, v, _ in series] + [1])
     slot = width / max(1, len(series))
+
+    def scaled(value: int) -> float:
+        return round(value / top * height, 1)
+
     out = [
         Bar(
             x=round(i * slot + 1, 1),
-            y=round(height - value / top * height, 1),
+            y=round(height - scaled(value), 1),
             width=round(slot - 2, 1),
-            height=round(value / top * height, 1),
+            height=scaled(value),
             label=label,
             value=value,
+            part=part,
+            part_y=round(height - scaled(part), 1),
+            part_height=scaled(part),
         )
-        for i, (label, value) in enumerate(series)
+        for i, (label, value, part) in enumerate(series)
     ]
     return {"bars": out, "width": width, "height": height, "top": top}
 
 
 def retention_line(weeks: list[dict[str, Any]], desired: float) -> dict[str, Any]:
     """Weekly true retention on a 50-100% axis, with the desired retention as a reference."""
-    width, height, low = 600, 140, 0.5
+    width, height, low = 600, 110, 0.5
 
     def y(value: float) -> float:
         return round(height - (max(low, value) - low) / (1 - low) * height, 1)

@@ -40,6 +40,8 @@ def environment(user_dir: Path | None = None) -> Environment:
         finalize=_no_controls,
     )
     env.filters["percent"] = lambda x: f"{x * 100:.0f}%"
+    # The first letter up, the rest as written (Jinja's `capitalize` lowers "AUC" to "Auc").
+    env.filters["sentence"] = lambda s: s[:1].upper() + s[1:]
     return env
 
 

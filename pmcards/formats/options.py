@@ -26,7 +26,7 @@ class ExportOptions:
     format: str = "toml"
     scope: Scope | None = None  # None: everything
     order: str = "deck"
-    on: date | None = None
+    on: date | None = None  # a naive datetime (local time) when a time was given too
     mode: str = "full"
     paper: str = "a4"
     template: Path | None = None

@@ -127,6 +127,12 @@ def strip_clozes(text: str) -> str:
     return _render(_parse(text), 0, reveal=True, mark=False)
 
 
+def segments(text: str) -> list[str | tuple[str, str | None]]:
+    """The text as runs of plain text and its outermost deletions, each as (what it hides,
+    its hint): what a printed sheet bolds or blanks."""
+    return [node if isinstance(node, str) else (node.text(), node.hint) for node in _parse(text)]
+
+
 def cloze_problem(text: str) -> str | None:
     """Why `text` cannot be a cloze note, or None if it can."""
     numbers = cloze_numbers(text)

@@ -83,19 +83,23 @@ def parse_files(
     imports nothing.
     """
     decks: list[ParsedDeck] = []
-    for path in paths:
-        found = formats.parse(path, fmt, stream=stream)
-        if deck:
-            deck = deck.strip()
-            single = len(found) == 1
-            for parsed in found:
-                parsed.name = deck if single else f"{deck}::{parsed.name}"
-        decks.extend(found)
-    for parsed_deck in decks:
-        check_deck(parsed_deck)
-    # Ids used twice among the files read whole are found now, before the collection is
-    # opened; a streamed file's are found as it is imported.
-    validate([d for d in decks if d.stream is None])
+    try:
+        for path in paths:
+            found = formats.parse(path, fmt, stream=stream)
+            if deck:
+                deck = deck.strip()
+                single = len(found) == 1
+                for parsed in found:
+                    parsed.name = deck if single else f"{deck}::{parsed.name}"
+            decks.extend(found)
+        for parsed_deck in decks:
+            check_deck(parsed_deck)
+        # Ids used twice among the files read whole are found now, before the collection is
+        # opened; a streamed file's are found as it is imported.
+        validate([d for d in decks if d.stream is None])
+    except BaseException:
+        release(decks)  # a refused file's extracted media go at once
+        raise
     return decks
 
 
@@ -474,19 +478,34 @@ def _known(conn: Connection, guids: list[str]) -> dict[str, _Known]:
     return found
 
 
+def release(decks: Sequence[ParsedDeck]) -> None:
+    """Remove what parsing left for the import (a package's media, extracted to a temporary
+    folder); the decks' media cannot be stored after this."""
+    for deck in decks:
+        if callable(deck.keep):
+            deck.keep()
+
+
 def _store_media(
     conn: Connection, decks: Sequence[ParsedDeck], report: ImportReport
 ) -> Sequence[ParsedDeck]:
     """Copy the files' media into the media folder; notes follow files that were renamed."""
     if not any(d.media for d in decks):
         return decks
+    from sqlalchemy import event
+
     from pmcards import media
 
     renamed_by_path: dict[str, dict[str, str]] = {}
+    written: list[Path] = []
+    # The files are written before the notes that use them; if the import's transaction is
+    # rolled back (a bad note later, a full disk at commit), the new files go too.
+    event.listen(conn, "rollback", lambda _conn: media.remove(written))
     for parsed_deck in decks:
         if parsed_deck.media:
-            written, renamed = media.store(parsed_deck.media, media.media_dir(conn))
-            report.media_written += written
+            new, renamed = media.store(parsed_deck.media, media.media_dir(conn))
+            written.extend(new)
+            report.media_written += len(new)
             if renamed:
                 renamed_by_path.setdefault(parsed_deck.path, {}).update(renamed)
     for parsed_deck in decks:

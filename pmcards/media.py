@@ -7,9 +7,10 @@ stored under a new name, and the notes that use it are pointed at that name.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -22,10 +23,50 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class MediaFile:
-    """A media file from a package, under the safe name it is stored as."""
+    """A media file from a package, under the safe name it is stored as. Its content is in
+    memory (`data`: an image inlined in a field, a few KB) or in a file (`path`: a package's
+    media, extracted to a temporary folder so that no package's media is ever held in
+    memory whole)."""
 
     name: str
-    data: bytes
+    data: bytes | None = None
+    path: Path | None = None
+
+    def chunks(self) -> Iterator[bytes]:
+        if self.data is not None:
+            yield self.data
+            return
+        assert self.path is not None
+        with self.path.open("rb") as handle:
+            while block := handle.read(_BLOCK):
+                yield block
+
+    def size(self) -> int:
+        return len(self.data) if self.data is not None else _stat_size(self.path)
+
+    def digest(self) -> str:
+        hasher = hashlib.sha1()
+        for block in self.chunks():
+            hasher.update(block)
+        return hasher.hexdigest()
+
+    def same_as(self, target: Path) -> bool:
+        """Whether the file at `target` holds exactly this content."""
+        try:
+            if target.stat().st_size != self.size():
+                return False
+            with target.open("rb") as handle:
+                return all(handle.read(len(block)) == block for block in self.chunks())
+        except OSError:
+            return False
+
+
+_BLOCK = 1 << 20
+
+
+def _stat_size(path: Path | None) -> int:
+    assert path is not None
+    return path.stat().st_size
 
 
 _UNSAFE = re.compile(r"[\x00-\x1f\x7f/\\:*?\"<>|]")
@@ -49,30 +90,40 @@ def safe_media_name(name: str) -> str | None:
     return name
 
 
-def store(files: Iterable[MediaFile], folder: Path) -> tuple[int, dict[str, str]]:
-    """Copy `files` into the media folder. Returns how many were written, and the files that
-    had to take a new name (old -> new) because their name held other content.
+def store(files: Iterable[MediaFile], folder: Path) -> tuple[list[Path], dict[str, str]]:
+    """Copy `files` into the media folder. Returns the files written (new ones only: the
+    caller removes them again if its transaction fails), and the files that had to take a
+    new name (old -> new) because their name held other content.
     """
     folder.mkdir(parents=True, exist_ok=True)
-    written = 0
+    written: list[Path] = []
     renamed: dict[str, str] = {}
     for file in files:
         target = folder / file.name
         if target.is_symlink() or target.exists():
-            if not target.is_symlink() and target.read_bytes() == file.data:
+            if not target.is_symlink() and file.same_as(target):
                 continue
             stem, dot, ext = file.name.rpartition(".")
-            digest = hashlib.sha1(file.data).hexdigest()[:10]
+            digest = file.digest()[:10]
             new = f"{stem}-{digest}.{ext}" if dot else f"{file.name}-{digest}"
             renamed[file.name] = new
             target = folder / new
             if target.is_symlink() or target.exists():
                 continue
         tmp = target.with_name(f".{target.name}.tmp")
-        tmp.write_bytes(file.data)
+        with tmp.open("wb") as out:
+            for block in file.chunks():
+                out.write(block)
         tmp.replace(target)
-        written += 1
+        written.append(target)
     return written, renamed
+
+
+def remove(paths: Iterable[Path]) -> None:
+    """Take back files `store` wrote (their import was rolled back)."""
+    for path in paths:
+        with contextlib.suppress(OSError):
+            path.unlink()
 
 
 def rewrite_references(text: str, renamed: dict[str, str]) -> str:

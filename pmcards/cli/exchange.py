@@ -106,42 +106,46 @@ def import_(
     # A big TOML file is read while it is written, a thousand notes at a time, so memory
     # stays flat; its errors surface inside the transaction, which then imports nothing.
     parsed = importer.parse_files(list(files), fmt, deck, stream=True)
-    # Built-in notes are recognised by their ids' prefixes: --builtin --prune removes only
-    # those, never a note of the user's own that sits in a built-in deck.
-    prefixes = importer.builtin_prefixes(parsed) if builtin else ()
-    if prune and not dry_run:
-        importer.validate(parsed)  # no backup, and no pruning, for a bad file
-    total = importer.note_count(parsed)
-    show_bar = total > 1000 and sys.stderr.isatty()
-    # No built-in decks first: an import into a new collection is the user's own cards.
-    with collection(ctx, builtins=False) as store:
-        made = None
-        first_use = False
+    try:
+        # Built-in notes are recognised by their ids' prefixes: --builtin --prune removes
+        # only those, never a note of the user's own that sits in a built-in deck.
+        prefixes = importer.builtin_prefixes(parsed) if builtin else ()
         if prune and not dry_run:
-            made = backup.before(store, "prune")
-            if made is None:
-                message = backup.unsupported_message(store)
-                click.echo(f"warning: no backup before pruning: {message}", err=True)
-        # The files are linted as they are imported (a big file is read only once), for the
-        # one-line hint below: findings counted, not kept; near-duplicates up to a size.
-        linter = lint.Linter(duplicates_up_to=HINT_DUPLICATES_UP_TO, keep=False)
+            importer.validate(parsed)  # no backup, and no pruning, for a bad file
+        total = importer.note_count(parsed)
+        show_bar = total > 1000 and sys.stderr.isatty()
+        # No built-in decks first: an import into a new collection is the user's own cards.
+        with collection(ctx, builtins=False) as store:
+            made = None
+            first_use = False
+            if prune and not dry_run:
+                made = backup.before(store, "prune")
+                if made is None:
+                    message = backup.unsupported_message(store)
+                    click.echo(f"warning: no backup before pruning: {message}", err=True)
+            # The files are linted as they are imported (a big file is read only once), for the
+            # one-line hint below: findings counted, not kept; near-duplicates up to a size.
+            linter = lint.Linter(duplicates_up_to=HINT_DUPLICATES_UP_TO, keep=False)
 
-        def inspect(deck: Any, batch: list[Any]) -> None:
-            for note in batch:
-                linter.add(lint.from_parsed(note, deck))
+            def inspect(deck: Any, batch: list[Any]) -> None:
+                for note in batch:
+                    linter.add(lint.from_parsed(note, deck))
 
-        # A dry run writes nothing, so it reads without taking the write lock.
-        with store.read() if dry_run else store.write() as conn:
-            options: dict[str, Any] = {"dry_run": dry_run, "prune": prune, "inspect": inspect}
-            if builtin:
-                options["prunable"] = lambda guid: guid.startswith(prefixes)
-            if show_bar:
-                with click.progressbar(length=total, label="Importing", file=sys.stderr) as bar:
-                    report = importer.apply(conn, parsed, now(), progress=bar.update, **options)
-            else:
-                report = importer.apply(conn, parsed, now(), **options)
-            if not dry_run:
-                first_use = skip_builtins(conn) and not builtin
+            # A dry run writes nothing, so it reads without taking the write lock.
+            with store.read() if dry_run else store.write() as conn:
+                options: dict[str, Any] = {"dry_run": dry_run, "prune": prune, "inspect": inspect}
+                if builtin:
+                    options["prunable"] = lambda guid: guid.startswith(prefixes)
+                if show_bar:
+                    with click.progressbar(length=total, label="Importing", file=sys.stderr) as bar:
+                        report = importer.apply(conn, parsed, now(), progress=bar.update, **options)
+                else:
+                    report = importer.apply(conn, parsed, now(), **options)
+                if not dry_run:
+                    first_use = skip_builtins(conn) and not builtin
+    finally:
+        # The files' temporary folders (a package's extracted media) go now, imported or not.
+        importer.release(parsed)
     from pmcards.markup import safe
 
     for warning in report.warnings:

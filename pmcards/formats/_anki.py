@@ -9,6 +9,7 @@ for a text export, which names only the note type, its name.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections.abc import Sequence
@@ -71,13 +72,23 @@ _HEX = re.compile(r"^anki-((?:[0-9a-f]{2})+)$")
 _NOT_IN_TAG = re.compile(r'[\s,"\x00-\x1f\x7f]')
 
 
+# A GUID too long to carry in hex within an id's 128 characters (Anki's are 10) gets an id
+# made from its hash: kept stable across imports, but not reversible (the way back to Anki
+# makes a new note there).
+LONG_GUID_PREFIX = "anki-sha256-"
+
+
 def id_from_guid(guid: str) -> str:
     """A pmcards note id for an Anki GUID: the GUID itself when it is a valid id, else
-    `anki-` and its UTF-8 bytes in hex (reversible, so an export back updates the same note).
+    `anki-` and its UTF-8 bytes in hex (reversible, so an export back updates the same note),
+    or, for a GUID over 61 bytes, `anki-sha256-` and its hash (ids are at most 128).
     """
     if GUID.match(guid) and not _HEX.match(guid):
         return guid
-    return "anki-" + guid.encode("utf-8").hex()
+    encoded = guid.encode("utf-8", "surrogatepass")
+    if 5 + 2 * len(encoded) > 128:
+        return LONG_GUID_PREFIX + hashlib.sha256(encoded).hexdigest()[:40]
+    return "anki-" + encoded.hex()
 
 
 def guid_from_id(note_id: str) -> str:

@@ -15,22 +15,27 @@ line per kind of problem with its count, never silently dropped.
 from __future__ import annotations
 
 import contextlib
+import io
 import json
+import shutil
 import sqlite3
 import stat
 import tempfile
+import weakref
 import zipfile
 import zlib
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, timezone, tzinfo
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
+from pmcards import markup
 from pmcards.cardstate import LEARNING, NEW, RELEARNING, REVIEW
 from pmcards.errors import DeckFormatError
 from pmcards.formats import MAX_FIELD_CHARS, TAG
 from pmcards.formats._anki import (
+    LONG_GUID_PREFIX,
     MODELS,
     SECTION,
     Mapping,
@@ -98,38 +103,100 @@ def parse(path: Path, options: ParseOptions | None = None) -> list[ParsedDeck]:
         raise fail("not an Anki package: not a zip archive") from None
     warnings = Warnings(where)
     inline: dict[str, MediaFile] = {}
-    with archive, tempfile.TemporaryDirectory(prefix="pmcards-apkg-") as tmp:
-        names = set(archive.namelist())
-        latest = "collection.anki21b" in names
-        for member in ("collection.anki21b", "collection.anki21", "collection.anki2"):
-            if member in names:
-                break
-        else:
-            raise fail("not an Anki package: no collection.anki21b, .anki21 or .anki2 inside")
-        data = _read_member(archive, member, MAX_COLLECTION_BYTES, compressed=latest, fail=fail)
-        db_path = Path(tmp) / "collection.sqlite"
-        db_path.write_bytes(data)
-        del data
-        try:
-            conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
+    # The package's media are extracted into this folder and copied from there by the
+    # import (never held in memory); the deck keeps it alive until then, and it goes when
+    # the import is done (or, killed, at the next start: collection.clean_leftovers).
+    folder = Path(tempfile.mkdtemp(prefix="pmcards-apkg-"))
+    try:
+        with archive:
+            names = set(archive.namelist())
+            latest = "collection.anki21b" in names
+            for member in ("collection.anki21b", "collection.anki21", "collection.anki2"):
+                if member in names:
+                    break
+            else:
+                raise fail("not an Anki package: no collection.anki21b, .anki21 or .anki2 inside")
+            db_path = folder / "collection.sqlite"
+            _extract(archive, member, db_path, MAX_COLLECTION_BYTES, compressed=latest, fail=fail)
             try:
-                decks = _read_collection(conn, where, warnings, inline)
-            finally:
-                conn.close()
-        except sqlite3.DatabaseError as exc:
-            raise fail(f"the package's collection cannot be read: {exc}") from None
-        except (KeyError, ValueError, TypeError, IndexError, AttributeError, OverflowError) as exc:
-            # The tables are there but their content is not what Anki writes (a damaged or
-            # hand-made package): the file is refused, whatever field broke.
-            what = f"{type(exc).__name__}: {exc}"
-            raise fail(f"the package's collection is damaged ({what})") from None
-        media, media_warnings = _read_media(archive, latest, fail)
+                conn = _open_collection(db_path, fail)
+                try:
+                    decks = _read_collection(conn, where, warnings, inline)
+                finally:
+                    conn.close()
+            except sqlite3.DatabaseError as exc:
+                if "interrupted" in str(exc):
+                    raise fail(
+                        "the package's collection takes more work to read than its size "
+                        "allows: refused"
+                    ) from None
+                raise fail(f"the package's collection cannot be read: {exc}") from None
+            except (
+                KeyError,
+                ValueError,
+                TypeError,
+                IndexError,
+                AttributeError,
+                OverflowError,
+                RecursionError,
+            ) as exc:
+                # The tables are there but their content is not what Anki writes (a damaged
+                # or hand-made package): the file is refused, whatever field broke.
+                what = f"{type(exc).__name__}: {str(exc)[:200]}"
+                raise fail(f"the package's collection is damaged ({what})") from None
+            db_path.unlink()
+            media = _read_media(archive, latest, folder, warnings, fail)
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
     if not decks:
         decks = [ParsedDeck(path=where, name=path.stem, named=False, from_anki=True)]
-    decks[0].warnings[:0] = media_warnings
     decks[0].warnings.extend(warnings.lines())
     decks[0].media = media + list(inline.values())
+    # The folder goes when the deck does (its media copied by then), or at exit.
+    decks[0].keep = weakref.finalize(decks[0], shutil.rmtree, folder, ignore_errors=True)
     return decks
+
+
+# The tables pmcards reads from a package, by schema: each must be a plain table. A view
+# there could be anything (an endless recursive query filled a disk at 1 GB per 20 s).
+READ_TABLES = ("col", "notes", "cards", "revlog")
+READ_TABLES_18 = ("notetypes", "fields", "templates", "decks", "config")
+# The work SQLite may do to read a package, in virtual-machine steps per byte of its
+# collection, with a floor for small ones: about 100 times what reading Anki's own
+# packages takes (a 2,000-note collection with 13,611 answers: under 20 steps a byte).
+STEPS_PER_BYTE = 2_000
+MIN_STEPS = 200_000_000
+STEP_CHECK = 10_000  # how often (in steps) the budget is checked
+
+
+def _open_collection(db_path: Path, fail: Any) -> sqlite3.Connection:
+    """The package's collection, read-only, every table read checked to be a table, and the
+    work SQLite may do to read it bounded by the file's size."""
+    conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
+    try:
+        # Functions in the schema (views, triggers, defaults) run as untrusted, and nothing
+        # can be written, whatever the file holds.
+        conn.execute("PRAGMA trusted_schema = OFF")
+        conn.execute("PRAGMA query_only = ON")
+        objects = dict(conn.execute("SELECT name, type FROM sqlite_master"))
+        for name in READ_TABLES + (READ_TABLES_18 if "notetypes" in objects else ()):
+            kind = objects.get(name)
+            if kind is not None and kind != "table":
+                raise fail(f"not an Anki package: its {name!r} is a {kind}, not a table")
+        budget = max(MIN_STEPS, db_path.stat().st_size * STEPS_PER_BYTE) // STEP_CHECK
+        calls = 0
+
+        def spend() -> int:
+            nonlocal calls
+            calls += 1
+            return 1 if calls > budget else 0  # non-zero interrupts the query
+
+        conn.set_progress_handler(spend, STEP_CHECK)
+    except BaseException:
+        conn.close()
+        raise
+    return conn
 
 
 def _read_member(
@@ -140,14 +207,54 @@ def _read_member(
     compressed: bool,
     fail: Any,
 ) -> bytes:
+    """A small member (the media map) in memory, within `limit` bytes."""
+    out = io.BytesIO()
+    _copy_member(archive, member, out, limit, compressed=compressed, fail=fail)
+    return out.getvalue()
+
+
+def _extract(
+    archive: zipfile.ZipFile,
+    member: str,
+    dest: Path,
+    limit: int,
+    *,
+    compressed: bool,
+    fail: Any,
+) -> int:
+    """Write a member to `dest` a block at a time (decompressed, within `limit` bytes)."""
+    with dest.open("wb") as out:
+        return _copy_member(archive, member, out, limit, compressed=compressed, fail=fail)
+
+
+def _copy_member(
+    archive: zipfile.ZipFile,
+    member: str,
+    out: BinaryIO,
+    limit: int,
+    *,
+    compressed: bool,
+    fail: Any,
+) -> int:
     info = archive.getinfo(member)
     if info.file_size > limit:
         raise fail(f"{member} is {info.file_size // 1_048_576} MB: too large")
+    written = 0
     try:
-        raw = archive.read(member)
+        with archive.open(member) as raw:
+            source: Any = raw
+            if compressed:
+                import zstandard
+
+                source = zstandard.ZstdDecompressor().stream_reader(raw)
+            while block := source.read(_BLOCK):
+                written += len(block)
+                if written > limit:
+                    what = "when decompressed: too large" if compressed else "too large"
+                    raise fail(f"{member} is over {limit // 1_048_576} MB {what}")
+                out.write(block)
     except (
         zipfile.BadZipFile,
-        OSError,
         EOFError,
         ValueError,
         zlib.error,
@@ -156,18 +263,18 @@ def _read_member(
         # zlib.error: a deflate stream broken inside; NotImplementedError: a compression
         # method zipfile does not know.
         raise fail(f"{member} is damaged: {exc}") from None
-    if not compressed:
-        return raw
-    import zstandard
+    except OSError as exc:
+        raise fail(f"{member} cannot be read: {exc}") from None
+    except Exception as exc:
+        import zstandard
 
-    try:
-        reader = zstandard.ZstdDecompressor().stream_reader(raw)
-        out = reader.read(limit + 1)
-    except zstandard.ZstdError as exc:
-        raise fail(f"{member} cannot be decompressed: {exc}") from None
-    if len(out) > limit:
-        raise fail(f"{member} is over {limit // 1_048_576} MB when decompressed: too large")
-    return bytes(out)
+        if isinstance(exc, zstandard.ZstdError):
+            raise fail(f"{member} cannot be decompressed: {exc}") from None
+        raise
+    return written
+
+
+_BLOCK = 1 << 20
 
 
 def _read_collection(
@@ -200,7 +307,7 @@ def _read_collection(
         if 1 <= ease <= 4 and rtype in ANSWER_TYPES:
             reviews[cid].append(
                 ParsedReview(
-                    reviewed_at=datetime.fromtimestamp(rid / 1000, UTC),
+                    reviewed_at=_utc(rid / 1000, "an answer's time"),
                     rating=int(ease),
                     duration_ms=max(0, int(duration)) or None,
                 )
@@ -225,6 +332,12 @@ def _read_collection(
         "SELECT id, guid, mid, mod, tags, flds FROM notes ORDER BY id"
     ):
         note_id = id_from_guid(guid)
+        if note_id.startswith(LONG_GUID_PREFIX):
+            warnings.add(
+                "a GUID over 61 bytes cannot be kept: the note's id is made from its hash (an "
+                "export back to Anki makes it a new note there)",
+                f"note {note_id!r}",
+            )
         notetype = notetypes.get(mid)
         if notetype is None:
             warnings.add(
@@ -368,6 +481,18 @@ def _read_collection(
     return decks
 
 
+# The last second a datetime holds (9999-12-31 23:59:59 UTC).
+_LAST_SECOND = 253_402_300_799
+
+
+def _utc(seconds: float, what: str) -> datetime:
+    """A time of the package in seconds since 1970, or a ValueError naming it (the package
+    is refused as damaged) when no date can hold it."""
+    if not 0 <= seconds <= _LAST_SECOND:
+        raise ValueError(f"{what} {seconds:g} s after 1970 is out of range")
+    return datetime.fromtimestamp(seconds, UTC)
+
+
 def _timing(crt: int, config: dict[str, Any]) -> _Timing:
     """Day 0 of the package: the local date of its creation, in the time zone it was made in
     when it says (`creationOffset`, minutes west of UTC), else this machine's."""
@@ -375,7 +500,7 @@ def _timing(crt: int, config: dict[str, Any]) -> _Timing:
     zone: tzinfo | None = None
     if isinstance(offset, int) and not isinstance(offset, bool) and abs(offset) < 24 * 60:
         zone = timezone(-timedelta(minutes=offset))
-    created = datetime.fromtimestamp(crt, UTC).astimezone(zone)
+    created = _utc(crt, "the collection's creation time").astimezone(zone)
     return _Timing(created.date())
 
 
@@ -395,7 +520,7 @@ def _card(
     day: date | None = None
     if state != NEW:
         if due > 1_000_000_000:  # a learning step's due time, in seconds
-            when = datetime.fromtimestamp(due, UTC)
+            when = _utc(due, "a card's due time")
         else:  # a study day, counted from the collection's creation
             day = timing.date_of(due)
     stability = difficulty = None
@@ -428,7 +553,7 @@ def _card(
         last_review=last_review,
         buried=queue in BURIED,
         flag=flags & 7,
-        modified=datetime.fromtimestamp(mod, UTC) if queue in BURIED and mod > 0 else None,
+        modified=_utc(mod, "a card's modification time") if queue in BURIED and mod > 0 else None,
     )
 
 
@@ -586,19 +711,22 @@ def _with_other(values: dict[str, Any], message: dict[int, list[int | bytes]]) -
 
 
 def _read_media(
-    archive: zipfile.ZipFile, latest: bool, fail: Any
-) -> tuple[list[MediaFile], list[str]]:
-    """The package's media files under safe names, and what was refused."""
-    warnings: list[str] = []
+    archive: zipfile.ZipFile, latest: bool, folder: Path, warnings: Warnings, fail: Any
+) -> list[MediaFile]:
+    """The package's media files under safe names, extracted into `folder`; what was refused
+    goes to `warnings`, one line per kind of problem (a map naming 300,000 absent files is
+    one line)."""
     if "media" not in archive.namelist():
-        return [], warnings
+        return []
     raw = _read_member(archive, "media", MAX_MEDIA_MAP_BYTES, compressed=False, fail=fail)
     entries: list[tuple[str, str]] = []  # (zip member, file name)
     if raw[:1] == b"{" or not raw:
         try:
             mapping = json.loads(raw or b"{}")
-        except ValueError:
+        except (ValueError, RecursionError):
             raise fail("the package's media map is damaged") from None
+        if not isinstance(mapping, dict):
+            raise fail("the package's media map is damaged")
         entries = [(str(k), str(v)) for k, v in mapping.items()]
     else:
         import zstandard
@@ -624,32 +752,38 @@ def _read_media(
                 entries.append((str(legacy), raw_name.decode("utf-8", "replace")))
     files = []
     total = 0
-    for member, name in entries:
+    media_dir = folder / "media"
+    media_dir.mkdir()
+    for number, (member, name) in enumerate(entries):
+        shown = repr(markup.cut(name, 80))
         safe = safe_media_name(name)
         if safe is None:
-            warnings.append(f"media file {name!r}: unsafe name: not imported")
+            warnings.add("media file with an unsafe name: not imported", shown, unit="file")
             continue
         try:
             info = archive.getinfo(member)
         except KeyError:
-            warnings.append(f"media file {name!r}: missing from the package")
+            warnings.add("media file missing from the package", shown, unit="file")
             continue
         if stat.S_ISLNK(info.external_attr >> 16):
-            warnings.append(f"media file {name!r}: a link, not a file: not imported")
+            warnings.add("media file that is a link, not a file: not imported", shown, "file")
             continue
+        # Extracted under a number: two map entries may name one file.
+        dest = media_dir / str(number)
         try:
-            content = _read_member(archive, member, MAX_MEDIA_BYTES, compressed=latest, fail=fail)
+            size = _extract(archive, member, dest, MAX_MEDIA_BYTES, compressed=latest, fail=fail)
         except DeckFormatError as exc:
-            warnings.append(f"media file {name!r}: {exc.message}: not imported")
+            dest.unlink(missing_ok=True)
+            warnings.add(f"media file: {exc.message}: not imported", shown, unit="file")
             continue
-        total += len(content)
+        total += size
         if total > MAX_TOTAL_MEDIA_BYTES:
             raise fail(
                 f"the package's media files are over {MAX_TOTAL_MEDIA_BYTES // 1_048_576} MB "
                 "together: too large"
             )
-        files.append(MediaFile(name=safe, data=content))
-    return files, warnings
+        files.append(MediaFile(name=safe, path=dest))
+    return files
 
 
 def _protobuf_fields(data: bytes) -> dict[int, list[int | bytes]]:

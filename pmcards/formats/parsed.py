@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
+from typing import Any
 
 from pmcards.errors import DeckFormatError
 from pmcards.media import MediaFile
@@ -96,6 +97,9 @@ class ParsedDeck:
     # Things in the file that pmcards could not use: reported, never silently dropped.
     warnings: list[str] = field(default_factory=list)
     media: list[MediaFile] = field(default_factory=list)
+    # What must live as long as the deck: the temporary folder its media were extracted to
+    # (removed when the deck is no longer used).
+    keep: Any = field(default=None, repr=False, compare=False)
     # False when the file did not name its deck (the name is the file's stem).
     named: bool = True
     # A big file parsed as it is imported: its notes come from `stream()`, a batch at a

@@ -31,8 +31,16 @@ N = schema.notes.c
 L = schema.review_log.c
 
 # What an answer writes along with itself in its transaction (a drill call, a mock attempt):
-# called with the connection and the new review-log row's id.
+# called with the connection and the new review-log row's id. A record that has an
+# `undo(conn)` method is called again when the answer is undone, to take back what it wrote.
 Record = Callable[[Connection, int], None]
+
+
+def undo_record(conn: Connection, record: Record | None) -> None:
+    """Take back what a record wrote with its answer, if it can say how."""
+    take_back = getattr(record, "undo", None)
+    if take_back is not None:
+        take_back(conn)
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from fsrs import Rating
-from sqlalchemy import case, func, insert, select
+from sqlalchemy import case, delete, func, insert, select
 from sqlalchemy.engine import Connection
 
 from pmcards import cardstate, scheduling, schema
@@ -110,22 +110,37 @@ def rating_for(correct: bool) -> Rating:
 
 
 def recorder(item: DrillItem, answer: str, now: datetime) -> Any:
-    """What `StudySession.answer(record=...)` writes with the call, in its transaction."""
+    """What `StudySession.answer(record=...)` writes with the call, in its transaction (and
+    takes back when the answer is undone)."""
+    return _DrillRecord(item, answer, now)
 
-    def record(conn: Connection, log_id: int) -> None:
+
+@dataclass
+class _DrillRecord:
+    item: DrillItem
+    answer: str
+    now: datetime
+    log_id: int | None = None
+
+    def __call__(self, conn: Connection, log_id: int) -> None:
+        self.log_id = log_id
         conn.execute(
             insert(schema.drill_results).values(
-                note_id=item.note_id,
-                card_id=item.card_id,
-                shown=item.shown,
-                answer=answer,
-                correct=answer == item.shown,
-                answered_at=now,
+                note_id=self.item.note_id,
+                card_id=self.item.card_id,
+                shown=self.item.shown,
+                answer=self.answer,
+                correct=self.answer == self.item.shown,
+                answered_at=self.now,
                 review_log_id=log_id,
             )
         )
 
-    return record
+    def undo(self, conn: Connection) -> None:
+        """The call undone: it no longer counts in the drill's figures."""
+        if self.log_id is not None:
+            R = schema.drill_results.c
+            conn.execute(delete(schema.drill_results).where(R.review_log_id == self.log_id))
 
 
 def accuracy(right: int, calls: int) -> float | None:

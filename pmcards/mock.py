@@ -19,11 +19,11 @@ from datetime import datetime
 from typing import Any
 
 from fsrs import Rating
-from sqlalchemy import func, insert, or_, select, update
+from sqlalchemy import delete, func, insert, or_, select, update
 from sqlalchemy.engine import Connection
 
-from pmcards import changes, schema
-from pmcards.cardstate import NEW, REVIEW, memory_of
+from pmcards import cardstate, changes, schema
+from pmcards.cardstate import NEW, REVIEW, Memory, memory_of
 from pmcards.errors import PmcardsError
 from pmcards.kinds import PROMPT, RubricPoint, rubric_points
 from pmcards.queries import MEMORY, C, D, N, Scope, available, risk_order
@@ -177,16 +177,26 @@ def pick(db: Connection, scope: Scope, now: datetime, guid: str | None = None) -
     return _prompt(chosen)
 
 
+@dataclass(frozen=True)
+class Raised:
+    """A card a missed point made due: its memory before and after, its burial before."""
+
+    card_id: int
+    before: Memory
+    after: Memory
+    buried_until: datetime | None
+
+
 def raise_matching(
     conn: Connection, tags: tuple[str, ...], now: datetime, exclude_note: int
-) -> int:
+) -> list[Raised]:
     """Make the studied cards with any of `tags` that are most at risk of being forgotten
-    due now (un-burying them), at most RAISE_PER_POINT. Returns how many moved."""
+    due now (un-burying them), at most RAISE_PER_POINT. Returns the cards moved."""
     if not tags:
-        return 0
+        return []
     matches = or_(*[N.tags.contains(f" {t} ", autoescape=True) for t in tags])
     rows = conn.execute(
-        select(C.id, *MEMORY)
+        select(C.id, C.buried_until, *MEMORY)
         .select_from(schema.cards)
         .join(schema.notes, N.id == C.note_id)
         .where(
@@ -204,9 +214,12 @@ def raise_matching(
     ids = [row.id for row in rows]
     if ids:
         conn.execute(update(schema.cards).where(C.id.in_(ids)).values(buried_until=None))
-    moves = [(row.id, memory_of(row), replace(memory_of(row), due=now)) for row in rows]
-    changes.apply(conn, "mock", now, moves)
-    return len(ids)
+    moves = [
+        Raised(row.id, memory_of(row), replace(memory_of(row), due=now), row.buried_until)
+        for row in rows
+    ]
+    changes.apply(conn, "mock", now, [(m.card_id, m.before, m.after) for m in moves])
+    return moves
 
 
 class Recorder:
@@ -217,6 +230,8 @@ class Recorder:
         self.attempt = attempt
         self.now = now
         self.raised: dict[int, int] = {}
+        self.moves: list[Raised] = []
+        self.attempt_id: int | None = None
 
     def __call__(self, conn: Connection, log_id: int) -> None:
         attempt = self.attempt
@@ -234,9 +249,11 @@ class Recorder:
             )
             .returning(A.id)
         ).scalar_one()
+        self.attempt_id = attempt_id
         for point in attempt.missed():
-            n = raise_matching(conn, point.tags, self.now, attempt.prompt.note_id)
-            self.raised[point.number] = n
+            moved = raise_matching(conn, point.tags, self.now, attempt.prompt.note_id)
+            self.moves += moved
+            n = self.raised[point.number] = len(moved)
             conn.execute(
                 insert(schema.mock_missed).values(
                     attempt_id=attempt_id,
@@ -253,6 +270,29 @@ class Recorder:
                     flag=flag.number,
                     text=flag.text,
                     tags=tags_to_text(list(flag.tags)),
+                )
+            )
+
+    def undo(self, conn: Connection) -> None:
+        """The mock undone: its attempt goes (with its missed points and red flags), and the
+        cards it made due go back to their memory and burial before, each unless something
+        changed it since; their `card_changes` rows go with them."""
+        if self.attempt_id is not None:
+            conn.execute(delete(schema.mock_attempts).where(A.id == self.attempt_id))
+        CC = schema.card_changes.c
+        for move in self.moves:
+            row = conn.execute(select(C.id, *MEMORY).where(C.id == move.card_id)).one_or_none()
+            if row is None or memory_of(row) != move.after:
+                continue
+            values = cardstate.memory_values(move.before)
+            conn.execute(
+                update(schema.cards)
+                .where(C.id == move.card_id)
+                .values(**values, buried_until=move.buried_until)
+            )
+            conn.execute(
+                delete(schema.card_changes).where(
+                    CC.card_id == move.card_id, CC.source == "mock", CC.changed_at == self.now
                 )
             )
 

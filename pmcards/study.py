@@ -51,6 +51,7 @@ class _Action:
     card_ids: tuple[int, ...]
     answered: Answered | None = None
     until: datetime | None = None  # a bury's end
+    record: Record | None = None  # what the answer wrote with itself (a drill call, a mock)
     # The session's state before the action, restored by undo.
     before: dict[str, Any] = field(default_factory=dict)
 
@@ -141,7 +142,9 @@ class StudySession:
         self.again += rating == Rating.Again
         self.seconds += min(max(duration_ms or 0, 0), answer_mod.MAX_ANSWER_MS) / 1000
         self._counted(done)
-        self._undo.append(_Action("answer", (card_id,), answered=done, before=before))
+        self._undo.append(
+            _Action("answer", (card_id,), answered=done, record=record, before=before)
+        )
         return done
 
     def suspend(self, card_id: int) -> bool:
@@ -178,6 +181,7 @@ class StudySession:
         try:
             with self.store.write() as conn:
                 if action.answered is not None:
+                    answer_mod.undo_record(conn, action.record)
                     answer_mod.undo(conn, action.answered, self.day.end)
                 elif action.kind == "suspend":
                     answer_mod.unsuspend(conn, list(action.card_ids))

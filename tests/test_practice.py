@@ -141,6 +141,78 @@ def test_drill_calls_feed_the_judge_card_and_are_kept(home: Path) -> None:
     assert "shown BAD: 1 of 1 right (100%)   shown GOOD: 0 of 1 right (0%)" in text
 
 
+def _table_rows(home: Path) -> dict[str, list[tuple[object, ...]]]:
+    """Every row of the tables a drill or a mock writes to, for before/after comparisons."""
+    store = open_store(home)
+    tables = ("cards", "review_log", "card_changes", "drill_results", "mock_attempts")
+    tables += ("mock_missed", "mock_red_flags")
+    with store.read() as conn:
+        out = {
+            name: sorted(
+                (tuple(row) for row in conn.execute(select(schema.metadata.tables[name]))),
+                key=repr,
+            )
+            for name in tables
+        }
+    store.close()
+    return out
+
+
+def test_u_undoes_drill_calls_several_deep(home: Path) -> None:
+    """Issue 14: `u` in the drill takes back the last call (its answer and its drill
+    result), several deep, and the item is judged again."""
+    before = _table_rows(home)
+    # b on item 1, then u (on item 2's screen) takes it back; g judges item 1 again, then
+    # u, u takes back that call too and finds nothing more to undo; b, b judge both.
+    code, out = run("drill", "--count", "2", input="bugubb", seed=4)
+    assert code == 0, out
+    assert out.count("Undid the last call: judge this answer again.") == 2
+    assert "Right: 1 of 2 (50%)" in out
+    store = open_store(home)
+    with store.read() as conn:
+        calls = conn.execute(
+            select(schema.drill_results.c.answer).order_by(schema.drill_results.c.id)
+        ).all()
+        logs = conn.execute(select(schema.review_log.c.source)).all()
+    store.close()
+    assert [c.answer for c in calls] == ["bad", "bad"] and len(logs) == 2
+    # Undone back to the start, the collection is as it was.
+    code, out = run("drill", "--count", "1", input="gu", seed=4)
+    assert code == 0 and "Right: 0 of 0" in out
+    after = _table_rows(home)
+    assert len(after["drill_results"]) == len(before["drill_results"]) + 2
+
+
+def test_u_after_a_mock_takes_it_all_back(home: Path) -> None:
+    """Issue 14: `u` after a mock's rating takes back the rating, the attempt with its
+    missed points, and the cards its missed points made due."""
+    store = open_store(home)
+    with store.write() as conn:
+        c = schema.cards.c
+        conn.execute(
+            schema.cards.update()
+            .where(c.ord == 0)
+            .values(
+                state=REVIEW,
+                stability=30.0,
+                difficulty=5.0,
+                reps=3,
+                due=T0 + timedelta(days=20),
+                last_review=T0 - timedelta(days=10),
+                buried_until=T0 + timedelta(hours=3),
+            )
+        )
+    store.close()
+    before = _table_rows(home)
+    code, out = run("mock", "--prompt", "p-1", "--minutes", "1,2,1", input="   23\nu")
+    assert code == 0, out
+    assert "Missed 1. Names a success metric. → 2 matching cards due now" in out
+    assert "Undid the mock: its rating, its missed points and the cards it made due" in out
+    assert _table_rows(home) == before
+    code, out = run("check")
+    assert code == 0 and out.endswith("No problems found.\n"), out
+
+
 def test_drill_needs_contrasts(home: Path) -> None:
     code, out = run("drill", "--tag", "mock")
     assert code == 1 and "no contrast notes to drill" in out

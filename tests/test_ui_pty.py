@@ -225,3 +225,37 @@ def test_undo_a_suspend_or_a_bury_in_a_terminal(
     finally:
         engine.dispose()
     assert flagged == 0
+
+
+def test_undo_in_the_drill_and_the_mock_in_a_terminal(
+    isolated_home: Path, collection_url: str
+) -> None:
+    """`u` on a verdict takes the call back and shows the same answer again; `u` after a
+    mock's rating takes the whole mock back (issue 14)."""
+    child = spawn(isolated_home, "--count", "2", command="drill")
+    child.expect("BAD or GOOD\\?")
+    situation = re.search(r"Situation: (.+?)\r\n", str(child.before))
+    assert situation is not None
+    child.send("b")
+    child.expect("u undo")
+    child.send("u")
+    child.expect("Undid the last call: judge this answer again.")
+    child.expect("BAD or GOOD\\?")
+    assert situation.group(1) in str(child.before)  # the same answer, judged again
+    child.send("g ")
+    child.expect("Drill 2/2")
+    child.send("q")
+    child.expect(pexpect.EOF)
+    logs, _ = check_db(collection_url)
+    assert logs == 1
+    child = spawn(isolated_home, "--minutes", "0.02,0.02,0.02", command="mock")
+    child.expect("Phase 1 of 3")
+    child.send("   ")
+    child.expect("Enter when done")
+    child.send("1\r")
+    child.expect("u undo this mock's rating")
+    child.send("u")
+    child.expect("Undid the mock")
+    child.expect(pexpect.EOF)
+    logs, _ = check_db(collection_url)
+    assert logs == 1  # the drill's call only

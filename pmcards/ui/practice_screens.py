@@ -69,26 +69,39 @@ def _drill(
     keys: Keys,
     summary: DrillSummary,
 ) -> None:
+    """Each item in turn; `u` takes back the last call (on its verdict, or on the next
+    item), several deep, and shows that item again."""
+    done: list[tuple[drill.DrillItem, bool]] = []  # the calls made, for undo
+    note = ""  # one line about what just happened (an undo)
+    i = 0
     try:
-        for i, item in enumerate(items, start=1):
-            title = screen.style(f"Drill {i}/{len(items)} · {safe(item.deck)}", bold=True)
+        while i < len(items):
+            item = items[i]
+            title = screen.style(f"Drill {i + 1}/{len(items)} · {safe(item.deck)}", bold=True)
+            undo = "   u undo" if done else ""
             screen.show(
                 [
                     f"{title}   {summary.right} of {summary.called} right",
+                    *([screen.style(note, dim=True)] if note else []),
                     "",
                     *block("Situation", item.situation, screen, "magenta"),
                     *block("Answer", item.answer_text, screen, "cyan"),
                     "",
-                    screen.style("BAD or GOOD?  b BAD   g GOOD   q quit", dim=True),
+                    screen.style(f"BAD or GOOD?  b BAD   g GOOD{undo}   q quit", dim=True),
                 ]
             )
+            note = ""
             started = time.monotonic()
             while True:
                 key = keys.read().lower()
-                if key in ("b", "g"):
+                if key in ("b", "g") or (key == "u" and done):
                     break
                 if key in QUIT_KEYS:
                     raise KeyboardInterrupt
+            if key == "u":
+                i -= 1
+                note = _undo_call(session, summary, done)
+                continue
             call = "bad" if key == "b" else "good"
             now = session.clock()
             result = session.answer(
@@ -98,13 +111,9 @@ def _drill(
                 source="drill",
                 record=drill.recorder(item, call, now),
             )
-            summary.called += 1
             right = call == item.shown
-            summary.right += right
-            summary.by_side[item.shown][0] += 1
-            summary.by_side[item.shown][1] += right
-            if not right:
-                summary.missed.append(item)
+            _count(summary, item, right, +1)
+            done.append((item, right))
             verdict = item.shown.upper()
             lines = [
                 screen.style(
@@ -125,14 +134,46 @@ def _drill(
                 )
             )
             if screen.tty:
-                lines += ["", screen.style("Space: next   q quit", dim=True)]
+                go = "next" if i + 1 < len(items) else "finish"
+                lines += ["", screen.style(f"Space: {go}   u undo   q quit", dim=True)]
             click.echo("\n".join(lines), color=screen.color)
-            if screen.tty and i < len(items):
-                while (key := keys.read()) not in NEXT_KEYS:
+            i += 1
+            # On a terminal, wait after each verdict; after the last call, whatever reads
+            # the keys, one more may undo it.
+            if screen.tty or i == len(items):
+                while (key := keys.read().lower()) not in NEXT_KEYS:
+                    if key == "u":
+                        i -= 1
+                        note = _undo_call(session, summary, done)
+                        break
                     if key in QUIT_KEYS:
                         raise KeyboardInterrupt
     except (KeyboardInterrupt, EOFError):
         pass
+
+
+def _count(summary: DrillSummary, item: drill.DrillItem, right: bool, step: int) -> None:
+    """Count a call in the summary (`step` +1), or take it out again (-1)."""
+    summary.called += step
+    summary.right += step * right
+    summary.by_side[item.shown][0] += step
+    summary.by_side[item.shown][1] += step * right
+    if not right:
+        if step > 0:
+            summary.missed.append(item)
+        else:
+            summary.missed.remove(item)
+
+
+def _undo_call(
+    session: StudySession, summary: DrillSummary, done: list[tuple[drill.DrillItem, bool]]
+) -> str:
+    """Take back the last call: in the collection (its answer and its drill result) and in
+    the summary. Returns the line that says so."""
+    item, right = done.pop()
+    session.undo()
+    _count(summary, item, right, -1)
+    return "Undid the last call: judge this answer again."
 
 
 # -- mock interview -----------------------------------------------------------------------
@@ -265,15 +306,35 @@ def run_mock(
         + ".",
         "",
     ]
-    try:
-        with Keys() as keys:
+    with Keys() as keys:
+        try:
             screen.show(header)
             for number, (name, m) in enumerate(zip(mock.PHASES, minutes, strict=True), start=1):
                 attempt.spent.append(_phase(name, number, m, screen, keys))
             _tick(attempt, screen, keys)
-    except (KeyboardInterrupt, EOFError):
-        click.echo("\nMock stopped before grading: nothing recorded.")
+        except (KeyboardInterrupt, EOFError):
+            click.echo("\nMock stopped before grading: nothing recorded.")
+            return None
+        _grade(session, attempt, screen)
+        if screen.tty:
+            click.echo(screen.style("\nu undo this mock's rating   any other key: done", dim=True))
+        try:
+            key = keys.read().lower()
+        except (KeyboardInterrupt, EOFError):
+            return attempt
+        if key != "u":
+            return attempt
+        session.undo()
+        click.echo(
+            "Undid the mock: its rating, its missed points and the cards it made due are "
+            "taken back."
+        )
         return None
+
+
+def _grade(session: StudySession, attempt: mock.Attempt, screen: Screen) -> None:
+    """Rate the prompt from the ticks, commit it, and show what it means."""
+    prompt = attempt.prompt
     now = session.clock()
     record = mock.Recorder(attempt, now)
     rating = attempt.rating()
@@ -311,4 +372,3 @@ def run_mock(
     if prompt.why:
         lines += block("Why", prompt.why, screen, "yellow")
     click.echo("\n".join(lines), color=screen.color)
-    return attempt

@@ -144,8 +144,15 @@ def test_drill_calls_feed_the_judge_card_and_are_kept(home: Path) -> None:
 def _table_rows(home: Path) -> dict[str, list[tuple[object, ...]]]:
     """Every row of the tables a drill or a mock writes to, for before/after comparisons."""
     store = open_store(home)
-    tables = ("cards", "review_log", "card_changes", "drill_results", "mock_attempts")
-    tables += ("mock_missed", "mock_red_flags")
+    tables = [
+        "cards",
+        "review_log",
+        "card_changes",
+        "drill_results",
+        "mock_attempts",
+        "mock_missed",
+        "mock_red_flags",
+    ]
     with store.read() as conn:
         out = {
             name: sorted(

@@ -1,8 +1,14 @@
-"""Make the README's pictures with pmcards itself: the study sheet, the one-page sheet for
-the interview morning, and the progress report, as headless Chromium shows them.
+"""Make the README's pictures with pmcards itself: the review screen as a terminal shows
+it, and the study sheet, the one-page sheet for the interview morning and the progress
+report as headless Chromium shows them.
 
-    python docs/pictures.py                # writes docs/sheet.png, onepage.png, report.png
+    pip install -e '.[docs]'
+    python docs/pictures.py                # writes docs/review.svg, sheet.png, onepage.png,
+                                           # report.png
     python docs/pictures.py --out /tmp/x   # somewhere else
+
+The review screen is the real `pmcards review` in a pseudo-terminal (pexpect), its output
+played into a terminal emulator (pyte) and drawn as SVG text, colours and all.
 
 Everything happens in a temporary pmcards home with the clock pinned, so each run draws the
 same pictures: the built-in decks, three weeks of study by a simulated learner whose recall
@@ -23,6 +29,7 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
@@ -119,6 +126,96 @@ def screenshot(chromium: str, page: Path, png: Path, width: int, height: int) ->
         )
 
 
+# The terminal the review screen is captured in, and its colours (a dark theme).
+COLUMNS, LINES = 96, 30
+PALETTE = {
+    "default": "#d8dee9",
+    "black": "#3b4252",
+    "red": "#e06c75",
+    "green": "#98c379",
+    "yellow": "#e5c07b",
+    "blue": "#61afef",
+    "magenta": "#c678dd",
+    "cyan": "#56b6c2",
+    "white": "#e5e9f0",
+}
+BACKGROUND = "#1e222a"
+
+
+def review_screen(home: Path, svg: Path) -> None:
+    """The first card of the next evening's review, its answer shown, as an SVG."""
+    import pexpect
+    import pyte
+
+    now = (NOW + timedelta(hours=22)).isoformat()
+    env = {**os.environ, "PMCARDS_HOME": str(home), "PMCARDS_NOW": now, "PMCARDS_SEED": "3"}
+    env.update(TZ="UTC", TERM="xterm-256color", COLUMNS=str(COLUMNS), LINES=str(LINES))
+    env.pop("NO_COLOR", None)
+    child = pexpect.spawn(
+        sys.executable,
+        ["-m", "pmcards", "review"],
+        env=env,
+        dimensions=(LINES, COLUMNS),
+        timeout=60,
+    )
+    raw = bytearray()
+
+    def seen() -> None:
+        for part in (child.before, child.after):
+            if isinstance(part, bytes):
+                raw.extend(part)
+
+    child.expect("show answer")
+    seen()
+    child.send(" ")
+    child.expect("Easy")
+    seen()
+    child.expect([pexpect.TIMEOUT], timeout=1)  # the rest of the screen
+    seen()
+    child.send("q")
+    child.expect(pexpect.EOF)
+    screen = pyte.Screen(COLUMNS, LINES)
+    pyte.ByteStream(screen).feed(bytes(raw))
+    svg.write_text(_svg(screen), encoding="utf-8")
+
+
+def _svg(screen: Any) -> str:
+    """A pyte screen as SVG: a text element a line, a tspan a run of one style."""
+    from html import escape
+
+    cell_w, cell_h, pad = 8.4, 18, 14
+    used = max(y for y in range(LINES) if any(c.data.strip() for c in screen.buffer[y].values()))
+    width, height = COLUMNS * cell_w + 2 * pad, (used + 1) * cell_h + 2 * pad
+    out = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width:.0f}" height="{height:.0f}" '
+        f'viewBox="0 0 {width:.0f} {height:.0f}" font-family="DejaVu Sans Mono, Menlo, '
+        'Consolas, monospace" font-size="14">',
+        f'<rect width="100%" height="100%" rx="8" fill="{BACKGROUND}"/>',
+    ]
+    for y in range(used + 1):
+        row = screen.buffer[y]
+        runs: list[tuple[str, bool, str]] = []
+        for x in range(COLUMNS):
+            char = row[x]
+            colour = PALETTE.get(char.fg, f"#{char.fg}" if len(char.fg) == 6 else "#d8dee9")
+            if runs and runs[-1][0] == colour and runs[-1][1] == char.bold:
+                runs[-1] = (colour, char.bold, runs[-1][2] + char.data)
+            else:
+                runs.append((colour, char.bold, char.data))
+        while runs and not runs[-1][2].strip():
+            runs.pop()  # trailing blanks draw nothing
+        parts = []
+        for colour, bold, chunk in runs:
+            weight = ' font-weight="bold"' if bold else ""
+            parts.append(f'<tspan fill="{colour}"{weight}>{escape(chunk)}</tspan>')
+        text = "".join(parts)
+        if text.strip():
+            base = pad + (y + 1) * cell_h - 5
+            out.append(f'<text x="{pad}" y="{base}" xml:space="preserve">{text}</text>')
+    out.append("</svg>")
+    return "\n".join(out) + "\n"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=HERE, help="where the PNGs go")
@@ -133,6 +230,8 @@ def main() -> None:
         home = Path(tmp) / "home"
         study(home)
         pmcards(home, "plan", "--interview", INTERVIEW)
+        review_screen(home, args.out / "review.svg")
+        print(f"Wrote {args.out / 'review.svg'}")
         for name, export, width, height in PICTURES:
             page = Path(tmp) / f"{name}.html"
             pmcards(home, "export", *export, "-o", str(page))

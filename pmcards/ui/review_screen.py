@@ -52,7 +52,9 @@ def _one_card(session: ReviewSession, shown: Shown, screen: Screen, keys: Keys, 
     width = screen.width()
     header = _header(session, shown, screen)
     front = _face(shown.front, screen, shown.section)
-    keys_hint = hint("Space/Enter: show answer  u undo  s suspend  b bury  q quit", screen)
+    # `u` is offered once there is something of this session's to undo.
+    undo = "  u undo" if session.can_undo else ""
+    keys_hint = hint(f"Space/Enter: show answer{undo}  s suspend  b bury  q quit", screen)
     lines = [
         *header,
         *[screen.style(line, fg="yellow") for line in wrap(notice, screen.width()) if notice],
@@ -79,7 +81,7 @@ def _one_card(session: ReviewSession, shown: Shown, screen: Screen, keys: Keys, 
         screen,
     )
     rule = screen.style("─" * min(width, 60), dim=True)
-    footer = hint("u undo  s suspend  b bury  q quit", screen)
+    footer = hint(f"{undo.strip()}  s suspend  b bury  q quit".strip(), screen)
     if screen.tty:
         screen.show([*header, "", *front, rule, *back, "", *buttons, *footer])
     else:

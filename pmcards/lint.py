@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from pmcards.formats.parsed import ParsedDeck, ParsedNote
     from pmcards.queries import Scope
 
-# rule -> what it finds (the help text, and the README's table)
+# rule -> what it finds (the help text, and the table in docs/interview.md)
 RULES: dict[str, str] = {
     "long-answer": "an answer too long to recall in one piece (over 30 words; a cloze "
     "deletion over 8)",

@@ -281,3 +281,8 @@ def test_docs_pictures_are_made_by_pmcards(tmp_path: Path) -> None:
         assert data[:8] == b"\x89PNG\r\n\x1a\n"
         assert (int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")) == size
         assert len(data) > 50_000  # a page of text and charts, not a blank one
+    # The review screen: the real program in a pseudo-terminal, drawn as SVG text.
+    svg = (tmp_path / "review.svg").read_text(encoding="utf-8")
+    assert svg.startswith("<svg ") and "\x1b" not in svg
+    for label in ("answered", "Again", "Hard", "Good", "Easy", "s suspend"):
+        assert label in svg

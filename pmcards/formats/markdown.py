@@ -1,4 +1,4 @@
-"""The Markdown deck format: a light syntax for decks written in any editor (see README).
+"""The Markdown deck format: a light syntax for decks written in any editor (see docs/formats.md).
 
     # Deck name
     An optional description.

@@ -1,4 +1,4 @@
-"""The TOML deck format: pmcards' own, human-written format (see README, "Deck format").
+"""The TOML deck format: pmcards' own, human-written format (see docs/formats.md).
 
 [deck]
 name = "Framing and judgement"

@@ -56,6 +56,9 @@ class Answered:
     log_id: int
     state_before: int
     buried_siblings: tuple[int, ...]
+    # This answer tagged the note `leech` (it may have carried the tag already, from Anki
+    # say): only then does undoing it take the tag off.
+    tagged_leech: bool = False
 
 
 def outcomes(
@@ -128,8 +131,7 @@ def answer(
         leeched=leeched,
     )
     log_id = conn.execute(_INSERT_LOG, {"card_id": card_id, **log}).scalar_one()
-    if leeched:
-        _tag_leech(conn, card.note_id)
+    tagged = leeched and _tag_leech(conn, card.note_id)
     if record is not None:
         record(conn, log_id)
     siblings = tuple(
@@ -148,6 +150,7 @@ def answer(
         log_id=log_id,
         state_before=before.state,
         buried_siblings=siblings,
+        tagged_leech=tagged,
     )
 
 
@@ -170,15 +173,8 @@ def undo(conn: Connection, done: Answered, bury_until: datetime) -> None:
     if log.leeched:
         values["suspended"] = False
     conn.execute(update(schema.cards).where(C.id == done.card_id).values(**values))
-    if log.leeched:
-        others = conn.scalar(
-            select(L.id)
-            .join(schema.cards, C.id == L.card_id)
-            .where(C.note_id == card.note_id, L.leeched.is_(True), L.id != done.log_id)
-            .limit(1)
-        )
-        if others is None:
-            _untag_leech(conn, card.note_id)
+    if done.tagged_leech:
+        _untag_leech(conn, card.note_id)
     if done.buried_siblings:
         conn.execute(
             update(schema.cards)
@@ -226,11 +222,14 @@ def _set_flag(
     return sorted(conn.execute(stmt).scalars())
 
 
-def _tag_leech(conn: Connection, note_id: int) -> None:
+def _tag_leech(conn: Connection, note_id: int) -> bool:
+    """Tag the note `leech`; False when it had the tag already."""
     tags = conn.scalar(select(N.tags).where(N.id == note_id)) or " "
-    if f" {LEECH_TAG} " not in tags:
-        text = schema.tags_to_text([*tags.split(), LEECH_TAG])
-        conn.execute(update(schema.notes).where(N.id == note_id).values(tags=text))
+    if f" {LEECH_TAG} " in tags:
+        return False
+    text = schema.tags_to_text([*tags.split(), LEECH_TAG])
+    conn.execute(update(schema.notes).where(N.id == note_id).values(tags=text))
+    return True
 
 
 def _untag_leech(conn: Connection, note_id: int) -> None:

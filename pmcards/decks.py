@@ -7,11 +7,11 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime
 
-from sqlalchemy import delete, func, or_, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql.elements import ColumnElement
 
-from pmcards import interview, queries, schema
+from pmcards import importer, interview, queries, schema
 from pmcards.errors import BadValueError
 
 D = schema.decks.c
@@ -21,7 +21,37 @@ MAX_NAME = 200
 
 def _family(name: str) -> ColumnElement[bool]:
     """The deck `name` and its subdecks."""
-    return or_(D.name == name, D.name.startswith(name + "::", autoescape=True))
+    return queries.deck_family(D.name, name)
+
+
+def target(conn: Connection, name: str, now: datetime, *, new_deck: bool = False) -> str:
+    """The deck `add` or `deck move` puts notes in: the one `name` means (as `--deck` names
+    one: any case, or the unique start of a name), else a new deck of that name. A name
+    close to an existing deck's is taken for a typo and refused with a suggestion, unless
+    `new_deck` says a new deck is meant."""
+    try:
+        return queries.resolve_deck(conn, name)
+    except BadValueError as exc:
+        if "could be any of" in exc.message:
+            raise
+    clean = "::".join(" ".join(part.split()) for part in name.split("::"))
+    if not all(clean.split("::")):
+        raise BadValueError(f"{name!r} is not a deck name")
+    problem = importer.deck_name_problem(clean)
+    if problem:
+        raise BadValueError(problem)
+    if not new_deck:
+        import difflib
+
+        names = {n.casefold(): n for n in conn.scalars(select(D.name))}
+        close = difflib.get_close_matches(clean.casefold(), list(names), n=1, cutoff=0.75)
+        if close:
+            raise BadValueError(
+                f"no deck named {clean!r}; did you mean {names[close[0]]!r}? "
+                f"(--new-deck makes a new deck named {clean!r})"
+            )
+    conn.execute(schema.decks.insert().values(name=clean, description="", created_at=now))
+    return clean
 
 
 def rename(conn: Connection, old: str, new: str) -> tuple[str, str, int]:
@@ -33,6 +63,9 @@ def rename(conn: Connection, old: str, new: str) -> tuple[str, str, int]:
     if not all(parts):
         raise BadValueError(f"{new!r} is not a deck name")
     new = "::".join(parts)
+    problem = importer.deck_name_problem(new)
+    if problem:
+        raise BadValueError(problem)
     if new == name:
         return name, new, 0
     taken = conn.scalar(select(D.name).where(_family(new)).limit(1))

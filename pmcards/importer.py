@@ -147,16 +147,29 @@ MAX_COUNT = 1_000_000  # answers or lapses of one card
 EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
 
 
+def deck_name_problem(name: str) -> str | None:
+    """Why `name` cannot be a deck's name, or None: every way a deck gets a name (an import,
+    `add`, `deck move`, `deck rename`) asks this."""
+    if len(name) > MAX_DECK_NAME:
+        return f"deck name is {len(name)} characters; the limit is {MAX_DECK_NAME}"
+    if _not_shown_as_is(name):
+        return "the deck name holds a control or invisible character"
+    return None
+
+
+def _not_shown_as_is(text: str) -> bool:
+    """Text shown on one line as it is (a deck name, a section) must hold no control,
+    invisible or line-breaking character: a newline in a deck name draws a false row."""
+    return markup.has_control(text) or any(c in text for c in "\n\r\t")
+
+
 def check_deck(deck: ParsedDeck) -> None:
     """A deck's name and description: within limits, with nothing a terminal would act on
     (they are shown as they are)."""
     name, where = deck.name, deck.path
-    if len(name) > MAX_DECK_NAME:
-        raise DeckFormatError(
-            f"deck name is {len(name)} characters; the limit is {MAX_DECK_NAME}", path=where
-        )
-    if markup.has_control(name):
-        raise DeckFormatError("the deck name holds a control or invisible character", path=where)
+    problem = deck_name_problem(name)
+    if problem:
+        raise DeckFormatError(problem, path=where)
     if len(deck.description) > MAX_DESCRIPTION:
         raise DeckFormatError(
             f"the deck description is {len(deck.description)} characters; the limit is "
@@ -179,7 +192,7 @@ def check_note(note: ParsedNote, deck: ParsedDeck) -> None:
 
     if len(note.section) > MAX_SECTION:
         raise fail(f"its section is {len(note.section)} characters; the limit is {MAX_SECTION}")
-    if markup.has_control(note.section):
+    if _not_shown_as_is(note.section):
         raise fail("its section holds a control or invisible character")
     if len(note.tags) > MAX_TAGS:
         raise fail(f"it has {len(note.tags)} tags; the limit is {MAX_TAGS}")
@@ -503,9 +516,9 @@ def _store_media(
     event.listen(conn, "rollback", lambda _conn: media.remove(written))
     for parsed_deck in decks:
         if parsed_deck.media:
-            new, renamed = media.store(parsed_deck.media, media.media_dir(conn))
-            written.extend(new)
-            report.media_written += len(new)
+            count = len(written)
+            renamed = media.store(parsed_deck.media, media.media_dir(conn), written)
+            report.media_written += len(written) - count
             if renamed:
                 renamed_by_path.setdefault(parsed_deck.path, {}).update(renamed)
     for parsed_deck in decks:

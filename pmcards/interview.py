@@ -55,9 +55,7 @@ def deck_ids(conn: Connection, plan: Plan) -> list[int] | None:
     """Ids of the plan's decks and their subdecks; None when the plan covers every deck."""
     if not plan.decks:
         return None
-    conditions = [
-        or_(D.name == name, D.name.startswith(name + "::", autoescape=True)) for name in plan.decks
-    ]
+    conditions = [queries.deck_family(D.name, name) for name in plan.decks]
     return list(conn.scalars(select(D.id).where(or_(*conditions)).order_by(D.id)))
 
 

@@ -90,33 +90,43 @@ def safe_media_name(name: str) -> str | None:
     return name
 
 
-def store(files: Iterable[MediaFile], folder: Path) -> tuple[list[Path], dict[str, str]]:
-    """Copy `files` into the media folder. Returns the files written (new ones only: the
-    caller removes them again if its transaction fails), and the files that had to take a
-    new name (old -> new) because their name held other content.
-    """
-    folder.mkdir(parents=True, exist_ok=True)
-    written: list[Path] = []
+def store(files: Iterable[MediaFile], folder: Path, written: list[Path]) -> dict[str, str]:
+    """Copy `files` into the media folder. Each new file is added to `written` as soon as
+    it is in place (the caller removes them again if its transaction fails, even when this
+    fails half way); returns the files that had to take a new name (old -> new) because
+    their name held other content. A full disk or a folder that cannot be written is a
+    PmcardsError, its half-written file removed."""
+    from pmcards.errors import PmcardsError
+
     renamed: dict[str, str] = {}
-    for file in files:
-        target = folder / file.name
-        if target.is_symlink() or target.exists():
-            if not target.is_symlink() and file.same_as(target):
-                continue
-            stem, dot, ext = file.name.rpartition(".")
-            digest = file.digest()[:10]
-            new = f"{stem}-{digest}.{ext}" if dot else f"{file.name}-{digest}"
-            renamed[file.name] = new
-            target = folder / new
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        for file in files:
+            target = folder / file.name
             if target.is_symlink() or target.exists():
-                continue
-        tmp = target.with_name(f".{target.name}.tmp")
-        with tmp.open("wb") as out:
-            for block in file.chunks():
-                out.write(block)
-        tmp.replace(target)
-        written.append(target)
-    return written, renamed
+                if not target.is_symlink() and file.same_as(target):
+                    continue
+                stem, dot, ext = file.name.rpartition(".")
+                digest = file.digest()[:10]
+                new = f"{stem}-{digest}.{ext}" if dot else f"{file.name}-{digest}"
+                renamed[file.name] = new
+                target = folder / new
+                if target.is_symlink() or target.exists():
+                    continue
+            tmp = target.with_name(f".{target.name}.tmp")
+            try:
+                with tmp.open("wb") as out:
+                    for block in file.chunks():
+                        out.write(block)
+                tmp.replace(target)
+            finally:
+                tmp.unlink(missing_ok=True)
+            written.append(target)
+    except OSError as exc:
+        raise PmcardsError(
+            f"cannot write media files to {folder}: {exc.strerror or exc}; nothing was imported"
+        ) from None
+    return renamed
 
 
 def remove(paths: Iterable[Path]) -> None:

@@ -308,9 +308,9 @@ def m008_note_search(conn: Connection) -> None:
             parts = [str(v) for v in json.loads(fields).values()]
         except (ValueError, AttributeError):
             parts = [fields]
-        values.append(
-            {"id": note_id, "search": fold("\n".join([*parts, " ".join(tags.split()), section]))}
-        )
+        # The user's tags only, as `rows.search_text` has it (not the `leech` tag).
+        mine = " ".join(t for t in tags.split() if t != "leech")
+        values.append({"id": note_id, "search": fold("\n".join([*parts, mine, section]))})
     if values:
         conn.execute(sa.text("UPDATE notes SET search = :search WHERE id = :id"), values)
 

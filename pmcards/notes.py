@@ -39,20 +39,23 @@ def parse(raw: Mapping[str, Any], where: str) -> ParsedNote:
     kind's fields), checked by the same rules."""
     from pmcards.formats.toml_deck import note_from_table
 
-    return note_from_table(dict(raw), where)
+    note = note_from_table(dict(raw), where)
+    # What an import asks of any note (section and tag limits, no NUL), here so that the
+    # editor reopens on it rather than the write failing after.
+    importer.check_note(note, ParsedDeck(path=where, name=""))
+    return note
 
 
-def add(conn: Connection, deck: str, note: ParsedNote, now: datetime) -> str:
+def add(
+    conn: Connection, deck: str, note: ParsedNote, now: datetime, *, new_deck: bool = False
+) -> str:
     """Add a note to `deck` (an existing deck, named as `--deck` names one, or a new deck
-    of that name). Returns the deck's name."""
-    try:
-        name = queries.resolve_deck(conn, deck)
-    except BadValueError:
-        name = deck.strip()
-        if not name:
-            raise BadValueError("--deck needs a name") from None
+    of that name: `decks.target`). Returns the deck's name."""
+    from pmcards import decks
+
     if queries.note_by_guid(conn, note.guid) is not None:
         raise BadValueError(f"a note with id {note.guid!r} exists already")
+    name = decks.target(conn, deck, now, new_deck=new_deck)
     importer.apply(conn, [ParsedDeck(path="pmcards add", name=name, notes=[note])], now)
     return name
 
@@ -112,18 +115,16 @@ def remove(conn: Connection, guids: Sequence[str]) -> int:
     return len(ids)
 
 
-def move(conn: Connection, guids: Sequence[str], to: str, now: datetime) -> tuple[str, int]:
+def move(
+    conn: Connection, guids: Sequence[str], to: str, now: datetime, *, new_deck: bool = False
+) -> tuple[str, int]:
     """Move notes (and their cards, with their history) to the deck `to`, made if it does
-    not exist. Returns the deck's name and how many notes moved."""
-    try:
-        name = queries.resolve_deck(conn, to)
-    except BadValueError:
-        name = to.strip()
-        if not name:
-            raise BadValueError("--to needs a deck name") from None
-        conn.execute(schema.decks.insert().values(name=name, description="", created_at=now))
+    not exist (`decks.target`). Returns the deck's name and how many notes moved."""
+    from pmcards import decks
+
+    notes = [find(conn, guid)[0] for guid in dict.fromkeys(guids)]  # unknown ids first
+    name = decks.target(conn, to, now, new_deck=new_deck)
     deck_id = conn.scalar(select(D.id).where(D.name == name))
-    notes = [find(conn, guid)[0] for guid in dict.fromkeys(guids)]
     moving = [note.id for note in notes if note.deck_id != deck_id]
     if moving:
         # Moved to the end of their new deck, in the order they had.

@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Select, and_, case, func, literal, or_, select
 from sqlalchemy.engine import Connection
+from sqlalchemy.sql.elements import ColumnElement
 
 from pmcards import rows, schema
 from pmcards.cardstate import (
@@ -49,6 +50,14 @@ CHUNK = 500
 CARD_FILTERS = (*STATE_OF_NAME, "suspended", "buried")
 
 
+def deck_family(column: Any, name: str) -> ColumnElement[bool]:
+    """`column` names the deck `name` or one of its subdecks, in exactly that case: not
+    `startswith`, which is SQL's LIKE, and SQLite's LIKE ignores case (`metrics::old` is
+    not a subdeck of `Metrics`)."""
+    prefix = name + "::"
+    return or_(column == name, func.substr(column, 1, len(prefix)) == prefix)
+
+
 @dataclass(frozen=True)
 class Scope:
     """Which cards a command looks at: a deck (with its subdecks), a tag, a state, a search
@@ -67,9 +76,7 @@ class Scope:
         assert self.deck is not None
         if not self.subdecks:
             return select(D.id).where(D.name == self.deck)
-        return select(D.id).where(
-            or_(D.name == self.deck, D.name.startswith(self.deck + "::", autoescape=True))
-        )
+        return select(D.id).where(deck_family(D.name, self.deck))
 
     def tag_filter(self) -> Any:
         assert self.tag is not None
@@ -124,6 +131,8 @@ class Scope:
         beginning of the name); refuses a deck or tag that matches nothing, with a
         suggestion, rather than showing an empty session."""
         scope = self
+        if self.search is not None and not fold(self.search).split():
+            raise BadValueError("--search needs at least one word")
         if self.deck is not None:
             scope = replace(scope, deck=resolve_deck(conn, self.deck))
         if self.tag is not None:

@@ -110,3 +110,21 @@ def test_one_file_names_the_folder_way(decks: list[Path]) -> None:
 )
 def test_deck_file_names(name: str, file: str) -> None:
     assert deck_file_name(name, ".md") == file
+
+
+def test_deck_names_alike_past_the_cut_get_numbers(tmp_path: Path) -> None:
+    """Two names the same for their first 120 characters once cleaned: the number goes on
+    after the cut (it was cut off, and the export never ended)."""
+    stem = "Long deck name " * 9
+    files = [
+        write_deck(tmp_path / f"{end}.toml", stem + end, [qa(i, end, tags=["t"])])
+        for i, end in enumerate(("one", "two"), start=1)
+    ]
+    assert run("import", *map(str, files))[0] == 0
+    out = tmp_path / "all"
+    code, output = run("export", "toml", "--tag", "t", "-o", f"{out}/")
+    assert code == 0, output
+    names = {p.name for p in out.iterdir()}
+    assert names == {deck_file_name(stem, ".toml"), deck_file_name(stem, ".toml", 2)}
+    numbered = deck_file_name(stem, ".toml", 2)
+    assert numbered.endswith(" (2).toml") and len(numbered) <= 120 + len(".toml")

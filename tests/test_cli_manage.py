@@ -287,3 +287,69 @@ def test_mock_list(mine: Path) -> None:
     lines = out.splitlines()
     assert len(lines) == 27 and lines[0].split()[1] == "new"
     assert any(line.startswith("mock-fraud ") for line in lines)
+
+
+# -- what a review of this work found ---------------------------------------------------------
+
+
+def test_a_deck_differing_only_in_case_is_not_a_subdeck(mine: Path, tmp_path: Path) -> None:
+    """SQL's LIKE ignores case on SQLite: `metrics::old` was taken for a subdeck of
+    `Metrics` by `deck rm`, `deck rename` and every `--deck`."""
+    upper = write_deck(tmp_path / "u.toml", "Metrics", [qa(1, prefix="u")])
+    lower = write_deck(tmp_path / "l.toml", "metrics::old", [qa(1, prefix="l")])
+    assert run("import", str(upper), str(lower))[0] == 0
+    code, out = run("suspend", "--deck", "Metrics")
+    assert (code, out) == (0, "Suspended 1 card.\n")
+    code, out = run("deck", "rename", "Metrics", "KPIs")
+    assert code == 0 and out == "Renamed 'Metrics' to 'KPIs' (1 deck).\n"
+    code, out = run("deck", "rm", "--yes", "KPIs")
+    assert code == 0 and out.startswith("Deleted 'KPIs': 1 deck(s), 1 note(s).")
+    assert [c["note_id"] for c in cards("--deck", "metrics::old")] == ["l-001"]
+
+
+def test_a_search_of_no_words_selects_nothing(mine: Path) -> None:
+    code, out = run("suspend", "--search", "  ")
+    assert code == 2 and "--search needs at least one word" in out
+    assert not [c for c in cards() if c["suspended"]]
+
+
+def test_deck_names_from_the_command_line_are_checked(mine: Path) -> None:
+    code, out = run("add", "--deck", "Evil\x1b]0;PWNED\x07", "--front", "f", "--back", "b")
+    assert code == 2 and "the deck name holds a control or invisible character" in out
+    code, out = run("deck", "rename", "Mine", "K\x1b[31mred")
+    assert code == 2 and "the deck name holds a control or invisible character" in out
+    # Line breaks in a typed name are spaces (a name is one line), never a row of their own.
+    code, out = run("deck", "rename", "Mine", "Mine\nAI PM system design fundamentals  99")
+    assert code == 0 and "to 'Mine AI PM system design fundamentals 99'" in out
+    code, out = run("deck", "move", "m-001", "--to", "x" * 201)
+    assert code == 2 and "deck name is 201 characters; the limit is 200" in out
+    assert [d["name"] for d in json.loads(run("decks", "--json")[1]) if "Evil" in d["name"]] == []
+
+
+def test_a_typo_does_not_make_a_new_deck(mine: Path) -> None:
+    code, out = run("add", "--deck", "Framing and judgemnt", "--front", "f", "--back", "b")
+    assert code == 2
+    assert (
+        "no deck named 'Framing and judgemnt'; did you mean 'Framing and judgement'? "
+        "(--new-deck makes a new deck named 'Framing and judgemnt')"
+    ) in out
+    code, out = run(
+        "add", "--deck", "Framing and judgemnt", "--new-deck", "--front", "f", "--back", "b"
+    )
+    assert code == 0 and "Added to 'Framing and judgemnt'." in out
+    code, out = run("deck", "move", "m-001", "--to", "Mien")
+    assert code == 2 and "did you mean 'Mine'?" in out
+    code, out = run("deck", "move", "m-001", "--to", "Fresh")  # nothing close: made
+    assert code == 0 and out == "Moved 1 note(s) to 'Fresh'.\n"
+
+
+def test_the_editor_reopens_on_an_import_limit(mine: Path, tmp_path: Path) -> None:
+    ed = editor(
+        tmp_path,
+        ('section = "Basics"', f'section = "{"s" * 300}"'),
+        (f'section = "{"s" * 300}"', 'section = "Basics, again"'),
+    )
+    result = invoke("edit", "m-001", EDITOR=ed, VISUAL=ed)
+    assert result.exit_code == 0, result.output
+    assert "its section is 300 characters; the limit is 200" in result.stderr
+    assert result.stdout == "Saved m-001.\n"

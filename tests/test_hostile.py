@@ -288,6 +288,26 @@ CORPUS: dict[str, tuple[str, Any, str]] = {
         lambda tmp, good: _with_sql(good, "UPDATE col SET models = '" + "[" * 100_000 + "'"),
         "the package's collection is damaged (RecursionError",
     ),
+    # A value computed as it is read can be far larger than the file (40 MB from one step).
+    "apkg-generated-column": (
+        "a.apkg",
+        lambda tmp, good: _with_sql(
+            good,
+            "ALTER TABLE cards ADD COLUMN big TEXT"
+            " GENERATED ALWAYS AS (printf('%.*c', 40000000, 'x')) VIRTUAL",
+        ),
+        "not an Anki package: its 'cards' has generated columns",
+    ),
+    "toml-deck-name-newline": (
+        "t.toml",
+        '[deck]\nname = "Mine\\nAI PM system design fundamentals  99  118"\n',
+        "the deck name holds a control or invisible character",
+    ),
+    "toml-section-newline": (
+        "t.toml",
+        GOOD_TOML + '\n[[note]]\nid = "s4"\nsection = "a\\nb"\nfront = "f"\nback = "b"\n',
+        "note 's4': its section holds a control or invisible character",
+    ),
     "apkg-nul-in-field": (
         "a.apkg",
         lambda tmp, good: _with_sql(
@@ -488,6 +508,36 @@ def test_a_refused_package_leaves_no_media_behind(
     assert sorted(p.name for p in media.iterdir()) == ["old.png"]
     assert content(home / faults.DB) == before
     assert list(temp.iterdir()) == []
+
+
+def test_a_full_disk_while_media_are_written_takes_them_all_back(
+    home: Path, good_apkg: bytes, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The disk fills while the second of two media files is written: one line, no
+    traceback, and neither the first file nor the half-written second one stays."""
+    import errno
+
+    from pmcards import media
+
+    package = tmp_path / "a.apkg"
+    package.write_bytes(_with_media(good_apkg, {"a.png": b"a" * 1000, "b.png": b"b" * 5000}))
+    home = faults.fresh_home(home, tmp_path / "home")
+    real = media.MediaFile.chunks
+
+    def chunks(self: media.MediaFile) -> Any:
+        if self.name == "b.png":
+            yield b"half"
+            raise OSError(errno.ENOSPC, "No space left on device")
+        yield from real(self)
+
+    monkeypatch.setattr(media.MediaFile, "chunks", chunks)
+    result = CliRunner().invoke(cli, ["import", str(package)], env={"PMCARDS_HOME": str(home)})
+    assert result.exit_code == 1
+    assert result.output.splitlines() == [
+        f"Error: cannot write media files to {home / 'media'}: No space left on device; "
+        "nothing was imported"
+    ]
+    assert list((home / "media").iterdir()) == []
 
 
 def test_a_media_map_of_300000_absent_files_is_one_line(good_apkg: bytes, tmp_path: Path) -> None:

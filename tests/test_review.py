@@ -232,6 +232,24 @@ def test_leech_is_tagged_and_suspended(store: Store, tmp_path: Path, clock: Fake
     assert "leech" not in note_of(store, "n-001").tags
 
 
+def test_undoing_a_leech_keeps_a_leech_tag_the_note_had(
+    store: Store, tmp_path: Path, clock: FakeClock
+) -> None:
+    """A note tagged `leech` already (an Anki package brings the tag) keeps it when the
+    answer that leeched its card here is undone: that answer did not add it."""
+    load(store, tmp_path, [qa(1, tags=["leech", "t"])])
+    configure(store, leech_threshold=1, relearning_steps=[])
+    set_review(store, "n-001", clock.now - timedelta(hours=1), 5.0, clock.now - timedelta(days=5))
+    session = ReviewSession(store, clock=clock)
+    shown = session.next_card()
+    assert shown is not None
+    done = session.answer(shown.card_id, Rating.Again)
+    assert done.leeched and not done.tagged_leech and card_of(store, "n-001").suspended
+    session.undo()
+    assert not card_of(store, "n-001").suspended
+    assert note_of(store, "n-001").tags == ("leech", "t")
+
+
 def test_suspend_and_bury(store: Store, tmp_path: Path, clock: FakeClock) -> None:
     load(store, tmp_path, [qa(1), qa(2), qa(3)])
     session = ReviewSession(store, clock=clock)

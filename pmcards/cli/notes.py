@@ -80,6 +80,11 @@ def _edit_until_valid(text: str, where: str) -> ParsedNote | None:
 @click.option("--tag", "tags", multiple=True, metavar="TAG", help="A tag; repeat for several.")
 @click.option("--section", default="", metavar="TEXT", help="The section it belongs to.")
 @click.option("--id", "guid", metavar="ID", help="The note's id (default: a new one).")
+@click.option(
+    "--new-deck",
+    is_flag=True,
+    help="Make the deck even when its name is close to an existing deck's.",
+)
 @click.pass_context
 def add(
     ctx: click.Context,
@@ -89,6 +94,7 @@ def add(
     tags: tuple[str, ...],
     section: str,
     guid: str | None,
+    new_deck: bool,
     **fields: str | None,
 ) -> None:
     """Add a note, and print its id. Without fields, your editor ($VISUAL or $EDITOR)
@@ -118,7 +124,7 @@ def add(
             click.echo("Nothing added.")
             return
         with store.write() as conn:
-            name = notes.add(conn, deck, note, moment)
+            name = notes.add(conn, deck, note, moment, new_deck=new_deck)
     click.echo(note.guid)
     click.echo(f"Added to {name!r}.", err=True)
 
@@ -229,8 +235,13 @@ def deck_rm(ctx: click.Context, name: str, yes: bool) -> None:
     help="The deck (made if it is new).",
     shell_complete=complete_decks,
 )
+@click.option(
+    "--new-deck",
+    is_flag=True,
+    help="Make the deck even when its name is close to an existing deck's.",
+)
 @click.pass_context
-def deck_move(ctx: click.Context, guids: tuple[str, ...], to: str) -> None:
+def deck_move(ctx: click.Context, guids: tuple[str, ...], to: str, new_deck: bool) -> None:
     """Move notes, with their cards and history, to another deck.
 
     Example: pmcards deck move fund-021 fund-022 --to "Metrics"
@@ -238,5 +249,5 @@ def deck_move(ctx: click.Context, guids: tuple[str, ...], to: str) -> None:
     from pmcards import notes
 
     with collection(ctx) as store, store.write() as conn:
-        name, moved = notes.move(conn, guids, to, now())
+        name, moved = notes.move(conn, guids, to, now(), new_deck=new_deck)
     click.echo(f"Moved {moved} note(s) to {name!r}.")

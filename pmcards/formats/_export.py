@@ -46,12 +46,14 @@ def one_deck(conn: Connection, options: ExportOptions, what: str) -> tuple[Deck,
 _UNSAFE_IN_NAME = re.compile(r'[<>:"/\\|?*\x00-\x1f\x7f]')
 
 
-def deck_file_name(name: str, suffix: str) -> str:
+def deck_file_name(name: str, suffix: str, number: int = 1) -> str:
     """A file name for a deck, portable to every system: `Prep::Metrics` becomes
-    `Prep -- Metrics.toml`. (The deck's real name is written inside the file.)"""
+    `Prep -- Metrics.toml`, the `number`th of its name `Prep -- Metrics (2).toml`. (The
+    deck's real name is written inside the file.)"""
     stem = " -- ".join(_UNSAFE_IN_NAME.sub("_", part).strip() for part in name.split("::"))
     stem = stem.strip(". ") or "deck"
-    return stem[:120] + suffix
+    tail = f" ({number})" if number > 1 else ""
+    return stem[: 120 - len(tail)].rstrip(". ") + tail + suffix
 
 
 def per_deck(
@@ -72,11 +74,11 @@ def per_deck(
     for deck_id in ids:
         deck = decks[deck_id]
         own = replace(options, scope=replace(scope, deck=deck.name, subdecks=False))
+        number = 1
         name = deck_file_name(deck.name, suffix)
-        number = 2
-        while name.casefold() in taken:  # two names that differ only in case or unsafe text
-            name = deck_file_name(f"{deck.name} ({number})", suffix)
+        while name.casefold() in taken:  # names alike once cleaned, cut, or cased
             number += 1
+            name = deck_file_name(deck.name, suffix, number)
         taken.add(name.casefold())
         out.append((name, deck, write(conn, own)))
     return out

@@ -169,6 +169,8 @@ READ_TABLES_18 = ("notetypes", "fields", "templates", "decks", "config")
 STEPS_PER_BYTE = 20
 MIN_STEPS = 50_000_000
 STEP_CHECK = 10_000  # how often (in steps) the budget is checked
+# The longest value (a field list, a note type's JSON) SQLite may hand back from a package.
+MAX_VALUE_BYTES = 64 * 1024 * 1024
 
 
 def _open_collection(db_path: Path, fail: Any) -> sqlite3.Connection:
@@ -180,11 +182,23 @@ def _open_collection(db_path: Path, fail: Any) -> sqlite3.Connection:
         # can be written, whatever the file holds.
         conn.execute("PRAGMA trusted_schema = OFF")
         conn.execute("PRAGMA query_only = ON")
-        objects = dict(conn.execute("SELECT name, type FROM sqlite_master"))
+        # No value may be longer than this: a generated value can be far larger than the
+        # file (`printf('%.*c', 40000000, 'x')` is one step of SQLite's work).
+        conn.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, MAX_VALUE_BYTES)
+        objects = {
+            name: (kind, sql or "")
+            for name, kind, sql in conn.execute("SELECT name, type, sql FROM sqlite_master")
+        }
         for name in READ_TABLES + (READ_TABLES_18 if "notetypes" in objects else ()):
-            kind = objects.get(name)
-            if kind is not None and kind != "table":
-                raise fail(f"not an Anki package: its {name!r} is a {kind}, not a table")
+            if name not in objects:
+                continue
+            kind, sql = objects[name]
+            if kind != "table" or sql.lstrip().upper().startswith("CREATE VIRTUAL"):
+                what = "a virtual table" if kind == "table" else f"a {kind}"
+                raise fail(f"not an Anki package: its {name!r} is {what}, not a table")
+            # table_xinfo's `hidden`: 2 and 3 are generated columns, computed as read.
+            if any(row[6] in (2, 3) for row in conn.execute(f"PRAGMA table_xinfo('{name}')")):
+                raise fail(f"not an Anki package: its {name!r} has generated columns")
         budget = max(MIN_STEPS, db_path.stat().st_size * STEPS_PER_BYTE) // STEP_CHECK
         calls = 0
 

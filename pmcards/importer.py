@@ -267,7 +267,8 @@ def apply(
     """
     report = ImportReport()
     for parsed_deck in decks:
-        report.warnings.extend(parsed_deck.warnings)
+        if parsed_deck.stream is None:
+            report.warnings.extend(parsed_deck.warnings)
     if not dry_run and any(d.media for d in decks):
         if any(d.stream is not None for d in decks):
             # Media files are written outside the transaction: read the streamed files
@@ -364,6 +365,9 @@ def apply(
                 _merge_history(conn, merge, context, report, dry_run=dry_run)
             if progress is not None:
                 progress(len(batch))
+        if parsed_deck.stream is not None:
+            # A streamed file's warnings are known once it has been read.
+            report.warnings.extend(parsed_deck.warnings)
         for source, count in result.moved_from.items():
             result.notices.append(
                 f"{count} note{'s' if count != 1 else ''} moved here from deck {source!r}, "

@@ -234,7 +234,9 @@ def command(args: list[str]) -> None:
             print(tree.review_count, tree.learn_count, tree.new_count)
         elif what == "first":  # the first card's question, as `pmcards review` shows it
             from anki.cards import Card
+            from anki.scheduler.v3 import Scheduler
 
+            assert isinstance(col.sched, Scheduler)
             queued = col.sched.get_queued_cards(fetch_limit=1)
             card = Card(col, backend_card=queued.cards[0].card)
             print(card.question()[:80])

@@ -622,7 +622,11 @@ def _insert_new_cards(conn: Connection, ord: int, note_ids: list[int], now: date
     most of the cost of adding a card)."""
     C = schema.cards.c
     N = schema.notes.c
-    values = {"note_id": N.id, "deck_id": N.deck_id, "ord": literal(ord, C.ord.type)}
+    values: dict[str, Any] = {
+        "note_id": N.id,
+        "deck_id": N.deck_id,
+        "ord": literal(ord, C.ord.type),
+    }
     for name, value in _new_card(now, None).items():
         values[name] = null() if value is None else literal(value, C[name].type)
     names = list(values)

@@ -14,6 +14,7 @@ and history, which merge into cards already here (`_merge_history`).
 from __future__ import annotations
 
 import bisect
+import functools
 import json
 import math
 from collections.abc import Callable, Sequence
@@ -35,6 +36,10 @@ from pmcards.rows import SYSTEM_TAGS, search_text
 from pmcards.schema import tags_to_text
 
 _T = TypeVar("_T")
+
+
+# json.dumps(fields, ensure_ascii=False), without making an encoder a note.
+_FIELDS_JSON = json.JSONEncoder(ensure_ascii=False)
 
 
 @dataclass
@@ -207,6 +212,14 @@ def check_note(note: ParsedNote, deck: ParsedDeck) -> None:
 
 def _card_problem(card: ParsedCard) -> str | None:
     """What makes another program's scheduling of a card unusable, or None."""
+    if (
+        card.stability is None
+        and card.difficulty is None
+        and card.interval_days is None
+        and card.due is None
+        and not (card.reps or card.lapses or card.reviews)
+    ):
+        return None  # a new card: nothing to check (most of a big package)
     from pmcards.check import DIFFICULTY_MAX, DIFFICULTY_MIN, STABILITY_MAX, STABILITY_MIN
 
     for name, value, low, high in (
@@ -558,7 +571,7 @@ def _insert_new(
                 "guid": parsed.guid,
                 "deck_id": deck_id,
                 "kind": parsed.kind,
-                "fields": json.dumps(parsed.fields, ensure_ascii=False),
+                "fields": _FIELDS_JSON.encode(parsed.fields),
                 "tags": tags_to_text(list(parsed.tags)),
                 "section": parsed.section,
                 "search": search_text(parsed.fields, parsed.tags, parsed.section),
@@ -588,7 +601,10 @@ def _insert_new(
                     plain.setdefault(ord, []).append(note_id)
                     continue
                 if source.state == NEW and not source.reviews:
-                    plain_status.append({**base, **_new_card(now, source, context)})
+                    if source.suspended or source.buried or source.flag:
+                        plain_status.append({**base, **_new_card(now, source, context)})
+                    else:
+                        plain.setdefault(ord, []).append(note_id)
                     continue
                 memory, card_logs = _carried(context, source)
                 memory = memory or cardstate.new_memory(now)
@@ -724,7 +740,7 @@ def _update_notes(
         kept = [t for t in known.tags.split() if t in SYSTEM_TAGS]
         row = {
             "id": known.id,
-            "fields": json.dumps(parsed.fields, ensure_ascii=False),
+            "fields": _FIELDS_JSON.encode(parsed.fields),
             "tags": tags_to_text([*parsed.tags, *kept]),
             "section": parsed.section,
             "search": search_text(parsed.fields, [*parsed.tags, *kept], parsed.section),
@@ -795,10 +811,16 @@ class _Context:
         hour = self.config.rollover_hour
         return clock.study_day(a, hour).date == clock.study_day(b, hour).date
 
+    @functools.cached_property
+    def today(self) -> clock.Day:
+        return clock.study_day(self.now, self.config.rollover_hour)
+
     def status(self, source: ParsedCard) -> dict[str, Any]:
         """A card's suspension, burial (until the next study day) and flag, from the source.
         A card buried on an earlier study day is buried no more, as in Anki."""
-        today = clock.study_day(self.now, self.config.rollover_hour)
+        if not (source.suspended or source.buried or source.flag):
+            return {"suspended": False, "buried_until": None, "flag": 0}
+        today = self.today
         buried = source.buried and (source.modified is None or source.modified >= today.start)
         return {
             "suspended": source.suspended,

@@ -64,6 +64,10 @@ class AnkiSource:
     mod: int  # Anki's modification time of the note, in seconds
 
 
+# json.dumps(parts, sort_keys=True, ensure_ascii=False), without making an encoder a note.
+_CHECKSUM_JSON = json.JSONEncoder(sort_keys=True, ensure_ascii=False)
+
+
 @dataclass(frozen=True, slots=True)
 class ParsedNote:
     guid: str
@@ -84,7 +88,7 @@ class ParsedNote:
         if self.lint_ignore:
             # Only when set, so the checksums of notes without one stay what they were.
             parts.append(sorted(self.lint_ignore))
-        payload = json.dumps(parts, sort_keys=True, ensure_ascii=False)
+        payload = _CHECKSUM_JSON.encode(parts)
         object.__setattr__(self, "checksum", hashlib.sha256(payload.encode()).hexdigest())
 
 

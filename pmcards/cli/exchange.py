@@ -130,8 +130,8 @@ def import_(
             seen = [0]  # notes read
 
             def inspect(deck: Any, batch: list[Any]) -> None:
-                # A sample, not every note: the rules cost about 30 us a note, 3 s of a
-                # 100,000-note import; `pmcards lint` checks them all.
+                # The first notes, not every one (see HINT_LINT_UP_TO); `pmcards lint`
+                # checks them all.
                 seen[0] += len(batch)
                 for note in batch[: max(0, HINT_LINT_UP_TO - linter.notes)]:
                     linter.add(lint.from_parsed(note, deck))
@@ -189,9 +189,10 @@ def import_(
 
 # The import's lint hint looks for near-duplicates in imports up to this many notes (every
 # note's shingles are held at once); `pmcards lint` itself checks any number.
-HINT_DUPLICATES_UP_TO = 5_000
-# ... and lints this many notes of an import at most (the hint then says so).
-HINT_LINT_UP_TO = 10_000
+HINT_DUPLICATES_UP_TO = 2_000
+# ... and lints this many notes of an import at most (the hint then says so): the rules
+# cost about 30 us a note, near-duplicates more; they were a third of a 10,000-note import.
+HINT_LINT_UP_TO = 2_000
 
 
 def _lint_hint(linter: Any, files: tuple[Path, ...], builtin: bool, *, cut: bool) -> str:

@@ -19,6 +19,7 @@ from functools import lru_cache
 from fsrs import Card as FsrsCard
 from fsrs import Rating, Scheduler, State
 
+from pmcards import clock
 from pmcards.cardstate import NEW, REVIEW, Memory, after_answer, new_memory
 from pmcards.settings import Settings
 
@@ -65,11 +66,33 @@ def scheduler_for(settings: Settings) -> Scheduler:
     )
 
 
+def elapsed_days(settings: Settings, last_review: datetime, now: datetime) -> int:
+    """Whole study days from the day of `last_review` to the day of `now`: the elapsed time
+    FSRS is given, as Anki gives it. Days run from the rollover hour in the user's zone, so
+    an answer at 18:50 after one at 19:00 the evening before is one day later (not the 0
+    days that 23.8 hours floor to), and one at 03:30 after one at 19:00 is the same day."""
+    r = settings.rollover_hour
+    return max(0, (clock.study_day(now, r).date - clock.study_day(last_review, r).date).days)
+
+
+def on_grid(settings: Settings, fcard: FsrsCard, now: datetime) -> FsrsCard:
+    """`fcard` as py-fsrs must see it at `now`: py-fsrs floors the raw time since the last
+    review to whole days, so its last review is put exactly `elapsed_days` days before
+    `now`. The time of day is kept, so due dates of learning steps are unchanged."""
+    if fcard.last_review is None:
+        return fcard
+    new = copy(fcard)
+    new.last_review = now - timedelta(days=elapsed_days(settings, fcard.last_review, now))
+    return new
+
+
 def retrievability(settings: Settings, memory: Memory, now: datetime) -> float:
-    """FSRS's predicted probability of recall at `now` (0 for a card never reviewed)."""
+    """FSRS's predicted probability of recall at `now` (0 for a card never reviewed), with
+    the elapsed time counted in study days (`elapsed_days`)."""
     if memory.state == NEW:
         return 0.0
-    return float(scheduler_for(settings).get_card_retrievability(to_fsrs(memory), now))
+    fcard = on_grid(settings, to_fsrs(memory), now)
+    return float(scheduler_for(settings).get_card_retrievability(fcard, now))
 
 
 def natural_interval(settings: Settings, stability: float) -> int:
@@ -88,7 +111,7 @@ def outcomes(
         raise ValueError("now must be timezone-aware")
     now = review_time(memory, now)
     scheduler = scheduler_for(settings)
-    fcard = to_fsrs(memory, card_id)
+    fcard = on_grid(settings, to_fsrs(memory, card_id), now)
     raw: dict[Rating, FsrsCard] = {}
     # py-fsrs draws its fuzz from the module-level random(). Seeding it per (card, reps), as
     # Anki seeds its fuzz, makes the interval shown on a button the one the answer gives;
@@ -179,7 +202,7 @@ def replay(
     out = []
     for when, rating in reviews:
         when = when.astimezone(UTC)
-        fcard, _ = scheduler.review_card(fcard, Rating(rating), when)
+        fcard, _ = scheduler.review_card(on_grid(settings, fcard, when), Rating(rating), when)
         after = _after(memory, fcard, Rating(rating), when)
         out.append((memory, after))
         memory = after
@@ -212,8 +235,10 @@ __all__ = [
     "RATINGS",
     "RATING_NAMES",
     "Outcome",
+    "elapsed_days",
     "format_interval",
     "natural_interval",
+    "on_grid",
     "outcomes",
     "replay",
     "retrievability",

@@ -856,3 +856,75 @@ def test_a_burial_from_an_earlier_day_is_over(tmp_path: Path, store: Store, new_
         found = {k for k, (card, _) in pm_cards(fresh).items() if card.buried_until is not None}
         assert found == buried, day
         fresh.close()
+
+
+# -- elapsed time on the study-day grid (issue 13) -------------------------------------------
+
+# (day, hour, minute, rating) from GRID_START, UTC (the tests' zone), rollover at 04:00.
+GRID_HISTORY: dict[str, list[tuple[int, int, int, int]]] = {
+    # An evening learner: each next-day answer 23.6-23.8 hours after the one before.
+    "g1": [(0, 19, 0, 3), (0, 19, 10, 3), (1, 18, 48, 3), (2, 18, 40, 3), (3, 18, 30, 3)],
+    # A lapse 23.7 hours later, its relearning step, Hard and Easy short of whole days.
+    "g2": [
+        *[(0, 19, 0, 3), (0, 19, 10, 3), (1, 18, 50, 1), (1, 19, 0, 3), (2, 18, 55, 2)],
+        (4, 18, 0, 4),
+    ],
+    # Across the rollover: 20 minutes apart but a study day apart; then 16 hours, same day.
+    "g3": [(0, 3, 40, 3), (0, 3, 50, 3), (0, 4, 10, 3), (0, 20, 0, 3), (1, 4, 5, 3)],
+    # After midnight is still the evening's study day; 90 minutes later is the next one.
+    "g4": [(0, 23, 30, 3), (0, 23, 40, 3), (1, 3, 30, 3), (1, 5, 0, 3), (2, 4, 30, 4)],
+}
+GRID_START = datetime(2026, 3, 2, 0, 0, tzinfo=UTC)
+
+
+def test_elapsed_days_on_the_study_day_grid_agree_with_ankis_fsrs(
+    tmp_path: Path, store: Store
+) -> None:
+    """Answers on consecutive study days less than 24 hours apart, and answers either side
+    of the rollover, give the memory Anki's FSRS computes from the same review log; counting
+    raw hours (py-fsrs floors them to whole days) gives a different one for every sequence."""
+    from fsrs import Card as FsrsCard
+    from fsrs import Scheduler
+
+    deck = write_deck(
+        tmp_path / "grid.toml",
+        "Grid",
+        [{"id": g, "kind": "qa", "front": g, "back": "b"} for g in GRID_HISTORY],
+    )
+    with store.write() as conn:
+        importer.apply(conn, importer.parse_files([deck]), GRID_START - timedelta(days=1))
+    moments = sorted(
+        (GRID_START + timedelta(days=d, hours=h, minutes=m), guid, rating)
+        for guid, answers in GRID_HISTORY.items()
+        for d, h, m, rating in answers
+    )
+    for when, guid, rating in moments:
+        card_id = card_of(store, guid).id
+        with store.write() as conn:
+            config = settings.load(conn)
+            until = clock.study_day(when, config.rollover_hour).end
+            answer.answer(conn, config, None, card_id, Rating(rating), when, bury_until=until)
+    package = export_apkg(store, tmp_path / "grid.apkg", GRID_START + timedelta(days=6))
+    col = anki_of(tmp_path, package)
+    config = settings.Settings(fuzz=False)
+    raw = Scheduler(
+        parameters=config.fsrs_parameters(),
+        learning_steps=config.learning_step_deltas(),
+        relearning_steps=config.relearning_step_deltas(),
+        enable_fuzzing=False,
+    )
+    for guid, answers in GRID_HISTORY.items():
+        card = card_of(store, guid)
+        cid = col.db.scalar(
+            "select c.id from cards c join notes n on n.id = c.nid where n.guid = ?", guid
+        )
+        computed = col.compute_memory_state(cid)
+        assert card.stability == pytest.approx(computed.stability, rel=1e-5), guid
+        assert card.difficulty == pytest.approx(computed.difficulty, rel=1e-5), guid
+        # The same answers on raw hours: another memory, so the sequences test the grid.
+        fcard = FsrsCard()
+        for d, h, m, rating in answers:
+            fcard, _ = raw.review_card(
+                fcard, Rating(rating), GRID_START + timedelta(days=d, hours=h, minutes=m)
+            )
+        assert fcard.stability != pytest.approx(computed.stability, rel=1e-3), guid

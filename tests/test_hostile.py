@@ -531,13 +531,23 @@ def test_a_full_disk_while_media_are_written_takes_them_all_back(
         yield from real(self)
 
     monkeypatch.setattr(media.MediaFile, "chunks", chunks)
-    result = CliRunner().invoke(cli, ["import", str(package)], env={"PMCARDS_HOME": str(home)})
+    monkeypatch.setenv("PMCARDS_HOME", str(home))
+    folder = _media_folder()
+    result = CliRunner().invoke(cli, ["import", str(package)])
     assert result.exit_code == 1
     assert result.output.splitlines() == [
-        f"Error: cannot write media files to {home / 'media'}: No space left on device; "
+        f"Error: cannot write media files to {folder}: No space left on device; "
         "nothing was imported"
     ]
-    assert list((home / "media").iterdir()) == []
+    assert list(folder.iterdir()) == []
+
+
+def _media_folder() -> Path:
+    """The collection's media folder: PMCARDS_HOME/media, or a folder of its own there on a
+    PostgreSQL run (PMCARDS_DB set)."""
+    from pmcards import paths
+
+    return paths.media_dir(paths.resolve_db_url(None))
 
 
 def test_a_media_map_of_300000_absent_files_is_one_line(good_apkg: bytes, tmp_path: Path) -> None:
@@ -554,7 +564,9 @@ def test_a_media_map_of_300000_absent_files_is_one_line(good_apkg: bytes, tmp_pa
     ]
 
 
-def test_media_are_streamed_to_disk_not_held_in_memory(good_apkg: bytes, tmp_path: Path) -> None:
+def test_media_are_streamed_to_disk_not_held_in_memory(
+    good_apkg: bytes, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Three 100 MB media files (zeros: the package is under 1 MB) import with the process's
     peak memory far below their size: each is extracted and copied a block at a time."""
     import subprocess
@@ -589,7 +601,9 @@ def test_media_are_streamed_to_disk_not_held_in_memory(good_apkg: bytes, tmp_pat
     assert done.returncode == 0, done.stderr
     peak_mb = int(done.stdout.split()[-1])
     assert peak_mb < 150, f"peak memory {peak_mb} MB for 300 MB of media"
-    assert sorted(p.stat().st_size for p in (home / "media").iterdir()) == [100 * 1024 * 1024] * 3
+    monkeypatch.setenv("PMCARDS_HOME", str(home))
+    folder = _media_folder()
+    assert sorted(p.stat().st_size for p in folder.iterdir()) == [100 * 1024 * 1024] * 3
 
 
 def test_an_anki_guid_too_long_for_an_id(good_apkg: bytes, tmp_path: Path) -> None:

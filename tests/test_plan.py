@@ -54,13 +54,13 @@ def test_cap_only_where_recall_on_the_day_would_fall_short() -> None:
 def test_capped_due_makes_the_target_on_the_day_and_keeps_the_buttons_in_order() -> None:
     h = horizon(date(2026, 3, 16), target=0.97)
     capped = plan.capped_outcomes(PLAIN, h, MEMORY, NOW, 7)
-    assert [capped[r].interval.days for r in scheduling.RATINGS[1:]] == [11, 12, 60]
+    assert [capped[r].interval.days for r in scheduling.RATINGS[1:]] == [11, 12, 13]
     good = capped[Rating.Good].memory
     again = scheduling.outcomes(PLAIN, good, good.due, 7)[Rating.Good].memory
     assert scheduling.retrievability(PLAIN, again, h.at) >= 0.97
-    # Squeezed by a 99% target: Easy would need the same last day as Good.
+    # Squeezed by a 99% target: all three need the last day before the interview.
     squeezed = plan.capped_outcomes(PLAIN, horizon(date(2026, 3, 16), 0.99), MEMORY, NOW, 7)
-    assert [squeezed[r].interval.days for r in scheduling.RATINGS[1:]] == [12, 13, 13]
+    assert [squeezed[r].interval.days for r in scheduling.RATINGS[1:]] == [13, 13, 13]
     for outcome in squeezed.values():
         assert outcome.memory.due < h.at
 

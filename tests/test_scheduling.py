@@ -139,3 +139,24 @@ def test_format_interval() -> None:
     ]
     assert format_interval(timedelta(days=45)) == "1.5mo"
     assert format_interval(timedelta(days=730)) == "2y"
+
+
+def test_elapsed_time_is_counted_in_study_days() -> None:
+    """Graduated at 19:10 (UTC, the tests' zone; rollover 04:00). Next evening 23.8 hours
+    later is a study day later, exactly as 24.2 hours is: FSRS's next-day path, S 7.32 and 7
+    days (raw hours floor 23.8 to 0 days: the same-day path, S 2.31 kept, 3 days). 8.5 hours
+    later, at 03:40, is still the same study day."""
+    first = outcomes(NO_FUZZ, new_memory(), T0.replace(hour=19), 1)[Rating.Good].memory
+    t1 = T0.replace(hour=19, minute=10)
+    review = outcomes(NO_FUZZ, first, t1, 1)[Rating.Good].memory
+    assert review.stability == 2.3065
+    for hours, stability, days in ((8.5, 2.3065, 3), (23.8, 7.3192, 7), (24.2, 7.3192, 7)):
+        good = outcomes(NO_FUZZ, review, t1 + timedelta(hours=hours), 1)[Rating.Good]
+        assert round(good.memory.stability or 0.0, 4) == stability, hours
+        assert good.interval == timedelta(days=days), hours
+    assert scheduling.elapsed_days(NO_FUZZ, t1, t1 + timedelta(hours=8.5)) == 0
+    assert scheduling.elapsed_days(NO_FUZZ, t1, t1 + timedelta(hours=23.8)) == 1
+    # Recall predicted the morning after an evening answer is a day's recall, not 1.0.
+    morning = t1 + timedelta(hours=15)
+    assert round(scheduling.retrievability(NO_FUZZ, review, morning), 4) == 0.9468
+    assert scheduling.retrievability(NO_FUZZ, review, t1 + timedelta(hours=8)) == 1.0

@@ -172,5 +172,104 @@ def _anki_version() -> str:
     return version("anki")
 
 
+def build_collection(notes: int, path: Path) -> Path:
+    """An Anki collection of `notes` Basic (and reversed) notes, studied as `measure`'s:
+    what `status` and the first card are timed on, beside pmcards' synthetic collection."""
+    from anki.collection import AddNoteRequest, Collection
+
+    col = Collection(str(path))
+    col.set_config("fsrs", True)
+    model = col.models.by_name("Basic (and reversed card)")
+    deck = col.decks.id("Bench")
+    assert model is not None and deck is not None and col.db is not None
+    requests = []
+    for n in range(notes):
+        note = col.new_note(model)
+        note["Front"] = f"Synthetic situation {n}: the interviewer asks about metric {n % 97}."
+        note["Back"] = f"A strong answer {n} that defines failure and the metric first."
+        requests.append(AddNoteRequest(note=note, deck_id=deck))
+    col.add_notes(requests)
+    rng = random.Random(1)
+    today = col.sched.today
+    rows = []
+    for cid in col.db.list("select id from cards"):
+        if rng.random() < 0.2:
+            continue
+        stability = rng.lognormvariate(3.0, 1.2)
+        elapsed = rng.uniform(0.5, min(730, stability * 1.08))
+        data = json.dumps({"s": round(stability, 2), "d": round(rng.uniform(2, 9), 2), "dr": 0.9})
+        rows.append((max(1, round(stability)), today + round(stability - elapsed), data, cid))
+    col.db.executemany(
+        "update cards set type=2, queue=2, ivl=?, due=?, reps=8, data=? where id=?", rows
+    )
+    col.decks.select(deck)
+    col.close()
+    return path
+
+
+def export_package(collection: Path, out: Path) -> Path:
+    """An .apkg of the collection's notes, as Anki writes it (without scheduling)."""
+    from anki.collection import Collection
+    from anki.import_export_pb2 import ExportAnkiPackageOptions
+
+    col = Collection(str(collection))
+    col.export_anki_package(
+        out_path=str(out),
+        options=ExportAnkiPackageOptions(with_scheduling=False, with_media=False, legacy=False),
+        limit=None,
+    )
+    col.close()
+    return out
+
+
+def command(args: list[str]) -> None:
+    """One whole-process task, timed from outside like the pmcards command beside it."""
+    from anki.collection import Collection
+
+    what, path = args[0], args[1]
+    col = Collection(path)
+    try:
+        if what == "status":  # the decks' due counts, as `pmcards status` prints them
+            tree = col.sched.deck_due_tree()
+            print(tree.review_count, tree.learn_count, tree.new_count)
+        elif what == "first":  # the first card's question, as `pmcards review` shows it
+            from anki.cards import Card
+            from anki.scheduler.v3 import Scheduler
+
+            assert isinstance(col.sched, Scheduler)
+            queued = col.sched.get_queued_cards(fetch_limit=1)
+            card = Card(col, backend_card=queued.cards[0].card)
+            print(card.question()[:80])
+        elif what == "csv":
+            from anki.collection import ImportCsvRequest
+
+            metadata = col.get_csv_metadata(path=args[2], delimiter=None)
+            log = col.import_csv(ImportCsvRequest(path=args[2], metadata=metadata)).log
+            print(len(log.new), len(log.updated), len(log.duplicate))
+        elif what == "apkg":
+            from anki.import_export_pb2 import ImportAnkiPackageOptions, ImportAnkiPackageRequest
+
+            request = ImportAnkiPackageRequest(
+                package_path=args[2], options=ImportAnkiPackageOptions(with_scheduling=True)
+            )
+            log = col.import_anki_package(request).log
+            print(len(log.new), len(log.updated), len(log.duplicate))
+        else:
+            raise SystemExit(f"unknown task {what!r}")
+    finally:
+        col.close()
+
+
 if __name__ == "__main__":
-    print(json.dumps(measure(int(sys.argv[1]))))
+    # Run as a script, this folder comes first on the path, and its queue.py would hide the
+    # standard library's `queue` from Anki.
+    here = Path(__file__).resolve().parent
+    sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != here]
+    if sys.argv[1].isdigit():
+        print(json.dumps(measure(int(sys.argv[1]))))
+    elif sys.argv[1] == "build":  # build N PATH
+        build_collection(int(sys.argv[2]), Path(sys.argv[3]))
+    elif sys.argv[1] == "export":  # export COLLECTION OUT.apkg
+        export_package(Path(sys.argv[2]), Path(sys.argv[3]))
+    else:
+        command(sys.argv[1:])

@@ -4,6 +4,7 @@
     python bench/run.py --sizes 10000 --runs 7
     python bench/run.py --tiny --no-write    # CI: keep the script working, time nothing
     python bench/run.py --anki               # also run Anki's engine side by side
+    python bench/run.py --scale 1000000      # status and the first card at 100k and 1M
 
 Whole-process figures run the installed `pmcards` command; "in-process" ones call the
 library. Peak memory is each process's maximum resident set (wait4's ru_maxrss).
@@ -31,7 +32,7 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from synth import build, write_deck_file  # noqa: E402
+from synth import build, build_sql, write_deck_file, write_qa_deck  # noqa: E402
 
 DATA = HERE / "data"
 PMCARDS = [sys.executable, "-m", "pmcards"]
@@ -252,6 +253,176 @@ def bench(sizes: list[int], runs: int, answers: int, import_sizes: list[int]) ->
     return results
 
 
+def paired(a: Any, b: Any, runs: int, setup_a: Any = None, setup_b: Any = None) -> dict[str, float]:
+    """Two whole-process tasks in turn, A B A B ..., so that both see the same machine: the
+    medians of each, the median of the pairs' ratios A/B, and each one's peak memory."""
+    ta, tb, ma, mb, ratios = [], [], [], [], []
+    for _ in range(runs):
+        if setup_a:
+            setup_a()
+        t1, m1 = a()
+        if setup_b:
+            setup_b()
+        t2, m2 = b()
+        ta.append(t1)
+        tb.append(t2)
+        ma.append(m1)
+        mb.append(m2)
+        ratios.append(t1 / t2)
+    return {
+        "a_s": statistics.median(ta),
+        "b_s": statistics.median(tb),
+        "ratio": statistics.median(ratios),
+        "a_mb": max(ma),
+        "b_mb": max(mb),
+    }
+
+
+def side_by_side(sizes: list[int], import_sizes: list[int], runs: int) -> list[dict[str, Any]]:
+    """pmcards and Anki's engine, whole process, the same work in turn: `status`, review
+    start to the first card, imports of new notes in each format, re-import unchanged."""
+    anki_py = [sys.executable, str(HERE / "anki_side.py")]
+    now = datetime.now(UTC)
+    home = Path(tempfile.mkdtemp(prefix="pmcards-side-"))
+    base_env = dict(os.environ, PMCARDS_HOME=str(home), NO_COLOR="1")
+    rows: list[dict[str, Any]] = []
+
+    def row(what: str, n: int, result: dict[str, float]) -> None:
+        rows.append({"what": what, "notes": n, **result})
+        print(f"{what} {n}: {result}", file=sys.stderr)
+
+    for n in sizes:
+        db = collection(n, now)
+        anki = DATA / f"anki{n}.anki2"
+        if not anki.exists():
+            print(f"building a {n:,}-note Anki collection...", file=sys.stderr)
+            subprocess.run([*anki_py, "build", str(n), str(anki)], check=True)
+        env = dict(base_env, PMCARDS_DB=str(db))
+        row(
+            "`status`",
+            n,
+            paired(
+                partial(run_process, [*PMCARDS, "status"], env),
+                partial(run_process, [*anki_py, "status", str(anki)], base_env),
+                runs,
+            ),
+        )
+        row(
+            "review start to the first card",
+            n,
+            paired(
+                partial(first_card_time, env),
+                partial(run_process, [*anki_py, "first", str(anki)], base_env),
+                runs,
+            ),
+        )
+    empty_anki = home / "empty.anki2"
+    subprocess.run([*anki_py, "status", str(empty_anki)], check=True, capture_output=True)
+    for n in import_sizes:
+        target = home / f"import{n}.sqlite3"
+        anki_target = home / f"import{n}.anki2"
+        env = dict(base_env, PMCARDS_DB=str(target))
+
+        def fresh_anki(target: Path = anki_target) -> None:
+            for suffix in ("", "-wal"):
+                Path(str(target) + suffix).unlink(missing_ok=True)
+            shutil.copy(empty_anki, target)
+
+        csv_deck = write_qa_deck(home / f"qa{n}.csv", n, "csv")
+        anki_csv = partial(
+            run_process, [*anki_py, "csv", str(anki_target), str(csv_deck)], base_env
+        )
+        for fmt in ("csv", "toml", "md"):
+            deck = write_qa_deck(home / f"qa{n}.{fmt}", n, fmt)
+            row(
+                f"import new notes: {fmt.upper()} (Anki: the CSV)",
+                n,
+                paired(
+                    partial(run_process, [*PMCARDS, "import", str(deck)], env),
+                    anki_csv,
+                    runs,
+                    setup_a=partial(fresh_db, target),
+                    setup_b=fresh_anki,
+                ),
+            )
+        row(
+            "re-import unchanged: CSV",
+            n,
+            paired(
+                partial(run_process, [*PMCARDS, "import", str(csv_deck)], env),
+                anki_csv,
+                runs,
+            ),
+        )
+        source = home / f"source{n}.anki2"
+        package = home / f"qa{n}.apkg"
+        subprocess.run([*anki_py, "build", str(n), str(source)], check=True)
+        subprocess.run([*anki_py, "export", str(source), str(package)], check=True)
+        row(
+            "import new notes: .apkg (both the package Anki wrote)",
+            n,
+            paired(
+                partial(run_process, [*PMCARDS, "import", str(package)], env),
+                partial(run_process, [*anki_py, "apkg", str(anki_target), str(package)], base_env),
+                runs,
+                setup_a=partial(fresh_db, target),
+                setup_b=fresh_anki,
+            ),
+        )
+    shutil.rmtree(home, ignore_errors=True)
+    return rows
+
+
+def side_by_side_table(rows: list[dict[str, Any]]) -> str:
+    lines = [
+        "| what (whole process) | notes | pmcards | Anki | ratio | peak MB pmcards / Anki |",
+        "|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r['what']} | {r['notes']:,} | {r['a_s'] * 1000:.0f} ms | "
+            f"{r['b_s'] * 1000:.0f} ms | {r['ratio']:.2f}x | {r['a_mb']} / {r['b_mb']} |"
+        )
+    return "\n".join(lines)
+
+
+def scaling(sizes: list[int], runs: int) -> str:
+    """`status` and the first card at each size, on collections made by `build_sql`,
+    measured in turn (size after size within each run)."""
+    now = datetime.now(UTC)
+    home = Path(tempfile.mkdtemp(prefix="pmcards-scale-"))
+    base_env = dict(os.environ, PMCARDS_HOME=str(home), NO_COLOR="1")
+    dbs = {}
+    for n in sizes:
+        DATA.mkdir(exist_ok=True)
+        path = DATA / f"s{n}.sqlite3"
+        stamp = path.with_suffix(".json")
+        meta = {"notes": n, "date": now.date().isoformat()}
+        if not (path.exists() and stamp.exists() and json.loads(stamp.read_text()) == meta):
+            print(f"building a {n:,}-note collection in SQL...", file=sys.stderr)
+            build_sql(path, n, now)
+            stamp.write_text(json.dumps(meta))
+        dbs[n] = path
+    status: dict[int, list[tuple[float, int]]] = {n: [] for n in sizes}
+    first: dict[int, list[tuple[float, int]]] = {n: [] for n in sizes}
+    for _ in range(runs):
+        for n in sizes:
+            env = dict(base_env, PMCARDS_DB=str(dbs[n]))
+            status[n].append(run_process([*PMCARDS, "status"], env))
+            first[n].append(first_card_time(env))
+    shutil.rmtree(home, ignore_errors=True)
+    lines = [
+        "| what (whole process) | " + " | ".join(f"{n:,} notes" for n in sizes) + " | ratio |",
+        "|---|" + "---|" * (len(sizes) + 1),
+    ]
+    for label, figures in (("`pmcards status`", status), ("review start to first card", first)):
+        med = {n: statistics.median(t for t, _ in figures[n]) for n in sizes}
+        cells = [f"{med[n] * 1000:.0f} ms, {max(m for _, m in figures[n])} MB" for n in sizes]
+        ratio = med[sizes[-1]] / med[sizes[0]]
+        lines.append(f"| {label} | " + " | ".join(cells) + f" | {ratio:.2f}x |")
+    return "\n".join(lines)
+
+
 def machine() -> dict[str, str]:
     commit = subprocess.run(
         ["git", "-C", str(HERE.parent), "rev-parse", "--short", "HEAD"],
@@ -352,9 +523,16 @@ def main() -> None:
     parser.add_argument(
         "--anki", action="store_true", help="also measure Anki's engine (needs `anki`)"
     )
+    parser.add_argument(
+        "--scale",
+        type=int,
+        default=0,
+        help="also time status and the first card at 100,000 notes and at this many",
+    )
     args = parser.parse_args()
     if args.tiny:
         sizes, imports, runs, answers = [200], [300], 1, 20
+        args.scale = args.scale and 400
     else:
         sizes = [int(s) for s in args.sizes.split(",") if s]
         imports = [int(s) for s in args.imports.split(",") if s]
@@ -367,6 +545,18 @@ def main() -> None:
         from anki_side import anki_bench
 
         anki_text = anki_bench(sizes, runs, results)
+        whole = side_by_side(sizes, imports, runs)
+        anki_text = (
+            "Side by side with Anki's engine, whole process (its `import anki` included, as a "
+            "user pays it), run in turn with pmcards; ratio = pmcards / Anki, the median of "
+            "the pairs:\n\n" + side_by_side_table(whole) + "\n\n" + anki_text
+        )
+    if args.scale:
+        base = sizes[0] if args.tiny else 100_000
+        anki_text += (
+            "\n\nScaling (collections made in SQL by `bench/synth.py: build_sql`):\n\n"
+            + scaling([base, args.scale], runs)
+        )
     header = (
         f"### {args.label or 'Run'}: {info['date']}\n\n"
         f"Machine: {info['cores']} cores ({info['cpu']}), Python {info['python']}, "

@@ -201,3 +201,155 @@ def write_deck_file(path: Path, notes: int, prefix: str = "imp") -> Path:
         ]
     path.write_text("\n".join(lines), encoding="utf-8")
     return path
+
+
+def qa_texts(n: int) -> tuple[str, str]:
+    """The front and back of the n-th plain two-field note of the side-by-side imports."""
+    return (
+        f"Synthetic situation {n}: the interviewer asks about metric {n % 97}.",
+        f"A strong answer {n} that defines failure and the metric first.",
+    )
+
+
+def write_qa_deck(path: Path, notes: int, fmt: str) -> Path:
+    """The same `notes` two-field notes as CSV (with Anki's header lines, so that Anki's own
+    CSV import reads it as pmcards does), TOML or Markdown: what the side-by-side imports."""
+    import csv
+    import io
+
+    if fmt == "csv":
+        out = io.StringIO()
+        out.write("#separator:comma\n#html:false\n#columns:Front,Back\n")
+        writer = csv.writer(out, lineterminator="\n")
+        for n in range(1, notes + 1):
+            writer.writerow(qa_texts(n))
+        text = out.getvalue()
+    elif fmt == "toml":
+        lines = ["[deck]", f'name = "{path.stem}"', ""]
+        for n in range(1, notes + 1):
+            front, back = qa_texts(n)
+            lines += [
+                "[[note]]",
+                f'id = "qa-{n:07d}"',
+                'kind = "qa"',
+                f'front = "{front}"',
+                f'back = "{back}"',
+                "",
+            ]
+        text = "\n".join(lines)
+    elif fmt == "md":
+        lines = [f"# {path.stem}", ""]
+        for n in range(1, notes + 1):
+            front, back = qa_texts(n)
+            lines += [f"Q: {front}", f"A: {back}", f"<!-- id: qa-{n:07d} -->", ""]
+        text = "\n".join(lines)
+    else:
+        raise ValueError(fmt)
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def build_sql(path: Path, notes: int, now: datetime) -> Path:
+    """The same shape as `build`, made by INSERT ... SELECT statements in SQLite itself (a
+    million notes in about a minute where `build` takes twenty), for the scaling table. Its
+    history is thinner: two answers per studied card instead of about ten (status and the
+    first card read the log only for today's answers)."""
+    import math
+
+    if path.exists():
+        path.unlink()
+    for extra in ("-wal", "-shm"):
+        Path(str(path) + extra).unlink(missing_ok=True)
+    Store(f"sqlite:///{path}").close()  # the real schema, by the real migrations
+    conn = sqlite3.connect(path)
+    conn.execute("PRAGMA synchronous = OFF")
+    conn.execute("PRAGMA journal_mode = WAL")
+
+    def unit(n: int, salt: int) -> float:
+        """A deterministic draw in [0, 1) for row n (a multiplicative hash: cheap)."""
+        x = (n * 2654435761 + salt * 2246822519) & 0xFFFFFFFF
+        x ^= x >> 15
+        x = (x * 2246822519) & 0xFFFFFFFF
+        x ^= x >> 13
+        return x / 4294967296
+
+    def stability(n: int) -> float:
+        """Log-normal, median about 20 days, as `build` draws it (Box-Muller)."""
+        u, v = unit(n, 7) or 1e-9, unit(n, 8)
+        gauss = math.sqrt(-2 * math.log(u)) * math.cos(2 * math.pi * v)
+        return math.exp(3.0 + 1.2 * gauss)
+
+    def stamp(days_ago: float) -> str:
+        return ts(now - timedelta(days=days_ago))
+
+    conn.create_function("unit", 2, unit, deterministic=True)
+    conn.create_function("stab", 1, stability, deterministic=True)
+    conn.create_function("stamp", 1, stamp, deterministic=True)
+    created = ts(now - timedelta(days=730))
+    conn.executemany(
+        "INSERT INTO decks (id, name, description, created_at) VALUES (?, ?, '', ?)",
+        [(d, f"Synthetic deck {d:02d}", created) for d in range(1, 11)],
+    )
+    conn.execute("INSERT INTO settings (key, value) VALUES ('builtin_decks_imported', 'true')")
+    conn.execute(
+        """
+        WITH RECURSIVE seq(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM seq WHERE n < ?)
+        INSERT INTO notes (id, guid, deck_id, kind, fields, tags, section, checksum, position,
+                           created_at, updated_at)
+        SELECT n, printf('syn-%07d', n), n % 10 + 1,
+               CASE WHEN unit(n, 1) < 0.9 THEN 'contrast' ELSE 'reframe' END,
+               CASE WHEN unit(n, 1) < 0.9 THEN json_object(
+                   'situation', printf('Synthetic situation %d: the interviewer asks about '
+                                       || 'metric %d.', n, n % 97),
+                   'bad', printf('A weak answer %d that jumps to the model.', n),
+                   'good', printf('A strong answer %d that defines failure and the metric '
+                                  || 'first.', n),
+                   'why', 'Framing before mechanism.')
+               ELSE json_object('not', printf('focus %d', n), 'but', printf('better focus %d', n),
+                                'why', 'Judgement.') END,
+               printf(' syn t%d ', n % 50), '', printf('%064x', n), n, ?, ?
+        FROM seq
+        """,
+        (notes, created, created),
+    )
+    for ord in (0, 1):
+        conn.execute(
+            """
+            INSERT INTO cards (note_id, deck_id, ord, state, step, stability, difficulty, due,
+                               last_review, reps, lapses, suspended, buried_until)
+            SELECT id, deck_id, ?, 0, NULL, NULL, NULL, ?, NULL, 0, 0, 0, NULL
+            FROM notes WHERE ? = 0 OR kind = 'contrast'
+            """,
+            (ord, created, ord),
+        )
+    # 80% studied: review cards with a memory, about 7% of them due today.
+    conn.execute(
+        """
+        UPDATE cards SET state = 2, stability = stab(id), difficulty = 2 + 7 * unit(id, 3),
+            last_review = stamp(0.5 + unit(id, 4) * (min(730, stab(id) * 1.08) - 0.5)),
+            reps = 6 + CAST(unit(id, 5) * 9 AS INTEGER), lapses = CAST(unit(id, 6) < 0.3 AS INTEGER)
+        WHERE unit(id, 2) >= 0.2
+        """
+    )
+    conn.execute(
+        "UPDATE cards SET due = strftime('%Y-%m-%d %H:%M:%f000', last_review,"
+        " printf('+%f days', max(1.0, stability))) WHERE state = 2"
+    )
+    for i in (1, 0):
+        conn.execute(
+            """
+            INSERT INTO review_log (card_id, rating, reviewed_at, duration_ms, source,
+                state_before, step_before, stability_before, difficulty_before, due_before,
+                last_review_before, reps_before, lapses_before, state_after, step_after,
+                stability_after, difficulty_after, due_after, leeched)
+            SELECT id, 3, strftime('%Y-%m-%d %H:%M:%f000', last_review, printf('-%d days', ?)),
+                   5000, 'review', 2, NULL, stability, difficulty, due, last_review,
+                   reps - 1, lapses, 2, NULL, stability, difficulty, due, 0
+            FROM cards WHERE state = 2
+            """,
+            (i * 30,),
+        )
+    conn.commit()
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    conn.close()
+    return path

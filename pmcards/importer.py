@@ -14,6 +14,7 @@ and history, which merge into cards already here (`_merge_history`).
 from __future__ import annotations
 
 import bisect
+import functools
 import json
 import math
 from collections.abc import Callable, Sequence
@@ -22,7 +23,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, NamedTuple, TypeVar
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import delete, func, insert, literal, null, select, update
 from sqlalchemy.engine import Connection
 
 from pmcards import cardstate, clock, formats, markup, schema, settings
@@ -35,6 +36,10 @@ from pmcards.rows import SYSTEM_TAGS, search_text
 from pmcards.schema import tags_to_text
 
 _T = TypeVar("_T")
+
+
+# json.dumps(fields, ensure_ascii=False), without making an encoder a note.
+_FIELDS_JSON = json.JSONEncoder(ensure_ascii=False)
 
 
 @dataclass
@@ -207,6 +212,14 @@ def check_note(note: ParsedNote, deck: ParsedDeck) -> None:
 
 def _card_problem(card: ParsedCard) -> str | None:
     """What makes another program's scheduling of a card unusable, or None."""
+    if (
+        card.stability is None
+        and card.difficulty is None
+        and card.interval_days is None
+        and card.due is None
+        and not (card.reps or card.lapses or card.reviews)
+    ):
+        return None  # a new card: nothing to check (most of a big package)
     from pmcards.check import DIFFICULTY_MAX, DIFFICULTY_MIN, STABILITY_MAX, STABILITY_MIN
 
     for name, value, low, high in (
@@ -267,7 +280,8 @@ def apply(
     """
     report = ImportReport()
     for parsed_deck in decks:
-        report.warnings.extend(parsed_deck.warnings)
+        if parsed_deck.stream is None:
+            report.warnings.extend(parsed_deck.warnings)
     if not dry_run and any(d.media for d in decks):
         if any(d.stream is not None for d in decks):
             # Media files are written outside the transaction: read the streamed files
@@ -364,6 +378,9 @@ def apply(
                 _merge_history(conn, merge, context, report, dry_run=dry_run)
             if progress is not None:
                 progress(len(batch))
+        if parsed_deck.stream is not None:
+            # A streamed file's warnings are known once it has been read.
+            report.warnings.extend(parsed_deck.warnings)
         for source, count in result.moved_from.items():
             result.notices.append(
                 f"{count} note{'s' if count != 1 else ''} moved here from deck {source!r}, "
@@ -554,7 +571,7 @@ def _insert_new(
                 "guid": parsed.guid,
                 "deck_id": deck_id,
                 "kind": parsed.kind,
-                "fields": json.dumps(parsed.fields, ensure_ascii=False),
+                "fields": _FIELDS_JSON.encode(parsed.fields),
                 "tags": tags_to_text(list(parsed.tags)),
                 "section": parsed.section,
                 "search": search_text(parsed.fields, parsed.tags, parsed.section),
@@ -570,7 +587,8 @@ def _insert_new(
         notes = schema.notes
         returning = insert(notes).returning(notes.c.id, notes.c.guid)
         note_ids = {guid: note_id for note_id, guid in conn.execute(returning, rows)}
-        plain: list[dict[str, Any]] = []
+        plain: dict[int, list[int]] = {}  # ord -> the notes that get a new card of it
+        plain_status: list[dict[str, Any]] = []  # a new card with a status of its own
         with_history: list[dict[str, Any]] = []
         logs: dict[tuple[int, int], list[dict[str, Any]]] = {}
         for parsed, deck_id, _ in batch:
@@ -579,8 +597,14 @@ def _insert_new(
             for ord in card_ords(parsed.kind, parsed.fields):
                 source = carried.get(ord)
                 base = {"note_id": note_id, "ord": ord, "deck_id": deck_id}
-                if source is None or (source.state == NEW and not source.reviews):
-                    plain.append({**base, **_new_card(now, source, context)})
+                if source is None:
+                    plain.setdefault(ord, []).append(note_id)
+                    continue
+                if source.state == NEW and not source.reviews:
+                    if source.suspended or source.buried or source.flag:
+                        plain_status.append({**base, **_new_card(now, source, context)})
+                    else:
+                        plain.setdefault(ord, []).append(note_id)
                     continue
                 memory, card_logs = _carried(context, source)
                 memory = memory or cardstate.new_memory(now)
@@ -590,8 +614,10 @@ def _insert_new(
                 if card_logs:
                     logs[(note_id, ord)] = card_logs
         cards = schema.cards
-        if plain:
-            conn.execute(insert(cards), plain)
+        for ord, ids in plain.items():
+            _insert_new_cards(conn, ord, ids, now)
+        if plain_status:
+            conn.execute(insert(cards), plain_status)
         log_rows: list[dict[str, Any]] = []
         if with_history:
             returned = conn.execute(
@@ -604,6 +630,25 @@ def _insert_new(
             conn.execute(insert(schema.review_log), log_rows)
         imported += len(log_rows)
     return imported
+
+
+def _insert_new_cards(conn: Connection, ord: int, note_ids: list[int], now: datetime) -> None:
+    """Card `ord` of each of these notes, never studied, in the note's deck: made by one
+    INSERT ... SELECT from the notes, 500 at a time, rather than bound row by row (which was
+    most of the cost of adding a card)."""
+    C = schema.cards.c
+    N = schema.notes.c
+    values: dict[str, Any] = {
+        "note_id": N.id,
+        "deck_id": N.deck_id,
+        "ord": literal(ord, C.ord.type),
+    }
+    for name, value in _new_card(now, None).items():
+        values[name] = null() if value is None else literal(value, C[name].type)
+    names = list(values)
+    for chunk in _chunks(note_ids, 500):
+        chosen = select(*values.values()).where(N.id.in_(chunk))
+        conn.execute(insert(schema.cards).from_select(names, chosen))
 
 
 def _new_card(
@@ -695,7 +740,7 @@ def _update_notes(
         kept = [t for t in known.tags.split() if t in SYSTEM_TAGS]
         row = {
             "id": known.id,
-            "fields": json.dumps(parsed.fields, ensure_ascii=False),
+            "fields": _FIELDS_JSON.encode(parsed.fields),
             "tags": tags_to_text([*parsed.tags, *kept]),
             "section": parsed.section,
             "search": search_text(parsed.fields, [*parsed.tags, *kept], parsed.section),
@@ -766,10 +811,16 @@ class _Context:
         hour = self.config.rollover_hour
         return clock.study_day(a, hour).date == clock.study_day(b, hour).date
 
+    @functools.cached_property
+    def today(self) -> clock.Day:
+        return clock.study_day(self.now, self.config.rollover_hour)
+
     def status(self, source: ParsedCard) -> dict[str, Any]:
         """A card's suspension, burial (until the next study day) and flag, from the source.
         A card buried on an earlier study day is buried no more, as in Anki."""
-        today = clock.study_day(self.now, self.config.rollover_hour)
+        if not (source.suspended or source.buried or source.flag):
+            return {"suspended": False, "buried_until": None, "flag": 0}
+        today = self.today
         buried = source.buried and (source.modified is None or source.modified >= today.start)
         return {
             "suspended": source.suspended,

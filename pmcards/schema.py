@@ -51,6 +51,27 @@ class UTCDateTime(TypeDecorator[datetime]):
         # SQLite has no time zones: store naive UTC text, which also sorts correctly.
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
 
+    def bind_processor(self, dialect: Dialect) -> Any:
+        if dialect.name != "sqlite":
+            return super().bind_processor(dialect)
+        # SQLite: the text SQLAlchemy's DateTime stores, made in one step (formatting it was
+        # most of the cost of binding a card row). A bulk write binds one `now` for every
+        # row: the last value's text is kept.
+        last: list[Any] = [None, None]
+
+        def process(value: datetime | None) -> str | None:
+            if value is None:
+                return None
+            if value is last[0]:
+                return last[1]  # type: ignore[no-any-return]
+            if value.tzinfo is None:
+                raise ValueError("naive datetime given to a UTC column")
+            text = value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+            last[0], last[1] = value, text
+            return text
+
+        return process
+
     def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         if value is None:
             return None

@@ -29,6 +29,9 @@ from pmcards.errors import PmcardsError
 
 # How long a writer waits for another process's write to finish before giving up.
 BUSY_TIMEOUT_SECONDS = 30.0
+# A review session checkpoints the WAL while a card is read after this many answers (about
+# 10 pages each: the WAL stays under a few megabytes).
+CHECKPOINT_EVERY = 64
 # How long to wait for a database server to answer before saying it cannot be reached.
 CONNECT_TIMEOUT_SECONDS = 10
 
@@ -117,6 +120,7 @@ class Store:
         # Write transactions this process committed: a message about a lost server must not
         # say "nothing was written" after answers were.
         self.committed = 0
+        self._checkpointed = 0  # `committed` at the last checkpoint
         file = paths.sqlite_path(url)
         if file is not None:
             try:
@@ -263,11 +267,17 @@ class Store:
 
     def checkpoint(self) -> None:
         """Copy committed pages from the WAL into the database file, without waiting on
-        readers (SQLite's PASSIVE checkpoint). A no-op on other databases."""
-        if self.dialect != "sqlite":
+        readers (SQLite's PASSIVE checkpoint), once CHECKPOINT_EVERY write transactions have
+        committed since the last one. A no-op on other databases.
+
+        Not after every answer: the first commit into a WAL that a checkpoint has emptied
+        writes a new WAL header, and with synchronous=FULL SQLite syncs that header on its
+        own, so checkpointing after every card cost each answer a second sync."""
+        if self.dialect != "sqlite" or self.committed - self._checkpointed < CHECKPOINT_EVERY:
             return
         with self._guard(), self.engine.connect() as conn:
             conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
+        self._checkpointed = self.committed
 
     def close(self) -> None:
         self.engine.dispose()

@@ -1,11 +1,14 @@
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from sqlalchemy import func, select
 
-from pmcards import importer
+from pmcards import importer, schema
 from pmcards.errors import DeckFormatError
 from pmcards.formats import csv_deck
 from pmcards.formats.options import ParseOptions
+from pmcards.store import Store
 
 
 def write(tmp_path: Path, data: str | bytes, name: str = "deck.csv") -> Path:
@@ -283,3 +286,100 @@ def test_formulas_are_neutralised_and_restored(tmp_path: Path) -> None:
     # Someone else's CSV keeps its apostrophes: only pmcards' own header is read back so.
     other = write(tmp_path, "Front,Back\n'=x,y\n", "other.csv")
     assert csv_deck.parse(other)[0].notes[0].fields["front"] == "'=x"
+
+
+def _big_csv(
+    path: Path, notes: int, header: str = "front,back\n", bad_at: int | None = None
+) -> Path:
+    """A CSV of `notes` two-field notes over 1 MB (so it streams); the row of note `bad_at`
+    has no back."""
+    with path.open("w", encoding="utf-8", newline="") as out:
+        out.write(header)
+        for n in range(1, notes + 1):
+            back = "" if n == bad_at else f"A strong answer {n} that defines failure first."
+            out.write(f"Situation {n}: the interviewer asks about metric {n % 97}.,{back}\n")
+    assert path.stat().st_size > csv_deck.STREAM_FROM_BYTES
+    return path
+
+
+def test_a_big_file_streams_with_the_same_notes_as_read_whole(tmp_path: Path) -> None:
+    """Streamed, the notes come a batch at a time and are the very notes the whole-file
+    parse gives, lines included; Anki's header lines and a row of only spaces too."""
+    path = _big_csv(tmp_path / "big.csv", 25_000, "#separator:comma\n#columns:Front,Back\n")
+    with path.open("a", encoding="utf-8") as out:
+        out.write("  ,  \nlast,one\r\n")
+    whole = csv_deck.parse(path, ParseOptions("csv"))
+    (streamed,) = csv_deck.parse(path, ParseOptions("csv", stream=True))
+    assert streamed.stream is not None and not streamed.notes
+    batches = list(streamed.batches())
+    assert [len(b) for b in batches[:2]] == [csv_deck.ROWS_PER_BATCH] * 2
+    notes = [note for batch in batches for note in batch]
+    assert notes == whole[0].notes and len(notes) == 25_001
+    assert notes[-1].line == 25_004 and notes[-1].fields == {"front": "last", "back": "one"}
+    assert (streamed.name, streamed.named, streamed.from_anki) == ("big", False, True)
+    assert list(streamed.batches()) == batches  # read again from the start
+
+
+def test_a_big_file_with_a_deck_column_is_read_whole(tmp_path: Path) -> None:
+    path = _big_csv(tmp_path / "big.csv", 20_000, "front,back,deck\n")
+    (deck,) = csv_deck.parse(path, ParseOptions("csv", stream=True))
+    assert deck.stream is None and len(deck.notes) == 20_000
+
+
+def test_a_bad_row_late_in_a_streamed_file_imports_nothing(store: Store, tmp_path: Path) -> None:
+    """The error surfaces inside the import's transaction, which rolls back: the notes of
+    the batches already written go with it, and the message names the row's line."""
+    path = _big_csv(tmp_path / "big.csv", 30_000, bad_at=29_000)
+    decks = importer.parse_files([path], stream=True)
+    assert decks[0].stream is not None
+    with pytest.raises(DeckFormatError) as info, store.write() as conn:
+        importer.apply(conn, decks, datetime.now(UTC))
+    assert str(info.value) == (
+        f"{path}:29001: row 29000: missing field 'back' (kind 'qa' needs front, back)"
+    )
+    with store.read() as conn:
+        assert conn.scalar(select(func.count()).select_from(schema.notes)) == 0
+        assert conn.scalar(select(func.count()).select_from(schema.decks)) == 0
+
+
+def test_a_streamed_file_that_is_not_utf8_late_names_its_line(tmp_path: Path) -> None:
+    path = _big_csv(tmp_path / "big.csv", 30_000)
+    with path.open("ab") as out:
+        out.write(b"caf\xe9,au lait\n")
+    (deck,) = csv_deck.parse(path, ParseOptions("csv", stream=True))
+    with pytest.raises(DeckFormatError) as info:
+        for _ in deck.batches():
+            pass
+    assert str(info.value) == f"{path}:30002: not valid UTF-8 text"
+
+
+def test_importing_100k_csv_notes_stays_under_100_mb(tmp_path: Path) -> None:
+    """The whole `pmcards import` of a 100,000-note CSV, in a process of its own: the file
+    streams, so its peak memory stays under 100 MB (it was 209 MB read whole)."""
+    import os
+    import subprocess
+    import sys
+    import textwrap
+
+    path = _big_csv(tmp_path / "big.csv", 100_000)
+    script = textwrap.dedent(
+        f"""
+        from click.testing import CliRunner
+        from pmcards.cli import cli
+        result = CliRunner().invoke(cli, ["import", {str(path)!r}])
+        assert result.exit_code == 0, result.output
+        assert "100000 added" in result.output, result.output
+        # VmHWM, not ru_maxrss: the latter keeps the peak of the (large) forking parent.
+        with open("/proc/self/status") as status:
+            peak = next(line for line in status if line.startswith("VmHWM:"))
+        print(int(peak.split()[1]) // 1024)
+        """
+    )
+    env = {**os.environ, "PMCARDS_HOME": str(tmp_path / "home")}
+    env.pop("PMCARDS_DB", None)
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=600
+    )
+    assert done.returncode == 0, done.stderr
+    peak_mb = int(done.stdout.split()[-1])
+    assert peak_mb < 100, f"peak memory {peak_mb} MB importing 100,000 CSV notes"

@@ -1,14 +1,17 @@
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 from helpers import N, all_rows, card_of, count, set_card
+from sqlalchemy import func, select
 
 from pmcards import importer, schema
 from pmcards.cli import cli
 from pmcards.errors import DeckFormatError
 from pmcards.formats import markdown
+from pmcards.formats.options import ParseOptions
 from pmcards.store import Store
 
 SAMPLE = """\
@@ -235,3 +238,41 @@ def test_an_edited_question_without_an_id_keeps_its_history(
     (edited,) = [c for c in notes if c["fields"]["front"] == "one, reworded"]
     assert edited["reps"] == 3 and edited["note_id"] != old["note_id"]
     store.close()
+
+
+def _big_md(path: Path, notes: int, bad_at: int | None = None) -> Path:
+    """A Markdown deck of `notes` Q/A notes over 1 MB (so it streams), four lines each after
+    two of heading; note `bad_at` has an empty answer."""
+    lines = ["# Big deck", "Its description.", ""]
+    for n in range(1, notes + 1):
+        answer = "" if n == bad_at else f"A strong answer {n} that defines failure first."
+        lines += [f"Q: Situation {n}: the interviewer asks about metric {n % 97}.", f"A: {answer}"]
+        lines += [f"<!-- id: big-{n:06d} -->", ""]
+    path.write_text("\n".join(lines), encoding="utf-8")
+    assert path.stat().st_size > markdown.STREAM_FROM_BYTES
+    return path
+
+
+def test_a_big_file_streams_with_the_same_notes_as_read_whole(tmp_path: Path) -> None:
+    path = _big_md(tmp_path / "big.md", 20_000)
+    whole = markdown.parse(path)[0]
+    (streamed,) = markdown.parse(path, ParseOptions("md", stream=True))
+    assert streamed.stream is not None and not streamed.notes
+    assert (streamed.name, streamed.description) == ("Big deck", "Its description.")
+    batches = list(streamed.batches())
+    assert [len(b) for b in batches] == [markdown.NOTES_PER_BATCH] * 20
+    assert [note for batch in batches for note in batch] == whole.notes
+    assert streamed.expected == 20_000
+
+
+def test_a_bad_note_late_in_a_streamed_file_imports_nothing(store: Store, tmp_path: Path) -> None:
+    path = _big_md(tmp_path / "big.md", 20_000, bad_at=19_500)
+    decks = importer.parse_files([path], stream=True)
+    with pytest.raises(DeckFormatError) as info, store.write() as conn:
+        importer.apply(conn, decks, datetime.now(UTC))
+    line = 4 + 4 * (19_500 - 1)
+    assert str(info.value) == (
+        f"{path}:{line + 1}: note at line {line}: empty 'A:' (this note needs Q:, A:)"
+    )
+    with store.read() as conn:
+        assert conn.scalar(select(func.count()).select_from(schema.notes)) == 0

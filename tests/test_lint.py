@@ -266,3 +266,19 @@ def test_import_hints_at_findings(tmp_path: Path) -> None:
     clean = write_deck(tmp_path / "c.toml", "C", [qa("Fine?", "Yes.", id="q3")])
     code, out, err = run("import", str(clean))
     assert code == 0 and "Hint" not in err
+
+
+def test_import_hint_of_a_big_import_checks_its_first_notes(tmp_path: Path) -> None:
+    """Above HINT_LINT_UP_TO notes the hint checks the first ones (the rules were a third of
+    a 10,000-note import) and says so; `pmcards lint` checks every note."""
+    from pmcards.cli.exchange import HINT_LINT_UP_TO
+
+    rows = "".join(f"Question {n}?,Answer {n}.\n" for n in range(HINT_LINT_UP_TO + 500))
+    deck = tmp_path / "big.csv"
+    deck.write_text("front,back\n" + rows, encoding="utf-8")
+    code, out, err = run("import", str(deck))
+    assert code == 0
+    assert err.splitlines()[-1] == (
+        f"Hint: {HINT_LINT_UP_TO} card-writing findings in the first {HINT_LINT_UP_TO:,} notes "
+        f"of these files (missing-why): pmcards lint {deck} lists them"
+    )

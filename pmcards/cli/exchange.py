@@ -127,8 +127,13 @@ def import_(
             # one-line hint below: findings counted, not kept; near-duplicates up to a size.
             linter = lint.Linter(duplicates_up_to=HINT_DUPLICATES_UP_TO, keep=False)
 
+            seen = [0]  # notes read
+
             def inspect(deck: Any, batch: list[Any]) -> None:
-                for note in batch:
+                # The first notes, not every one (see HINT_LINT_UP_TO); `pmcards lint`
+                # checks them all.
+                seen[0] += len(batch)
+                for note in batch[: max(0, HINT_LINT_UP_TO - linter.notes)]:
                     linter.add(lint.from_parsed(note, deck))
 
             # A dry run writes nothing, so it reads without taking the write lock.
@@ -158,7 +163,7 @@ def import_(
         click.echo(NO_BUILTINS, err=True)
     linter.finish()
     if linter.counts:
-        click.echo(_lint_hint(linter, files, builtin), err=True)
+        click.echo(_lint_hint(linter, files, builtin, cut=seen[0] > linter.notes), err=True)
     if builtin and not prune:
         retired = importer.retired_builtin(report, prefixes)
         if retired:
@@ -184,10 +189,13 @@ def import_(
 
 # The import's lint hint looks for near-duplicates in imports up to this many notes (every
 # note's shingles are held at once); `pmcards lint` itself checks any number.
-HINT_DUPLICATES_UP_TO = 5_000
+HINT_DUPLICATES_UP_TO = 2_000
+# ... and lints this many notes of an import at most (the hint then says so): the rules
+# cost about 30 us a note, near-duplicates more; they were a third of a 10,000-note import.
+HINT_LINT_UP_TO = 2_000
 
 
-def _lint_hint(linter: Any, files: tuple[Path, ...], builtin: bool) -> str:
+def _lint_hint(linter: Any, files: tuple[Path, ...], builtin: bool, *, cut: bool) -> str:
     """One line: how many card-writing findings the imported files have, and the command
     that lists them."""
     import shlex
@@ -201,8 +209,11 @@ def _lint_hint(linter: Any, files: tuple[Path, ...], builtin: bool) -> str:
         command += " " + (
             " ".join(shlex.quote(str(f)) for f in files) if len(files) <= 3 else "FILE..."
         )
+    where = "these files"
+    if cut:
+        where = f"the first {HINT_LINT_UP_TO:,} notes of these files"
     return (
-        f"Hint: {total} card-writing finding{'s' if total != 1 else ''} in these files "
+        f"Hint: {total} card-writing finding{'s' if total != 1 else ''} in {where} "
         f"({rules}): {command} lists them"
     )
 

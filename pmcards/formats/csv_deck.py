@@ -22,7 +22,7 @@ import csv
 import hashlib
 import io
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -44,7 +44,7 @@ from pmcards.formats._anki import (
     notetype_mapping,
 )
 from pmcards.formats.options import ParseOptions
-from pmcards.formats.parsed import ParsedDeck, ParsedNote, read_text
+from pmcards.formats.parsed import ParsedDeck, ParsedNote, read_text, text_lines
 from pmcards.kinds import CLOZE, KINDS, QA, QA_REVERSED, note_problem
 from pmcards.kinds.cloze import cloze_numbers
 from pmcards.lint import unknown_rules
@@ -136,91 +136,203 @@ def restore(cell: str) -> str:
 class _Header:
     values: dict[str, str] = field(default_factory=dict)
     lines: int = 0
+    after: str | None = None  # the first line after the header lines
+
+    def rest(self, lines: Iterator[str]) -> Iterator[str]:
+        """The lines after the header."""
+        if self.after is not None:
+            yield self.after
+        yield from lines
+
+
+# A file this big is read as it is imported (when the caller streams: `pmcards import`),
+# a thousand rows at a time, unless its rows name their decks (a deck column: one file,
+# several decks, read whole) or it holds inline images (data: URLs become media files,
+# which are written before the import's transaction).
+STREAM_FROM_BYTES = 1_000_000
+ROWS_PER_BATCH = 1000
 
 
 def parse(path: Path, options: ParseOptions | None = None) -> list[ParsedDeck]:
     """The decks of a CSV or TSV file (the format's name says which separator to expect)."""
     dialect = options.name if options else "csv"
-    where = str(path)
+    if options is not None and options.stream:
+        try:
+            big = path.stat().st_size > STREAM_FROM_BYTES
+        except OSError:
+            big = False  # read_text says what is wrong
+        streamed = _streamed(path, dialect) if big else None
+        if streamed is not None:
+            return [streamed]
     text = read_text(path, MAX_FILE_BYTES)
+    reading = _Reading(path, dialect, io.StringIO(text, newline=""))
+    for _ in reading.run():
+        pass
+    return reading.finish()
 
-    def fail(message: str, line: int | None = None) -> DeckFormatError:
-        return DeckFormatError(message, path=where, line=line)
 
-    header = _read_header(text, fail)
-    sep = "\t" if dialect == "tsv" else ","
-    if "separator" in header.values:
-        value = header.values["separator"]
-        sep = SEPARATORS.get(value.lower(), value)
-        if len(sep) != 1:
-            raise fail(f"unknown #separator: {value!r}", 1)
-    body = text.split("\n", header.lines)[-1] if header.lines else text
-    reader = csv.reader(io.StringIO(body, newline=""), delimiter=sep, strict=True)
-    rows: list[tuple[int, list[str]]] = []
-    last = 0
-    try:
-        for row in reader:
-            start = last + 1 + header.lines
-            last = reader.line_num
-            if any(cell.strip() for cell in row):
-                rows.append((start, row))
-    except csv.Error as exc:
-        raise fail(f"malformed {dialect.upper()}: {exc}", last + 1 + header.lines) from None
-    html = header.values.get("html", "false").lower() == "true"
-    anki = bool(header.values)
-    default_deck = header.values.get("deck") or path.stem
-    warnings = Warnings(where)
-    builder = _Builder(where, default_deck, "deck" in header.values, html, fail, warnings)
-    extra_tags = header.values.get("tags", "").split()
-    if "columns" in header.values or not anki:
-        if "columns" in header.values:
-            names = next(csv.reader([header.values["columns"]], delimiter=sep), [])
-        elif rows:
-            _, names = rows.pop(0)
+def _streamed(path: Path, dialect: str) -> ParsedDeck | None:
+    """The one deck of a big file, its notes read by `batches()` as they are imported; None
+    when the file must be read whole (see STREAM_FROM_BYTES)."""
+    reading = _Reading(path, dialect, text_lines(path, MAX_FILE_BYTES))
+    if not reading.one_deck():
+        return None
+    if reading.html:
+        with path.open("rb") as handle:
+            tail = b""
+            while block := handle.read(1 << 20):
+                if b"data:" in (tail + block).lower():
+                    return None
+                tail = block[-5:]
+    deck = ParsedDeck(path=str(path), name=reading.default_deck, named=reading.default_named)
+    deck.from_anki = reading.lenient
+    with path.open("rb") as handle:
+        deck.expected = sum(block.count(b"\n") for block in iter(lambda: handle.read(1 << 20), b""))
+
+    def batches() -> Iterator[list[ParsedNote]]:
+        # Read anew each time (a file is read twice when the import validates it first).
+        again = _Reading(path, dialect, text_lines(path, MAX_FILE_BYTES))
+        yield from again.run(ROWS_PER_BATCH)
+        deck.warnings[:] = again.warnings.lines()
+
+    deck.stream = batches
+    return deck
+
+
+class _Reading:
+    """One pass over a CSV file's lines: its header, then its rows into notes."""
+
+    def __init__(self, path: Path, dialect: str, lines: Iterator[str]) -> None:
+        self.path = path
+        self.where = where = str(path)
+        self.dialect = dialect
+        self.lines = lines
+        self.header = _read_header(lines, self.fail)
+        values = self.header.values
+        sep = "\t" if dialect == "tsv" else ","
+        if "separator" in values:
+            value = values["separator"]
+            sep = SEPARATORS.get(value.lower(), value)
+            if len(sep) != 1:
+                raise self.fail(f"unknown #separator: {value!r}", 1)
+        self.sep = sep
+        self.reader = csv.reader(self.header.rest(lines), delimiter=sep, strict=True)
+        self.last = 0
+        self.html = values.get("html", "false").lower() == "true"
+        self.anki = bool(values)
+        self.default_deck = values.get("deck") or path.stem
+        self.default_named = "deck" in values
+        self.warnings = Warnings(where)
+        self.builder = _Builder(
+            where, self.default_deck, self.default_named, self.html, self.fail, self.warnings
+        )
+        self.columns: list[str] | None = None
+        self.first_row: tuple[int, list[str]] | None = None
+        self.lenient = False
+        if "columns" in values or not self.anki:
+            if "columns" in values:
+                names = next(csv.reader([values["columns"]], delimiter=sep), [])
+            else:
+                first = next(self._rows(), None)
+                if first is None:
+                    raise self.fail("empty file: expected a header row naming the columns")
+                names = first[1]
+            self.columns = _named_columns(
+                names, self.header, self.fail, self.warnings if self.anki else None
+            )
+            # pmcards' own file (it names each note's kind) is read by pmcards' rules, its
+            # columns as pmcards text; a file Anki wrote, by an Anki package's.
+            self.own = "kind" in self.columns
+            self.lenient = self.anki and not self.own
         else:
-            raise fail("empty file: expected a header row naming the columns")
-        columns = _named_columns(names, header, fail, warnings if anki else None)
-        # pmcards' own file (it names each note's kind) is read by pmcards' rules, its
-        # columns as pmcards text; a file Anki wrote, by an Anki package's.
-        own = "kind" in columns
-        builder.lenient = anki and not own
-        builder.html = html and not own
-        builder.guid_column = "guid column" in header.values
-        for line, row in rows:
-            if own:
-                row = [restore(cell) for cell in row]
-            builder.named_row(line, row, columns, extra_tags)
-    else:
-        builder.lenient = True
-        positions = {
-            key: _column_number(header.values[f"{key} column"], key, fail)
-            for key in ("guid", "notetype", "deck", "tags")
-            if f"{key} column" in header.values
-        }
-        for line, row in rows:
-            builder.anki_row(line, row, positions, header.values.get("notetype"), extra_tags)
-    decks = builder.decks()
-    if not decks:
-        decks = [ParsedDeck(path=where, name=default_deck, named=False)]
-    for deck in decks:
-        deck.from_anki = builder.lenient
-    decks[0].warnings.extend(warnings.lines())
-    decks[0].media = list(builder.media.values())
-    return decks
+            self.lenient = True
+
+    def fail(self, message: str, line: int | None = None) -> DeckFormatError:
+        return DeckFormatError(message, path=self.where, line=line)
+
+    def one_deck(self) -> bool:
+        """No row can name a deck of its own: every note goes to the default deck."""
+        if "deck column" in self.header.values:
+            return False
+        return self.columns is None or "deck" not in self.columns
+
+    def _rows(self) -> Iterator[tuple[int, list[str]]]:
+        lines = self.header.lines
+        reader = self.reader
+        try:
+            for row in reader:
+                start = self.last + 1 + lines
+                self.last = reader.line_num
+                if any(cell.strip() for cell in row):
+                    yield start, row
+        except csv.Error as exc:
+            raise self.fail(
+                f"malformed {self.dialect.upper()}: {exc}", self.last + 1 + lines
+            ) from None
+
+    def run(self, every: int | None = None) -> Iterator[list[ParsedNote]]:
+        """Read the rows into notes; with `every`, give out (and drop) the notes read every
+        that many rows."""
+        values = self.header.values
+        builder = self.builder
+        builder.lenient = self.lenient
+        extra_tags = values.get("tags", "").split()
+        count = 0
+        if self.columns is not None:
+            columns = self.columns
+            own = self.own
+            builder.html = self.html and not own
+            builder.guid_column = "guid column" in values
+            for line, row in self._rows():
+                if own:
+                    row = [restore(cell) for cell in row]
+                builder.named_row(line, row, columns, extra_tags)
+                count += 1
+                if every and count % every == 0:
+                    yield builder.take()
+        else:
+            positions = {
+                key: _column_number(values[f"{key} column"], key, self.fail)
+                for key in ("guid", "notetype", "deck", "tags")
+                if f"{key} column" in values
+            }
+            notetype = values.get("notetype")
+            for line, row in self._rows():
+                builder.anki_row(line, row, positions, notetype, extra_tags)
+                count += 1
+                if every and count % every == 0:
+                    yield builder.take()
+        if every:
+            last = builder.take()
+            if last:
+                yield last
+
+    def finish(self) -> list[ParsedDeck]:
+        decks = self.builder.decks()
+        if not decks:
+            decks = [ParsedDeck(path=self.where, name=self.default_deck, named=False)]
+        for deck in decks:
+            deck.from_anki = self.lenient
+        decks[0].warnings.extend(self.warnings.lines())
+        decks[0].media = list(self.builder.media.values())
+        return decks
 
 
-def _read_header(text: str, fail: Callable[..., DeckFormatError]) -> _Header:
+def _read_header(lines: Iterator[str], fail: Callable[..., DeckFormatError]) -> _Header:
+    """Anki's `#key:value` lines at the top; the line after them is kept in the header."""
     header = _Header()
-    for number, line in enumerate(text.split("\n"), start=1):
-        match = _HEADER_LINE.match(line)
+    for number, line in enumerate(lines, start=1):
         if not line.startswith("#"):
+            header.after = line
             break
+        line = line.rstrip("\n")
+        match = _HEADER_LINE.match(line)
         if not match or match.group(1).lower() not in HEADER_KEYS:
             key = line.split(":", 1)[0]
             raise fail(f"unknown header line {key!r} (known: #{', #'.join(HEADER_KEYS)})", number)
         key, value = match.group(1).lower(), match.group(2)
         # Column names keep their spacing (a tab separator is whitespace too).
-        header.values[key] = value.rstrip("\n") if key == "columns" else value.strip()
+        header.values[key] = value if key == "columns" else value.strip()
         header.lines = number
     return header
 
@@ -297,6 +409,14 @@ class _Builder:
 
     def decks(self) -> list[ParsedDeck]:
         return list(self.by_deck.values())
+
+    def take(self) -> list[ParsedNote]:
+        """The notes read since the last take, handed over (a streamed file's one deck)."""
+        taken: list[ParsedNote] = []
+        for deck in self.by_deck.values():
+            taken.extend(deck.notes)
+            deck.notes = []
+        return taken
 
     def named_row(self, line: int, row: list[str], columns: list[str], tags: list[str]) -> None:
         self.row += 1

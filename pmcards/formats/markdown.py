@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 from pmcards.errors import DeckFormatError
 from pmcards.formats import GUID, MAX_FIELD_CHARS, MAX_FILE_BYTES, TAG, TAG_RULE
 from pmcards.formats.options import ParseOptions
-from pmcards.formats.parsed import ParsedDeck, ParsedNote, read_text
+from pmcards.formats.parsed import ParsedDeck, ParsedNote, read_text, text_lines
 from pmcards.kinds import KINDS, QA_REVERSED, note_problem
 from pmcards.lint import unknown_rules
 
@@ -107,12 +107,35 @@ class _Draft:
 
 def parse(path: Path, options: ParseOptions | None = None) -> list[ParsedDeck]:
     """The registry's entry point: the one deck of a Markdown file."""
+    if options is not None and options.stream:
+        try:
+            big = path.stat().st_size > STREAM_FROM_BYTES
+        except OSError:
+            big = False  # read_text says what is wrong
+        if big:
+            return [_streamed(path)]
     return [parse_deck(path)]
 
 
 def parse_deck(path: Path) -> ParsedDeck:
     deck, _ = _parse(path)
     return deck
+
+
+# A file this big is read as it is imported (when the caller streams: `pmcards import`), a
+# thousand notes at a time. Its errors then come in file order (a bad note before a stray
+# line further on is the one reported), where the whole-file parse reports the lines' errors
+# before the notes'; either way the file is refused, and an import of it adds nothing.
+STREAM_FROM_BYTES = 1_000_000
+NOTES_PER_BATCH = 1000
+
+
+class _State:
+    """What a pass over a file has read besides its notes: the deck's name, its description."""
+
+    def __init__(self) -> None:
+        self.name: str | None = None
+        self.description: list[str] = []
 
 
 def _parse(path: Path) -> tuple[ParsedDeck, list[_Draft]]:
@@ -122,34 +145,119 @@ def _parse(path: Path) -> tuple[ParsedDeck, list[_Draft]]:
     def fail(message: str, line: int | None) -> DeckFormatError:
         return DeckFormatError(message, path=where, line=line)
 
-    name: str | None = None
-    description: list[str] = []
+    state = _State()
+    drafts = [d for d in _drafts(iter(text.split("\n")), state, fail) if d is not None]
+    parsed = _deck(path, state)
+    seen: dict[str, int] = {}
+    for draft in drafts:
+        parsed.notes.append(_finish_once(draft, parsed.name, fail, seen))
+    return parsed, drafts
+
+
+def _deck(path: Path, state: _State) -> ParsedDeck:
+    return ParsedDeck(
+        path=str(path),
+        name=state.name if state.name is not None else path.stem,
+        description="\n".join(state.description).strip(),
+        named=state.name is not None,
+    )
+
+
+def _finish_once(
+    draft: _Draft,
+    deck_name: str,
+    fail: Callable[[str, int | None], DeckFormatError],
+    seen: dict[str, int],
+) -> ParsedNote:
+    note_out = _finish(draft, deck_name, fail)
+    if note_out.guid in seen:
+        hint = "" if draft.guid else ": give one of them an id with <!-- id: ... -->"
+        raise fail(
+            f"duplicate note id {note_out.guid!r} (first at line {seen[note_out.guid]}){hint}",
+            draft.line,
+        )
+    seen[note_out.guid] = draft.line
+    return note_out
+
+
+def _streamed(path: Path) -> ParsedDeck:
+    """The deck of a big file: its name and description read now, its notes by `batches()`
+    as they are imported."""
+    where = str(path)
+
+    def fail(message: str, line: int | None) -> DeckFormatError:
+        return DeckFormatError(message, path=where, line=line)
+
+    def lines() -> Iterator[str]:
+        return (
+            line[:-1] if line.endswith("\n") else line for line in text_lines(path, MAX_FILE_BYTES)
+        )
+
+    state = _State()
+    for draft in _drafts(lines(), state, fail):
+        if draft is None:
+            break  # the first note: the deck's name and description are known
+    deck = _deck(path, state)
+    starts = [
+        f"\n{label}:".encode() for label in (WRITTEN[KINDS[k].fields[0]] for k in STARTS.values())
+    ]
+    with path.open("rb") as handle:
+        deck.expected = sum(
+            block.count(start)
+            for block in iter(lambda: handle.read(1 << 20), b"")
+            for start in starts
+        )
+
+    def batches() -> Iterator[list[ParsedNote]]:
+        seen: dict[str, int] = {}
+        batch: list[ParsedNote] = []
+        for draft in _drafts(lines(), _State(), fail):
+            if draft is None:
+                continue
+            batch.append(_finish_once(draft, deck.name, fail, seen))
+            if len(batch) == NOTES_PER_BATCH:
+                yield batch
+                batch = []
+        if batch:
+            yield batch
+
+    deck.stream = batches
+    return deck
+
+
+def _drafts(
+    lines: Iterator[str], state: _State, fail: Callable[[str, int | None], DeckFormatError]
+) -> Iterator[_Draft | None]:
+    """The notes of a file's lines as drafts, each given out once it is complete (the next
+    note or heading starts, or the file ends); None once, when the first note starts."""
     section = ""
-    drafts: list[_Draft] = []
     note: _Draft | None = None
     current: str | None = None  # the field that continuation lines go to
     seen_section = False
+    started = False
 
-    for number, line in enumerate(text.split("\n"), start=1):
+    for number, line in enumerate(lines, start=1):
         heading = _heading(line)
         guid = _id_comment(line)
         label = _LABEL.match(line)
         label_name = label.group(1).lower() if label else ""
         if heading:
             level, title = heading
+            if note is not None:
+                yield note
             note, current = None, None
             if level == 1:
-                if name is not None:
+                if state.name is not None:
                     raise fail(
                         "a second '# ' deck heading: a file holds one deck "
                         "(use '## ' for sections)",
                         number,
                     )
-                if drafts or seen_section:
+                if started or seen_section:
                     raise fail("the '# ' deck heading must come before the notes", number)
                 if not title:
                     raise fail("the '# ' deck heading needs a deck name", number)
-                name = title
+                state.name = title
             else:
                 section, seen_section = title, True
         elif guid is not None:
@@ -165,8 +273,12 @@ def _parse(path: Path) -> tuple[ParsedDeck, list[_Draft]]:
                 )
             note.guid, note.last_line, current = guid, number, None
         elif label and label_name in STARTS:
+            if note is not None:
+                yield note  # done: the next note starts
+            elif not started:
+                yield None  # the deck's name and description are known
+            started = True
             note = _Draft(kind=STARTS[label_name], line=number, section=section)
-            drafts.append(note)
             current = FIELD_LABELS[label_name]
             note.fields[current] = [label.group(2) or ""]
             note.field_lines[current] = number
@@ -222,7 +334,7 @@ def _parse(path: Path) -> tuple[ParsedDeck, list[_Draft]]:
             elif not line.strip():
                 continue
             elif note is None and not seen_section:
-                description.append(body)
+                state.description.append(body)
             else:
                 raise fail(
                     f"text outside a note: start a note with {_STARTERS} "
@@ -230,25 +342,10 @@ def _parse(path: Path) -> tuple[ParsedDeck, list[_Draft]]:
                     number,
                 )
 
-    deck_name = name if name is not None else path.stem
-    parsed = ParsedDeck(
-        path=where,
-        name=deck_name,
-        description="\n".join(description).strip(),
-        named=name is not None,
-    )
-    seen: dict[str, int] = {}
-    for draft in drafts:
-        note_out = _finish(draft, deck_name, fail)
-        if note_out.guid in seen:
-            hint = "" if draft.guid else ": give one of them an id with <!-- id: ... -->"
-            raise fail(
-                f"duplicate note id {note_out.guid!r} (first at line {seen[note_out.guid]}){hint}",
-                draft.line,
-            )
-        seen[note_out.guid] = draft.line
-        parsed.notes.append(note_out)
-    return parsed, drafts
+    if note is not None:
+        yield note
+    elif not started:
+        yield None
 
 
 def _finish(

@@ -64,6 +64,10 @@ class AnkiSource:
     mod: int  # Anki's modification time of the note, in seconds
 
 
+# json.dumps(parts, sort_keys=True, ensure_ascii=False), without making an encoder a note.
+_CHECKSUM_JSON = json.JSONEncoder(sort_keys=True, ensure_ascii=False)
+
+
 @dataclass(frozen=True, slots=True)
 class ParsedNote:
     guid: str
@@ -84,7 +88,7 @@ class ParsedNote:
         if self.lint_ignore:
             # Only when set, so the checksums of notes without one stay what they were.
             parts.append(sorted(self.lint_ignore))
-        payload = json.dumps(parts, sort_keys=True, ensure_ascii=False)
+        payload = _CHECKSUM_JSON.encode(parts)
         object.__setattr__(self, "checksum", hashlib.sha256(payload.encode()).hexdigest())
 
 
@@ -156,3 +160,60 @@ def read_text(path: Path, max_bytes: int) -> str:
         raise DeckFormatError("a NUL character: not a text file", path=where, line=line)
     # Windows (\r\n) and classic Mac (\r) line ends both read as \n.
     return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def text_lines(path: Path, max_bytes: int, block: int = 1 << 20) -> Iterator[str]:
+    """A text deck file's lines as `read_text` would give them (each ending in \\n but maybe
+    the last), read a block at a time, so a big file is never in memory whole. The same
+    refusals as `read_text`, raised when the reader gets there: a file that is too big (or
+    grows past the limit), one that is not UTF-8, one with a NUL character."""
+    import codecs
+
+    where = str(path)
+    limit = f"the limit is {max_bytes // 1_048_576} MB"
+    try:
+        handle = path.open("rb")
+    except OSError as exc:
+        raise DeckFormatError(f"cannot read file: {exc.strerror}", path=where) from exc
+    with handle:
+        size = os.fstat(handle.fileno()).st_size
+        if size > max_bytes:
+            raise DeckFormatError(f"file is {size // 1_048_576} MB; {limit}", path=where)
+        decoder = codecs.getincrementaldecoder("utf-8-sig")()
+        read = 0
+        newlines = 0  # \n bytes before this block: the line of an error, as read_text says
+        pending = ""
+        while True:
+            try:
+                data = handle.read(block)
+            except OSError as exc:
+                raise DeckFormatError(f"cannot read file: {exc.strerror}", path=where) from exc
+            read += len(data)
+            if read > max_bytes:
+                raise DeckFormatError(
+                    f"file is over {max_bytes // 1_048_576} MB; {limit}", path=where
+                )
+            try:
+                text = decoder.decode(data, final=not data)
+            except UnicodeDecodeError as exc:
+                line = newlines + exc.object[: exc.start].count(b"\n") + 1
+                raise DeckFormatError("not valid UTF-8 text", path=where, line=line) from None
+            nul = text.find("\x00")
+            if nul >= 0:
+                line = newlines + text.count("\n", 0, nul) + 1
+                raise DeckFormatError("a NUL character: not a text file", path=where, line=line)
+            newlines += data.count(b"\n")
+            text = pending + text
+            if data and text.endswith("\r"):
+                text, pending = text[:-1], "\r"  # a \r\n cut by the block boundary
+            else:
+                pending = ""
+            text = text.replace("\r\n", "\n").replace("\r", "\n")
+            if not data:
+                if text:
+                    yield text
+                return
+            lines = text.split("\n")
+            pending = lines.pop() + pending
+            for line_text in lines:
+                yield line_text + "\n"

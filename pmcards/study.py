@@ -138,6 +138,9 @@ class StudySession:
                 record=record,
                 shown_reps=shown_reps,
             )
+        if self.plan is not None:
+            # The plan places later answers on the days with room: this one is booked.
+            self.plan.horizon.book(done.due)
         self.answered += 1
         self.again += rating == Rating.Again
         self.seconds += min(max(duration_ms or 0, 0), answer_mod.MAX_ANSWER_MS) / 1000

@@ -174,7 +174,7 @@ def set_plan(
     if per_day is None:
         states = [m.state for _, _, m in scoped_cards(conn, plan)]
         left = (plan.day(settings, tz) - today).days
-        plan = replace(plan, per_day=budget_of(plan, states, left))
+        plan = replace(plan, per_day=budget_of(plan, settings, states, left))
     else:
         plan = replace(plan, per_day_given=True)
     current = load(conn)
@@ -210,13 +210,14 @@ def release_if_passed(conn: Connection, now: datetime, tz: tzinfo | None = None)
     return moved
 
 
-def budget_of(plan: Plan, states: Sequence[int], days: int) -> int:
+def budget_of(plan: Plan, settings: Settings, states: Sequence[int], days: int) -> int:
     """The plan's daily answer budget: `--per-day`, else the default for its cards (their
     states given)."""
     if plan.per_day is not None:
         return plan.per_day
     new = sum(1 for state in states if state == NEW)
-    return default_budget(new, len(states) - new, days)
+    pace = new_per_day(settings, plan, new, days) if new else 0
+    return default_budget(pace, len(states) - new, days)
 
 
 def status(conn: Connection, plan: Plan, now: datetime, tz: tzinfo | None = None) -> Status:
@@ -224,7 +225,7 @@ def status(conn: Connection, plan: Plan, now: datetime, tz: tzinfo | None = None
     rows = scoped_cards(conn, plan)
     memories = [(cid, memory) for cid, _, memory in rows]
     n = days_left(plan, settings, now, tz)
-    budget = budget_of(plan, [m.state for _, m in memories], n)
+    budget = budget_of(plan, settings, [m.state for _, m in memories], n)
     mix = rating_mix(conn)
     suspended, leeches = suspended_and_leeches(conn, plan)
     fc = forecast(settings, plan, memories, now, tz, mix=mix, budget=budget)
@@ -263,7 +264,7 @@ def active(
         stmt = stmt.where(C.deck_id.in_(ids))
     rows = conn.execute(stmt).all()
     n = days_left(plan, settings, now, tz)
-    budget = budget_of(plan, [state for state, _ in rows], n)
+    budget = budget_of(plan, settings, [state for state, _ in rows], n)
     horizon = Horizon.of(plan, settings, tz, budget)
     today = study_day(now, settings.rollover_hour, tz)
     for state, due in rows:

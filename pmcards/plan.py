@@ -148,12 +148,10 @@ class Plan:
         return study_day(self.starts_at(settings, tz), settings.rollover_hour, tz).date
 
 
-def default_budget(new: int, studied: int, days: int) -> int:
-    """Answers a day when `--per-day` is not given, fixed when the plan is set: four answers
-    a day per new card of the day's introductions (about what plain FSRS asks at its busiest,
-    while cards are being learned) and two per studied card over the days left; at least 10.
-    """
-    pace = math.ceil(new / intro_days(days)) if new else 0
+def default_budget(pace: int, studied: int, days: int) -> int:
+    """Answers a day when `--per-day` is not given, fixed when the plan is set: four per new
+    card of a day's introductions (`pace`; about what plain FSRS asks at its busiest while
+    cards are being learned) and two per studied card over the days left; at least 10."""
     return max(10, math.ceil(4 * pace + 2 * studied / max(1, days)))
 
 

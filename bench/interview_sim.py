@@ -386,6 +386,8 @@ def main() -> None:
     parser.add_argument("--no-write", action="store_true", help="print only")
     parser.add_argument("--scenarios", help="scenario numbers (0-11), comma-separated")
     parser.add_argument("--dump", type=Path, help="append each run as a JSON line here")
+    parser.add_argument("--policies", help="policies to run, comma-separated (default all)")
+    parser.add_argument("--first-seed", type=int, default=0)
     parser.add_argument(
         "--report", type=Path, nargs="+", help="only make the tables from these dumps"
     )
@@ -394,13 +396,22 @@ def main() -> None:
     runs: dict[tuple[str, str], list[Run]] = {}
     started = time.perf_counter()
     if args.report:
-        seeds: set[int] = set()
+        # Dumps made in parts: per scenario, the seeds every policy has run.
+        by_seed: dict[tuple[str, str], dict[int, Run]] = {}
         for path in args.report:
             for line in path.read_text(encoding="utf-8").splitlines():
                 row = json.loads(line)
-                runs.setdefault((row["scenario"], row["policy"]), []).append(Run(**row["run"]))
-                seeds.add(row["seed"])
-        args.seeds = len(seeds)
+                key = (row["scenario"], row["policy"])
+                by_seed.setdefault(key, {})[row["seed"]] = Run(**row["run"])
+        counts = []
+        for scenario in scenarios:
+            keys = [(scenario.name, p) for p in POLICIES]
+            if all(k in by_seed for k in keys):
+                common = set.intersection(*(set(by_seed[k]) for k in keys))
+                counts.append(len(common))
+                for k in keys:
+                    runs[k] = [by_seed[k][seed] for seed in sorted(common)]
+        args.seeds = min(counts, default=0)
     else:
         if args.scenarios:
             scenarios = [scenarios[int(i)] for i in args.scenarios.split(",")]
@@ -411,9 +422,10 @@ def main() -> None:
         with tempfile.TemporaryDirectory(prefix="pmcards-sim-", dir=shm) as tmp:
             folder = Path(tmp)
             # Seeds outermost: a run cut short still has whole seeds for every scenario.
-            for seed in range(args.seeds):
+            policies = args.policies.split(",") if args.policies else POLICIES
+            for seed in range(args.first_seed, args.first_seed + args.seeds):
                 for scenario in scenarios:
-                    for policy in POLICIES:
+                    for policy in policies:
                         run = simulate(scenario, policy, seed, folder)
                         runs.setdefault((scenario.name, policy), []).append(run)
                         if args.dump:

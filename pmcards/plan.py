@@ -356,10 +356,11 @@ def _quietest(
     latest: bool = False,
 ) -> int:
     """The day in [lo, hi] (days from today) for the next review. In order of preference:
-    a day under the budget; not the last evening (a missed last evening then costs
-    little); from `aim_from` on (the full aim; days before it reach it but for AIM_SLACK);
-    the fewest answers booked (or, `latest`, the latest day); a fixed per-card draw, so a
-    deck spreads over the window."""
+    not the last evening (a missed last evening then costs little, and that evening stays
+    free for the cards forgotten the evening before); a day under the budget; from
+    `aim_from` on (the full aim; days before it reach it but for AIM_SLACK); the fewest
+    answers booked (or, `latest`, the latest day); a fixed per-card draw, so a deck spreads
+    over the window."""
     if hi <= lo:
         return lo
     pick = lo + int(_spread(card_id, reps) * (hi - lo + 1))
@@ -368,11 +369,12 @@ def _quietest(
     def cost(d: int) -> tuple[int, int, int, int, int]:
         booked = horizon.load.get(today + timedelta(days=d), 0)
         over = 1 if horizon.budget and booked >= horizon.budget else 0
+        evening = 1 if d == last and last > 1 else 0
         if latest:
-            return (over, 1 if d == last and last > 1 else 0, 0, 0, hi - d)
+            return (evening, over, 0, 0, hi - d)
         return (
+            evening,
             over,
-            1 if d == last and last > 1 else 0,
             1 if d < start else 0,
             booked if horizon.budget else 0,
             abs(d - pick),

@@ -120,9 +120,9 @@ def test_next_review_keeps_the_buttons_in_order_and_before_the_interview() -> No
 
 def test_next_review_goes_to_a_day_under_the_budget() -> None:
     """Hard's window is days 4 to 13 (the 6th to the 15th). With every day at the budget of
-    10 but the 9th, the card goes to the 9th; with none under it, the last evening is
-    avoided and the day with the fewest answers booked taken; days before the window reach
-    the aim but for 2 points (AIM_SLACK) from day 1 on, and come after the window."""
+    10 but the 9th, the card goes to the 9th; with none under it, the day with the fewest
+    answers booked, never the last evening; days before the window reach the aim but for 2
+    points (AIM_SLACK) from day 1 on, and come after the window."""
     hard = scheduling.outcomes(PLAIN, MEMORY, NOW, 7)[Rating.Hard].memory
     full = {date(2026, 3, 2) + timedelta(days=d): 10 for d in range(14)}
     assert plan.next_review(PLAIN, horizon(budget=10, load=dict(full)), hard, NOW, 27, 7) == 10
@@ -130,9 +130,10 @@ def test_next_review_goes_to_a_day_under_the_budget() -> None:
     assert plan.next_review(PLAIN, horizon(budget=10, load=one_free), hard, NOW, 27, 7) == 7
     quiet = {**full, date(2026, 3, 12): 4}
     assert plan.next_review(PLAIN, horizon(budget=3, load=quiet), hard, NOW, 27, 7) == 10
-    # Room on the last evening only: a day under the budget comes first.
+    # Room on the last evening only: still not the last evening, kept free for the cards
+    # forgotten the evening before (and a missed last evening costs little).
     last_free = {**full, date(2026, 3, 15): 0}
-    assert plan.next_review(PLAIN, horizon(budget=10, load=last_free), hard, NOW, 27, 7) == 13
+    assert plan.next_review(PLAIN, horizon(budget=10, load=last_free), hard, NOW, 27, 7) == 10
     # Only a day before the aim's window has room: the 3rd (day 1) reaches 93.6% (>= 93%).
     early = {**full, date(2026, 3, 3): 0}
     assert plan.next_review(PLAIN, horizon(budget=10, load=early), hard, NOW, 27, 7) == 1
@@ -304,9 +305,9 @@ def test_plan_warns_when_the_budget_is_too_small() -> None:
     assert data["met"] is False
     (warning,) = [w for w in data["warnings"] if w.startswith("The budget")]
     assert warning == (
-        "The budget of 20 answers a day is too small: the busiest day needs up to 163 and "
-        "the plan 1921-2115 answers in all. What would fit: a budget of 163 (--per-day 163), "
-        "an interview on 2026-06-16 or later (more days), or fewer decks (--deck; 377 cards "
+        "The budget of 20 answers a day is too small: the busiest day needs up to 174 and "
+        "the plan 1913-2134 answers in all. What would fit: a budget of 174 (--per-day 174), "
+        "an interview on 2026-06-17 or later (more days), or fewer decks (--deck; 377 cards "
         "now)."
     )
 

@@ -2,6 +2,7 @@
 collection (interview.py), the session's limits, the plan command."""
 
 import json
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -9,6 +10,9 @@ import pytest
 from click.testing import CliRunner
 from fsrs import Rating
 from helpers import FakeClock, card_of, qa, set_card, write_deck
+from hypothesis import given
+from hypothesis import settings as settings_h
+from hypothesis import strategies as st
 
 from pmcards import cardstate, importer, interview, plan, scheduling, settings
 from pmcards.cardstate import REVIEW
@@ -476,3 +480,40 @@ def test_status_counts_as_the_review_session_does_under_a_plan(
     with store.read() as conn:
         status_new = listings.status(conn, clock.now)["total"]["new"]
     assert session_new == status_new == 50
+
+
+@settings_h(max_examples=60, deadline=None)
+@given(
+    stability=st.floats(0.5, 200.0),
+    difficulty=st.floats(1.0, 10.0),
+    elapsed=st.integers(0, 60),
+    days_left=st.integers(1, 40),
+    target=st.sampled_from([0.9, 0.95, 0.97]),
+    booked=st.lists(st.integers(0, 30), min_size=40, max_size=40),
+)
+def test_a_due_date_only_ever_moves_earlier_than_fsrs(
+    stability: float,
+    difficulty: float,
+    elapsed: int,
+    days_left: int,
+    target: float,
+    booked: list[int],
+) -> None:
+    memory = cardstate.Memory(
+        REVIEW, None, stability, difficulty, NOW, NOW - timedelta(days=elapsed), reps=3
+    )
+    at = datetime(2026, 3, 2, 10, 0, tzinfo=UTC) + timedelta(days=days_left)
+    load = {date(2026, 3, 2) + timedelta(days=i): n for i, n in enumerate(booked)}
+    h = horizon(at, target, budget=12, load=load)
+    raw = scheduling.outcomes(PLAIN, memory, NOW, 3)
+    capped = plan.capped_outcomes(PLAIN, h, memory, NOW, 3)
+    for rating in scheduling.RATINGS:
+        assert capped[rating].memory.due <= raw[rating].memory.due
+        assert capped[rating].memory.due > NOW
+        # Only the due date moves: the memory is FSRS's.
+        assert replace(capped[rating].memory, due=NOW) == replace(raw[rating].memory, due=NOW)
+        if capped[rating].memory.due < raw[rating].memory.due:
+            # Moved only to land before the interview, or on its morning (due that day).
+            assert capped[rating].memory.due.date() <= at.date()
+    days_of = [capped[r].interval for r in scheduling.RATINGS[1:]]
+    assert days_of == sorted(days_of)

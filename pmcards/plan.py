@@ -305,7 +305,7 @@ def next_review(
     if natural < left:
         # FSRS's due date comes before the interview: kept, unless that day is over the
         # budget or the last evening; then the latest day before it that is neither.
-        lo = max(1, math.ceil(natural * 3 / 4))
+        lo = max(1, min(natural - 1, math.ceil(natural * 3 / 4)))
         return _quietest(
             horizon, today, card_id, after.reps, lo, natural, last=left - 1, latest=True
         )

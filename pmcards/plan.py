@@ -12,8 +12,9 @@ every answer; this module only chooses, after each answer of a card in the plan'
 - **One more review will do.** The window of days on which one more Good answer lifts that
   pessimistic recall to the aim is found with py-fsrs, and the card goes to the day of the
   window with the fewest answers already booked under the daily budget (`--per-day`), ties
-  spread per card. The window ends the evening *before* the last one when it can: a missed
-  last evening then costs little, and the last evening stays free for cards that failed.
+  spread per card. The window ends the evening *before* the last one while two evenings are
+  left: a missed last evening then costs little, and the last evening stays free for the
+  cards forgotten the evening before.
 - **Several more reviews needed.** The card comes back when its pessimistic recall falls to
   the desired retention (so never later than FSRS's due date), on the least-booked day of the
   last third of that interval.
@@ -311,9 +312,12 @@ def next_review(
         )
     if robust_recall(settings, horizon, after) >= horizon.aim:
         return natural  # enough for the interview already: FSRS's interval stands
-    last = left - 1  # the last evening before the interview
-    if last < 1:
+    if left < 2:
         return 1  # the interview is tomorrow: its morning
+    # The last review a card is planned for: the evening before the last one, while there
+    # are two evenings left. A missed last evening then costs little; that evening is for
+    # the cards forgotten the evening before.
+    last = left - 2 if left >= 3 else left - 1
 
     def enough(d: int, aim: float) -> bool:
         return _robust_after_good(settings, horizon, after, now, d) >= aim

@@ -102,7 +102,7 @@ def review(
     "--per-day",
     type=int,
     metavar="N",
-    help="Answers a day the plan may ask (default: from the days left and the cards).",
+    help="Answers a day the plan tries to stay within (default: from the days left and the cards).",
 )
 @click.option("--clear", is_flag=True, help="End the plan now; scheduling goes back to normal.")
 @json_option

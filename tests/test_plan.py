@@ -520,3 +520,15 @@ def test_a_due_date_only_ever_moves_earlier_than_fsrs(
             assert capped[rating].memory.due.date() <= at.date()
     days_of = [capped[r].interval for r in scheduling.RATINGS[1:]]
     assert days_of == sorted(days_of)
+
+
+def test_new_cards_to_come_are_booked_ahead_and_the_default_budget() -> None:
+    """30 new cards left after today's, 10 a day: 2.5 answers each on the next 3 days."""
+    h = horizon(budget=50, load={date(2026, 3, 3): 4})
+    h.expect_new(date(2026, 3, 2), 30, 14, 10)
+    assert h.load == {date(2026, 3, 3): 29, date(2026, 3, 4): 25, date(2026, 3, 5): 25}
+    # Four answers per new card of a day's introductions, two per studied card over the
+    # days left, at least 10.
+    assert plan.default_budget(14, 0, 14) == 56
+    assert plan.default_budget(0, 150, 30) == 10
+    assert plan.default_budget(5, 70, 14) == 30

@@ -22,12 +22,15 @@ from pmcards.clock import study_day
 from pmcards.errors import PmcardsError
 from pmcards.plan import (
     DEFAULT_MAX_NEW,
+    DEFAULT_MIX,
     DEFAULT_TARGET,
     Active,
     Horizon,
+    Mix,
     Plan,
     Status,
     days_left,
+    default_budget,
     forecast,
     new_per_day,
     planned_due,
@@ -37,9 +40,12 @@ from pmcards.plan import (
 from pmcards.settings import Settings
 
 PLAN_KEY = "interview_plan"
+# Answers of the review log below which the forecast keeps the default rating mix.
+MIX_MIN_ANSWERS = 50
 C = schema.cards.c
 N = schema.notes.c
 D = schema.decks.c
+L = schema.review_log.c
 
 
 def load(conn: Connection) -> Plan | None:
@@ -57,6 +63,50 @@ def deck_ids(conn: Connection, plan: Plan) -> list[int] | None:
         return None
     conditions = [queries.deck_family(D.name, name) for name in plan.decks]
     return list(conn.scalars(select(D.id).where(or_(*conditions)).order_by(D.id)))
+
+
+def _plan_cards(plan: Plan, ids: list[int] | None) -> Any:
+    stmt = select(func.count()).select_from(schema.cards)
+    return stmt if ids is None else stmt.where(C.deck_id.in_(ids))
+
+
+def suspended_and_leeches(conn: Connection, plan: Plan) -> tuple[int, int]:
+    """Cards of the plan's decks that are suspended, and those whose note is tagged leech."""
+    ids = deck_ids(conn, plan)
+    suspended = conn.scalar(_plan_cards(plan, ids).where(C.suspended.is_(True)))
+    leeches = conn.scalar(
+        _plan_cards(plan, ids)
+        .join(schema.notes, N.id == C.note_id)
+        .where(N.tags.contains(" leech ", autoescape=True))
+    )
+    return int(suspended or 0), int(leeches or 0)
+
+
+def rating_mix(conn: Connection) -> Mix:
+    """The learner's rating mix from the review log (answers in review and the drill): a
+    new card's first answer, and the ratings of answers that were not Again. The default
+    mix until the log has MIX_MIN_ANSWERS answers."""
+    rows = conn.execute(
+        select(L.state_before == NEW, L.rating, func.count())
+        .where(L.source.in_(("review", "drill")))
+        .group_by(L.state_before == NEW, L.rating)
+    ).all()
+    first = [0, 0, 0, 0]
+    recalled = [0, 0, 0]
+    for was_new, rating, count in rows:
+        if not 1 <= rating <= 4:
+            continue
+        if was_new:
+            first[rating - 1] += count
+        elif rating > 1:
+            recalled[rating - 2] += count
+    total = sum(first) + sum(recalled)
+    if total < MIX_MIN_ANSWERS:
+        return DEFAULT_MIX
+    default = DEFAULT_MIX
+    f1, f2, f3, f4 = (c / sum(first) for c in first) if sum(first) >= 10 else default.first
+    r2, r3, r4 = (c / sum(recalled) for c in recalled) if sum(recalled) >= 10 else default.recalled
+    return Mix(first=(f1, f2, f3, f4), recalled=(r2, r3, r4), answers=total)
 
 
 def scoped_cards(conn: Connection, plan: Plan) -> list[tuple[int, int, Memory]]:
@@ -92,24 +142,41 @@ def set_plan(
     interview: date,
     now: datetime,
     *,
+    at: datetime | None = None,
     target: float | None = None,
     decks: Sequence[str] = (),
     max_new: int | None = None,
+    per_day: int | None = None,
     tz: tzinfo | None = None,
 ) -> Change:
-    """Plan toward `interview`: checked, the previous plan's caps released, the cards' due
-    dates capped for the new one. In the caller's write transaction."""
+    """Plan toward the interview on `interview` at `at` (UTC; None: 09:00 local): checked,
+    the previous plan's caps released, the cards' due dates placed for the new one. In the
+    caller's write transaction."""
     settings = settings_mod.load(conn)
-    if interview <= study_day(now, settings.rollover_hour, tz).date:
-        raise PmcardsError(f"the interview date {interview} must be after today")
-    for name in decks:
-        queries.Scope(deck=name).check(conn)
+    if per_day is not None and per_day < 1:
+        raise PmcardsError(f"--per-day must be at least 1 answer a day, got {per_day}")
     plan = Plan(
         interview=interview,
         target=target if target is not None else DEFAULT_TARGET,
         decks=tuple(decks),
         max_new=max_new if max_new is not None else DEFAULT_MAX_NEW,
+        at=at,
+        per_day=per_day,
     )
+    today = study_day(now, settings.rollover_hour, tz).date
+    if plan.day(settings, tz) <= today:
+        when = f"{plan.starts_at(settings, tz).astimezone(tz):%Y-%m-%d %H:%M}"
+        raise PmcardsError(
+            f"the interview ({when}) must be on a later study day than today ({today})"
+        )
+    for name in decks:
+        queries.Scope(deck=name).check(conn)
+    if per_day is None:
+        states = [m.state for _, _, m in scoped_cards(conn, plan)]
+        left = (plan.day(settings, tz) - today).days
+        plan = replace(plan, per_day=budget_of(plan, settings, states, left))
+    else:
+        plan = replace(plan, per_day_given=True)
     current = load(conn)
     if current is not None and not current.released:
         release(conn, settings, current, now, tz)
@@ -143,18 +210,37 @@ def release_if_passed(conn: Connection, now: datetime, tz: tzinfo | None = None)
     return moved
 
 
+def budget_of(plan: Plan, settings: Settings, states: Sequence[int], days: int) -> int:
+    """The plan's daily answer budget: `--per-day`, else the default for its cards (their
+    states given)."""
+    if plan.per_day is not None:
+        return plan.per_day
+    new = sum(1 for state in states if state == NEW)
+    pace = new_per_day(settings, plan, new, days) if new else 0
+    return default_budget(pace, len(states) - new, days)
+
+
 def status(conn: Connection, plan: Plan, now: datetime, tz: tzinfo | None = None) -> Status:
     settings = settings_mod.load(conn)
     rows = scoped_cards(conn, plan)
     memories = [(cid, memory) for cid, _, memory in rows]
-    fc = forecast(settings, plan, memories, now, tz)
+    n = days_left(plan, settings, now, tz)
+    budget = budget_of(plan, settings, [m.state for _, m in memories], n)
+    mix = rating_mix(conn)
+    suspended, leeches = suspended_and_leeches(conn, plan)
+    fc = forecast(settings, plan, memories, now, tz, mix=mix, budget=budget)
     return Status(
         plan=plan,
-        days_left=days_left(plan, settings, now, tz),
+        days_left=n,
         cards=len(rows),
         new_left=sum(1 for _, m in memories if m.state == NEW),
         forecast=fc,
         review_limit=settings.reviews_per_day,
+        budget=budget,
+        suspended=suspended,
+        leeches=leeches,
+        mix=mix,
+        at=plan.starts_at(settings, tz),
     )
 
 
@@ -164,14 +250,29 @@ def status(conn: Connection, plan: Plan, now: datetime, tz: tzinfo | None = None
 def active(
     conn: Connection, settings: Settings, now: datetime, tz: tzinfo | None = None
 ) -> Active | None:
-    """The plan in force at `now`, if any (a plan whose day has come is not)."""
+    """The plan in force at `now`, if any (a plan whose interview has come is not), with
+    the answers already booked on each day before the interview."""
     plan = load(conn)
     if plan is None:
         return None
-    horizon = Horizon.of(plan, settings, tz)
-    if now >= horizon.at:
+    at = plan.starts_at(settings, tz)
+    if now >= at:
         return None
     ids = deck_ids(conn, plan)
+    stmt = select(C.state, C.due).where(C.suspended.is_(False))
+    if ids is not None:
+        stmt = stmt.where(C.deck_id.in_(ids))
+    rows = conn.execute(stmt).all()
+    n = days_left(plan, settings, now, tz)
+    budget = budget_of(plan, settings, [state for state, _ in rows], n)
+    horizon = Horizon.of(plan, settings, tz, budget)
+    today = study_day(now, settings.rollover_hour, tz)
+    for state, due in rows:
+        if state != NEW and today.start <= due < at:
+            horizon.book(due)
+    new_left = sum(1 for state, _ in rows if state == NEW)
+    pace = new_per_day(settings, plan, new_left, n)
+    horizon.expect_new(today.date, new_left - pace, n, pace)
     return Active(plan, horizon, None if ids is None else frozenset(ids))
 
 

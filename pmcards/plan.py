@@ -1,22 +1,29 @@
-"""Interview-date mode: schedule toward one day, so the chosen decks are recalled *on* it.
+"""Interview mode: schedule toward one moment, so the chosen decks are recalled *then*.
 
 FSRS schedules for the long run: each interval is the time for recall to fall to the desired
 retention. Before an interview that is the wrong question; what matters is the probability
-of recall on the day. This module keeps py-fsrs as the memory model and post-processes its
-outcomes for the cards in the plan's decks:
+of recall at the interview (its date and time). py-fsrs stays the memory model and computes
+every answer; this module only chooses, after each answer of a card in the plan's decks,
+*when* its next review comes, never later than FSRS's own due date:
 
-- After an answer, if the card's predicted recall at the interview (from its new
-  stability) already reaches the target, FSRS's own interval stands: no more reviews needed.
-- Otherwise the card needs another review before the day. If one more successful review
-  is enough, the next due date is put in the window of days where a Good answer would lift
-  recall on the day to the target, spread across that window per card (so the last days are
-  not one pile); if not even a review on the last day would be enough, the card keeps
-  FSRS's interval, cut to the last day before the interview, and is looked at again then.
-- A due date is only ever moved earlier than FSRS's, so recall at every review stays at
-  least the desired retention: the plan never trades more forgetting for fewer reviews.
+- **Enough already.** If the card's recall at the interview, with its stability taken at the
+  pessimistic end of what its answers so far tell (`robust_recall`), reaches the aim, FSRS's
+  interval stands.
+- **One more review will do.** The window of days on which one more Good answer lifts that
+  pessimistic recall to the aim is found with py-fsrs, and the card goes to the day of the
+  window with the fewest answers already booked under the daily budget (`--per-day`), ties
+  spread per card. The window ends the evening *before* the last one while two evenings are
+  left: a missed last evening then costs little, and the last evening stays free for the
+  cards forgotten the evening before.
+- **Several more reviews needed.** The card comes back when its pessimistic recall falls to
+  the desired retention (so never later than FSRS's due date), on the least-booked day of the
+  last third of that interval.
 
-After the day the caps stop; `release` gives the cards still pulled forward their FSRS due
-dates back, spreading any backlog over a week, so the day after the interview is not a flood.
+This is simpler than the finite-horizon dynamic programme the issue suggests; the benchmark
+(`bench/interview_sim.py`, figures in bench/RESULTS.md) decides whether it is enough.
+
+After the interview the caps stop; `release` gives the cards still pulled forward their FSRS
+due dates back, spreading any backlog over a week, so the day after is not a flood.
 
 This module is the pure math: no SQL. Reading and writing the plan and its cards, and the
 plan's life cycle (set, clear, release once passed), are `interview.py`'s.
@@ -27,78 +34,202 @@ from __future__ import annotations
 import hashlib
 import heapq
 import math
-from collections.abc import Iterable
+import random
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime, timedelta, tzinfo
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from functools import lru_cache
 from typing import Any
 
 from fsrs import Rating, State
 
 from pmcards import scheduling
 from pmcards.cardstate import NEW, REVIEW, Memory
-from pmcards.clock import day_start, study_day
+from pmcards.clock import study_day
 from pmcards.settings import Settings
 
 DEFAULT_TARGET = 0.95
 DEFAULT_MAX_NEW = 50
+# A date without a time of day means the interview is at 09:00, local time.
+DEFAULT_TIME = time(9, 0)
+# The spread (log scale) of a card's true stability around FSRS's estimate before any answer
+# of its own; each answer narrows it (divided by the square root of the card's answers).
+PRIOR_SIGMA = 0.5
 # Overdue cards left when a plan ends are spread over this many days, riskiest first.
 RELEASE_SPREAD_DAYS = 7
+# Answers a new card brings on its first days (its first answer, learning steps, the next
+# day's review), booked ahead on the days it will be introduced.
+NEW_CARD_ANSWERS = 2.5
+# How far below the aim a final review may leave a card's pessimistic recall when the days
+# that reach the aim are over the budget.
+AIM_SLACK = 0.02
+# Simulated runs behind the forecast's range.
+FORECAST_RUNS = 5
 _DAY = timedelta(days=1)
+
+
+# -- the interview's moment --------------------------------------------------------------
+
+
+def parse_moment(text: str, tz: tzinfo | None = None) -> tuple[date, datetime]:
+    """`2026-12-14T10:00`, `2026-12-14 10:00` or `2026-12-14` (09:00) in local time: the
+    local date and the UTC instant. ValueError with what is accepted otherwise."""
+    value = text.strip()
+    try:
+        if len(value) == 10:
+            day = date.fromisoformat(value)
+            local = datetime.combine(day, DEFAULT_TIME)
+        else:
+            local = datetime.fromisoformat(value.replace(" ", "T", 1))
+            if local.tzinfo is not None or local.second or local.microsecond:
+                raise ValueError(value)
+    except ValueError:
+        raise ValueError(
+            f"--interview {text[:40]!r} is not a date and time: give YYYY-MM-DD, "
+            "YYYY-MM-DDTHH:MM or 'YYYY-MM-DD HH:MM' (local time)"
+        ) from None
+    return local.date(), local_instant(local, tz)
+
+
+def local_instant(local: datetime, tz: tzinfo | None) -> datetime:
+    """A naive local wall-clock time as a UTC instant (`tz` None: the system's zone)."""
+    aware = local.replace(tzinfo=tz) if tz is not None else local.astimezone()
+    return aware.astimezone(UTC)
 
 
 @dataclass(frozen=True)
 class Plan:
-    """The stored plan: the interview's local date, the recall aimed for, the decks."""
+    """The stored plan: the interview's local date and instant, the recall aimed for, the
+    decks, the daily budget."""
 
     interview: date
     target: float = DEFAULT_TARGET
     decks: tuple[str, ...] = ()  # empty: every deck
     max_new: int = DEFAULT_MAX_NEW  # the most new cards a day the plan may introduce
     released: bool = False  # the caps of a passed plan were undone
+    at: datetime | None = None  # the interview's instant, UTC; None: 09:00 local that day
+    per_day: int | None = None  # answers a day the plan may ask; None: `default_budget`
+    per_day_given: bool = False  # per_day was given (--per-day), not the default
 
     def to_json(self) -> dict[str, Any]:
         return {
             "interview": self.interview.isoformat(),
+            "at": self.at.isoformat() if self.at is not None else None,
             "target": self.target,
             "decks": list(self.decks),
             "max_new": self.max_new,
+            "per_day": self.per_day,
+            "per_day_given": self.per_day_given,
             "released": self.released,
         }
 
     @classmethod
     def from_json(cls, value: dict[str, Any]) -> Plan:
+        at = value.get("at")
+        per_day = value.get("per_day")
         return cls(
             interview=date.fromisoformat(value["interview"]),
             target=float(value.get("target", DEFAULT_TARGET)),
             decks=tuple(value.get("decks", ())),
             max_new=int(value.get("max_new", DEFAULT_MAX_NEW)),
             released=bool(value.get("released", False)),
+            at=datetime.fromisoformat(at).astimezone(UTC) if at else None,
+            per_day=int(per_day) if per_day is not None else None,
+            per_day_given=bool(value.get("per_day_given", False)),
         )
 
     def starts_at(self, settings: Settings, tz: tzinfo | None = None) -> datetime:
-        """The instant the interview's study day starts: recall is predicted for it."""
-        return day_start(self.interview, settings.rollover_hour, tz)
+        """The interview's instant, UTC: recall is predicted for it."""
+        if self.at is not None:
+            return self.at
+        return local_instant(datetime.combine(self.interview, DEFAULT_TIME), tz)
+
+    def day(self, settings: Settings, tz: tzinfo | None = None) -> date:
+        """The study day the interview falls in."""
+        return study_day(self.starts_at(settings, tz), settings.rollover_hour, tz).date
 
 
-# -- the cap: a post-processing of scheduling.outcomes ---------------------------------------
+def default_budget(pace: int, studied: int, days: int) -> int:
+    """Answers a day when `--per-day` is not given, fixed when the plan is set: four per new
+    card of a day's introductions (`pace`; about what plain FSRS asks at its busiest while
+    cards are being learned) and two per studied card over the days left; at least 10."""
+    return max(10, math.ceil(4 * pace + 2 * studied / max(1, days)))
+
+
+# -- the choice of the next review: a post-processing of scheduling.outcomes ----------------
 
 
 @dataclass(frozen=True)
 class Horizon:
-    """A plan bound to an instant: what the scheduler needs to cap one card."""
+    """A plan bound to an instant: what the scheduler needs to place one card's next review.
 
-    at: datetime  # the interview day's start, UTC
-    aim: float  # the recall on the day each card is scheduled toward: the target
+    `load` holds the answers already booked per study day (the plan's cards due that day);
+    it is shared and updated as answers are given (`book`)."""
+
+    at: datetime  # the interview, UTC
+    aim: float  # the recall at the interview each card is scheduled toward: the target
+    day: date  # the interview's study day
+    rollover: int
+    tz: tzinfo | None = None
+    budget: int = 0  # answers a day; 0: no budget
+    load: dict[date, int] = field(default_factory=dict, compare=False, hash=False)
+    sigma: float = PRIOR_SIGMA
 
     @classmethod
-    def of(cls, plan: Plan, settings: Settings, tz: tzinfo | None = None) -> Horizon:
-        return cls(at=plan.starts_at(settings, tz), aim=plan.target)
+    def of(
+        cls,
+        plan: Plan,
+        settings: Settings,
+        tz: tzinfo | None = None,
+        budget: int = 0,
+        load: dict[date, int] | None = None,
+    ) -> Horizon:
+        return cls(
+            at=plan.starts_at(settings, tz),
+            aim=plan.target,
+            day=plan.day(settings, tz),
+            rollover=settings.rollover_hour,
+            tz=tz,
+            budget=budget,
+            load=load if load is not None else {},
+        )
+
+    def expect_new(self, today: date, new_left: int, days: int, per_day: int) -> None:
+        """Book the answers the new cards not yet introduced will bring on each coming day
+        of their introduction (NEW_CARD_ANSWERS each), so reviews are not placed there as if
+        those days were free."""
+        for i in range(1, days):
+            if new_left <= 0:
+                break
+            take = min(per_day, new_left)
+            new_left -= take
+            day = today + timedelta(days=i)
+            self.load[day] = self.load.get(day, 0) + round(take * NEW_CARD_ANSWERS)
+
+    def book(self, due: datetime) -> None:
+        """Count one more answer on the study day of `due`."""
+        if due < self.at:
+            day = study_day(due, self.rollover, self.tz).date
+            self.load[day] = self.load.get(day, 0) + 1
 
 
 def recall_at(settings: Settings, stability: float, last_review: datetime, at: datetime) -> float:
     """FSRS's predicted recall at `at` of a card last reviewed at `last_review`."""
     memory = Memory(REVIEW, None, stability, 5.0, at, last_review)
     return scheduling.retrievability(settings, memory, at)
+
+
+def card_sigma(horizon: Horizon, reps: int) -> float:
+    """The spread of a card's true stability after `reps` answers of its own."""
+    return horizon.sigma / math.sqrt(max(1, reps))
+
+
+def robust_recall(settings: Settings, horizon: Horizon, memory: Memory) -> float:
+    """Recall at the interview with the card's stability one spread below FSRS's estimate:
+    hard and new cards (few answers, a wide spread) get margin."""
+    assert memory.stability is not None and memory.last_review is not None
+    low = memory.stability * math.exp(-card_sigma(horizon, memory.reps))
+    return recall_at(settings, low, memory.last_review, horizon.at)
 
 
 def capped_outcomes(
@@ -109,11 +240,10 @@ def capped_outcomes(
     card_id: int,
     raw: dict[Rating, scheduling.Outcome] | None = None,
 ) -> dict[Rating, scheduling.Outcome]:
-    """`scheduling.outcomes` with each review interval capped for the interview.
+    """`scheduling.outcomes` with each review's next due date placed for the interview.
 
     Hard <= Good <= Easy still holds; strictly where the window before the interview leaves
-    room, but close to the day two buttons can give the same day (there is no later day
-    left that keeps the card's recall on the interview at the aim).
+    room, but close to the day two buttons can give the same day.
     """
     if raw is None:
         raw = scheduling.outcomes(settings, memory, now, card_id)
@@ -126,11 +256,9 @@ def capped_outcomes(
         if after.state != REVIEW or after.stability is None:
             continue
         natural = max(1, round(outcome.interval / _DAY))
-        days[rating] = _capped_days(settings, horizon, after, now, natural, card_id)
+        days[rating] = next_review(settings, horizon, after, now, natural, card_id)
         # The latest day this rating may take without leaving the card short on the day.
-        limits[rating] = (
-            natural if days[rating] == natural else min(natural, _last_day(horizon, now))
-        )
+        limits[rating] = natural if days[rating] == natural else min(natural, _last(horizon, now))
     # Keep the buttons in order: a later rating never gives an earlier day than the one
     # before it (raising it stays within its limit, as FSRS's own intervals increase), and
     # a strictly later one where that limit leaves room.
@@ -145,7 +273,7 @@ def capped_outcomes(
     for rating, d in days.items():
         outcome = raw[rating]
         natural = max(1, round(outcome.interval / _DAY))
-        if d == natural:
+        if d >= natural:
             continue
         due = now + timedelta(days=d)
         result[rating] = replace(
@@ -154,13 +282,13 @@ def capped_outcomes(
     return result
 
 
-def _last_day(horizon: Horizon, now: datetime) -> int:
-    """The latest whole number of days from `now` that still falls before the interview
-    day (at least 1: on the last day before it, the next review is the interview morning)."""
-    return max(1, math.ceil((horizon.at - now) / _DAY) - 1)
+def _last(horizon: Horizon, now: datetime) -> int:
+    """Days from `now` to the last evening before the interview's day (at least 1)."""
+    today = study_day(now, horizon.rollover, horizon.tz).date
+    return max(1, (horizon.day - today).days - 1)
 
 
-def _capped_days(
+def next_review(
     settings: Settings,
     horizon: Horizon,
     after: Memory,
@@ -168,42 +296,121 @@ def _capped_days(
     natural: int,
     card_id: int,
 ) -> int:
+    """Days from `now` to the next review of a card just answered (memory `after`), at most
+    FSRS's `natural` interval."""
     assert after.stability is not None
-    if now + timedelta(days=natural) < horizon.at:
-        return natural  # due before the day anyway: decided again at that review
-    if recall_at(settings, after.stability, now, horizon.at) >= horizon.aim:
-        return natural  # enough for the day already: FSRS's interval stands
-    last = _last_day(horizon, now)
-    if horizon.at - now <= _DAY:
-        return min(natural, last)
-
-    def enough(d: int) -> bool:
-        return _recall_after_good(settings, after, now + timedelta(days=d), horizon.at) >= (
-            horizon.aim
+    today = study_day(now, horizon.rollover, horizon.tz).date
+    left = (horizon.day - today).days  # days from today to the interview's day
+    if left <= 0:
+        return natural  # the interview is today
+    if natural < left:
+        # FSRS's due date comes before the interview: kept, unless that day is over the
+        # budget or the last evening; then the latest day before it that is neither.
+        lo = max(1, min(natural - 1, math.ceil(natural * 3 / 4)))
+        return _quietest(
+            horizon, today, card_id, after.reps, lo, natural, last=left - 1, latest=True
         )
+    if robust_recall(settings, horizon, after) >= horizon.aim:
+        return natural  # enough for the interview already: FSRS's interval stands
+    if left < 2:
+        return 1  # the interview is tomorrow: its morning
+    # The last review a card is planned for: the evening before the last one, while there
+    # are two evenings left. A missed last evening then costs little; that evening is for
+    # the cards forgotten the evening before.
+    last = left - 2 if left >= 3 else left - 1
 
-    if not enough(last):
-        return min(natural, last)  # needs several more reviews: FSRS's pace, before the day
-    lo, hi = 1, last  # recall on the day after a Good answer grows with the answer's day
+    def enough(d: int, aim: float) -> bool:
+        return _robust_after_good(settings, horizon, after, now, d) >= aim
+
+    if not enough(last, horizon.aim):
+        # Several reviews to go: next when the pessimistic recall falls to the desired
+        # retention (never later than FSRS's own interval), on a quiet day before that.
+        low = after.stability * math.exp(-card_sigma(horizon, after.reps))
+        safe = last - 1 if last >= 2 else last
+        d = max(1, min(natural, safe, scheduling.natural_interval(settings, low)))
+        return _quietest(horizon, today, card_id, after.reps, max(1, math.ceil(d * 2 / 3)), d)
+    lo = _earliest(last, lambda d: enough(d, horizon.aim))
+    slack = _earliest(lo, lambda d: enough(d, horizon.aim - AIM_SLACK))
+    return _quietest(horizon, today, card_id, after.reps, slack, last, aim_from=lo, last=last)
+
+
+def _earliest(hi: int, ok: Callable[[int], bool]) -> int:
+    """The first day in [1, hi] for which `ok` holds (it holds from some day on, and at
+    `hi`): recall at the interview after a Good answer grows with the answer's day."""
+    lo = 1
     while lo < hi:
         mid = (lo + hi) // 2
-        if enough(mid):
+        if ok(mid):
             hi = mid
         else:
             lo = mid + 1
-    top = min(natural, last)
-    if lo >= top:
-        return top
-    return lo + int(_spread(card_id, after.reps) * (top - lo + 1))
+    return lo
 
 
-def _recall_after_good(settings: Settings, after: Memory, when: datetime, at: datetime) -> float:
+def _quietest(
+    horizon: Horizon,
+    today: date,
+    card_id: int,
+    reps: int,
+    lo: int,
+    hi: int,
+    *,
+    aim_from: int | None = None,
+    last: int | None = None,
+    latest: bool = False,
+) -> int:
+    """The day in [lo, hi] (days from today) for the next review. In order of preference:
+    not the last evening (a missed last evening then costs little, and that evening stays
+    free for the cards forgotten the evening before); a day under the budget; from
+    `aim_from` on (the full aim; days before it reach it but for AIM_SLACK); the fewest
+    answers booked (or, `latest`, the latest day); a fixed per-card draw, so a deck spreads
+    over the window."""
+    if hi <= lo:
+        return lo
+    pick = lo + int(_spread(card_id, reps) * (hi - lo + 1))
+    start = aim_from if aim_from is not None else lo
+
+    def cost(d: int) -> tuple[int, int, int, int, int]:
+        booked = horizon.load.get(today + timedelta(days=d), 0)
+        over = 1 if horizon.budget and booked >= horizon.budget else 0
+        evening = 1 if d == last and last > 1 else 0
+        if latest:
+            return (evening, over, 0, 0, hi - d)
+        return (
+            evening,
+            over,
+            1 if d < start else 0,
+            booked if horizon.budget else 0,
+            abs(d - pick),
+        )
+
+    return min(range(lo, hi + 1), key=cost)
+
+
+def _robust_after_good(
+    settings: Settings, horizon: Horizon, after: Memory, now: datetime, days: int
+) -> float:
+    """The pessimistic recall at the interview after a Good answer `days` after `now`."""
+    assert after.stability is not None and after.difficulty is not None
+    when = now + timedelta(days=days)
+    stability = _stability_after_good(settings, after.stability, after.difficulty, days)
+    low = stability * math.exp(-card_sigma(horizon, after.reps + 1))
+    return recall_at(settings, low, when, horizon.at)
+
+
+@lru_cache(maxsize=65536)
+def _stability_after_good(
+    settings: Settings, stability: float, difficulty: float, days: int
+) -> float:
+    """py-fsrs's stability after a Good answer to a review card `days` after its last one."""
     scheduler = scheduling.scheduler_for(replace(settings, fuzz=False))
-    card = scheduling.to_fsrs(after)
+    last = datetime(2000, 1, 1, 12, tzinfo=UTC)
+    when = last + timedelta(days=days)
+    card = scheduling.to_fsrs(Memory(REVIEW, None, stability, difficulty, when, last))
     card.state = State.Review
     reviewed, _ = scheduler.review_card(card, Rating.Good, when)
     assert reviewed.stability is not None
-    return recall_at(settings, reviewed.stability, when, at)
+    return float(reviewed.stability)
 
 
 def _spread(card_id: int, reps: int) -> float:
@@ -231,22 +438,54 @@ def new_per_day(settings: Settings, plan: Plan, new_left: int, days_left: int) -
 
 
 def days_left(plan: Plan, settings: Settings, now: datetime, tz: tzinfo | None = None) -> int:
-    """Study days left before the interview day, today included (0 once it has come)."""
+    """Study days left before the interview's study day, today included (0 once it has
+    come)."""
     today = study_day(now, settings.rollover_hour, tz).date
-    return max(0, (plan.interview - today).days)
+    return max(0, (plan.day(settings, tz) - today).days)
 
 
 # -- the forecast ------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Mix:
+    """How a learner rates: a new card's first answer (Again, Hard, Good, Easy), and a card
+    recalled (Hard, Good, Easy). `answers`: how many answers of the log it comes from (0: the
+    default, before there is a log)."""
+
+    first: tuple[float, float, float, float] = (0.25, 0.10, 0.55, 0.10)
+    recalled: tuple[float, float, float] = (0.10, 0.80, 0.10)
+    answers: int = 0
+
+    def draw_first(self, rng: random.Random) -> Rating:
+        return rng.choices(scheduling.RATINGS, weights=self.first)[0]
+
+    def draw_recalled(self, rng: random.Random) -> Rating:
+        return rng.choices(scheduling.RATINGS[1:], weights=self.recalled)[0]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "first": [round(p, 3) for p in self.first],
+            "recalled": [round(p, 3) for p in self.recalled],
+            "answers": self.answers,
+        }
+
+
+DEFAULT_MIX = Mix()
+
+
 @dataclass
 class Forecast:
-    """The plan followed with every answer Good: reviews per day and recall on the day."""
+    """The plan followed in simulated runs (ratings drawn from a `Mix`, recall from FSRS's
+    model): answers per day as a range, and the predicted recall at the interview."""
 
-    days: list[tuple[date, int, int]] = field(default_factory=list)  # (day, new, answers)
-    recall: dict[int, float] = field(default_factory=dict)  # card id -> predicted on the day
+    # (day, new cards, fewest answers, median, most) over the runs
+    days: list[tuple[date, int, int, int, int]] = field(default_factory=list)
+    recall: dict[int, float] = field(default_factory=dict)  # card id -> mean over the runs
+    totals: list[int] = field(default_factory=list)  # answers before the interview, per run
     unlearned: int = 0  # new cards the plan cannot introduce in time
     new_per_day: int = 0
+    runs: int = 0
 
     def predicted(self) -> float:
         return sum(self.recall.values()) / len(self.recall) if self.recall else 1.0
@@ -255,7 +494,11 @@ class Forecast:
         return sum(1 for r in self.recall.values() if r < target)
 
     def peak(self) -> int:
-        return max((answers for _, _, answers in self.days), default=0)
+        """The busiest day at the high end of the range."""
+        return max((high for *_, high in self.days), default=0)
+
+    def total(self) -> tuple[int, int]:
+        return (min(self.totals), max(self.totals)) if self.totals else (0, 0)
 
 
 def forecast(
@@ -264,13 +507,52 @@ def forecast(
     cards: Iterable[tuple[int, Memory]],
     now: datetime,
     tz: tzinfo | None = None,
+    *,
+    mix: Mix = DEFAULT_MIX,
+    budget: int = 0,
+    runs: int = FORECAST_RUNS,
 ) -> Forecast:
-    """Follow the plan day by day until the interview, answering every card Good.
+    """Follow the plan day by day until the interview, `runs` times, with answers drawn from
+    `mix` and recall from FSRS's model; each run is seeded, so the forecast is repeatable.
 
     `cards`: the cards in the plan's decks (not suspended) with their memory, new ones in
     the order they would be introduced.
     """
-    horizon = Horizon.of(plan, settings, tz)
+    cards = list(cards)
+    n = days_left(plan, settings, now, tz)
+    new_count = sum(1 for _, m in cards if m.state == NEW)
+    result = Forecast(new_per_day=new_per_day(settings, plan, new_count, n), runs=runs)
+    per_run: list[list[tuple[int, int]]] = []
+    recall: dict[int, float] = {cid: 0.0 for cid, _ in cards}
+    dates: list[date] = []
+    for run in range(runs):
+        days, run_recall, unlearned = _one_run(
+            settings, plan, cards, now, tz, mix, budget, random.Random(run)
+        )
+        per_run.append([(new, answers) for _, new, answers in days])
+        dates = [d for d, _, _ in days]
+        for cid, r in run_recall.items():
+            recall[cid] += r / runs
+        result.unlearned = max(result.unlearned, unlearned)
+    for i, day in enumerate(dates):
+        counts = sorted(run_days[i][1] for run_days in per_run)
+        result.days.append((day, per_run[0][i][0], counts[0], counts[len(counts) // 2], counts[-1]))
+    result.totals = [sum(a for _, a in run_days) for run_days in per_run]
+    result.recall = recall
+    return result
+
+
+def _one_run(
+    settings: Settings,
+    plan: Plan,
+    cards: Sequence[tuple[int, Memory]],
+    now: datetime,
+    tz: tzinfo | None,
+    mix: Mix,
+    budget: int,
+    rng: random.Random,
+) -> tuple[list[tuple[date, int, int]], dict[int, float], int]:
+    horizon = Horizon.of(plan, settings, tz, budget)
     today = study_day(now, settings.rollover_hour, tz)
     n = days_left(plan, settings, now, tz)
     memories: dict[int, Memory] = {}
@@ -280,10 +562,13 @@ def forecast(
             new_queue.append(card_id)
         else:
             memories[card_id] = memory
-    result = Forecast(new_per_day=new_per_day(settings, plan, len(new_queue), n))
+            horizon.book(memory.due)
     # A heap of (due, card id); an entry whose due no longer matches the card is stale.
     heap = [(m.due, cid) for cid, m in memories.items()]
     heapq.heapify(heap)
+    days: list[tuple[date, int, int]] = []
+    pace = new_per_day(settings, plan, len(new_queue), n)
+    horizon.expect_new(today.date, len(new_queue) - pace, n, pace)
     for i in range(n):
         day = study_day(today.start + timedelta(days=i, hours=12), settings.rollover_hour, tz)
         at = now if i == 0 else now + timedelta(days=i)
@@ -300,17 +585,30 @@ def forecast(
             if memory.due != due:
                 continue
             when = max(due, at)
-            outcome = capped_outcomes(settings, horizon, memory, when, cid)[Rating.Good]
-            memories[cid] = outcome.memory
-            heapq.heappush(heap, (outcome.memory.due, cid))
+            if memory.state == NEW:
+                rating = mix.draw_first(rng)
+            elif rng.random() < scheduling.retrievability(settings, memory, when):
+                rating = mix.draw_recalled(rng)
+            else:
+                rating = Rating.Again
+            outcome = scheduling.outcomes(settings, memory, when, cid)[rating]
+            after = outcome.memory
+            if after.state == REVIEW and after.stability is not None:
+                natural = max(1, round(outcome.interval / _DAY))
+                d = next_review(settings, horizon, after, when, natural, cid)
+                if d < natural:
+                    after = replace(after, due=when + timedelta(days=d))
+            memories[cid] = after
+            horizon.book(after.due)
+            heapq.heappush(heap, (after.due, cid))
             answers += 1
-        result.days.append((day.date, len(introduced), answers))
-    result.unlearned = len(new_queue)
-    for cid, memory in memories.items():
-        result.recall[cid] = scheduling.retrievability(settings, memory, horizon.at)
-    for cid in new_queue:
-        result.recall[cid] = 0.0
-    return result
+        days.append((day.date, len(introduced), answers))
+    recall = {
+        cid: scheduling.retrievability(settings, memory, horizon.at)
+        for cid, memory in memories.items()
+    }
+    recall.update({cid: 0.0 for cid in new_queue})
+    return days, recall, len(new_queue)
 
 
 @dataclass(frozen=True)
@@ -321,56 +619,93 @@ class Status:
     new_left: int
     forecast: Forecast
     review_limit: int  # the user's reviews_per_day
+    budget: int = 0  # answers a day the plan may ask (given, or the default)
+    suspended: int = 0  # cards of the plan's decks that are suspended
+    leeches: int = 0  # cards of the plan's decks whose note is tagged leech
+    mix: Mix = DEFAULT_MIX
+    at: datetime | None = None  # the interview's instant, UTC
 
     @property
     def met(self) -> bool:
-        return self.forecast.unlearned == 0 and self.forecast.predicted() >= self.plan.target
+        fc = self.forecast
+        return (
+            fc.unlearned == 0
+            and fc.predicted() >= self.plan.target
+            and (not self.budget or fc.peak() <= self.budget)
+        )
 
     def warnings(self) -> list[str]:
-        """Why the target cannot be met, each with what to do about it."""
+        """Why the target cannot be met, each with what would meet it."""
         plan, fc = self.plan, self.forecast
         out: list[str] = []
         if self.days_left == 0:
             return out
+        if self.suspended or self.leeches:
+            out.append(
+                f"{self.suspended} cards of the plan are suspended and {self.leeches} are "
+                "leeches (tagged leech): suspended cards are not studied and are left out of "
+                "the forecast, leeches fall short of the target most often. Rewrite or "
+                "unsuspend them (pmcards unsuspend ID...), or leave them out of the plan."
+            )
         if fc.unlearned:
             need = math.ceil(self.new_left / intro_days(self.days_left))
             out.append(
                 f"{fc.unlearned} new cards cannot be introduced before the interview at "
-                f"{plan.max_new} a day: allow more new cards a day (pmcards plan --interview "
-                f"{plan.interview} --max-new {need}) or plan on fewer decks (--deck)."
+                f"{plan.max_new} a day: allow more new cards a day (--max-new {need}), more "
+                "days, or plan on fewer decks (--deck)."
+            )
+        if self.budget and fc.peak() > self.budget:
+            low, high = fc.total()
+            days = math.ceil(high / self.budget)
+            later = plan.interview + timedelta(days=max(1, days - self.days_left))
+            out.append(
+                f"The budget of {self.budget} answers a day is too small: the busiest day "
+                f"needs up to {fc.peak()} and the plan {low}-{high} answers in all. What would "
+                f"fit: a budget of {fc.peak()} (--per-day {fc.peak()}), an interview on "
+                f"{later} or later (more days), or fewer decks (--deck; {self.cards} cards now)."
             )
         if fc.predicted() < plan.target:
             out.append(
-                f"The target of {plan.target:.0%} cannot be met with {self.days_left} days left: "
-                f"predicted recall on the day is {fc.predicted():.1%}, "
-                f"{fc.below(plan.target)} cards below the target. Plan on fewer decks "
-                "(--deck), allow more new cards a day (--max-new), or lower --target."
+                f"The target of {plan.target:.0%} cannot be met with {self.days_left} days "
+                f"left: predicted recall at the interview is {fc.predicted():.1%}, "
+                f"{fc.below(plan.target)} cards below the target. What would: more days "
+                "before the interview, fewer decks (--deck), more new cards a day (--max-new), "
+                "or a lower --target."
             )
         if fc.peak() > self.review_limit:
             out.append(
-                f"The busiest day needs {fc.peak()} answers, over your daily review limit of "
-                f"{self.review_limit}: the plan lets its own cards past the limit."
+                f"The busiest day needs up to {fc.peak()} answers, over your daily review "
+                f"limit of {self.review_limit}: the plan lets its own cards past the limit."
             )
         return out
 
     def to_json(self) -> dict[str, Any]:
         fc = self.forecast
+        low, high = fc.total()
         return {
             "interview": self.plan.interview.isoformat(),
+            "at": self.at.isoformat() if self.at is not None else None,
             "target": self.plan.target,
             "decks": list(self.plan.decks),
             "max_new": self.plan.max_new,
+            "per_day": self.budget,
+            "per_day_given": self.plan.per_day_given,
             "days_left": self.days_left,
             "cards": self.cards,
             "not_learned": self.new_left,
+            "suspended": self.suspended,
+            "leeches": self.leeches,
             "new_per_day": fc.new_per_day,
             "predicted_recall": round(fc.predicted(), 4),
             "below_target": fc.below(self.plan.target),
             "unlearned_on_the_day": fc.unlearned,
+            "answers_before": {"low": low, "high": high},
+            "runs": fc.runs,
+            "rating_mix": self.mix.to_json(),
             "met": self.met,
             "forecast": [
-                {"date": d.isoformat(), "new": new, "answers": answers}
-                for d, new, answers in fc.days
+                {"date": d.isoformat(), "new": new, "answers": mid, "low": lo, "high": hi}
+                for d, new, lo, mid, hi in fc.days
             ],
             "warnings": self.warnings(),
         }
@@ -381,25 +716,33 @@ def format_status(st: Status) -> str:
     from pmcards.markup import safe
 
     scope = safe(", ".join(plan.decks)) if plan.decks else "all decks"
-    lines = [
-        f"Interview on {plan.interview} ({scope}): target recall {plan.target:.0%} on the day",
-    ]
+    moment = f"{st.at.astimezone():%Y-%m-%d %H:%M}" if st.at is not None else f"{plan.interview}"
+    lines = [f"Interview at {moment} ({scope}): target recall {plan.target:.0%}"]
     if st.days_left == 0:
         lines.append("The interview day has come: scheduling is back to your desired retention.")
         return "\n".join(lines)
+    low, high = fc.total()
+    source = (
+        f"your rating mix from {st.mix.answers} answers"
+        if st.mix.answers
+        else "a default rating mix (no review log yet)"
+    )
     lines += [
         f"Days left:        {st.days_left} (today included)",
         f"Cards in plan:    {st.cards}, not yet learned {st.new_left}"
         + (f" (new cards a day: {fc.new_per_day})" if st.new_left else ""),
-        f"Predicted recall on the day, if followed: {fc.predicted():.1%}"
-        + (" (every answer Good)" if st.cards else ""),
+        f"Budget:           {st.budget} answers a day"
+        + ("" if plan.per_day_given else " (default: from the days left and the cards)"),
+        f"Answers until then: {low}-{high} ({fc.runs} simulated runs, {source})",
+        f"Predicted recall at the interview, if followed: {fc.predicted():.1%}",
         "",
         "Day          new  answers",
     ]
     top = max(fc.peak(), 1)
-    for d, new, answers in fc.days:
-        bar = "█" * round(answers / top * 30)
-        lines.append(f"{d:%a %d %b}   {new:>4}  {answers:>7}  {bar}")
+    for d, new, lo, mid, hi in fc.days:
+        bar = "█" * round(mid / top * 30)
+        span = f"{lo}-{hi}" if lo != hi else f"{mid}"
+        lines.append(f"{d:%a %d %b}   {new:>4}  {span:>7}  {bar}")
     warnings = st.warnings()
     if warnings:
         lines.append("")
@@ -428,14 +771,14 @@ def planned_due(
     settings: Settings, horizon: Horizon, memory: Memory, now: datetime, card_id: int
 ) -> datetime | None:
     """The due date a review card gets when a plan starts, as if its last answer had been
-    given under the plan: earlier than its own when its recall on the day would fall short,
-    never before `now`. None when it stays as it is."""
+    given under the plan: earlier than its own when its recall at the interview would fall
+    short, never before `now`. None when it stays as it is."""
     if memory.state != REVIEW or memory.stability is None or memory.last_review is None:
         return None
     if memory.due < horizon.at:
-        return None  # due before the day: capped when it is answered
+        return None  # due before the interview: placed when it is answered
     natural = max(1, round((memory.due - memory.last_review) / _DAY))
-    days = _capped_days(settings, horizon, memory, memory.last_review, natural, card_id)
+    days = next_review(settings, horizon, memory, memory.last_review, natural, card_id)
     due = max(now, memory.last_review + timedelta(days=days))
     return due if due < memory.due else None
 
@@ -463,19 +806,26 @@ def release_spread(overdue: list[tuple[float, int]], start: datetime) -> dict[in
 
 __all__ = [
     "DEFAULT_MAX_NEW",
+    "DEFAULT_MIX",
     "DEFAULT_TARGET",
+    "DEFAULT_TIME",
     "Active",
     "Forecast",
     "Horizon",
+    "Mix",
     "Plan",
     "Status",
     "capped_outcomes",
     "days_left",
+    "default_budget",
     "forecast",
     "format_status",
     "intro_days",
     "new_per_day",
+    "next_review",
+    "parse_moment",
     "planned_due",
     "release_spread",
     "released_due",
+    "robust_recall",
 ]

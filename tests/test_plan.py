@@ -2,6 +2,7 @@
 collection (interview.py), the session's limits, the plan command."""
 
 import json
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -9,6 +10,9 @@ import pytest
 from click.testing import CliRunner
 from fsrs import Rating
 from helpers import FakeClock, card_of, qa, set_card, write_deck
+from hypothesis import given
+from hypothesis import settings as settings_h
+from hypothesis import strategies as st
 
 from pmcards import cardstate, importer, interview, plan, scheduling, settings
 from pmcards.cardstate import REVIEW
@@ -23,17 +27,64 @@ PLAIN = Settings(fuzz=False)
 MEMORY = cardstate.Memory(REVIEW, None, 12.0, 5.0, NOW, NOW - timedelta(days=12), reps=4)
 
 
-def horizon(interview: date, target: float = 0.95) -> plan.Horizon:
-    return plan.Horizon.of(plan.Plan(interview=interview, target=target), PLAIN, UTC)
+# The interview: 10:00 UTC on 16 March, two weeks after NOW.
+AT = datetime(2026, 3, 16, 10, 0, tzinfo=UTC)
+
+
+def horizon(
+    interview: date | datetime = AT,
+    target: float = 0.95,
+    budget: int = 0,
+    load: dict[date, int] | None = None,
+) -> plan.Horizon:
+    if isinstance(interview, datetime):
+        p = plan.Plan(interview=interview.date(), target=target, at=interview)
+    else:
+        p = plan.Plan(interview=interview, target=target)
+    return plan.Horizon.of(p, PLAIN, UTC, budget, load)
 
 
 def days(outcomes: dict[Rating, scheduling.Outcome]) -> dict[str, object]:
     return {r.name: o.interval for r, o in outcomes.items()}
 
 
-def test_cap_only_where_recall_on_the_day_would_fall_short() -> None:
+def test_interview_moment_parsed_in_local_time() -> None:
+    assert plan.parse_moment("2026-12-14T10:00", UTC) == (
+        date(2026, 12, 14),
+        datetime(2026, 12, 14, 10, 0, tzinfo=UTC),
+    )
+    assert plan.parse_moment("2026-12-14 10:30", UTC)[1] == datetime(
+        2026, 12, 14, 10, 30, tzinfo=UTC
+    )
+    # A date alone: 09:00 local. In Paris (UTC+1 in December) that is 08:00 UTC.
+    from zoneinfo import ZoneInfo
+
+    paris = ZoneInfo("Europe/Paris")
+    assert plan.parse_moment("2026-12-14", paris)[1] == datetime(2026, 12, 14, 8, 0, tzinfo=UTC)
+    for bad in ("yesterday", "2026-12-14T10:00:30", "2026-12-14T10:00+01:00", "14/12/2026"):
+        with pytest.raises(ValueError, match="is not a date and time: give YYYY-MM-DD"):
+            plan.parse_moment(bad, UTC)
+    # A stored plan of an older version (a date, no time) means 09:00 local as well.
+    old = plan.Plan.from_json({"interview": "2026-03-16", "target": 0.95})
+    assert old.starts_at(PLAIN, UTC) == datetime(2026, 3, 16, 9, 0, tzinfo=UTC)
+    assert plan.Plan.from_json(plan.Plan(date(2026, 3, 16), at=AT, per_day=40).to_json()) == (
+        plan.Plan(date(2026, 3, 16), at=AT, per_day=40)
+    )
+
+
+def test_recall_is_predicted_for_the_interview_moment() -> None:
+    """A card answered at 19:00 the evening before a 10:00 interview: one study day later
+    (not the 0.6 day FSRS would floor to 0, recall exactly 1.0)."""
+    evening = datetime(2026, 3, 15, 19, 0, tzinfo=UTC)
+    assert plan.recall_at(PLAIN, 5.0, evening, AT) == pytest.approx(0.9728, abs=1e-4)
+    assert plan.recall_at(PLAIN, 5.0, evening, AT) == plan.recall_at(
+        PLAIN, 5.0, evening, evening + timedelta(days=1)
+    )
+
+
+def test_next_review_only_where_recall_at_the_interview_would_fall_short() -> None:
     raw = scheduling.outcomes(PLAIN, MEMORY, NOW, 7)
-    capped = plan.capped_outcomes(PLAIN, horizon(date(2026, 3, 16)), MEMORY, NOW, 7)
+    capped = plan.capped_outcomes(PLAIN, horizon(), MEMORY, NOW, 7)
     # Plain FSRS: Hard 27 d, Good 38 d, Easy 60 d, all after the interview on the 16th.
     assert days(raw) == {
         "Again": timedelta(minutes=10),
@@ -41,28 +92,75 @@ def test_cap_only_where_recall_on_the_day_would_fall_short() -> None:
         "Good": timedelta(days=38),
         "Easy": timedelta(days=60),
     }
-    # Good's stability (37.6 d) gives 95.6% on the day: left alone. Hard's (27.4 d) gives
-    # 94.3%: capped into the window where one more Good answer lifts it over 95%.
-    assert capped[Rating.Hard].memory.due == datetime(2026, 3, 12, 12, 0, tzinfo=UTC)
-    assert capped[Rating.Good].memory.due == datetime(2026, 4, 9, 12, 0, tzinfo=UTC)
+    # Easy's stability (60.0 d) gives 96.9% at the interview, 96.2% with its stability one
+    # spread (0.5 / sqrt(5 answers)) lower: left alone. Hard's (27.4 d) gives 92.8%
+    # pessimistically: a Good answer from day 4 on lifts it over 95%; the card goes to a day
+    # of the window, which ends the evening before the last one (4 to 12 days; no budget,
+    # so its own draw: 9), Good the next one.
+    assert plan.robust_recall(PLAIN, horizon(), raw[Rating.Easy].memory) == pytest.approx(
+        0.9620, abs=1e-4
+    )
+    assert plan.robust_recall(PLAIN, horizon(), raw[Rating.Hard].memory) == pytest.approx(
+        0.9278, abs=1e-4
+    )
+    assert capped[Rating.Hard].memory.due == datetime(2026, 3, 11, 12, 0, tzinfo=UTC)
+    assert capped[Rating.Good].memory.due == datetime(2026, 3, 12, 12, 0, tzinfo=UTC)
     assert capped[Rating.Easy] == raw[Rating.Easy]
     assert capped[Rating.Again] == raw[Rating.Again]
     # Only the due date moves: the memory is FSRS's.
     assert capped[Rating.Hard].memory.stability == raw[Rating.Hard].memory.stability
+    # A lower target leaves FSRS's intervals alone.
+    assert plan.capped_outcomes(PLAIN, horizon(target=0.9), MEMORY, NOW, 7) == raw
 
 
-def test_capped_due_makes_the_target_on_the_day_and_keeps_the_buttons_in_order() -> None:
-    h = horizon(date(2026, 3, 16), target=0.97)
-    capped = plan.capped_outcomes(PLAIN, h, MEMORY, NOW, 7)
-    assert [capped[r].interval.days for r in scheduling.RATINGS[1:]] == [11, 12, 13]
-    good = capped[Rating.Good].memory
-    again = scheduling.outcomes(PLAIN, good, good.due, 7)[Rating.Good].memory
-    assert scheduling.retrievability(PLAIN, again, h.at) >= 0.97
-    # Squeezed by a 99% target: all three need the last day before the interview.
-    squeezed = plan.capped_outcomes(PLAIN, horizon(date(2026, 3, 16), 0.99), MEMORY, NOW, 7)
-    assert [squeezed[r].interval.days for r in scheduling.RATINGS[1:]] == [13, 13, 13]
+def test_next_review_keeps_the_buttons_in_order_and_before_the_interview() -> None:
+    capped = plan.capped_outcomes(PLAIN, horizon(target=0.97), MEMORY, NOW, 7)
+    assert [capped[r].interval.days for r in scheduling.RATINGS[1:]] == [10, 11, 12]
+    # Squeezed by a 99% target: the last three days before the interview, the last evening
+    # only because the buttons must stay in order.
+    squeezed = plan.capped_outcomes(PLAIN, horizon(target=0.99), MEMORY, NOW, 7)
+    assert [squeezed[r].interval.days for r in scheduling.RATINGS[1:]] == [11, 12, 13]
     for outcome in squeezed.values():
-        assert outcome.memory.due < h.at
+        assert outcome.memory.due < AT
+
+
+def test_next_review_goes_to_a_day_under_the_budget() -> None:
+    """Hard's window is days 4 to 12 (the 6th to the 14th, the evening before the last).
+    With every day at the budget of 10 but the 9th, the card goes to the 9th; with none
+    under it, the day with the fewest answers booked, never the last evening; days before
+    the window reach the aim but for 2 points (AIM_SLACK) from day 1 on, and come after the
+    window."""
+    hard = scheduling.outcomes(PLAIN, MEMORY, NOW, 7)[Rating.Hard].memory
+    full = {date(2026, 3, 2) + timedelta(days=d): 10 for d in range(14)}
+    assert plan.next_review(PLAIN, horizon(budget=10, load=dict(full)), hard, NOW, 27, 7) == 9
+    one_free = {**full, date(2026, 3, 9): 3}
+    assert plan.next_review(PLAIN, horizon(budget=10, load=one_free), hard, NOW, 27, 7) == 7
+    quiet = {**full, date(2026, 3, 12): 4}
+    assert plan.next_review(PLAIN, horizon(budget=3, load=quiet), hard, NOW, 27, 7) == 10
+    # Room on the last evening only: still not the last evening, kept free for the cards
+    # forgotten the evening before (and a missed last evening costs little).
+    last_free = {**full, date(2026, 3, 15): 0}
+    assert plan.next_review(PLAIN, horizon(budget=10, load=last_free), hard, NOW, 27, 7) == 9
+    # Only a day before the aim's window has room: the 3rd (day 1) reaches 93.6% (>= 93%).
+    early = {**full, date(2026, 3, 3): 0}
+    assert plan.next_review(PLAIN, horizon(budget=10, load=early), hard, NOW, 27, 7) == 1
+    # Booking counts an answer on its study day, before the interview only.
+    h = horizon(budget=10, load={})
+    h.book(datetime(2026, 3, 9, 3, 0, tzinfo=UTC))  # before the 04:00 rollover: the 8th
+    h.book(AT + timedelta(hours=1))
+    assert h.load == {date(2026, 3, 8): 1}
+
+
+def test_fsrs_due_dates_before_the_interview_stand_unless_over_the_budget() -> None:
+    """A card FSRS brings back on day 8 keeps that day; if that day is full, the latest day
+    before it with room (never later)."""
+    good = scheduling.outcomes(PLAIN, MEMORY, NOW, 7)[Rating.Good].memory
+    full = {date(2026, 3, 10): 10, date(2026, 3, 9): 10}
+    assert plan.next_review(PLAIN, horizon(budget=10, load={}), good, NOW, 8, 7) == 8
+    assert plan.next_review(PLAIN, horizon(budget=10, load=full), good, NOW, 8, 7) == 6
+    # Due on the last evening (the 15th): the evening before instead, so missing the last
+    # evening costs the card nothing.
+    assert plan.next_review(PLAIN, horizon(budget=10, load={}), good, NOW, 13, 7) == 12
 
 
 def test_no_cap_once_the_interview_day_has_come() -> None:
@@ -99,12 +197,19 @@ def test_session_previews_and_answers_follow_the_plan(
         assert card is not None
         shown[card.card_id] = card
         review.answer(card.card_id, Rating.Hard)
-    # The window's day depends on the card (the spread): 8 days for card 1.
-    assert shown[in_plan].interval(Rating.Hard) == timedelta(days=8)
+    # The window's day depends on the card (the spread, no day booked yet): 7 days for
+    # card 1. The interview (no time given) is at 09:00 on the 16th.
+    assert review.plan is not None and review.plan.horizon.at == datetime(
+        2026, 3, 16, 9, 0, tzinfo=UTC
+    )
+    assert shown[in_plan].interval(Rating.Hard) == timedelta(days=7)
     assert shown[outside].interval(Rating.Hard) == timedelta(days=27)
-    assert card_of(store, "n-001").due == NOW + timedelta(days=8)
+    assert card_of(store, "n-001").due == NOW + timedelta(days=7)
     assert card_of(store, "x-001").due == NOW + timedelta(days=27)
     assert (in_plan, outside) == (card_of(store, "n-001").id, card_of(store, "x-001").id)
+    # Booked: the card due today, then its answer on its new day (the other deck is not
+    # the plan's).
+    assert review.plan.horizon.load == {date(2026, 3, 2): 1, date(2026, 3, 9): 1}
 
 
 def test_plan_raises_the_new_card_limit_as_the_days_need(
@@ -152,11 +257,23 @@ def run(*args: str) -> tuple[int, str]:
 def test_plan_command_end_to_end(tmp_path: Path) -> None:
     code, out = run("plan")
     assert code == 1 and "no interview plan" in out
-    code, out = run("plan", "--interview", "2026-03-23", "--deck", "BAD vs GOOD answers")
-    assert code == 0 and "Planned for the interview on 2026-03-23" in out
-    assert "Days left:        21" in out and "On track" in out
+    code, out = run(
+        "plan",
+        "--interview",
+        "2026-03-23 10:00",
+        "--per-day",
+        "80",
+        "--deck",
+        "BAD vs GOOD answers",
+    )
+    assert code == 0 and "Planned for the interview at 2026-03-23 10:00." in out
+    assert "Days left:        21" in out and "Budget:           80 answers a day\n" in out
+    assert "(5 simulated runs, a default rating mix (no review log yet))" in out
+    assert "On track" in out
     code, out = run("plan", "--json")
     data = json.loads(out)
+    assert data["at"] == "2026-03-23T10:00:00+00:00" and data["per_day"] == 80
+    assert data["per_day_given"] is True and data["runs"] == 5
     assert data["days_left"] == 21 and len(data["forecast"]) == 21
     assert data["decks"] == ["BAD vs GOOD answers"]
     decks = importer.parse_files(importer.builtin_deck_paths())
@@ -165,6 +282,11 @@ def test_plan_command_end_to_end(tmp_path: Path) -> None:
     assert data["cards"] == data["not_learned"] == 2 * len(contrasts) and data["met"] is True
     assert data["predicted_recall"] >= 0.95
     assert sum(d["new"] for d in data["forecast"]) == data["not_learned"]
+    # Each day a range over the runs, its median between.
+    for day in data["forecast"]:
+        assert day["low"] <= day["answers"] <= day["high"] <= 80
+    assert data["answers_before"] == {"low": 396, "high": 469}
+    assert (data["suspended"], data["leeches"], data["warnings"]) == (0, 0, [])
     # The HTML report draws the forecast.
     code, _ = run("export", "report", "-o", str(tmp_path / "r.html"))
     html = (tmp_path / "r.html").read_text()
@@ -183,11 +305,106 @@ def test_plan_warns_when_the_target_cannot_be_met() -> None:
     assert data["met"] is False and data["unlearned_on_the_day"] > 0
 
 
+def test_plan_warns_when_the_budget_is_too_small() -> None:
+    code, out = run("plan", "--interview", "2026-03-23T10:00", "--per-day", "20")
+    assert code == 0
+    data = json.loads(run("plan", "--json")[1])
+    assert data["met"] is False
+    (warning,) = [w for w in data["warnings"] if w.startswith("The budget")]
+    assert warning == (
+        "The budget of 20 answers a day is too small: the busiest day needs up to 171 and "
+        "the plan 1940-2148 answers in all. What would fit: a budget of 171 (--per-day 171), "
+        "an interview on 2026-06-18 or later (more days), or fewer decks (--deck; 377 cards "
+        "now)."
+    )
+
+
+def test_plan_warns_of_suspended_and_leech_cards(store: Store, tmp_path: Path) -> None:
+    import sqlalchemy as sa
+
+    from pmcards import schema
+
+    load(store, tmp_path, [qa(i) for i in range(1, 5)])
+    set_card(store, "n-001", suspended=True)
+    with store.write() as conn:
+        conn.execute(
+            sa.update(schema.notes).where(schema.notes.c.guid == "n-002").values(tags=" leech t ")
+        )
+        interview.set_plan(conn, date(2026, 3, 16), NOW, tz=UTC)
+    with store.read() as conn:
+        stored = interview.load(conn)
+        assert stored is not None
+        st = interview.status(conn, stored, NOW, UTC)
+    assert (st.cards, st.suspended, st.leeches) == (3, 1, 1)
+    assert st.warnings()[0] == (
+        "1 cards of the plan are suspended and 1 are leeches (tagged leech): suspended cards "
+        "are not studied and are left out of the forecast, leeches fall short of the target "
+        "most often. Rewrite or unsuspend them (pmcards unsuspend ID...), or leave them out "
+        "of the plan."
+    )
+
+
+def test_forecast_uses_the_rating_mix_of_the_review_log(store: Store, tmp_path: Path) -> None:
+    """Before 50 answers, the default mix; then the learner's own: here every new card
+    Again on its first answer, every recalled one Easy."""
+    import sqlalchemy as sa
+
+    from pmcards import schema
+
+    load(store, tmp_path, [qa(1)])
+    with store.read() as conn:
+        assert interview.rating_mix(conn) == plan.DEFAULT_MIX
+    card_id = card_of(store, "n-001").id
+    rows = [(1, 0)] * 30 + [(4, 2)] * 20 + [(1, 2)] * 5  # (rating, state before)
+    with store.write() as conn:
+        for rating, state in rows:
+            conn.execute(
+                sa.insert(schema.review_log).values(
+                    card_id=card_id,
+                    rating=rating,
+                    reviewed_at=NOW,
+                    source="review",
+                    state_before=state,
+                    due_before=NOW,
+                    reps_before=0,
+                    lapses_before=0,
+                    state_after=2,
+                    stability_after=1.0,
+                    difficulty_after=5.0,
+                    due_after=NOW,
+                )
+            )
+        mix = interview.rating_mix(conn)
+    assert mix == plan.Mix(first=(1.0, 0.0, 0.0, 0.0), recalled=(0.0, 0.0, 1.0), answers=50)
+    # Every first answer Again: the same deck needs more answers than with the default mix.
+    cards = [(i, cardstate.new_memory(NOW)) for i in range(1, 21)]
+    p = plan.Plan(interview=date(2026, 3, 16), at=AT)
+    default = plan.forecast(PLAIN, p, cards, NOW, UTC)
+    harsh = plan.forecast(PLAIN, p, cards, NOW, UTC, mix=plan.Mix((1.0, 0, 0, 0), (0, 1.0, 0)))
+    assert default.total() == (94, 134) and harsh.total() == (150, 180)
+
+
 def test_plan_refuses_bad_input() -> None:
-    assert run("plan", "--interview", "2026-03-02")[1].endswith("must be after today\n")
+    code, out = run("plan", "--interview", "2026-03-02")
+    assert code == 1 and out.splitlines()[-1] == (
+        "Error: the interview (2026-03-02 09:00) must be on a later study day than today "
+        "(2026-03-02)"
+    )
+    code, out = run("plan", "--interview", "yesterday")
+    assert code == 1 and out.splitlines()[-1] == (
+        "Error: --interview 'yesterday' is not a date and time: give YYYY-MM-DD, "
+        "YYYY-MM-DDTHH:MM or 'YYYY-MM-DD HH:MM' (local time)"
+    )
+    code, out = run("plan", "--interview", "2026-04-01", "--per-day", "0")
+    assert code == 1 and out.splitlines()[-1] == (
+        "Error: --per-day must be at least 1 answer a day, got 0"
+    )
+    # Nothing was changed: still no plan.
+    assert run("plan", "--json")[1].strip() == "null"
     code, out = run("plan", "--interview", "2026-04-01", "--deck", "Nope")
     assert code == 2 and "no deck named 'Nope'" in out
     assert run("plan", "--target", "0.9")[0] == 2
+    assert run("plan", "--per-day", "9")[0] == 2
     assert run("plan", "--interview", "2026-04-01", "--target", "1.5")[0] == 2
 
 
@@ -266,3 +483,52 @@ def test_status_counts_as_the_review_session_does_under_a_plan(
     with store.read() as conn:
         status_new = listings.status(conn, clock.now)["total"]["new"]
     assert session_new == status_new == 50
+
+
+@settings_h(max_examples=60, deadline=None)
+@given(
+    stability=st.floats(0.5, 200.0),
+    difficulty=st.floats(1.0, 10.0),
+    elapsed=st.integers(0, 60),
+    days_left=st.integers(1, 40),
+    target=st.sampled_from([0.9, 0.95, 0.97]),
+    booked=st.lists(st.integers(0, 30), min_size=40, max_size=40),
+)
+def test_a_due_date_only_ever_moves_earlier_than_fsrs(
+    stability: float,
+    difficulty: float,
+    elapsed: int,
+    days_left: int,
+    target: float,
+    booked: list[int],
+) -> None:
+    memory = cardstate.Memory(
+        REVIEW, None, stability, difficulty, NOW, NOW - timedelta(days=elapsed), reps=3
+    )
+    at = datetime(2026, 3, 2, 10, 0, tzinfo=UTC) + timedelta(days=days_left)
+    load = {date(2026, 3, 2) + timedelta(days=i): n for i, n in enumerate(booked)}
+    h = horizon(at, target, budget=12, load=load)
+    raw = scheduling.outcomes(PLAIN, memory, NOW, 3)
+    capped = plan.capped_outcomes(PLAIN, h, memory, NOW, 3)
+    for rating in scheduling.RATINGS:
+        assert capped[rating].memory.due <= raw[rating].memory.due
+        assert capped[rating].memory.due > NOW
+        # Only the due date moves: the memory is FSRS's.
+        assert replace(capped[rating].memory, due=NOW) == replace(raw[rating].memory, due=NOW)
+        if capped[rating].memory.due < raw[rating].memory.due:
+            # Moved only to land before the interview, or on its morning (due that day).
+            assert capped[rating].memory.due.date() <= at.date()
+    days_of = [capped[r].interval for r in scheduling.RATINGS[1:]]
+    assert days_of == sorted(days_of)
+
+
+def test_new_cards_to_come_are_booked_ahead_and_the_default_budget() -> None:
+    """30 new cards left after today's, 10 a day: 2.5 answers each on the next 3 days."""
+    h = horizon(budget=50, load={date(2026, 3, 3): 4})
+    h.expect_new(date(2026, 3, 2), 30, 14, 10)
+    assert h.load == {date(2026, 3, 3): 29, date(2026, 3, 4): 25, date(2026, 3, 5): 25}
+    # Four answers per new card of a day's introductions, two per studied card over the
+    # days left, at least 10.
+    assert plan.default_budget(14, 0, 14) == 56
+    assert plan.default_budget(0, 150, 30) == 10
+    assert plan.default_budget(5, 70, 14) == 30

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import click
 
@@ -76,14 +76,14 @@ def review(
 @cli.command()
 @click.option(
     "--interview",
-    type=click.DateTime(formats=["%Y-%m-%d"]),
-    metavar="DATE",
-    help="The interview's date: schedule so the cards are recalled on that day.",
+    metavar="DATE[ TIME]",
+    help="The interview's date and time, local: 2026-12-14T10:00 or '2026-12-14 10:00' "
+    "(a date alone: 09:00). Schedule so the cards are recalled then.",
 )
 @click.option(
     "--target",
     type=click.FloatRange(0.7, 0.99),
-    help="Recall to reach on the day, per card (default 0.95).",
+    help="Recall to reach at the interview, per card (default 0.95).",
 )
 @click.option(
     "--deck",
@@ -98,39 +98,55 @@ def review(
     type=click.IntRange(min=1),
     help="The most new cards a day the plan may introduce (default 50).",
 )
+@click.option(
+    "--per-day",
+    type=int,
+    metavar="N",
+    help="Answers a day the plan tries to stay within (default: from the days left and the cards).",
+)
 @click.option("--clear", is_flag=True, help="End the plan now; scheduling goes back to normal.")
 @json_option
 @click.pass_context
 def plan(
     ctx: click.Context,
-    interview: Any,
+    interview: str | None,
     target: float | None,
     decks: tuple[str, ...],
     max_new: int | None,
+    per_day: int | None,
     clear: bool,
     as_json: bool,
 ) -> None:
-    """Schedule toward an interview date, and show the plan.
+    """Schedule toward an interview, and show the plan.
 
-    Until the day, the cards of the chosen decks are scheduled so that FSRS's predicted
-    recall of each one on the day reaches the target: new cards come in early enough,
-    intervals are capped before the day, the daily limits make room. Without options:
-    the days left, cards not yet learned, reviews per day until the day, the predicted
-    recall, and a warning when the target cannot be met.
+    Until the interview, the cards of the chosen decks are scheduled for their recall at
+    that moment: new cards come in early enough, each card's next review is placed, never
+    later than FSRS's, on a day with room under the daily budget, and the daily limits make
+    room. Without options: the days left, the cards not yet learned, the answers per day
+    until the interview as a range, the predicted recall, and warnings with what would meet
+    the target when it cannot be met.
 
     \b
-    pmcards plan --interview 2026-12-14 --target 0.95 --deck "BAD vs GOOD answers"
+    pmcards plan --interview '2026-12-14 10:00' --per-day 40 --deck "BAD vs GOOD answers"
     pmcards plan
     pmcards plan --clear
     """
     from pmcards import interview as interview_mod
-    from pmcards.plan import format_status
+    from pmcards.errors import PmcardsError
+    from pmcards.plan import format_status, parse_moment
 
-    if clear and (interview or target or decks or max_new):
+    if clear and (interview or target or decks or max_new or per_day is not None):
         raise click.UsageError("--clear ends the plan: not with other options")
-    if not interview and (target or decks or max_new):
-        raise click.UsageError("--target, --deck and --max-new go with --interview DATE")
+    if not interview and (target or decks or max_new or per_day is not None):
+        raise click.UsageError("--target, --deck, --max-new and --per-day go with --interview DATE")
     moment = now()
+    if interview is not None:
+        try:
+            day, at = parse_moment(interview)
+        except ValueError as e:
+            raise PmcardsError(str(e)) from None
+        if per_day is not None and per_day < 1:
+            raise PmcardsError(f"--per-day must be at least 1 answer a day, got {per_day}")
     with collection(ctx) as store:
         with store.write() as conn:
             if clear:
@@ -142,18 +158,20 @@ def plan(
                     + (f"; {moved} cards got their FSRS due dates back." if moved else ".")
                 )
                 return
-            if interview:
+            if interview is not None:
                 change = interview_mod.set_plan(
                     conn,
-                    interview.date(),
+                    day,
                     moment,
+                    at=at,
                     target=target,
                     decks=decks,
                     max_new=max_new,
+                    per_day=per_day,
                 )
                 if not as_json:
                     click.echo(
-                        f"Planned for the interview on {interview.date()}"
+                        f"Planned for the interview at {at.astimezone():%Y-%m-%d %H:%M}"
                         + (
                             f": {change.moved} cards now come due before it."
                             if change.moved
@@ -167,10 +185,8 @@ def plan(
             if as_json:
                 echo_json(None)
                 return
-            from pmcards.errors import PmcardsError
-
             raise PmcardsError(
-                "no interview plan: set one with pmcards plan --interview YYYY-MM-DD"
+                "no interview plan: set one with pmcards plan --interview 'YYYY-MM-DD HH:MM'"
             )
         with store.read() as conn:
             status = interview_mod.status(conn, current, moment)

@@ -285,7 +285,7 @@ def test_plan_command_end_to_end(tmp_path: Path) -> None:
     # Each day a range over the runs, its median between.
     for day in data["forecast"]:
         assert day["low"] <= day["answers"] <= day["high"] <= 80
-    assert data["answers_before"] == {"low": 396, "high": 469}
+    assert data["answers_before"] == {"low": 402, "high": 493}
     assert (data["suspended"], data["leeches"], data["warnings"]) == (0, 0, [])
     # The HTML report draws the forecast.
     code, _ = run("export", "report", "-o", str(tmp_path / "r.html"))
@@ -312,9 +312,9 @@ def test_plan_warns_when_the_budget_is_too_small() -> None:
     assert data["met"] is False
     (warning,) = [w for w in data["warnings"] if w.startswith("The budget")]
     assert warning == (
-        "The budget of 20 answers a day is too small: the busiest day needs up to 171 and "
-        "the plan 1940-2148 answers in all. What would fit: a budget of 171 (--per-day 171), "
-        "an interview on 2026-06-18 or later (more days), or fewer decks (--deck; 377 cards "
+        "The budget of 20 answers a day is too small: the busiest day needs up to 177 and "
+        "the plan 1909-2042 answers in all. What would fit: a budget of 177 (--per-day 177), "
+        "an interview on 2026-06-13 or later (more days), or fewer decks (--deck; 377 cards "
         "now)."
     )
 

@@ -928,3 +928,34 @@ def test_elapsed_days_on_the_study_day_grid_agree_with_ankis_fsrs(
                 fcard, Rating(rating), GRID_START + timedelta(days=d, hours=h, minutes=m)
             )
         assert fcard.stability != pytest.approx(computed.stability, rel=1e-3), guid
+
+
+def test_a_learning_step_past_the_rollover_goes_to_anki_counted_in_days(
+    tmp_path: Path, store: Store
+) -> None:
+    """Ten minutes from 03:55 end after the 04:00 rollover, on the next study day: Anki's
+    answer would make that step a day-learning card (queue 3, due as a day number), and its
+    package holds it so; the same step at noon stays in the learning queue, due by time."""
+    deck = write_deck(
+        tmp_path / "steps.toml",
+        "Steps",
+        [{"id": g, "kind": "qa", "front": g, "back": "b"} for g in ("late", "noon")],
+    )
+    with store.write() as conn:
+        importer.apply(conn, importer.parse_files([deck]), GRID_START - timedelta(days=1))
+    for guid, when in (
+        ("late", GRID_START.replace(hour=3, minute=55)),
+        ("noon", GRID_START.replace(hour=12)),
+    ):
+        with store.write() as conn:
+            config = settings.load(conn)
+            until = clock.study_day(when, config.rollover_hour).end
+            answer.answer(
+                conn, config, None, card_of(store, guid).id, Rating.Good, when, bury_until=until
+            )
+    package = export_apkg(store, tmp_path / "steps.apkg", GRID_START.replace(hour=13))
+    cards = cards_of(anki_of(tmp_path, package))
+    late, noon = cards[("late", 0)], cards[("noon", 0)]
+    assert (late["type"], late["queue"], late["left"]) == (1, 3, 1)
+    assert (noon["type"], noon["queue"], noon["left"]) == (1, 1, 1)
+    assert noon["due"] == int(GRID_START.replace(hour=12, minute=10).timestamp())

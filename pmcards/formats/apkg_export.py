@@ -295,7 +295,9 @@ def _scheduling(
     else:
         steps = config.learning_steps if memory.state == LEARNING else config.relearning_steps
         left = cardstate.remaining_from_step(memory.step, len(steps))
-        if interval >= timedelta(days=1):  # a step of a day or more: Anki counts it in days
+        if days.of(memory.due) > days.of(last) or interval >= timedelta(days=1):
+            # A step that ends on a later study day (ten minutes at 03:55, a rollover at
+            # 04:00) is counted in days, as Anki's answer makes it (`maybe_as_days`).
             queue, due = QUEUE_DAY_LEARN, days.of(memory.due)
         else:
             queue, due = QUEUE_LEARN, int(memory.due.timestamp())

@@ -86,17 +86,19 @@ def rating_mix(conn: Connection) -> Mix:
     """The learner's rating mix from the review log (answers in review and the drill): a
     new card's first answer, and the ratings of answers that were not Again. The default
     mix until the log has MIX_MIN_ANSWERS answers."""
+    # Grouped by the plain columns: PostgreSQL refuses a GROUP BY of `state_before = :p`
+    # when the SELECT's copy of it has a parameter of its own.
     rows = conn.execute(
-        select(L.state_before == NEW, L.rating, func.count())
+        select(L.state_before, L.rating, func.count())
         .where(L.source.in_(("review", "drill")))
-        .group_by(L.state_before == NEW, L.rating)
+        .group_by(L.state_before, L.rating)
     ).all()
     first = [0, 0, 0, 0]
     recalled = [0, 0, 0]
-    for was_new, rating, count in rows:
+    for state_before, rating, count in rows:
         if not 1 <= rating <= 4:
             continue
-        if was_new:
+        if state_before == NEW:
             first[rating - 1] += count
         elif rating > 1:
             recalled[rating - 2] += count

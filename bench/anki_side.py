@@ -22,14 +22,11 @@ from pathlib import Path
 from typing import Any
 
 
-def measure(notes: int) -> dict[str, float]:
-    start = time.perf_counter()
-    from anki.collection import AddNoteRequest, Collection
-    from anki.scheduler.v3 import Scheduler
+def _note_requests(col: Any, notes: int) -> tuple[Any, list[Any]]:
+    """FSRS on, and `notes` Basic (and reversed) notes to add to deck "Bench": the deck's id
+    and the requests (adding them is what `measure` times)."""
+    from anki.collection import AddNoteRequest
 
-    import_s = time.perf_counter() - start
-    folder = Path(tempfile.mkdtemp(prefix="anki-bench-"))
-    col = Collection(str(folder / "collection.anki2"))
     col.set_config("fsrs", True)
     model = col.models.by_name("Basic (and reversed card)")
     deck = col.decks.id("Bench")
@@ -40,11 +37,12 @@ def measure(notes: int) -> dict[str, float]:
         note["Front"] = f"Synthetic situation {n}: the interviewer asks about metric {n % 97}."
         note["Back"] = f"A strong answer {n} that defines failure and the metric first."
         requests.append(AddNoteRequest(note=note, deck_id=deck))
-    start = time.perf_counter()
-    col.add_notes(requests)
-    add_s = time.perf_counter() - start
+    return deck, requests
 
-    # 80% of cards studied, FSRS memory in cards.data, ~7% of those due today.
+
+def _study(col: Any) -> random.Random:
+    """80% of cards studied, FSRS memory in cards.data, ~7% of those due today; the random
+    generator, drawn on, for whatever comes next."""
     rng = random.Random(1)
     today = col.sched.today
     rows = []
@@ -53,13 +51,28 @@ def measure(notes: int) -> dict[str, float]:
             continue
         stability = rng.lognormvariate(3.0, 1.2)
         elapsed = rng.uniform(0.5, min(730, stability * 1.08))
-        due = today + round(stability - elapsed)
-        ivl = max(1, round(stability))
         data = json.dumps({"s": round(stability, 2), "d": round(rng.uniform(2, 9), 2), "dr": 0.9})
-        rows.append((ivl, due, data, cid))
+        rows.append((max(1, round(stability)), today + round(stability - elapsed), data, cid))
     col.db.executemany(
         "update cards set type=2, queue=2, ivl=?, due=?, reps=8, data=? where id=?", rows
     )
+    return rng
+
+
+def measure(notes: int) -> dict[str, float]:
+    start = time.perf_counter()
+    from anki.collection import Collection
+    from anki.scheduler.v3 import Scheduler
+
+    import_s = time.perf_counter() - start
+    folder = Path(tempfile.mkdtemp(prefix="anki-bench-"))
+    col = Collection(str(folder / "collection.anki2"))
+    deck, requests = _note_requests(col, notes)
+    start = time.perf_counter()
+    col.add_notes(requests)
+    add_s = time.perf_counter() - start
+
+    rng = _study(col)
     col.close()
 
     col = Collection(str(folder / "collection.anki2"))
@@ -175,33 +188,12 @@ def _anki_version() -> str:
 def build_collection(notes: int, path: Path) -> Path:
     """An Anki collection of `notes` Basic (and reversed) notes, studied as `measure`'s:
     what `status` and the first card are timed on, beside pmcards' synthetic collection."""
-    from anki.collection import AddNoteRequest, Collection
+    from anki.collection import Collection
 
     col = Collection(str(path))
-    col.set_config("fsrs", True)
-    model = col.models.by_name("Basic (and reversed card)")
-    deck = col.decks.id("Bench")
-    assert model is not None and deck is not None and col.db is not None
-    requests = []
-    for n in range(notes):
-        note = col.new_note(model)
-        note["Front"] = f"Synthetic situation {n}: the interviewer asks about metric {n % 97}."
-        note["Back"] = f"A strong answer {n} that defines failure and the metric first."
-        requests.append(AddNoteRequest(note=note, deck_id=deck))
+    deck, requests = _note_requests(col, notes)
     col.add_notes(requests)
-    rng = random.Random(1)
-    today = col.sched.today
-    rows = []
-    for cid in col.db.list("select id from cards"):
-        if rng.random() < 0.2:
-            continue
-        stability = rng.lognormvariate(3.0, 1.2)
-        elapsed = rng.uniform(0.5, min(730, stability * 1.08))
-        data = json.dumps({"s": round(stability, 2), "d": round(rng.uniform(2, 9), 2), "dr": 0.9})
-        rows.append((max(1, round(stability)), today + round(stability - elapsed), data, cid))
-    col.db.executemany(
-        "update cards set type=2, queue=2, ivl=?, due=?, reps=8, data=? where id=?", rows
-    )
+    _study(col)
     col.decks.select(deck)
     col.close()
     return path

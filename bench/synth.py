@@ -25,16 +25,23 @@ def ts(value: datetime) -> str:
     return value.astimezone(UTC).replace(tzinfo=None).strftime(FMT)
 
 
-def build(path: Path, notes: int, now: datetime, seed: int = 1) -> Path:
+def _fresh(path: Path) -> sqlite3.Connection:
+    """An empty collection at `path` (the real schema, by the real migrations), opened for
+    bulk writes."""
     if path.exists():
         path.unlink()
     for extra in ("-wal", "-shm"):
         Path(str(path) + extra).unlink(missing_ok=True)
-    Store(f"sqlite:///{path}").close()  # the real schema, by the real migrations
-    rng = random.Random(seed)
+    Store(f"sqlite:///{path}").close()
     conn = sqlite3.connect(path)
     conn.execute("PRAGMA synchronous = OFF")
     conn.execute("PRAGMA journal_mode = WAL")
+    return conn
+
+
+def build(path: Path, notes: int, now: datetime, seed: int = 1) -> Path:
+    rng = random.Random(seed)
+    conn = _fresh(path)
     created = ts(now - timedelta(days=730))
     conn.executemany(
         "INSERT INTO decks (id, name, description, created_at) VALUES (?, ?, '', ?)",
@@ -256,14 +263,7 @@ def build_sql(path: Path, notes: int, now: datetime) -> Path:
     first card read the log only for today's answers)."""
     import math
 
-    if path.exists():
-        path.unlink()
-    for extra in ("-wal", "-shm"):
-        Path(str(path) + extra).unlink(missing_ok=True)
-    Store(f"sqlite:///{path}").close()  # the real schema, by the real migrations
-    conn = sqlite3.connect(path)
-    conn.execute("PRAGMA synchronous = OFF")
-    conn.execute("PRAGMA journal_mode = WAL")
+    conn = _fresh(path)
 
     def unit(n: int, salt: int) -> float:
         """A deterministic draw in [0, 1) for row n (a multiplicative hash: cheap)."""

@@ -59,6 +59,7 @@ class Answered:
     # This answer tagged the note `leech` (it may have carried the tag already, from Anki
     # say): only then does undoing it take the tag off.
     tagged_leech: bool = False
+    deck_id: int | None = None  # the card's deck when answered
 
 
 def outcomes(
@@ -151,6 +152,7 @@ def answer(
         state_before=before.state,
         buried_siblings=siblings,
         tagged_leech=tagged,
+        deck_id=card.deck_id,
     )
 
 

@@ -16,11 +16,9 @@ from datetime import datetime, tzinfo
 from typing import Any
 
 from fsrs import Rating
-from sqlalchemy import select
-from sqlalchemy.engine import Connection
 
 from pmcards import answer as answer_mod
-from pmcards import interview, schema
+from pmcards import interview
 from pmcards import settings as settings_mod
 from pmcards.answer import Answered, Record
 from pmcards.cardstate import NEW, REVIEW
@@ -140,7 +138,7 @@ class StudySession:
                 record=record,
                 shown_reps=shown_reps,
             )
-            if self.plan is not None and self.plan.covers(_deck_of(conn, self.plan, card_id)):
+            if self.plan is not None and self.plan.covers(done.deck_id):
                 # The plan places later answers on the days with room: this one is booked.
                 self.plan.horizon.book(done.due)
         self.answered += 1
@@ -199,13 +197,6 @@ class StudySession:
         self._undo.pop()
         self._restore(action.before)
         return Undone(action.kind, action.card_ids)
-
-
-def _deck_of(conn: Connection, plan: Active, card_id: int) -> int | None:
-    """The card's deck, read only when the plan covers some decks and not others."""
-    if plan.deck_ids is None:
-        return None
-    return conn.scalar(select(schema.cards.c.deck_id).where(schema.cards.c.id == card_id))
 
 
 def was_new(done: Answered) -> bool:

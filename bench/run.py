@@ -43,6 +43,18 @@ if (
     PMCARDS = [str(Path(sys.executable).parent / "pmcards")]
 
 
+def compile_bytecode() -> None:
+    """Compile pmcards' modules as `pip install .` does for a user. An editable install
+    (the one the tests use) leaves them to be compiled on first import, and with
+    PYTHONDONTWRITEBYTECODE set (as on CI machines) on every import: 0.15 to 0.2 s of each
+    whole-process figure that no user pays."""
+    import compileall
+
+    import pmcards
+
+    compileall.compile_dir(Path(pmcards.__file__).parent, quiet=1)
+
+
 TIME = shutil.which("time") or ("/usr/bin/time" if Path("/usr/bin/time").exists() else None)
 
 
@@ -537,6 +549,7 @@ def main() -> None:
         sizes = [int(s) for s in args.sizes.split(",") if s]
         imports = [int(s) for s in args.imports.split(",") if s]
         runs, answers = args.runs, args.answers
+    compile_bytecode()
     results = bench(sizes, runs, answers, imports)
     info = machine()
     text = table(results, sizes, imports)

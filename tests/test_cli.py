@@ -48,6 +48,23 @@ def test_help_imports_neither_sqlalchemy_nor_jinja() -> None:
     assert "LOADED []" in out.stdout
 
 
+def test_console_script_collects_garbage_again_once_the_collection_is_open() -> None:
+    # The console script turns the collector off for start-up; opening the collection turns
+    # it back on, with start-up's objects frozen out of its passes. A review session that
+    # ran with it off would keep every cycle it made.
+    code = (
+        "import gc\n"
+        "from pmcards.cli.base import cli, defer_gc\n"
+        "defer_gc()\n"
+        "print('BEFORE', gc.isenabled())\n"
+        "cli(['status'], standalone_mode=False)\n"
+        "print('AFTER', gc.isenabled(), gc.get_freeze_count() > 10000)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert "BEFORE False" in out.stdout
+    assert "AFTER True True" in out.stdout
+
+
 def test_db_path_default_and_overrides(
     isolated_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

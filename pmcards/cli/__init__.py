@@ -24,6 +24,9 @@ def main() -> None:
     """
     import os
 
+    from pmcards.cli.base import defer_gc
+
+    defer_gc()
     try:
         cli(prog_name="pmcards")
         code = 0

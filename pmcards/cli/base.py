@@ -23,6 +23,35 @@ if TYPE_CHECKING:
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+# Set by the console script (`main`) when it turns the garbage collector off for start-up.
+_gc_deferred = False
+
+
+def defer_gc() -> None:
+    """Turn the cyclic garbage collector off until the collection is open.
+
+    Importing SQLAlchemy and the core makes some 50,000 objects, none of them garbage, and
+    the collector's passes over them were about a tenth of `pmcards status`. `collection`
+    turns it back on once the imports are done, after `gc.freeze()` has moved what they made
+    out of its sight, so a long review session's collections stay short too. Only the
+    console script calls this: a test process keeps Python's defaults.
+    """
+    import gc
+
+    global _gc_deferred
+    gc.disable()
+    _gc_deferred = True
+
+
+def _resume_gc() -> None:
+    global _gc_deferred
+    if _gc_deferred:
+        import gc
+
+        gc.freeze()
+        gc.enable()
+        _gc_deferred = False
+
 
 class PmcardsGroup(click.Group):
     """Turns the project's own errors into one-line messages with exit status 1."""
@@ -106,6 +135,7 @@ def collection(
         daily_backup=daily_backup,
         checkpoint_when_idle=checkpoint_when_idle,
     ) as result:
+        _resume_gc()
         for warning in result.warnings:
             click.echo(f"warning: {warning}", err=True)
         if result.welcome:

@@ -5,6 +5,7 @@ Autoescape is on for everything: card text such as `<script>` is shown, never ru
 
 from __future__ import annotations
 
+import io
 import re
 from pathlib import Path
 from typing import Any
@@ -46,12 +47,22 @@ def environment(user_dir: Path | None = None) -> Environment:
 
 
 def render(template: str, user_dir: Path | None, **context: Any) -> bytes:
+    # Rendered a piece at a time, each thousand pieces joined and encoded as they come: a
+    # study sheet of 10,000 notes is half a million small strings, which `render` would hold
+    # all at once before joining them (about 40 MB more at the peak).
+    out = io.BytesIO()
+    pieces: list[str] = []
     try:
-        html = environment(user_dir).get_template(template).render(**context)
+        for piece in environment(user_dir).get_template(template).generate(**context):
+            pieces.append(piece)
+            if len(pieces) >= 1000:
+                out.write("".join(pieces).encode("utf-8"))
+                pieces.clear()
     except TemplateError as exc:
         where = f" in {user_dir}" if user_dir is not None else ""
         line = getattr(exc, "lineno", None)
         name = getattr(exc, "name", None) or template
         at = f"{name}:{line}: " if line else f"{name}: "
         raise PmcardsError(f"template error{where}: {at}{exc.message or exc}") from exc
-    return html.encode("utf-8")
+    out.write("".join(pieces).encode("utf-8"))
+    return out.getvalue()

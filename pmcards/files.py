@@ -13,7 +13,10 @@ import os
 import shutil
 import stat
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import BinaryIO
 
 from pmcards.errors import PmcardsError
 
@@ -34,11 +37,20 @@ def is_special(path: Path) -> bool:
 
 def write_atomically(path: Path, data: bytes) -> None:
     """Write `data` to `path`: a regular file atomically, anything else through."""
+    with open_atomically(path) as f:
+        f.write(data)
+
+
+@contextmanager
+def open_atomically(path: Path) -> Iterator[BinaryIO]:
+    """A file to write `path` through, piece by piece: a regular file is written beside
+    itself and put in place, synced, only when the block ends without an error (so a failed
+    export leaves the old file as it was); anything else is written through."""
     target = target_of(path)
     try:
         if is_special(target):
-            with open(target, "wb") as f:
-                f.write(data)
+            with open(target, "wb") as through:
+                yield through
             return
         fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
     except OSError as exc:
@@ -46,13 +58,16 @@ def write_atomically(path: Path, data: bytes) -> None:
     try:
         os.fchmod(fd, _mode_for(target))
         with os.fdopen(fd, "wb") as f:
-            f.write(data)
+            yield f
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, target)
     except OSError as exc:
         Path(tmp).unlink(missing_ok=True)
         raise PmcardsError(f"cannot write {path}: {exc.strerror}") from exc
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def install(tmp: Path, path: Path) -> None:

@@ -128,3 +128,34 @@ def test_deck_names_alike_past_the_cut_get_numbers(tmp_path: Path) -> None:
     assert names == {deck_file_name(stem, ".toml"), deck_file_name(stem, ".toml", 2)}
     numbered = deck_file_name(stem, ".toml", 2)
     assert numbered.endswith(" (2).toml") and len(numbered) <= 120 + len(".toml")
+
+
+def test_a_streamed_toml_file_is_the_deck_dumped_whole(tmp_path: Path) -> None:
+    # The TOML writer puts out one `[[note]]` table at a time; the file must be the one a
+    # single dump of the deck gives (tomli_w would write short notes as an inline array if it
+    # were handed them one array at a time).
+    import tomli
+    import tomli_w
+
+    notes = [qa(1, "s"), qa(2, "s", back="A longer answer\nover two lines.")]
+    source = write_deck(tmp_path / "in.toml", "Streamed", notes)
+    assert run("import", str(source))[0] == 0
+    out = tmp_path / "out.toml"
+    code, output = run("export", "toml", "--deck", "Streamed", "-o", str(out))
+    assert code == 0, output
+    written = out.read_text()
+    assert written == tomli_w.dumps(tomli.loads(written), multiline_strings=True)
+    assert written.count("[[note]]\n") == 2
+
+
+def test_a_failed_export_leaves_the_file_as_it_was(tmp_path: Path) -> None:
+    folder = tmp_path / "out"
+    folder.mkdir()
+    out = folder / "deck.toml"
+    out.write_text("kept\n")
+    # Several decks for a one-deck file: refused after the file was opened for writing.
+    code, output = run("export", "toml", "-o", str(out))
+    assert code == 1
+    assert "a TOML deck file holds one deck" in output
+    assert out.read_text() == "kept\n"
+    assert [p.name for p in folder.iterdir()] == ["deck.toml"]  # no temporary file left

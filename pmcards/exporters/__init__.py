@@ -1,8 +1,10 @@
 """Exports, and the one registry of them: every deck format pmcards writes (from
 `formats.FORMATS`), plus the pages rendered with Jinja (the study sheet and the report).
 
-An export is a module with `export(conn, options) -> bytes`, reading in the caller's
-transaction. A new page is its module here plus one `Export` entry; a new deck format is
+An export is a module with `write(conn, options, out)`, reading in the caller's transaction
+and writing to a binary file as it reads (a deck file of 100,000 notes is never held whole);
+one that can only make its file whole (a page, a package) has `export(conn, options) ->
+bytes` instead. A new page is its module here plus one `Export` entry; a new deck format is
 registered in `formats`. The CLI's choices and the options each export takes come from
 `EXPORTS` (a test checks it). This module stays light: the CLI reads it to build `--help`.
 """
@@ -10,8 +12,9 @@ registered in `formats`. The CLI's choices and the options each export takes com
 from __future__ import annotations
 
 import importlib
+import io
 from collections.abc import Callable
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, BinaryIO, NamedTuple
 
 from pmcards.formats import FORMATS
 
@@ -85,6 +88,7 @@ def takes(option: str) -> list[str]:
     return sorted(name for name, e in EXPORTS.items() if option in e.options)
 
 
+Writer = Callable[["Connection", "ExportOptions", BinaryIO], None]
 Exporter = Callable[["Connection", "ExportOptions"], bytes]
 __all__ = [
     "EXPORTS",
@@ -93,9 +97,31 @@ __all__ = [
     "SHEET_ORDERS",
     "Export",
     "exporter",
+    "writer",
 ]
 
 
+def writer(fmt: str) -> Writer:
+    """The export that writes `fmt` to a binary file."""
+    module = importlib.import_module(EXPORTS[fmt].module)
+    streamed: Writer | None = getattr(module, "write", None)
+    if streamed is not None:
+        return streamed
+    whole: Exporter = module.export
+
+    def write(conn: Connection, options: ExportOptions, out: BinaryIO) -> None:
+        out.write(whole(conn, options))
+
+    return write
+
+
 def exporter(fmt: str) -> Exporter:
-    function: Exporter = importlib.import_module(EXPORTS[fmt].module).export
-    return function
+    """The export of `fmt` as bytes in memory (what tests and small callers want)."""
+    write = writer(fmt)
+
+    def export(conn: Connection, options: ExportOptions) -> bytes:
+        out = io.BytesIO()
+        write(conn, options, out)
+        return out.getvalue()
+
+    return export

@@ -1,7 +1,7 @@
 """Deck file formats, and the one registry of them.
 
 A format is one module under `pmcards.formats` exposing `parse(path, options) ->
-list[ParsedDeck]` and, if pmcards writes it, `export(conn, options) -> bytes`; it is
+list[ParsedDeck]` and, if pmcards writes it, `write(conn, options, out)`; it is
 registered by one `Format` entry in `FORMATS` below, which gives its name, its file
 extensions and the options it takes. The CLI's choices, the extension map and the help text
 all come from this registry (a test checks it), so a new format is its module plus one entry.
@@ -41,10 +41,10 @@ class Format(NamedTuple):
     """A deck format: its module, the file extensions it is chosen by, what it can do."""
 
     name: str
-    module: str  # in pmcards.formats: parse(path, options), and export(conn, options)
+    module: str  # in pmcards.formats: parse(path, options), and write(conn, options, out)
     suffixes: tuple[str, ...]
     description: str
-    # The module with `export`, when it is not `module` (None: pmcards does not write it).
+    # The module with `write`, when it is not `module` (None: pmcards does not write it).
     writer: str | None = ""
     # Options of `pmcards export` that only this format takes (ExportOptions' field names).
     export_options: frozenset[str] = frozenset()

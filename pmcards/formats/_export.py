@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from pmcards import queries
 from pmcards.errors import PmcardsError
@@ -28,18 +29,21 @@ def deck_names(conn: Connection) -> dict[int, str]:
     return {deck.id: deck.name for deck in queries.decks(conn)}
 
 
-def one_deck(conn: Connection, options: ExportOptions, what: str) -> tuple[Deck, list[Note]]:
-    """The one deck in scope and its notes, for formats that hold one deck per file."""
-    notes = notes_in_scope(conn, options)
+def one_deck(conn: Connection, options: ExportOptions, what: str) -> tuple[Deck, Iterator[Note]]:
+    """The one deck in scope and its notes, for formats that hold one deck per file: the
+    notes as they are read, so a deck file of 100,000 notes is written as it is read."""
+    scope = options.scope or queries.Scope()
+    ids = queries.scoped_deck_ids(conn, scope)
+    if not ids:
+        raise PmcardsError("no notes to export")
     decks = {deck.id: deck for deck in queries.decks(conn)}
-    ids = sorted({note.deck_id for note in notes})
     if len(ids) > 1:
         names = sorted(decks[i].name for i in ids)
         raise PmcardsError(
             f"{what} holds one deck: choose one with --deck, or give -o DIR/ for a file "
             f"per deck (these notes are in {', '.join(names)})"
         )
-    return decks[ids[0]], notes
+    return decks[ids[0]], queries.iter_scoped_notes(conn, scope)
 
 
 # Characters no file name on Windows, macOS or Linux may hold, and the control characters.
@@ -56,20 +60,16 @@ def deck_file_name(name: str, suffix: str, number: int = 1) -> str:
     return stem[: 120 - len(tail)].rstrip(". ") + tail + suffix
 
 
-def per_deck(
-    conn: Connection, options: ExportOptions, suffix: str
-) -> list[tuple[str, Deck, bytes]]:
-    """Each deck in scope as its own file (file name, deck, content): the export behind
-    `export toml|md -o DIR/`. A deck's file holds its own notes, not its subdecks'."""
-    from pmcards.exporters import exporter
-
-    write = exporter(options.format)
+def per_deck(conn: Connection, options: ExportOptions, suffix: str) -> list[DeckFile]:
+    """Each deck in scope as its own file: the export behind `export toml|md -o DIR/`. A
+    deck's file holds its own notes, not its subdecks'. Each is written by the caller, one
+    after the other, with the options given here."""
     scope = options.scope or queries.Scope()
     decks = {deck.id: deck for deck in queries.decks(conn)}
-    ids = sorted(
-        {note.deck_id for note in notes_in_scope(conn, options)}, key=lambda i: decks[i].name
-    )
-    out: list[tuple[str, Deck, bytes]] = []
+    ids = sorted(queries.scoped_deck_ids(conn, scope), key=lambda i: decks[i].name)
+    if not ids:
+        raise PmcardsError("no notes to export")
+    out: list[DeckFile] = []
     taken: set[str] = set()
     for deck_id in ids:
         deck = decks[deck_id]
@@ -80,5 +80,14 @@ def per_deck(
             number += 1
             name = deck_file_name(deck.name, suffix, number)
         taken.add(name.casefold())
-        out.append((name, deck, write(conn, own)))
+        out.append(DeckFile(name, deck, own))
     return out
+
+
+class DeckFile(NamedTuple):
+    """One deck's file of a folder export: its file name, the deck, the options that write
+    it."""
+
+    name: str
+    deck: Deck
+    options: ExportOptions

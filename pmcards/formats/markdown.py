@@ -23,7 +23,7 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, BinaryIO
 
 from pmcards.errors import DeckFormatError
 from pmcards.formats import GUID, MAX_FIELD_CHARS, MAX_FILE_BYTES, TAG, TAG_RULE
@@ -424,22 +424,27 @@ def write_ids(path: Path) -> int:
 # -- writing -------------------------------------------------------------------------------
 
 
-def export(conn: Connection, options: ExportOptions) -> bytes:
-    """One deck as a Markdown deck file: what `pmcards import` reads back."""
+def write(conn: Connection, options: ExportOptions, out: BinaryIO) -> None:
+    """One deck as a Markdown deck file, written note by note: what `pmcards import` reads
+    back."""
     from pmcards.formats._export import one_deck
 
     deck, notes = one_deck(conn, options, "a Markdown deck file")
-    out = [f"# {_one_line(deck.name)}", ""]
+    head = [f"# {_one_line(deck.name)}", ""]
     if deck.description:
         lines = deck.description.split("\n")
-        out += ["\n".join("\\" + line if is_special(line) else line for line in lines), ""]
+        head += ["\n".join("\\" + line if is_special(line) else line for line in lines), ""]
+    # Blocks joined by newlines, as one "\n".join of the whole file would join them: each
+    # block after the first starts with its separator, and the file ends without one.
+    out.write("\n".join(head).encode("utf-8"))
     section = ""
     for note in notes:
+        block = []
         if note.section != section:
             section = note.section
-            out += [f"## {_one_line(section)}".rstrip(), ""]
-        out += [_written(note), ""]
-    return "\n".join(out).encode("utf-8")
+            block += [f"## {_one_line(section)}".rstrip(), ""]
+        block += [_written(note), ""]
+        out.write(("\n" + "\n".join(block)).encode("utf-8"))
 
 
 def _written(note: Note) -> str:

@@ -26,7 +26,7 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.functions import FunctionElement
-from sqlalchemy.types import Boolean
+from sqlalchemy.types import Boolean, NullType
 
 # Rows a statement: a thousand notes make a parameter of a few hundred kilobytes.
 BATCH = 1000
@@ -71,10 +71,17 @@ def _element(dialect: Dialect, table: Table, name: str, index: int, alias: str) 
 
 
 def _rows_source(dialect: Dialect, alias: str) -> str:
-    """The batch parameter as a table of its rows, in order (`{alias}.n`)."""
+    """The batch parameter as a table of its rows, numbered in order (`{alias}.n`)."""
     if _sqlite(dialect):
-        return f"(SELECT key AS n, value FROM json_each(:batch)) AS {alias}"
+        return f"json_each(:batch) AS {alias}"
     return f"json_array_elements(CAST(:batch AS json)) WITH ORDINALITY AS {alias}(value, n)"
+
+
+def _in_order(dialect: Dialect, alias: str) -> str:
+    """The ORDER BY that keeps the batch's order. SQLite's `json_each` gives the elements
+    in order, and a plain scan of it keeps that order (an ORDER BY would sort a copy of
+    every row); PostgreSQL is told."""
+    return "" if _sqlite(dialect) else f" ORDER BY {alias}.n"
 
 
 def insert_statement(
@@ -95,7 +102,7 @@ def insert_statement(
         values += [f":k_{name}" for name in constants]
         sql = (
             f"INSERT INTO {quote(table.name)} ({names}) SELECT {', '.join(values)} "
-            f"FROM {_rows_source(dialect, 'b')} ORDER BY b.n"
+            f"FROM {_rows_source(dialect, 'b')}{_in_order(dialect, 'b')}"
         )
         if returning:
             sql += " RETURNING " + ", ".join(quote(name) for name in returning)
@@ -137,18 +144,38 @@ def insert_rows(
 ) -> list[Row[Any]]:
     """Insert `rows` (each the values of `columns`, in order), a batch a statement; every
     row also takes `constants` (a column's one value for all, such as the import's time).
-    Returns the `returning` columns of the new rows (none if not asked for)."""
-    constants = {**_defaults(table, [*columns, *(constants or {})]), **(constants or {})}
+    Returns the `returning` columns of the new rows (none if not asked for).
+
+    A column with one value throughout a batch (the deck, the kind, empty tags) is bound
+    once as a constant of that batch's statement, not sent in every row: unpacking each
+    value from the JSON is most of what the database spends on the batch."""
+    given = {**_defaults(table, [*columns, *(constants or {})]), **(constants or {})}
     dialect = conn.dialect
-    statement = insert_statement(dialect, table, columns, list(constants), returning)
-    fixed = {f"k_{name}": value for name, value in constants.items()}
     found: list[Row[Any]] = []
     for start in range(0, len(rows), BATCH):
-        batch = encode(dialect, table, columns, rows[start : start + BATCH])
-        result = conn.execute(statement, {"batch": batch, **fixed})
+        batch = rows[start : start + BATCH]
+        first = batch[0]
+        same = [i for i in range(len(columns)) if _one_value(batch, i)]
+        varying = [i for i in range(len(columns)) if i not in same]
+        fixed = {**given, **{columns[i]: first[i] for i in same}}
+        statement = insert_statement(
+            dialect, table, [columns[i] for i in varying], list(fixed), returning
+        )
+        values = [[row[i] for i in varying] for row in batch] if same else batch
+        parameters = {f"k_{name}": value for name, value in fixed.items()}
+        parameters["batch"] = encode(dialect, table, [columns[i] for i in varying], values)
+        result = conn.execute(statement, parameters)
         if returning:
             found.extend(result.all())
     return found
+
+
+def _one_value(batch: Sequence[Sequence[Any]], i: int) -> bool:
+    """Whether column `i` has one value, of one type, throughout the batch (1, 1.0 and True
+    are equal in Python and stored differently)."""
+    value = batch[0][i]
+    kind = type(value)
+    return all(row[i] is value or (type(row[i]) is kind and row[i] == value) for row in batch)
 
 
 def _defaults(table: Table, given: Sequence[str]) -> dict[str, Any]:
@@ -234,7 +261,8 @@ class in_json(FunctionElement[bool]):
     """in_json(column, param): `column IN` the values of a JSON array bound as one parameter
     (see `json_list`), in place of a bound parameter a value."""
 
-    type = Boolean()
+    # Not Boolean: SQLite (no boolean type) would get "... = 1", which no index serves.
+    type = NullType()
     name = "in_json"
     inherit_cache = True
 

@@ -26,7 +26,7 @@ from typing import Any, NamedTuple, TypeVar
 from sqlalchemy import String, bindparam, delete, func, insert, literal, null, select, update
 from sqlalchemy.engine import Connection
 
-from pmcards import bulk, cardstate, clock, formats, markup, schema, settings
+from pmcards import bulk, cardstate, clock, formats, jsontext, markup, schema, settings
 from pmcards.cardstate import LEARNING, NEW, RELEARNING, Memory
 from pmcards.errors import DeckFormatError
 from pmcards.formats.parsed import AnkiSource, ParsedCard, ParsedDeck, ParsedNote
@@ -39,7 +39,7 @@ _T = TypeVar("_T")
 
 
 # json.dumps(fields, ensure_ascii=False), without making an encoder a note.
-_FIELDS_JSON = json.JSONEncoder(ensure_ascii=False)
+_fields_json = jsontext.encoder()
 
 
 @dataclass
@@ -197,7 +197,7 @@ def check_note(note: ParsedNote, deck: ParsedDeck) -> None:
 
     if len(note.section) > MAX_SECTION:
         raise fail(f"its section is {len(note.section)} characters; the limit is {MAX_SECTION}")
-    if _not_shown_as_is(note.section):
+    if note.section and _not_shown_as_is(note.section):
         raise fail("its section holds a control or invisible character")
     if len(note.tags) > MAX_TAGS:
         raise fail(f"it has {len(note.tags)} tags; the limit is {MAX_TAGS}")
@@ -574,7 +574,7 @@ def _insert_new(
                     parsed.guid,
                     deck_id,
                     parsed.kind,
-                    _FIELDS_JSON.encode(parsed.fields),
+                    _fields_json(parsed.fields),
                     tags_to_text(parsed.tags),
                     parsed.section,
                     search_text(parsed.fields, parsed.tags, parsed.section),
@@ -764,7 +764,7 @@ def _update_notes(
         kept = [t for t in known.tags.split() if t in SYSTEM_TAGS]
         row = {
             "id": known.id,
-            "fields": _FIELDS_JSON.encode(parsed.fields),
+            "fields": _fields_json(parsed.fields),
             "tags": tags_to_text([*parsed.tags, *kept]),
             "section": parsed.section,
             "search": search_text(parsed.fields, [*parsed.tags, *kept], parsed.section),

@@ -4,7 +4,6 @@ scheduling, history and media bring with them."""
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -12,6 +11,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+from pmcards import jsontext
 from pmcards.errors import DeckFormatError
 from pmcards.media import MediaFile
 
@@ -65,7 +65,7 @@ class AnkiSource:
 
 
 # json.dumps(parts, sort_keys=True, ensure_ascii=False), without making an encoder a note.
-_CHECKSUM_JSON = json.JSONEncoder(sort_keys=True, ensure_ascii=False)
+_checksum_json = jsontext.encoder(sort_keys=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,7 +88,7 @@ class ParsedNote:
         if self.lint_ignore:
             # Only when set, so the checksums of notes without one stay what they were.
             parts.append(sorted(self.lint_ignore))
-        payload = _CHECKSUM_JSON.encode(parts)
+        payload = _checksum_json(parts)
         object.__setattr__(self, "checksum", hashlib.sha256(payload.encode()).hexdigest())
 
 

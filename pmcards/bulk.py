@@ -21,7 +21,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Table, TextClause, bindparam, text
-from sqlalchemy.engine import Connection, Dialect, Row
+from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import ColumnElement
@@ -49,7 +49,7 @@ def _converter(table: Table, name: str, dialect: Dialect) -> Callable[[Any], Any
     column_type = table.c[name].type
     process = column_type.bind_processor(dialect)
     if _sqlite(dialect):
-        return process  # type: ignore[no-any-return]
+        return process
     if isinstance(column_type, Boolean):
         return None  # JSON true and false, read by ::boolean
     if process is None:
@@ -141,7 +141,7 @@ def insert_rows(
     *,
     constants: dict[str, Any] | None = None,
     returning: Sequence[str] = (),
-) -> list[Row[Any]]:
+) -> list[tuple[Any, ...]]:
     """Insert `rows` (each the values of `columns`, in order), a batch a statement; every
     row also takes `constants` (a column's one value for all, such as the import's time).
     Returns the `returning` columns of the new rows (none if not asked for).
@@ -151,7 +151,7 @@ def insert_rows(
     value from the JSON is most of what the database spends on the batch."""
     given = {**_defaults(table, [*columns, *(constants or {})]), **(constants or {})}
     dialect = conn.dialect
-    found: list[Row[Any]] = []
+    found: list[tuple[Any, ...]] = []
     for start in range(0, len(rows), BATCH):
         batch = rows[start : start + BATCH]
         first = batch[0]
@@ -166,7 +166,7 @@ def insert_rows(
         parameters["batch"] = encode(dialect, table, [columns[i] for i in varying], values)
         result = conn.execute(statement, parameters)
         if returning:
-            found.extend(result.all())
+            found.extend(tuple(row) for row in result)
     return found
 
 
@@ -198,7 +198,7 @@ def insert_dicts(
     *,
     constants: dict[str, Any] | None = None,
     returning: Sequence[str] = (),
-) -> list[Row[Any]]:
+) -> list[tuple[Any, ...]]:
     """`insert_rows` for rows given as dicts, all with the same columns (as an executemany
     takes them)."""
     if not rows:
@@ -257,7 +257,7 @@ def json_list(values: Sequence[Any]) -> str:
     return _JSON.encode(list(values))
 
 
-class in_json(FunctionElement[bool]):
+class in_json(FunctionElement[Any]):
     """in_json(column, param): `column IN` the values of a JSON array bound as one parameter
     (see `json_list`), in place of a bound parameter a value."""
 

@@ -501,9 +501,10 @@ def _known(conn: Connection, guids: list[str]) -> dict[str, _Known]:
     columns = select(
         N.id, N.guid, N.deck_id, N.kind, N.checksum, N.tags, N.anki_notetype_id, N.anki_note
     )
+    query = columns.where(bulk.in_json(N.guid, bindparam("guids", type_=String())))
     found: dict[str, _Known] = {}
-    for chunk in _chunks(guids, 500):
-        for row in conn.execute(columns.where(N.guid.in_(chunk))):
+    for chunk in _chunks(guids, bulk.BATCH):
+        for row in conn.execute(query, {"guids": bulk.json_list(chunk)}):
             found[row.guid] = _Known(*row)
     return found
 
@@ -778,8 +779,8 @@ def _update_notes(
             from_anki.append({**row, **context.anki_values(parsed)})
         else:
             rows.append(row)
-    schema.update_rows(conn, schema.notes, rows)
-    schema.update_rows(conn, schema.notes, from_anki)
+    bulk.update_dicts(conn, schema.notes, rows)
+    bulk.update_dicts(conn, schema.notes, from_anki)
 
 
 def _update_anki(
@@ -788,7 +789,7 @@ def _update_anki(
     """Record the Anki side of notes whose pmcards side is unchanged (a field pmcards has no
     place for was edited in Anki, or the note type changed)."""
     rows = [{"id": known.id, **context.anki_values(parsed)} for known, parsed in notes]
-    schema.update_rows(conn, schema.notes, rows)
+    bulk.update_dicts(conn, schema.notes, rows)
 
 
 def _anki_changed(known: _Known, parsed: ParsedNote, context: _Context) -> bool:
@@ -966,10 +967,9 @@ def _merge_history(
     report.cards_rescheduled += len(memories)
     if dry_run:
         return
-    for rows in _chunks(log_rows, 1000):
-        conn.execute(insert(schema.review_log), rows)
+    bulk.insert_dicts(conn, schema.review_log, log_rows)
     changes.apply(conn, "import", context.now, memories)
-    schema.update_rows(conn, schema.cards, statuses)
+    bulk.update_dicts(conn, schema.cards, statuses)
 
 
 def _unmatched(theirs: list[datetime], mine: list[datetime]) -> tuple[list[int], list[int]]:

@@ -156,7 +156,7 @@ def test_json_batches_store_what_core_stores(two: tuple[Store, Store]) -> None:
         cards = bulk.insert_dicts(
             conn, schema.cards, _cards(note_ids), returning=("id", "note_id", "ord")
         )
-        bulk.insert_dicts(conn, schema.review_log, _logs([c.id for c in cards]))
+        bulk.insert_dicts(conn, schema.review_log, _logs([c[0] for c in cards]))
     with by_core.write() as conn:
         _decks(conn)
         N = schema.notes.c
@@ -165,7 +165,7 @@ def test_json_batches_store_what_core_stores(two: tuple[Store, Store]) -> None:
         ).all()
         assert sorted(made_core) == sorted(made)
         conn.execute(insert(schema.cards), _cards(note_ids))
-        conn.execute(insert(schema.review_log), _logs([c.id for c in cards]))
+        conn.execute(insert(schema.review_log), _logs([c[0] for c in cards]))
     with by_json.read() as a, by_core.read() as b:
         for table in ("notes", "cards", "review_log"):
             assert _stored(a, table) == _stored(b, table), table

@@ -16,7 +16,7 @@ from pmcards.errors import DeckFormatError
 from pmcards.media import MediaFile
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ParsedReview:
     """One answer from another program's review history."""
 
@@ -25,7 +25,7 @@ class ParsedReview:
     duration_ms: int | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ParsedCard:
     """Scheduling carried over from another program (an Anki package) for one card."""
 
@@ -52,7 +52,7 @@ class ParsedCard:
     modified: datetime | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class AnkiSource:
     """The Anki note a parsed note came from: its note type and its fields as Anki had them,
     kept so that the note goes back into Anki under that note type, field for field."""

@@ -172,9 +172,11 @@ def insert_rows(
 
 def _one_value(batch: Sequence[Sequence[Any]], i: int) -> bool:
     """Whether column `i` has one value, of one type, throughout the batch (1, 1.0 and True
-    are equal in Python and stored differently)."""
+    are equal in Python and stored differently; so are 0.0 and -0.0)."""
     value = batch[0][i]
     kind = type(value)
+    if kind is float:
+        return all(type(row[i]) is float and row[i].hex() == value.hex() for row in batch)
     return all(row[i] is value or (type(row[i]) is kind and row[i] == value) for row in batch)
 
 

@@ -93,7 +93,7 @@ def _cards(note_ids: list[int]) -> list[dict[str, Any]]:
                 "state": 2,
                 "step": None if i % 2 else 1,
                 "stability": [1 / 3, 1e-300, 123456.789, 36500.0, 0.1 + 0.2][i % 5],
-                "difficulty": 1 + (i % 10) / 1.1,
+                "difficulty": 0.0 if i % 2 else -0.0,  # equal in Python, not as stored
                 "due": (NOW + timedelta(days=i, microseconds=i)).astimezone(other),
                 "last_review": None if i % 4 == 0 else NOW - timedelta(seconds=i),
                 "reps": i,

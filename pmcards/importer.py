@@ -23,10 +23,10 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, NamedTuple, TypeVar
 
-from sqlalchemy import delete, func, insert, literal, null, select, update
+from sqlalchemy import String, bindparam, delete, func, insert, literal, null, select, update
 from sqlalchemy.engine import Connection
 
-from pmcards import cardstate, clock, formats, markup, schema, settings
+from pmcards import bulk, cardstate, clock, formats, jsontext, markup, schema, settings
 from pmcards.cardstate import LEARNING, NEW, RELEARNING, Memory
 from pmcards.errors import DeckFormatError
 from pmcards.formats.parsed import AnkiSource, ParsedCard, ParsedDeck, ParsedNote
@@ -39,7 +39,7 @@ _T = TypeVar("_T")
 
 
 # json.dumps(fields, ensure_ascii=False), without making an encoder a note.
-_FIELDS_JSON = json.JSONEncoder(ensure_ascii=False)
+_fields_json = jsontext.encoder()
 
 
 @dataclass
@@ -197,7 +197,7 @@ def check_note(note: ParsedNote, deck: ParsedDeck) -> None:
 
     if len(note.section) > MAX_SECTION:
         raise fail(f"its section is {len(note.section)} characters; the limit is {MAX_SECTION}")
-    if _not_shown_as_is(note.section):
+    if note.section and _not_shown_as_is(note.section):
         raise fail("its section holds a control or invisible character")
     if len(note.tags) > MAX_TAGS:
         raise fail(f"it has {len(note.tags)} tags; the limit is {MAX_TAGS}")
@@ -501,9 +501,10 @@ def _known(conn: Connection, guids: list[str]) -> dict[str, _Known]:
     columns = select(
         N.id, N.guid, N.deck_id, N.kind, N.checksum, N.tags, N.anki_notetype_id, N.anki_note
     )
+    query = columns.where(bulk.in_json(N.guid, bindparam("guids", type_=String())))
     found: dict[str, _Known] = {}
-    for chunk in _chunks(guids, 500):
-        for row in conn.execute(columns.where(N.guid.in_(chunk))):
+    for chunk in _chunks(guids, bulk.BATCH):
+        for row in conn.execute(query, {"guids": bulk.json_list(chunk)}):
             found[row.guid] = _Known(*row)
     return found
 
@@ -559,34 +560,42 @@ def _insert_new(
 ) -> int:
     """Bulk-insert new notes, their cards and any history they bring; returns reviews added.
 
-    SQLAlchemy Core in batches: one INSERT ... RETURNING per thousand notes and one
-    executemany for their cards, where the ORM's bulk path ran one statement per row; and
-    a batch's rows are dropped before the next is built, so memory stays flat.
+    SQLAlchemy Core in batches, each batch's rows bound as one JSON parameter (`bulk`): one
+    INSERT ... SELECT ... RETURNING per thousand notes, one INSERT ... SELECT per card of
+    theirs; a batch's rows are dropped before the next is built, so memory stays flat.
     """
     imported = 0
     for start in range(0, len(new), 2000):
         batch = new[start : start + 2000]
-        rows = [
-            {
-                "guid": parsed.guid,
-                "deck_id": deck_id,
-                "kind": parsed.kind,
-                "fields": _FIELDS_JSON.encode(parsed.fields),
-                "tags": tags_to_text(list(parsed.tags)),
-                "section": parsed.section,
-                "search": search_text(parsed.fields, parsed.tags, parsed.section),
-                "checksum": parsed.checksum,
-                "lint_ignore": tags_to_text(list(parsed.lint_ignore)),
-                "position": position,
-                "created_at": now,
-                "updated_at": now,
-                **context.anki_values(parsed),
-            }
-            for parsed, deck_id, position in batch
-        ]
+        rows = []
+        for parsed, deck_id, position in batch:
+            anki = context.anki_values(parsed)
+            rows.append(
+                (
+                    parsed.guid,
+                    deck_id,
+                    parsed.kind,
+                    _fields_json(parsed.fields),
+                    tags_to_text(parsed.tags),
+                    parsed.section,
+                    search_text(parsed.fields, parsed.tags, parsed.section),
+                    parsed.checksum,
+                    tags_to_text(parsed.lint_ignore),
+                    position,
+                    anki["anki_notetype_id"],
+                    anki["anki_note"],
+                )
+            )
         notes = schema.notes
-        returning = insert(notes).returning(notes.c.id, notes.c.guid)
-        note_ids = {guid: note_id for note_id, guid in conn.execute(returning, rows)}
+        returned = bulk.insert_rows(
+            conn,
+            notes,
+            _NOTE_COLUMNS,
+            rows,
+            constants={"created_at": now, "updated_at": now},
+            returning=("id", "guid"),
+        )
+        note_ids = {guid: note_id for note_id, guid in returned}
         plain: dict[int, list[int]] = {}  # ord -> the notes that get a new card of it
         plain_status: list[dict[str, Any]] = []  # a new card with a status of its own
         with_history: list[dict[str, Any]] = []
@@ -616,20 +625,33 @@ def _insert_new(
         cards = schema.cards
         for ord, ids in plain.items():
             _insert_new_cards(conn, ord, ids, now)
-        if plain_status:
-            conn.execute(insert(cards), plain_status)
+        bulk.insert_dicts(conn, cards, plain_status)
         log_rows: list[dict[str, Any]] = []
         if with_history:
-            returned = conn.execute(
-                insert(cards).returning(cards.c.id, cards.c.note_id, cards.c.ord), with_history
-            )
-            for card_id, note_id, ord in returned:
+            made = bulk.insert_dicts(conn, cards, with_history, returning=("id", "note_id", "ord"))
+            for card_id, note_id, ord in made:
                 for log in logs.get((note_id, ord), []):
                     log_rows.append({**log, "card_id": card_id})
-        if log_rows:
-            conn.execute(insert(schema.review_log), log_rows)
+        bulk.insert_dicts(conn, schema.review_log, log_rows)
         imported += len(log_rows)
     return imported
+
+
+# The note columns an import writes a row each, in the order `_insert_new` gives them.
+_NOTE_COLUMNS = (
+    "guid",
+    "deck_id",
+    "kind",
+    "fields",
+    "tags",
+    "section",
+    "search",
+    "checksum",
+    "lint_ignore",
+    "position",
+    "anki_notetype_id",
+    "anki_note",
+)
 
 
 def _insert_new_cards(conn: Connection, ord: int, note_ids: list[int], now: datetime) -> None:
@@ -646,9 +668,12 @@ def _insert_new_cards(conn: Connection, ord: int, note_ids: list[int], now: date
     for name, value in _new_card(now, None).items():
         values[name] = null() if value is None else literal(value, C[name].type)
     names = list(values)
-    for chunk in _chunks(note_ids, 500):
-        chosen = select(*values.values()).where(N.id.in_(chunk))
-        conn.execute(insert(schema.cards).from_select(names, chosen))
+    # The notes' ids go as one JSON parameter (`bulk.in_json`), not one parameter an id.
+    ids = bindparam("ids", type_=String())
+    chosen = select(*values.values()).where(bulk.in_json(N.id, ids))
+    statement = insert(schema.cards).from_select(names, chosen)
+    for chunk in _chunks(note_ids, bulk.BATCH):
+        conn.execute(statement, {"ids": bulk.json_list(chunk)})
 
 
 def _new_card(
@@ -740,7 +765,7 @@ def _update_notes(
         kept = [t for t in known.tags.split() if t in SYSTEM_TAGS]
         row = {
             "id": known.id,
-            "fields": _FIELDS_JSON.encode(parsed.fields),
+            "fields": _fields_json(parsed.fields),
             "tags": tags_to_text([*parsed.tags, *kept]),
             "section": parsed.section,
             "search": search_text(parsed.fields, [*parsed.tags, *kept], parsed.section),
@@ -754,8 +779,8 @@ def _update_notes(
             from_anki.append({**row, **context.anki_values(parsed)})
         else:
             rows.append(row)
-    schema.update_rows(conn, schema.notes, rows)
-    schema.update_rows(conn, schema.notes, from_anki)
+    bulk.update_dicts(conn, schema.notes, rows)
+    bulk.update_dicts(conn, schema.notes, from_anki)
 
 
 def _update_anki(
@@ -764,7 +789,7 @@ def _update_anki(
     """Record the Anki side of notes whose pmcards side is unchanged (a field pmcards has no
     place for was edited in Anki, or the note type changed)."""
     rows = [{"id": known.id, **context.anki_values(parsed)} for known, parsed in notes]
-    schema.update_rows(conn, schema.notes, rows)
+    bulk.update_dicts(conn, schema.notes, rows)
 
 
 def _anki_changed(known: _Known, parsed: ParsedNote, context: _Context) -> bool:
@@ -942,10 +967,9 @@ def _merge_history(
     report.cards_rescheduled += len(memories)
     if dry_run:
         return
-    for rows in _chunks(log_rows, 1000):
-        conn.execute(insert(schema.review_log), rows)
+    bulk.insert_dicts(conn, schema.review_log, log_rows)
     changes.apply(conn, "import", context.now, memories)
-    schema.update_rows(conn, schema.cards, statuses)
+    bulk.update_dicts(conn, schema.cards, statuses)
 
 
 def _unmatched(theirs: list[datetime], mine: list[datetime]) -> tuple[list[int], list[int]]:

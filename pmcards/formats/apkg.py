@@ -343,6 +343,7 @@ def _read_collection(
 
     by_deck: dict[str, ParsedDeck] = {}
     mappings: dict[int, Mapping | None] = {}
+    new_cards: dict[ParsedCard, ParsedCard] = {}
     for nid, guid, mid, mod, tags_text, flds in conn.execute(
         "SELECT id, guid, mid, mod, tags, flds FROM notes ORDER BY id"
     ):
@@ -437,7 +438,9 @@ def _read_collection(
                 warnings.add(f"tag {tag!r} imported as {cleaned!r}", f"note {note_id!r}")
                 tag = cleaned
             tags.append(tag)
-        rows = cards_by_note.get(nid, [])
+        # Taken out as used (a note's id is the notes table's key: read once), so the
+        # package's card rows go as its notes are made, not at the end.
+        rows = cards_by_note.pop(nid, [])
         wanted = set(card_ords(kind, fields))
         cards = []
         deck_ids = []
@@ -458,7 +461,12 @@ def _read_collection(
                 )
                 continue
             deck_ids.append(row[3] or row[2])
-            cards.append(_card(row, timing, reviews.get(row[0], []), v1=v1))
+            card = _card(row, timing, reviews.get(row[0], []), v1=v1)
+            if card.state == NEW and not card.reviews:
+                # Most cards of a big package are new and alike: one (frozen) object for
+                # each such card there is, not one a card.
+                card = new_cards.setdefault(card, card)
+            cards.append(card)
         deck_id = deck_ids[0] if deck_ids else (rows[0][3] or rows[0][2] if rows else 1)
         deck_name = deck_names.get(deck_id, "Default")
         if len(set(deck_ids)) > 1:

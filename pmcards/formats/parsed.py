@@ -4,7 +4,6 @@ scheduling, history and media bring with them."""
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -12,11 +11,12 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+from pmcards import jsontext
 from pmcards.errors import DeckFormatError
 from pmcards.media import MediaFile
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ParsedReview:
     """One answer from another program's review history."""
 
@@ -25,7 +25,7 @@ class ParsedReview:
     duration_ms: int | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ParsedCard:
     """Scheduling carried over from another program (an Anki package) for one card."""
 
@@ -52,7 +52,7 @@ class ParsedCard:
     modified: datetime | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class AnkiSource:
     """The Anki note a parsed note came from: its note type and its fields as Anki had them,
     kept so that the note goes back into Anki under that note type, field for field."""
@@ -65,7 +65,7 @@ class AnkiSource:
 
 
 # json.dumps(parts, sort_keys=True, ensure_ascii=False), without making an encoder a note.
-_CHECKSUM_JSON = json.JSONEncoder(sort_keys=True, ensure_ascii=False)
+_checksum_json = jsontext.encoder(sort_keys=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,7 +88,7 @@ class ParsedNote:
         if self.lint_ignore:
             # Only when set, so the checksums of notes without one stay what they were.
             parts.append(sorted(self.lint_ignore))
-        payload = _CHECKSUM_JSON.encode(parts)
+        payload = _checksum_json(parts)
         object.__setattr__(self, "checksum", hashlib.sha256(payload.encode()).hexdigest())
 
 

@@ -55,6 +55,8 @@ DEFAULT_TIME = time(9, 0)
 # The spread (log scale) of a card's true stability around FSRS's estimate before any answer
 # of its own; each answer narrows it (divided by the square root of the card's answers).
 PRIOR_SIGMA = 0.5
+# How much each lapse widens a card's spread.
+LAPSE_WEIGHT = 0.5
 # Overdue cards left when a plan ends are spread over this many days, riskiest first.
 RELEASE_SPREAD_DAYS = 7
 # Answers a new card brings on its first days (its first answer, learning steps, the next
@@ -219,16 +221,17 @@ def recall_at(settings: Settings, stability: float, last_review: datetime, at: d
     return scheduling.retrievability(settings, memory, at)
 
 
-def card_sigma(horizon: Horizon, reps: int) -> float:
-    """The spread of a card's true stability after `reps` answers of its own."""
-    return horizon.sigma / math.sqrt(max(1, reps))
+def card_sigma(horizon: Horizon, reps: int, lapses: int = 0) -> float:
+    """The spread of a card's true stability after `reps` answers of its own, `lapses` of
+    them forgotten: each lapse says the card is harder than FSRS's model thought."""
+    return horizon.sigma * (1 + LAPSE_WEIGHT * lapses) / math.sqrt(max(1, reps))
 
 
 def robust_recall(settings: Settings, horizon: Horizon, memory: Memory) -> float:
     """Recall at the interview with the card's stability one spread below FSRS's estimate:
     hard and new cards (few answers, a wide spread) get margin."""
     assert memory.stability is not None and memory.last_review is not None
-    low = memory.stability * math.exp(-card_sigma(horizon, memory.reps))
+    low = memory.stability * math.exp(-card_sigma(horizon, memory.reps, memory.lapses))
     return recall_at(settings, low, memory.last_review, horizon.at)
 
 
@@ -283,9 +286,13 @@ def capped_outcomes(
 
 
 def _last(horizon: Horizon, now: datetime) -> int:
-    """Days from `now` to the last evening before the interview's day (at least 1)."""
+    """The latest day (from `now`) a button may be pushed to to keep the buttons in order:
+    the evening before the last one while there are two evenings left, else the last (at
+    least 1). Not the last evening: a Good pushed there past a Hard was lost whenever that
+    evening was missed."""
     today = study_day(now, horizon.rollover, horizon.tz).date
-    return max(1, (horizon.day - today).days - 1)
+    left = (horizon.day - today).days
+    return max(1, left - 2 if left >= 3 else left - 1)
 
 
 def next_review(
@@ -325,7 +332,7 @@ def next_review(
     if not enough(last, horizon.aim):
         # Several reviews to go: next when the pessimistic recall falls to the desired
         # retention (never later than FSRS's own interval), on a quiet day before that.
-        low = after.stability * math.exp(-card_sigma(horizon, after.reps))
+        low = after.stability * math.exp(-card_sigma(horizon, after.reps, after.lapses))
         safe = last - 1 if last >= 2 else last
         d = max(1, min(natural, safe, scheduling.natural_interval(settings, low)))
         return _quietest(horizon, today, card_id, after.reps, max(1, math.ceil(d * 2 / 3)), d)
@@ -384,7 +391,19 @@ def _quietest(
             abs(d - pick),
         )
 
-    return min(range(lo, hi + 1), key=cost)
+    best = min(range(lo, hi + 1), key=cost)
+    if horizon.budget and _booked(horizon, today, best) >= horizon.budget:
+        # Every day of the window is full: the budget is a cap, so the latest earlier day
+        # with room (a due date may always move earlier); the card then comes back for
+        # another review, placed the same way.
+        for d in range(lo - 1, 0, -1):
+            if _booked(horizon, today, d) < horizon.budget:
+                return d
+    return best
+
+
+def _booked(horizon: Horizon, today: date, d: int) -> int:
+    return horizon.load.get(today + timedelta(days=d), 0)
 
 
 def _robust_after_good(
@@ -394,7 +413,7 @@ def _robust_after_good(
     assert after.stability is not None and after.difficulty is not None
     when = now + timedelta(days=days)
     stability = _stability_after_good(settings, after.stability, after.difficulty, days)
-    low = stability * math.exp(-card_sigma(horizon, after.reps + 1))
+    low = stability * math.exp(-card_sigma(horizon, after.reps + 1, after.lapses))
     return recall_at(settings, low, when, horizon.at)
 
 

@@ -57,6 +57,9 @@ DEFAULT_TIME = time(9, 0)
 PRIOR_SIGMA = 0.5
 # How much each lapse widens a card's spread.
 LAPSE_WEIGHT = 0.5
+# Evenings at the end kept free of the final reviews planned days ahead (the last one, and
+# the one before it for the cards still weak or forgotten the evening before).
+END_FREE = 3
 # Overdue cards left when a plan ends are spread over this many days, riskiest first.
 RELEASE_SPREAD_DAYS = 7
 # Answers a new card brings on its first days (its first answer, learning steps, the next
@@ -265,12 +268,18 @@ def capped_outcomes(
     # Keep the buttons in order: a later rating never gives an earlier day than the one
     # before it (raising it stays within its limit, as FSRS's own intervals increase), and
     # a strictly later one where that limit leaves room.
+    today = study_day(now, horizon.rollover, horizon.tz).date
     previous: int | None = None
     for rating in scheduling.RATINGS:
         if rating not in days:
             continue
         if previous is not None and days[rating] <= previous:
-            days[rating] = previous + 1 if previous + 1 <= limits[rating] else previous
+            later = previous + 1
+            if later > limits[rating] or (
+                horizon.budget and _booked(horizon, today, later) >= horizon.budget
+            ):
+                later = previous  # the same day: the next one is full, or too late
+            days[rating] = later
         previous = days[rating]
     result = dict(raw)
     for rating, d in days.items():
@@ -324,7 +333,7 @@ def next_review(
     # The last review a card is planned for: the evening before the last one, while there
     # are two evenings left. A missed last evening then costs little; that evening is for
     # the cards forgotten the evening before.
-    last = left - 2 if left >= 3 else left - 1
+    last = left - END_FREE if left > END_FREE else left - 2 if left >= 3 else left - 1
 
     def enough(d: int, aim: float) -> bool:
         return _robust_after_good(settings, horizon, after, now, d) >= aim
@@ -372,8 +381,7 @@ def _quietest(
     `aim_from` on (the full aim; days before it reach it but for AIM_SLACK); the fewest
     answers booked (or, `latest`, the latest day); a fixed per-card draw, so a deck spreads
     over the window."""
-    if hi <= lo:
-        return lo
+    hi = max(lo, hi)
     pick = lo + int(_spread(card_id, reps) * (hi - lo + 1))
     start = aim_from if aim_from is not None else lo
 

@@ -12,12 +12,18 @@ every answer; this module only chooses, after each answer of a card in the plan'
 - **One more review will do.** The window of days on which one more Good answer lifts that
   pessimistic recall to the aim is found with py-fsrs, and the card goes to the day of the
   window with the fewest answers already booked under the daily budget (`--per-day`), ties
-  spread per card. The window ends the evening *before* the last one while two evenings are
-  left: a missed last evening then costs little, and the last evening stays free for the
-  cards forgotten the evening before.
+  spread per card. The window ends three evenings before the interview's day (END_FREE)
+  while there are that many: the last two evenings stay for the cards still weak or
+  forgotten the evening before, and a missed last evening costs the others little.
 - **Several more reviews needed.** The card comes back when its pessimistic recall falls to
   the desired retention (so never later than FSRS's due date), on the least-booked day of the
   last third of that interval.
+
+The budget is a cap on the days reviews are placed on: when every day of a card's window is
+full, the card goes to the latest earlier day with room (a due date may always move earlier)
+and comes back for another review. Keeping the buttons in order never pushes one onto a full
+day or the last evening. A card's stability spread narrows with its answers and widens with
+its lapses (LAPSE_WEIGHT).
 
 This is simpler than the finite-horizon dynamic programme the issue suggests; the benchmark
 (`bench/interview_sim.py`, figures in bench/RESULTS.md) decides whether it is enough.

@@ -12,12 +12,18 @@ every answer; this module only chooses, after each answer of a card in the plan'
 - **One more review will do.** The window of days on which one more Good answer lifts that
   pessimistic recall to the aim is found with py-fsrs, and the card goes to the day of the
   window with the fewest answers already booked under the daily budget (`--per-day`), ties
-  spread per card. The window ends the evening *before* the last one while two evenings are
-  left: a missed last evening then costs little, and the last evening stays free for the
-  cards forgotten the evening before.
+  spread per card. The window ends three evenings before the interview's day (END_FREE)
+  while there are that many: the last two evenings stay for the cards still weak or
+  forgotten the evening before, and a missed last evening costs the others little.
 - **Several more reviews needed.** The card comes back when its pessimistic recall falls to
   the desired retention (so never later than FSRS's due date), on the least-booked day of the
   last third of that interval.
+
+The budget is a cap on the days reviews are placed on: when every day of a card's window is
+full, the card goes to the latest earlier day with room (a due date may always move earlier)
+and comes back for another review. Keeping the buttons in order never pushes one onto a full
+day or the last evening. A card's stability spread narrows with its answers and widens with
+its lapses (LAPSE_WEIGHT).
 
 This is simpler than the finite-horizon dynamic programme the issue suggests; the benchmark
 (`bench/interview_sim.py`, figures in bench/RESULTS.md) decides whether it is enough.
@@ -55,6 +61,11 @@ DEFAULT_TIME = time(9, 0)
 # The spread (log scale) of a card's true stability around FSRS's estimate before any answer
 # of its own; each answer narrows it (divided by the square root of the card's answers).
 PRIOR_SIGMA = 0.5
+# How much each lapse widens a card's spread.
+LAPSE_WEIGHT = 0.5
+# Evenings at the end kept free of the final reviews planned days ahead (the last one, and
+# the one before it for the cards still weak or forgotten the evening before).
+END_FREE = 3
 # Overdue cards left when a plan ends are spread over this many days, riskiest first.
 RELEASE_SPREAD_DAYS = 7
 # Answers a new card brings on its first days (its first answer, learning steps, the next
@@ -219,16 +230,17 @@ def recall_at(settings: Settings, stability: float, last_review: datetime, at: d
     return scheduling.retrievability(settings, memory, at)
 
 
-def card_sigma(horizon: Horizon, reps: int) -> float:
-    """The spread of a card's true stability after `reps` answers of its own."""
-    return horizon.sigma / math.sqrt(max(1, reps))
+def card_sigma(horizon: Horizon, reps: int, lapses: int = 0) -> float:
+    """The spread of a card's true stability after `reps` answers of its own, `lapses` of
+    them forgotten: each lapse says the card is harder than FSRS's model thought."""
+    return horizon.sigma * (1 + LAPSE_WEIGHT * lapses) / math.sqrt(max(1, reps))
 
 
 def robust_recall(settings: Settings, horizon: Horizon, memory: Memory) -> float:
     """Recall at the interview with the card's stability one spread below FSRS's estimate:
     hard and new cards (few answers, a wide spread) get margin."""
     assert memory.stability is not None and memory.last_review is not None
-    low = memory.stability * math.exp(-card_sigma(horizon, memory.reps))
+    low = memory.stability * math.exp(-card_sigma(horizon, memory.reps, memory.lapses))
     return recall_at(settings, low, memory.last_review, horizon.at)
 
 
@@ -262,12 +274,18 @@ def capped_outcomes(
     # Keep the buttons in order: a later rating never gives an earlier day than the one
     # before it (raising it stays within its limit, as FSRS's own intervals increase), and
     # a strictly later one where that limit leaves room.
+    today = study_day(now, horizon.rollover, horizon.tz).date
     previous: int | None = None
     for rating in scheduling.RATINGS:
         if rating not in days:
             continue
         if previous is not None and days[rating] <= previous:
-            days[rating] = previous + 1 if previous + 1 <= limits[rating] else previous
+            later = previous + 1
+            if later > limits[rating] or (
+                horizon.budget and _booked(horizon, today, later) >= horizon.budget
+            ):
+                later = previous  # the same day: the next one is full, or too late
+            days[rating] = later
         previous = days[rating]
     result = dict(raw)
     for rating, d in days.items():
@@ -283,9 +301,13 @@ def capped_outcomes(
 
 
 def _last(horizon: Horizon, now: datetime) -> int:
-    """Days from `now` to the last evening before the interview's day (at least 1)."""
+    """The latest day (from `now`) a button may be pushed to to keep the buttons in order:
+    the evening before the last one while there are two evenings left, else the last (at
+    least 1). Not the last evening: a Good pushed there past a Hard was lost whenever that
+    evening was missed."""
     today = study_day(now, horizon.rollover, horizon.tz).date
-    return max(1, (horizon.day - today).days - 1)
+    left = (horizon.day - today).days
+    return max(1, left - 2 if left >= 3 else left - 1)
 
 
 def next_review(
@@ -317,7 +339,7 @@ def next_review(
     # The last review a card is planned for: the evening before the last one, while there
     # are two evenings left. A missed last evening then costs little; that evening is for
     # the cards forgotten the evening before.
-    last = left - 2 if left >= 3 else left - 1
+    last = left - END_FREE if left > END_FREE else left - 2 if left >= 3 else left - 1
 
     def enough(d: int, aim: float) -> bool:
         return _robust_after_good(settings, horizon, after, now, d) >= aim
@@ -325,7 +347,7 @@ def next_review(
     if not enough(last, horizon.aim):
         # Several reviews to go: next when the pessimistic recall falls to the desired
         # retention (never later than FSRS's own interval), on a quiet day before that.
-        low = after.stability * math.exp(-card_sigma(horizon, after.reps))
+        low = after.stability * math.exp(-card_sigma(horizon, after.reps, after.lapses))
         safe = last - 1 if last >= 2 else last
         d = max(1, min(natural, safe, scheduling.natural_interval(settings, low)))
         return _quietest(horizon, today, card_id, after.reps, max(1, math.ceil(d * 2 / 3)), d)
@@ -365,8 +387,7 @@ def _quietest(
     `aim_from` on (the full aim; days before it reach it but for AIM_SLACK); the fewest
     answers booked (or, `latest`, the latest day); a fixed per-card draw, so a deck spreads
     over the window."""
-    if hi <= lo:
-        return lo
+    hi = max(lo, hi)
     pick = lo + int(_spread(card_id, reps) * (hi - lo + 1))
     start = aim_from if aim_from is not None else lo
 
@@ -384,7 +405,19 @@ def _quietest(
             abs(d - pick),
         )
 
-    return min(range(lo, hi + 1), key=cost)
+    best = min(range(lo, hi + 1), key=cost)
+    if horizon.budget and _booked(horizon, today, best) >= horizon.budget:
+        # Every day of the window is full: the budget is a cap, so the latest earlier day
+        # with room (a due date may always move earlier); the card then comes back for
+        # another review, placed the same way.
+        for d in range(lo - 1, 0, -1):
+            if _booked(horizon, today, d) < horizon.budget:
+                return d
+    return best
+
+
+def _booked(horizon: Horizon, today: date, d: int) -> int:
+    return horizon.load.get(today + timedelta(days=d), 0)
 
 
 def _robust_after_good(
@@ -394,7 +427,7 @@ def _robust_after_good(
     assert after.stability is not None and after.difficulty is not None
     when = now + timedelta(days=days)
     stability = _stability_after_good(settings, after.stability, after.difficulty, days)
-    low = stability * math.exp(-card_sigma(horizon, after.reps + 1))
+    low = stability * math.exp(-card_sigma(horizon, after.reps + 1, after.lapses))
     return recall_at(settings, low, when, horizon.at)
 
 

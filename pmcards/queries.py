@@ -10,9 +10,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, and_, case, func, literal, or_, select
+from sqlalchemy import Select, and_, bindparam, case, func, literal, or_, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -48,6 +49,16 @@ CHUNK = 500
 
 # What `--state` filters by: the card states, and the two flags a card may carry.
 CARD_FILTERS = (*STATE_OF_NAME, "suspended", "buried")
+
+
+@lru_cache(maxsize=32)
+def _excluded_cards(kinds: tuple[str, ...]) -> Any:
+    """The ids of the cards of these kinds, built once per set of kinds: making the aliases
+    anew on every call cost milliseconds of SQLAlchemy column set-up per query, the review
+    queue's hottest cost. By card id, which every index of `cards` holds: the counts stay
+    index-only scans, and the few excluded cards are found through ix_notes_kind (m006)."""
+    kc, kn = schema.cards.alias("kc"), schema.notes.alias("kn")
+    return select(kc.c.id).join(kn, kn.c.id == kc.c.note_id).where(kn.c.kind.in_(kinds))
 
 
 def deck_family(column: Any, name: str) -> ColumnElement[bool]:
@@ -99,15 +110,7 @@ class Scope:
         if notes:
             stmt = stmt.where(C.note_id.in_(select(N.id).where(*notes)))
         if self.exclude_kinds:
-            # By card id, which every index of `cards` holds: the counts stay index-only
-            # scans, and the few excluded cards are found through ix_notes_kind (m006).
-            kc, kn = schema.cards.alias("kc"), schema.notes.alias("kn")
-            excluded = (
-                select(kc.c.id)
-                .join(kn, kn.c.id == kc.c.note_id)
-                .where(kn.c.kind.in_(self.exclude_kinds))
-            )
-            stmt = stmt.where(C.id.not_in(excluded))
+            stmt = stmt.where(C.id.not_in(_excluded_cards(self.exclude_kinds)))
         if self.state == "suspended":
             stmt = stmt.where(C.suspended.is_(True))
         elif self.state == "buried":
@@ -315,13 +318,25 @@ def next_learning(
     conn: Connection, now: datetime, ahead: timedelta, scope: Scope, skip: Sequence[int] = ()
 ) -> int | None:
     """The id of the learning card due first, if one is due by `now + ahead`."""
-    stmt = scope.apply(select(C.id)).where(
-        available(), C.state.in_((LEARNING, RELEARNING)), C.due <= now + ahead
-    )
+    params: dict[str, Any] = {"until": now + ahead}
     if skip:
-        stmt = stmt.where(C.id.not_in(skip))
-    found: int | None = conn.scalar(stmt.order_by(C.due, C.id).limit(1))
+        params["skip"] = list(skip)
+    found: int | None = conn.scalar(_next_learning_stmt(scope, bool(skip)), params)
     return found
+
+
+@lru_cache(maxsize=64)
+def _next_learning_stmt(scope: Scope, skipping: bool) -> Any:
+    """`next_learning`'s statement, built once per scope: the session asks it before every
+    card, and building it anew was most of a review's time."""
+    stmt = scope.apply(select(C.id)).where(
+        available(),
+        C.state.in_((LEARNING, RELEARNING)),
+        C.due <= bindparam("until", type_=C.due.type),
+    )
+    if skipping:
+        stmt = stmt.where(C.id.not_in(bindparam("skip", expanding=True)))
+    return stmt.order_by(C.due, C.id).limit(1)
 
 
 def due_reviews_by_risk(

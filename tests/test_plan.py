@@ -97,16 +97,17 @@ def test_next_review_only_where_recall_at_the_interview_would_fall_short() -> No
     # Easy's stability (60.0 d) gives 96.9% at the interview, 96.2% with its stability one
     # spread (0.5 / sqrt(5 answers)) lower: left alone. Hard's (27.4 d) gives 92.8%
     # pessimistically: a Good answer from day 4 on lifts it over 95%; the card goes to a day
-    # of the window, which ends the evening before the last one (4 to 12 days; no budget,
-    # so its own draw: 9), Good the next one.
+    # of the window, which ends three evenings before the interview's day, leaving the last
+    # two for the cards still weak (4 to 11 days; no budget, so its own draw: 8), Good the
+    # next one.
     assert plan.robust_recall(PLAIN, horizon(), raw[Rating.Easy].memory) == pytest.approx(
         0.9620, abs=1e-4
     )
     assert plan.robust_recall(PLAIN, horizon(), raw[Rating.Hard].memory) == pytest.approx(
         0.9278, abs=1e-4
     )
-    assert capped[Rating.Hard].memory.due == datetime(2026, 3, 11, 12, 0, tzinfo=UTC)
-    assert capped[Rating.Good].memory.due == datetime(2026, 3, 12, 12, 0, tzinfo=UTC)
+    assert capped[Rating.Hard].memory.due == datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
+    assert capped[Rating.Good].memory.due == datetime(2026, 3, 11, 12, 0, tzinfo=UTC)
     assert capped[Rating.Easy] == raw[Rating.Easy]
     assert capped[Rating.Again] == raw[Rating.Again]
     # Only the due date moves: the memory is FSRS's.
@@ -117,32 +118,39 @@ def test_next_review_only_where_recall_at_the_interview_would_fall_short() -> No
 
 def test_next_review_keeps_the_buttons_in_order_and_before_the_interview() -> None:
     capped = plan.capped_outcomes(PLAIN, horizon(target=0.97), MEMORY, NOW, 7)
-    assert [capped[r].interval.days for r in scheduling.RATINGS[1:]] == [10, 11, 12]
-    # Squeezed by a 99% target: the last three days before the interview, the last evening
-    # only because the buttons must stay in order.
+    assert [capped[r].interval.days for r in scheduling.RATINGS[1:]] == [9, 10, 11]
+    # Squeezed by a 99% target: still within the window, which ends three evenings before
+    # the interview's day (the 13th, day 11): the last two evenings stay for the cards
+    # still weak, and a missed last evening loses none of these.
     squeezed = plan.capped_outcomes(PLAIN, horizon(target=0.99), MEMORY, NOW, 7)
-    assert [squeezed[r].interval.days for r in scheduling.RATINGS[1:]] == [11, 12, 13]
+    assert [squeezed[r].interval.days for r in scheduling.RATINGS[1:]] == [9, 10, 11]
+    # Keeping the buttons in order never pushes one onto a full day: with the 12th (day 10)
+    # at the budget, Good and Easy share Hard's day instead of taking it.
+    full = horizon(target=0.97, budget=10, load={date(2026, 3, 12): 10})
+    pushed = plan.capped_outcomes(PLAIN, full, MEMORY, NOW, 7)
+    assert [pushed[r].interval.days for r in scheduling.RATINGS[1:]] == [9, 9, 9]
     for outcome in squeezed.values():
         assert outcome.memory.due < AT
 
 
 def test_next_review_goes_to_a_day_under_the_budget() -> None:
-    """Hard's window is days 4 to 12 (the 6th to the 14th, the evening before the last).
-    With every day at the budget of 10 but the 9th, the card goes to the 9th; with none
-    under it, the day with the fewest answers booked, never the last evening; days before
-    the window reach the aim but for 2 points (AIM_SLACK) from day 1 on, and come after the
-    window."""
+    """Hard's window is days 4 to 11 (the 6th to the 13th, three evenings before the
+    interview's day). With every day at the budget of 10 but the 9th, the card goes to the
+    9th; with none under it, the day with the fewest answers booked, never one of the last
+    two evenings; days before the window reach the aim but for 2 points (AIM_SLACK) from
+    day 1 on, and come after the window."""
     hard = scheduling.outcomes(PLAIN, MEMORY, NOW, 7)[Rating.Hard].memory
     full = {date(2026, 3, 2) + timedelta(days=d): 10 for d in range(14)}
-    assert plan.next_review(PLAIN, horizon(budget=10, load=dict(full)), hard, NOW, 27, 7) == 9
+    assert plan.next_review(PLAIN, horizon(budget=10, load=dict(full)), hard, NOW, 27, 7) == 8
     one_free = {**full, date(2026, 3, 9): 3}
     assert plan.next_review(PLAIN, horizon(budget=10, load=one_free), hard, NOW, 27, 7) == 7
     quiet = {**full, date(2026, 3, 12): 4}
     assert plan.next_review(PLAIN, horizon(budget=3, load=quiet), hard, NOW, 27, 7) == 10
-    # Room on the last evening only: still not the last evening, kept free for the cards
-    # forgotten the evening before (and a missed last evening costs little).
-    last_free = {**full, date(2026, 3, 15): 0}
-    assert plan.next_review(PLAIN, horizon(budget=10, load=last_free), hard, NOW, 27, 7) == 9
+    # Room on one of the last two evenings only: still neither, kept free for the cards
+    # still weak or forgotten the evening before (and a missed last evening costs little).
+    for free in (date(2026, 3, 15), date(2026, 3, 14)):
+        last_free = {**full, free: 0}
+        assert plan.next_review(PLAIN, horizon(budget=10, load=last_free), hard, NOW, 27, 7) == 8
     # Only a day before the aim's window has room: the 3rd (day 1) reaches 93.6% (>= 93%).
     early = {**full, date(2026, 3, 3): 0}
     assert plan.next_review(PLAIN, horizon(budget=10, load=early), hard, NOW, 27, 7) == 1
@@ -163,6 +171,16 @@ def test_fsrs_due_dates_before_the_interview_stand_unless_over_the_budget() -> N
     # Due on the last evening (the 15th): the evening before instead, so missing the last
     # evening costs the card nothing.
     assert plan.next_review(PLAIN, horizon(budget=10, load={}), good, NOW, 13, 7) == 12
+
+
+def test_the_budget_is_a_cap() -> None:
+    """With every day of the window (days 6 to 8) at the budget, the card goes to the latest
+    earlier day with room, the 7th (day 5), not over the budget on its FSRS day."""
+    good = scheduling.outcomes(PLAIN, MEMORY, NOW, 7)[Rating.Good].memory
+    full = {date(2026, 3, 8): 10, date(2026, 3, 9): 10, date(2026, 3, 10): 10}
+    assert plan.next_review(PLAIN, horizon(budget=10, load=full), good, NOW, 8, 7) == 5
+    # Without a budget, FSRS's own day stands.
+    assert plan.next_review(PLAIN, horizon(load=full), good, NOW, 8, 7) == 8
 
 
 def test_no_cap_once_the_interview_day_has_come() -> None:
@@ -199,19 +217,19 @@ def test_session_previews_and_answers_follow_the_plan(
         assert card is not None
         shown[card.card_id] = card
         review.answer(card.card_id, Rating.Hard)
-    # The window's day depends on the card (the spread, no day booked yet): 7 days for
+    # The window's day depends on the card (the spread, no day booked yet): 6 days for
     # card 1. The interview (no time given) is at 09:00 on the 16th.
     assert review.plan is not None and review.plan.horizon.at == datetime(
         2026, 3, 16, 9, 0, tzinfo=UTC
     )
-    assert shown[in_plan].interval(Rating.Hard) == timedelta(days=7)
+    assert shown[in_plan].interval(Rating.Hard) == timedelta(days=6)
     assert shown[outside].interval(Rating.Hard) == timedelta(days=27)
-    assert card_of(store, "n-001").due == NOW + timedelta(days=7)
+    assert card_of(store, "n-001").due == NOW + timedelta(days=6)
     assert card_of(store, "x-001").due == NOW + timedelta(days=27)
     assert (in_plan, outside) == (card_of(store, "n-001").id, card_of(store, "x-001").id)
     # Booked: the card due today, then its answer on its new day (the other deck is not
     # the plan's).
-    assert review.plan.horizon.load == {date(2026, 3, 2): 1, date(2026, 3, 9): 1}
+    assert review.plan.horizon.load == {date(2026, 3, 2): 1, date(2026, 3, 8): 1}
 
 
 def test_plan_raises_the_new_card_limit_as_the_days_need(
@@ -287,7 +305,7 @@ def test_plan_command_end_to_end(tmp_path: Path) -> None:
     # Each day a range over the runs, its median between.
     for day in data["forecast"]:
         assert day["low"] <= day["answers"] <= day["high"] <= 80
-    assert data["answers_before"] == {"low": 402, "high": 493}
+    assert data["answers_before"] == {"low": 408, "high": 488}
     assert (data["suspended"], data["leeches"], data["warnings"]) == (0, 0, [])
     # The HTML report draws the forecast.
     code, _ = run("export", "report", "-o", str(tmp_path / "r.html"))
@@ -325,9 +343,9 @@ def test_plan_warns_when_the_budget_is_too_small() -> None:
     if os.environ.get("PMCARDS_TEST_DB"):
         return  # the simulated figures follow card ids, which PostgreSQL numbers otherwise
     assert warning == (
-        "The budget of 20 answers a day is too small: the busiest day needs up to 177 and "
-        "the plan 1909-2042 answers in all. What would fit: a budget of 177 (--per-day 177), "
-        "an interview on 2026-06-13 or later (more days), or fewer decks (--deck; 377 cards "
+        "The budget of 20 answers a day is too small: the busiest day needs up to 228 and "
+        "the plan 1917-2106 answers in all. What would fit: a budget of 228 (--per-day 228), "
+        "an interview on 2026-06-16 or later (more days), or fewer decks (--deck; 377 cards "
         "now)."
     )
 
@@ -394,7 +412,7 @@ def test_forecast_uses_the_rating_mix_of_the_review_log(store: Store, tmp_path: 
     p = plan.Plan(interview=date(2026, 3, 16), at=AT)
     default = plan.forecast(PLAIN, p, cards, NOW, UTC)
     harsh = plan.forecast(PLAIN, p, cards, NOW, UTC, mix=plan.Mix((1.0, 0, 0, 0), (0, 1.0, 0)))
-    assert default.total() == (94, 134) and harsh.total() == (150, 180)
+    assert default.total() == (95, 135) and harsh.total() == (150, 187)
 
 
 def test_plan_refuses_bad_input() -> None:

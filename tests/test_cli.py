@@ -36,33 +36,39 @@ def test_every_command_has_help(command: list[str]) -> None:
     assert "Usage: " in output and len(output.splitlines()) > 3
 
 
+def python_prints(*lines: str) -> str:
+    """What a fresh Python process running these lines prints."""
+    code = "".join(line + "\n" for line in lines)
+    return subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+
+
 def test_help_imports_neither_sqlalchemy_nor_jinja() -> None:
-    code = (
-        "import sys, runpy; sys.argv=['pmcards','--help']\n"
-        "from pmcards.cli import cli\n"
-        "try:\n    cli()\nexcept SystemExit:\n    pass\n"
-        "bad=[m for m in ('sqlalchemy','jinja2','fsrs') if m in sys.modules]\n"
-        "print('LOADED', bad)\n"
+    out = python_prints(
+        "import sys, runpy; sys.argv=['pmcards','--help']",
+        "from pmcards.cli import cli",
+        "try:\n    cli()\nexcept SystemExit:\n    pass",
+        "bad=[m for m in ('sqlalchemy','jinja2','fsrs') if m in sys.modules]",
+        "print('LOADED', bad)",
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert "LOADED []" in out.stdout
+    assert "LOADED []" in out
 
 
 def test_console_script_collects_garbage_again_once_the_collection_is_open() -> None:
     # The console script turns the collector off for start-up; opening the collection turns
     # it back on, with start-up's objects frozen out of its passes. A review session that
     # ran with it off would keep every cycle it made.
-    code = (
-        "import gc\n"
-        "from pmcards.cli.base import cli, defer_gc\n"
-        "defer_gc()\n"
-        "print('BEFORE', gc.isenabled())\n"
-        "cli(['status'], standalone_mode=False)\n"
-        "print('AFTER', gc.isenabled(), gc.get_freeze_count() > 10000)\n"
+    out = python_prints(
+        "import gc",
+        "from pmcards.cli.base import cli, defer_gc",
+        "defer_gc()",
+        "print('BEFORE', gc.isenabled())",
+        "cli(['status'], standalone_mode=False)",
+        "print('AFTER', gc.isenabled(), gc.get_freeze_count() > 10000)",
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert "BEFORE False" in out.stdout
-    assert "AFTER True True" in out.stdout
+    assert "BEFORE False" in out
+    assert "AFTER True True" in out
 
 
 def test_db_path_default_and_overrides(

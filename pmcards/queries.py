@@ -438,11 +438,16 @@ def scoped_notes(conn: Connection, scope: Scope) -> list[rows.Note]:
     return list(iter_scoped_notes(conn, scope))
 
 
-def iter_scoped_notes(conn: Connection, scope: Scope, batch: int = 1000) -> Iterator[rows.Note]:
-    """The notes in scope, in deck order, read `batch` rows at a time (a server-side cursor
-    on PostgreSQL): an export of 100,000 notes never holds them all."""
+def iter_scoped_notes(
+    conn: Connection, scope: Scope, *where: Any, batch: int = 1000
+) -> Iterator[rows.Note]:
+    """The notes in scope (and `where`), in deck order, read `batch` rows at a time (a
+    server-side cursor on PostgreSQL): an export of 100,000 notes never holds them all."""
     stmt = scope.apply_to_notes(
-        select(schema.notes).join(schema.decks, D.id == N.deck_id).order_by(D.name, N.position)
+        select(schema.notes)
+        .join(schema.decks, D.id == N.deck_id)
+        .where(*where)
+        .order_by(D.name, N.position)
     )
     result = conn.execution_options(yield_per=batch).execute(stmt)
     for row in result:

@@ -21,14 +21,15 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import itertools
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from pmcards import markup
-from pmcards.errors import DeckFormatError
+from pmcards.errors import DeckFormatError, PmcardsError
 from pmcards.formats import GUID, MAX_FIELD_CHARS, MAX_FILE_BYTES, TAG
 from pmcards.formats._anki import (
     FIELD_ALIASES,
@@ -54,6 +55,7 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
 
     from pmcards.formats.options import ExportOptions
+    from pmcards.queries import Scope
     from pmcards.rows import Note
 
 SEPARATORS = {
@@ -629,8 +631,9 @@ def _infer_kind(fields: dict[str, str]) -> str:
 STOCK_FOR_KIND = {QA_REVERSED.name: "Basic (and reversed card)", CLOZE.name: "Cloze"}
 
 
-def export(conn: Connection, options: ExportOptions) -> bytes:
-    """Notes as CSV or TSV that both Anki and pmcards import, one row per note.
+def write(conn: Connection, options: ExportOptions, out: BinaryIO) -> None:
+    """Notes as CSV or TSV that both Anki and pmcards import, one row per note, written a
+    thousand notes at a time as they are read.
 
     Anki's header lines come first (separator, HTML, which columns hold the GUID, note type,
     deck and tags, and a label for each column). Then each row: the note's GUID, its Anki
@@ -643,18 +646,13 @@ def export(conn: Connection, options: ExportOptions) -> bytes:
     apostrophe (taken off again when pmcards imports the file), Anki's HTML fields with an
     entity for their first character.
     """
-    from pmcards.formats._export import deck_names, notes_in_scope
+    from pmcards import queries
+    from pmcards.formats._export import deck_names
 
     delimiter = "\t" if options.format == "tsv" else ","
-    notes = notes_in_scope(conn, options)
+    scope = options.scope or queries.Scope()
+    columns, ignores, width = _shape(conn, scope)
     names = deck_names(conn)
-    anki = _anki_notetypes(conn, [n.id for n in notes])
-    used = {f for note in notes for f in KINDS[note.kind].fields}
-    columns = [f for f in FIELD_ORDER if f in used]
-    sides = [_anki_side(note, anki.get(note.id)) for note in notes]
-    width = max(len(values) for _, values in sides)
-    # The lint_ignore column only when a note has one: files without stay as they were.
-    ignores = any(note.lint_ignore for note in notes)
     labels = [
         "guid",
         "notetype",
@@ -666,30 +664,66 @@ def export(conn: Connection, options: ExportOptions) -> bytes:
         *(["lint_ignore"] if ignores else []),
         *columns,
     ]
-    out = io.StringIO(newline="")
+    text = io.TextIOWrapper(out, encoding="utf-8", newline="")
     separator = "Tab" if delimiter == "\t" else "Comma"
-    out.write(
+    text.write(
         f"#separator:{separator}\r\n#html:true\r\n#guid column:1\r\n#notetype column:2\r\n"
         f"#deck column:3\r\n#tags column:4\r\n#columns:{delimiter.join(labels)}\r\n"
     )
-    writer = csv.writer(out, delimiter=delimiter, lineterminator="\r\n", quoting=csv.QUOTE_ALL)
-    for note, (notetype, values) in zip(notes, sides, strict=True):
-        guid = guid_from_id(note.guid)
-        writer.writerow(
-            [
-                guid if _ANKI_GUID.match(guid) and "|" not in guid else neutralise(guid),
-                neutralise(notetype),
-                neutralise(names[note.deck_id]),
-                neutralise(" ".join(note.user_tags)),
-                *[neutralise_html(value) for value in values],
-                *[""] * (width - len(values)),
-                note.kind,
-                neutralise(note.section),
-                *([" ".join(note.lint_ignore)] if ignores else []),
-                *[neutralise(note.fields.get(c, "")) for c in columns],
-            ]
-        )
-    return out.getvalue().encode("utf-8")
+    writer = csv.writer(text, delimiter=delimiter, lineterminator="\r\n", quoting=csv.QUOTE_ALL)
+    for batch in _batches(queries.iter_scoped_notes(conn, scope)):
+        anki = _anki_notetypes(conn, [n.id for n in batch])
+        for note in batch:
+            notetype, values = _anki_side(note, anki.get(note.id))
+            guid = guid_from_id(note.guid)
+            writer.writerow(
+                [
+                    guid if _ANKI_GUID.match(guid) and "|" not in guid else neutralise(guid),
+                    neutralise(notetype),
+                    neutralise(names[note.deck_id]),
+                    neutralise(" ".join(note.user_tags)),
+                    *[neutralise_html(value) for value in values],
+                    *[""] * (width - len(values)),
+                    note.kind,
+                    neutralise(note.section),
+                    *([" ".join(note.lint_ignore)] if ignores else []),
+                    *[neutralise(note.fields.get(c, "")) for c in columns],
+                ]
+            )
+    text.flush()
+    text.detach()  # `out` is the caller's to close
+
+
+def _shape(conn: Connection, scope: Scope) -> tuple[list[str], bool, int]:
+    """What the header needs before the first row, found without holding the notes: the
+    pmcards columns the notes use, whether any has a lint_ignore (the column only then, so
+    files without stay as they were), and the most Anki fields a row has (a note that came
+    from Anki has its note type's; any other two)."""
+    from sqlalchemy import func, select
+
+    from pmcards import queries, schema
+
+    N = schema.notes.c
+    kinds = set(conn.execute(scope.apply_to_notes(select(N.kind).distinct())).scalars())
+    if not kinds:
+        raise PmcardsError("no notes to export")
+    used = {f for kind in kinds for f in KINDS[kind].fields}
+    columns = [f for f in FIELD_ORDER if f in used]
+    lint = scope.apply_to_notes(select(N.id).where(func.trim(N.lint_ignore) != "").limit(1))
+    ignores = conn.scalar(lint) is not None
+    plain = scope.apply_to_notes(select(N.id).where(N.anki_notetype_id.is_(None)).limit(1))
+    width = 2 if conn.scalar(plain) is not None else 0
+    from_anki = queries.iter_scoped_notes(conn, scope, N.anki_notetype_id.is_not(None))
+    for batch in _batches(from_anki):
+        anki = _anki_notetypes(conn, [n.id for n in batch])
+        for note in batch:
+            width = max(width, len(_anki_side(note, anki.get(note.id))[1]))
+    return columns, ignores, width
+
+
+def _batches(notes: Iterator[Note], size: int = 1000) -> Iterator[list[Note]]:
+    while batch := list(itertools.islice(notes, size)):
+        yield batch
 
 
 def _anki_notetypes(conn: Connection, note_ids: list[int]) -> dict[int, tuple[Any, Any]]:

@@ -413,107 +413,131 @@ def _log_problems(card: Any, log: Any) -> list[str]:
     return out
 
 
+# Cards checked a batch at a time, each batch's last answers and changes read with it: a
+# collection of 100,000 notes and 1.5 million answers never holds every card's last answer.
+_BATCH = 1000
+_LAST_OF_CARDS = {
+    table: sa.text(
+        f"SELECT * FROM {table} WHERE id IN "
+        f"(SELECT max(id) FROM {table} WHERE card_id IN :ids GROUP BY card_id)"
+    ).bindparams(sa.bindparam("ids", expanding=True))
+    for table in ("review_log", "card_changes")
+}
+
+
+def _last_of(conn: Connection, table: str, card_ids: list[int]) -> dict[int, Any]:
+    """The newest row of `table` (review_log, card_changes) for each of these cards."""
+    return {row.card_id: row for row in conn.execute(_LAST_OF_CARDS[table], {"ids": card_ids})}
+
+
 def _cards(conn: Connection, report: Report, config: settings_mod.Settings, now: datetime) -> None:
-    last_logs = {
-        row.card_id: row
-        for row in conn.exec_driver_sql(
-            "SELECT * FROM review_log WHERE id IN (SELECT max(id) FROM review_log GROUP BY card_id)"
-        )
-    }
-    last_changes = {
-        row.card_id: row
-        for row in conn.exec_driver_sql(
-            "SELECT * FROM card_changes WHERE id IN "
-            "(SELECT max(id) FROM card_changes GROUP BY card_id)"
-        )
-    }
     notes = conn.exec_driver_sql("SELECT id, deck_id FROM notes")
     note_decks: dict[int, int] = {row[0]: row[1] for row in notes}
-    for card in conn.exec_driver_sql(f"SELECT {_CARD_COLUMNS} FROM cards ORDER BY id"):
-        log = last_logs.get(card.id)
-        # A change that no answer made (a plan, a mock, a fit) explains the card when it was
-        # made after the card's newest answer.
-        change = last_changes.get(card.id)
-        if change is not None and change.after_log_id != (log.id if log is not None else None):
+    cards = conn.exec_driver_sql(f"SELECT {_CARD_COLUMNS} FROM cards ORDER BY id")
+    while batch := cards.fetchmany(_BATCH):
+        ids = [card.id for card in batch]
+        last_logs = _last_of(conn, "review_log", ids)
+        last_changes = _last_of(conn, "card_changes", ids)
+        for card in batch:
+            _card(conn, report, config, now, card, last_logs, last_changes, note_decks)
+
+
+def _card(
+    conn: Connection,
+    report: Report,
+    config: settings_mod.Settings,
+    now: datetime,
+    card: Any,
+    last_logs: dict[int, Any],
+    last_changes: dict[int, Any],
+    note_decks: dict[int, int],
+) -> None:
+    """The problems of one card: its state against its last answer or change, its
+    suspension, its burial, its deck."""
+    log = last_logs.get(card.id)
+    # A change that no answer made (a plan, a mock, a fit) explains the card when it was
+    # made after the card's newest answer.
+    change = last_changes.get(card.id)
+    if change is not None and change.after_log_id != (log.id if log is not None else None):
+        change = None
+    if change is not None:
+        recorded = state_problems(_Row(**_memory_after_change(change)))
+        if recorded:
+            report.problems.append(
+                Problem(
+                    "log",
+                    f"change {change.id} (card {card.id}, {change.source}) records an "
+                    f"impossible state: {'; '.join(recorded)}",
+                    card_id=card.id,
+                )
+            )
             change = None
+    if log is not None and log.source != "import":
+        logged = state_problems(_Row(**_memory_after(log)))
+        if logged:
+            # History is the user's: reported, never rewritten.
+            report.problems.append(
+                Problem(
+                    "log",
+                    f"review {log.id} (card {card.id}) records an impossible state after "
+                    f"the answer: {'; '.join(logged)}",
+                    card_id=card.id,
+                )
+            )
+            log = None  # rebuild the card from the answers' ratings instead
+    wrong = state_problems(card)
+    if not wrong and change is not None:
+        wrong = _change_problems(card, change)
+    elif not wrong and log is not None and log.source != "import":
+        wrong = _log_problems(card, log)
+    if wrong:
         if change is not None:
-            recorded = state_problems(_Row(**_memory_after_change(change)))
-            if recorded:
-                report.problems.append(
-                    Problem(
-                        "log",
-                        f"change {change.id} (card {card.id}, {change.source}) records an "
-                        f"impossible state: {'; '.join(recorded)}",
-                        card_id=card.id,
-                    )
-                )
-                change = None
-        if log is not None and log.source != "import":
-            logged = state_problems(_Row(**_memory_after(log)))
-            if logged:
-                # History is the user's: reported, never rewritten.
-                report.problems.append(
-                    Problem(
-                        "log",
-                        f"review {log.id} (card {card.id}) records an impossible state after "
-                        f"the answer: {'; '.join(logged)}",
-                        card_id=card.id,
-                    )
-                )
-                log = None  # rebuild the card from the answers' ratings instead
-        wrong = state_problems(card)
-        if not wrong and change is not None:
-            wrong = _change_problems(card, change)
-        elif not wrong and log is not None and log.source != "import":
-            wrong = _log_problems(card, log)
-        if wrong:
-            if change is not None:
-                rebuilt = _memory_after_change(change)
-                how = f"set it to what its last change left ({change.source}, change {change.id})"
-            else:
-                rebuilt, how = _rebuild(conn, card.id, log, config, now)
+            rebuilt = _memory_after_change(change)
+            how = f"set it to what its last change left ({change.source}, change {change.id})"
+        else:
+            rebuilt, how = _rebuild(conn, card.id, log, config, now)
+        report.problems.append(
+            Problem(
+                "card",
+                f"card {card.id}: {'; '.join(wrong)}",
+                how,
+                card_id=card.id,
+                fix=_set_card(card.id, rebuilt),
+            )
+        )
+    if card.suspended not in (0, 1):
+        report.problems.append(
+            Problem(
+                "suspended",
+                f"card {card.id}: suspended is {card.suspended!r}, not on or off",
+                "mark it suspended",
+                card_id=card.id,
+                fix=_set_card(card.id, {"suspended": True}),
+            )
+        )
+    if card.buried_until is not None:
+        until = _dt(card.buried_until)
+        if until is None or until > now + MAX_BURIAL:
             report.problems.append(
                 Problem(
-                    "card",
-                    f"card {card.id}: {'; '.join(wrong)}",
-                    how,
+                    "burial",
+                    f"card {card.id}: buried until {card.buried_until}, longer than a day",
+                    "clear the burial",
                     card_id=card.id,
-                    fix=_set_card(card.id, rebuilt),
+                    fix=_set_card(card.id, {"buried_until": None}),
                 )
             )
-        if card.suspended not in (0, 1):
-            report.problems.append(
-                Problem(
-                    "suspended",
-                    f"card {card.id}: suspended is {card.suspended!r}, not on or off",
-                    "mark it suspended",
-                    card_id=card.id,
-                    fix=_set_card(card.id, {"suspended": True}),
-                )
+    expected_deck = note_decks.get(card.note_id)
+    if expected_deck is not None and card.deck_id != expected_deck:
+        report.problems.append(
+            Problem(
+                "deck",
+                f"card {card.id}: in deck {card.deck_id} but its note is in {expected_deck}",
+                "move it to its note's deck",
+                card_id=card.id,
+                fix=_set_card(card.id, {"deck_id": expected_deck}),
             )
-        if card.buried_until is not None:
-            until = _dt(card.buried_until)
-            if until is None or until > now + MAX_BURIAL:
-                report.problems.append(
-                    Problem(
-                        "burial",
-                        f"card {card.id}: buried until {card.buried_until}, longer than a day",
-                        "clear the burial",
-                        card_id=card.id,
-                        fix=_set_card(card.id, {"buried_until": None}),
-                    )
-                )
-        expected_deck = note_decks.get(card.note_id)
-        if expected_deck is not None and card.deck_id != expected_deck:
-            report.problems.append(
-                Problem(
-                    "deck",
-                    f"card {card.id}: in deck {card.deck_id} but its note is in {expected_deck}",
-                    "move it to its note's deck",
-                    card_id=card.id,
-                    fix=_set_card(card.id, {"deck_id": expected_deck}),
-                )
-            )
+        )
 
 
 def _rebuild(

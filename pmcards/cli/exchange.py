@@ -7,13 +7,17 @@ import sys
 from collections.abc import Callable
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import click
 
 from pmcards.cli.base import cli, collection, now, scope_options
 from pmcards.exporters import EXPORTS, PAPERS, SHEET_MODES, SHEET_ORDERS, takes
 from pmcards.formats import FORMATS
+
+if TYPE_CHECKING:
+    from pmcards.formats._export import DeckFile
+    from pmcards.formats.options import ExportOptions
 
 
 def _date_or_time(ctx: click.Context, param: click.Parameter, value: str | None) -> Any:
@@ -321,7 +325,9 @@ def export(
     click.echo(f"Wrote {output}", err=True)
 
 
-def _write_folder(folder: Path, files: list[Any], write: Callable[[BinaryIO, Any], None]) -> None:
+def _write_folder(
+    folder: Path, files: list[DeckFile], write: Callable[[BinaryIO, ExportOptions], None]
+) -> None:
     """Write an export's files into `folder` (made if missing), each atomically."""
     from pmcards.errors import PmcardsError
     from pmcards.files import open_atomically

@@ -336,9 +336,9 @@ def next_review(
         return natural  # enough for the interview already: FSRS's interval stands
     if left < 2:
         return 1  # the interview is tomorrow: its morning
-    # The last review a card is planned for: the evening before the last one, while there
-    # are two evenings left. A missed last evening then costs little; that evening is for
-    # the cards forgotten the evening before.
+    # The last review a card is planned for: END_FREE evenings before the interview's day
+    # while there are that many (fewer, as few are left): a missed last evening then costs
+    # little, and the last two evenings are for the cards still weak or forgotten.
     last = left - END_FREE if left > END_FREE else left - 2 if left >= 3 else left - 1
 
     def enough(d: int, aim: float) -> bool:

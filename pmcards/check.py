@@ -496,48 +496,33 @@ def _card(
             how = f"set it to what its last change left ({change.source}, change {change.id})"
         else:
             rebuilt, how = _rebuild(conn, card.id, log, config, now)
-        report.problems.append(
-            Problem(
-                "card",
-                f"card {card.id}: {'; '.join(wrong)}",
-                how,
-                card_id=card.id,
-                fix=_set_card(card.id, rebuilt),
-            )
-        )
+        _card_repair(report, "card", card.id, f"card {card.id}: {'; '.join(wrong)}", how, rebuilt)
     if card.suspended not in (0, 1):
-        report.problems.append(
-            Problem(
-                "suspended",
-                f"card {card.id}: suspended is {card.suspended!r}, not on or off",
-                "mark it suspended",
-                card_id=card.id,
-                fix=_set_card(card.id, {"suspended": True}),
-            )
+        message = f"card {card.id}: suspended is {card.suspended!r}, not on or off"
+        _card_repair(
+            report, "suspended", card.id, message, "mark it suspended", {"suspended": True}
         )
     if card.buried_until is not None:
         until = _dt(card.buried_until)
         if until is None or until > now + MAX_BURIAL:
-            report.problems.append(
-                Problem(
-                    "burial",
-                    f"card {card.id}: buried until {card.buried_until}, longer than a day",
-                    "clear the burial",
-                    card_id=card.id,
-                    fix=_set_card(card.id, {"buried_until": None}),
-                )
+            message = f"card {card.id}: buried until {card.buried_until}, longer than a day"
+            _card_repair(
+                report, "burial", card.id, message, "clear the burial", {"buried_until": None}
             )
     expected_deck = note_decks.get(card.note_id)
     if expected_deck is not None and card.deck_id != expected_deck:
-        report.problems.append(
-            Problem(
-                "deck",
-                f"card {card.id}: in deck {card.deck_id} but its note is in {expected_deck}",
-                "move it to its note's deck",
-                card_id=card.id,
-                fix=_set_card(card.id, {"deck_id": expected_deck}),
-            )
-        )
+        message = f"card {card.id}: in deck {card.deck_id} but its note is in {expected_deck}"
+        how = "move it to its note's deck"
+        _card_repair(report, "deck", card.id, message, how, {"deck_id": expected_deck})
+
+
+def _card_repair(
+    report: Report, kind: str, card_id: int, message: str, how: str, values: dict[str, Any]
+) -> None:
+    """A problem of one card, repaired by setting these of its columns."""
+    report.problems.append(
+        Problem(kind, message, how, card_id=card_id, fix=_set_card(card_id, values))
+    )
 
 
 def _rebuild(

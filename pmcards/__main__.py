@@ -1,3 +1,3 @@
-from pmcards.cli import main
+from pmcards.console import main
 
 main()

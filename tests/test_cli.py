@@ -1,4 +1,5 @@
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -7,7 +8,7 @@ import pytest
 from click.testing import CliRunner
 from helpers import C, NewDb, all_rows, count, qa, write_deck
 
-from pmcards import schema
+from pmcards import console, schema
 from pmcards.cli import cli
 from pmcards.store import Store
 
@@ -53,6 +54,49 @@ def test_help_imports_neither_sqlalchemy_nor_jinja() -> None:
         "print('LOADED', bad)",
     )
     assert "LOADED []" in out
+
+
+def console_help(columns: str) -> subprocess.CompletedProcess[str]:
+    """`pmcards --help` run as the console script runs it, in a fresh process."""
+    return subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys; sys.argv=['pmcards','--help']\n"
+            "from pmcards.console import main; main()\n"
+            "print('CLICK', 'click' in sys.modules, file=sys.stderr)",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "COLUMNS": columns},
+    )
+
+
+def clicks_help(columns: str) -> str:
+    return subprocess.run(
+        [sys.executable, "-c", "from pmcards.cli import cli; cli(['--help'], prog_name='pmcards')"],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "COLUMNS": columns},
+    ).stdout
+
+
+def test_top_level_help_is_clicks_own_without_importing_click() -> None:
+    # The console script prints `pmcards --help` from a snapshot (pmcards/console.py) to
+    # start in a third of the time. Click renders the same help at every width from 80 up;
+    # a command or option changed without refreshing the snapshot fails here.
+    wide = console_help("200")
+    assert wide.stdout == clicks_help("200") == console.HELP
+    assert console_help("80").stdout == console.HELP
+    assert "CLICK False" in wide.stderr
+
+
+def test_top_level_help_in_a_narrow_terminal_is_wrapped_by_click() -> None:
+    narrow = console_help("60")
+    assert narrow.stdout == clicks_help("60") != console.HELP
+    assert max(len(line) for line in narrow.stdout.splitlines()) <= 58
 
 
 def test_console_script_collects_garbage_again_once_the_collection_is_open() -> None:

@@ -217,7 +217,7 @@ def stages(db: Path, now: datetime) -> dict[str, float]:
     raw = timed("fit (fsrs-rs), scored", lambda: opt.fit_parameters(items, card_ids, current, 1))
     fitted = raw[0]
     costs = timed("costs from the log", lambda: fsrs_items.user_costs(answers, next_day))
-    sim = opt.SimulatorSettings.of(config, len(training.histories), costs, opt.HORIZON_DAYS)
+    sim = opt.SimulatorSettings.of(config, training.cards, costs, opt.HORIZON_DAYS)
     best = timed("recommended retention", lambda: opt.optimal_retention(fitted, sim))
     timed(
         "workload at both",

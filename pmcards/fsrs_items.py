@@ -19,10 +19,11 @@ from __future__ import annotations
 
 import itertools
 import math
+from array import array
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 # Anki's review kinds (the revlog's `type`), which is what fsrs-rs reads: the card's state
 # before the answer.
@@ -81,20 +82,37 @@ class CardHistory:
 
 @dataclass(frozen=True)
 class TrainingSet:
-    """Anki's training items: item i is the first `length` reviews of history
-    `histories[index]`, its last review the answer to predict. Items are in the order of
-    that answer's time, as Anki sorts them (the evaluator weighs recent items more)."""
+    """Anki's training items. Taken in `order`, item i is the first `item_lengths[i]`
+    reviews of history `item_histories[i]`, its last review the answer to predict: the
+    order of that answer's time, as Anki sorts them (the evaluator weighs recent items
+    more). Unordered, the items come card by card.
 
-    histories: list[CardHistory]
-    items: list[tuple[int, int]]  # (index into histories, length)
+    Compact, because a lifetime's log is large (1.5 million answers make 1.36 million
+    items): a history is its (rating, delta_t) pairs, each pair one shared tuple, and the
+    items are integer arrays, not a million small objects.
+    """
+
+    history_cards: list[int]  # the card of each history
+    history_reviews: list[tuple[tuple[int, int], ...]]  # (rating, delta_t) per answer
+    item_histories: array[int]  # card by card
+    item_lengths: array[int]
+    order: array[int]  # the items by their answer's time
     reviews: int  # answers in the histories (Anki's "reviews" count)
 
+    def __len__(self) -> int:
+        return len(self.item_lengths)
+
+    @property
+    def cards(self) -> int:
+        return len(self.history_cards)
+
     def card_ids(self) -> list[int]:
-        return [self.histories[index].card_id for index, _ in self.items]
+        cards, histories = self.history_cards, self.item_histories
+        return [cards[histories[i]] for i in self.order]
 
     def item_reviews(self) -> list[list[tuple[int, int]]]:
-        reviews = [h.reviews for h in self.histories]
-        return [reviews[index][:length] for index, length in self.items]
+        reviews, histories, lengths = self.history_reviews, self.item_histories, self.item_lengths
+        return [list(reviews[histories[i]][: lengths[i]]) for i in self.order]
 
 
 def card_history(answers: Sequence[Answer], next_day_at: datetime) -> CardHistory | None:
@@ -114,34 +132,72 @@ def card_history(answers: Sequence[Answer], next_day_at: datetime) -> CardHistor
     return CardHistory(kept[0].card_id, kept, delta_ts)
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+
+
+class TrainingBuilder:
+    """Anki's `fsrs_items_for_training`, a card at a time: `add` each card's answers (in
+    time order), then `finish`. Nothing of an answer is kept but its rating and delta_t,
+    so the log can be read as a stream."""
+
+    def __init__(self, next_day_at: datetime) -> None:
+        self.next_day_at = next_day_at
+        self._cards: list[int] = []
+        self._reviews: list[tuple[tuple[int, int], ...]] = []
+        self._pairs: dict[tuple[int, int], tuple[int, int]] = {}
+        self._times = array("q")  # the target answer's time, in microseconds
+        self._histories = array("i")
+        self._lengths = array("i")
+        self._answers = 0
+
+    def add(self, answers: Sequence[Answer]) -> None:
+        history = card_history(answers, self.next_day_at)
+        if history is None:
+            return
+        index = len(self._cards)
+        targets = 0
+        for length, (answer, delta_t) in enumerate(
+            zip(history.answers, history.delta_ts, strict=True), start=1
+        ):
+            if length >= 2 and delta_t > 0 and answer.recall:
+                self._times.append((answer.reviewed_at - _EPOCH) // _MICROSECOND)
+                self._histories.append(index)
+                self._lengths.append(length)
+                targets += 1
+        if not targets:
+            # Anki drops a card that gives no item (and does not count its answers).
+            return
+        pairs = self._pairs
+        self._cards.append(history.card_id)
+        self._reviews.append(tuple(pairs.setdefault(p, p) for p in history.reviews))
+        self._answers += len(history.answers)
+
+    def finish(self) -> TrainingSet:
+        times = self._times
+        # Stable: ties keep card order, as Anki's sort does.
+        order = array("i", sorted(range(len(times)), key=times.__getitem__))
+        return TrainingSet(
+            history_cards=self._cards,
+            history_reviews=self._reviews,
+            item_histories=self._histories,
+            item_lengths=self._lengths,
+            order=order,
+            reviews=self._answers,
+        )
+
+
 def training_set(answers: Iterable[Answer], next_day_at: datetime) -> TrainingSet:
     """Anki's `fsrs_items_for_training` over the whole log. `answers` must come grouped by
     card and, within a card, in time order."""
-    histories: list[CardHistory] = []
-    keyed: list[tuple[datetime, int, int]] = []  # (target answer's time, history, length)
-    reviews = 0
-    for group in _by_card(answers):
-        history = card_history(group, next_day_at)
-        if history is None:
-            continue
-        targets = [
-            (answer.reviewed_at, len(histories), length)
-            for length, (answer, delta_t) in enumerate(
-                zip(history.answers, history.delta_ts, strict=True), start=1
-            )
-            if length >= 2 and delta_t > 0 and answer.recall
-        ]
-        if not targets:
-            # Anki drops a card that gives no item (and does not count its answers).
-            continue
-        histories.append(history)
-        keyed.extend(targets)
-        reviews += len(history.answers)
-    keyed.sort(key=lambda k: k[0])  # stable: ties keep card order, as Anki's sort does
-    return TrainingSet(histories, [(index, length) for _, index, length in keyed], reviews)
+    builder = TrainingBuilder(next_day_at)
+    for group in by_card(answers):
+        builder.add(group)
+    return builder.finish()
 
 
-def _by_card(answers: Iterable[Answer]) -> Iterable[list[Answer]]:
+def by_card(answers: Iterable[Answer]) -> Iterator[list[Answer]]:
+    """The answers of each card in turn, from a log grouped by card."""
     group: list[Answer] = []
     for answer in answers:
         if group and answer.card_id != group[0].card_id:
@@ -207,92 +263,108 @@ def user_costs(answers: Iterable[Answer], next_day_at: datetime) -> UserCosts:
     """fsrs-rs's `extract_simulator_config(revlog, next_day_at, smooth=true)`, which Anki
     runs on the review log for its simulator and its recommended retention. Answers that
     are not recalls (mock interviews, timed as a whole interview) are left out."""
-    timed = [
-        a
-        for a in answers
-        if a.recall and a.duration_ms is not None and 0 < a.duration_ms < MAX_DURATION_MS
-    ]
-    durations: dict[tuple[int, int], list[int]] = defaultdict(list)
-    counts = [[0] * 4 for _ in range(3)]
-    for a in timed:
-        durations[(a.kind, a.rating - 1)].append(int(a.duration_ms or 0))
-        counts[a.kind][a.rating - 1] += 1
-    costs = [[0.0] * 4 for _ in range(3)]
-    for (kind, rating), values in durations.items():
-        costs[kind][rating] = (sum(values) // len(values)) / 1000.0
+    by_card_id: dict[int, list[Answer]] = defaultdict(list)
+    for a in answers:
+        by_card_id[a.card_id].append(a)
+    counter = CostCounter(next_day_at)
+    for group in by_card_id.values():
+        counter.add(group)
+    return counter.finish()
 
-    # The answers of one card on one day: the first one's kind and rating, and the ratings.
-    cutoff = int(next_day_at.timestamp())
-    days: dict[tuple[int, int], list[Answer]] = defaultdict(list)
-    for a in timed:
-        # Rust's integer division truncates towards zero (the log lies before the cutoff).
-        offset = math.floor(a.reviewed_at.timestamp()) - cutoff
-        days[(a.card_id, int(offset / DAY_SECONDS))].append(a)
-    first_buttons: dict[tuple[int, int], int] = defaultdict(int)
-    learning_sequences: list[list[int]] = []
-    relearning_sequences: list[list[int]] = []
-    for group in days.values():
-        first = group[0]
-        first_buttons[(first.kind, first.rating)] += 1
-        ratings = [a.rating for a in group]
-        if first.kind == LEARN:
-            learning_sequences.append(ratings)
-        elif first.kind == REVIEW and first.rating == 1:
-            relearning_sequences.append(ratings)
 
-    learn_buttons = [first_buttons[(LEARN, r)] for r in range(1, 5)]
-    if not any(learn_buttons):
-        learn_buttons = [1, 1, 1, 1]
-    review_buttons = [first_buttons[(REVIEW, r)] for r in range(1, 5)]
-    if not any(review_buttons[1:]):
-        review_buttons = [review_buttons[0], 1, 1, 1]
-    first_rating_prob = [b / sum(learn_buttons) for b in learn_buttons]
-    review_rating_prob = [b / sum(review_buttons[1:]) for b in review_buttons[1:]]
-    learning, learning_counts = _transitions(learning_sequences)
-    relearning, relearning_counts = _transitions(relearning_sequences)
+class CostCounter:
+    """`user_costs` a card at a time: `add` each card's answers (all of them, in time
+    order), then `finish`. Keeps counts only, so the log can be read as a stream."""
 
-    weight = _weight(sum(learn_buttons))
-    first_rating_prob = _lerp_all(first_rating_prob, DEFAULT_FIRST_RATING_PROB, weight)
-    weight = _weight(sum(review_buttons[1:]))
-    review_rating_prob = _lerp_all(review_rating_prob, DEFAULT_REVIEW_RATING_PROB, weight)
-    learning = [
-        _lerp_all(row, default, _weight(sum(row_counts)))
-        for row, default, row_counts in zip(
-            learning, DEFAULT_LEARNING_STEP_TRANSITIONS, learning_counts, strict=False
-        )
-    ]
-    relearning = [
-        _lerp_all(row, default, _weight(sum(row_counts)))
-        for row, default, row_counts in zip(
-            relearning, DEFAULT_RELEARNING_STEP_TRANSITIONS, relearning_counts, strict=False
-        )
-    ]
-    state_costs = [
-        [
-            _two_decimals(_lerp(cost, default, _weight(count)))
-            for cost, default, count in zip(row, default_row, row_counts, strict=True)
+    def __init__(self, next_day_at: datetime) -> None:
+        self.cutoff = int(next_day_at.timestamp())
+        self.durations: dict[tuple[int, int], list[int]] = defaultdict(lambda: [0, 0])
+        self.counts = [[0] * 4 for _ in range(3)]
+        # The answers of one card on one day: the first one's kind and rating, and which
+        # rating followed which (fsrs-rs's learning and relearning step transitions).
+        self.first_buttons: dict[tuple[int, int], int] = defaultdict(int)
+        self.learning = [[0.0] * 4 for _ in range(4)]
+        self.relearning = [[0.0] * 4 for _ in range(4)]
+
+    def add(self, answers: Sequence[Answer]) -> None:
+        days: dict[int, list[Answer]] = defaultdict(list)
+        for a in answers:
+            if not (a.recall and a.duration_ms is not None and 0 < a.duration_ms < MAX_DURATION_MS):
+                continue
+            total = self.durations[(a.kind, a.rating - 1)]
+            total[0] += int(a.duration_ms)
+            total[1] += 1
+            self.counts[a.kind][a.rating - 1] += 1
+            # Rust's integer division truncates towards zero (the log lies before the cutoff).
+            offset = math.floor(a.reviewed_at.timestamp()) - self.cutoff
+            days[int(offset / DAY_SECONDS)].append(a)
+        for group in days.values():
+            first = group[0]
+            self.first_buttons[(first.kind, first.rating)] += 1
+            if first.kind == LEARN:
+                counts = self.learning
+            elif first.kind == REVIEW and first.rating == 1:
+                counts = self.relearning
+            else:
+                continue
+            for current, following in itertools.pairwise(group):
+                counts[current.rating - 1][following.rating - 1] += 1.0
+
+    def finish(self) -> UserCosts:
+        costs = [[0.0] * 4 for _ in range(3)]
+        for (kind, rating), (total, count) in self.durations.items():
+            costs[kind][rating] = (total // count) / 1000.0
+        first_buttons = self.first_buttons
+        learn_buttons = [first_buttons[(LEARN, r)] for r in range(1, 5)]
+        if not any(learn_buttons):
+            learn_buttons = [1, 1, 1, 1]
+        review_buttons = [first_buttons[(REVIEW, r)] for r in range(1, 5)]
+        if not any(review_buttons[1:]):
+            review_buttons = [review_buttons[0], 1, 1, 1]
+        first_rating_prob = [b / sum(learn_buttons) for b in learn_buttons]
+        review_rating_prob = [b / sum(review_buttons[1:]) for b in review_buttons[1:]]
+        learning, learning_counts = _transitions(self.learning)
+        relearning, relearning_counts = _transitions(self.relearning)
+
+        weight = _weight(sum(learn_buttons))
+        first_rating_prob = _lerp_all(first_rating_prob, DEFAULT_FIRST_RATING_PROB, weight)
+        weight = _weight(sum(review_buttons[1:]))
+        review_rating_prob = _lerp_all(review_rating_prob, DEFAULT_REVIEW_RATING_PROB, weight)
+        learning = [
+            _lerp_all(row, default, _weight(sum(row_counts)))
+            for row, default, row_counts in zip(
+                learning, DEFAULT_LEARNING_STEP_TRANSITIONS, learning_counts, strict=False
+            )
         ]
-        for row, default_row, row_counts in zip(
-            costs, DEFAULT_STATE_RATING_COSTS, counts, strict=True
+        relearning = [
+            _lerp_all(row, default, _weight(sum(row_counts)))
+            for row, default, row_counts in zip(
+                relearning, DEFAULT_RELEARNING_STEP_TRANSITIONS, relearning_counts, strict=False
+            )
+        ]
+        state_costs = [
+            [
+                _two_decimals(_lerp(cost, default, _weight(count)))
+                for cost, default, count in zip(row, default_row, row_counts, strict=True)
+            ]
+            for row, default_row, row_counts in zip(
+                costs, DEFAULT_STATE_RATING_COSTS, self.counts, strict=True
+            )
+        ]
+        return UserCosts(
+            first_rating_prob=tuple(first_rating_prob),
+            review_rating_prob=tuple(review_rating_prob),
+            learning_step_transitions=tuple(tuple(row) for row in learning),
+            relearning_step_transitions=tuple(tuple(row) for row in relearning),
+            state_rating_costs=tuple(tuple(row) for row in state_costs),
         )
-    ]
-    return UserCosts(
-        first_rating_prob=tuple(first_rating_prob),
-        review_rating_prob=tuple(review_rating_prob),
-        learning_step_transitions=tuple(tuple(row) for row in learning),
-        relearning_step_transitions=tuple(tuple(row) for row in relearning),
-        state_rating_costs=tuple(tuple(row) for row in state_costs),
-    )
 
 
-def _transitions(sequences: list[list[int]]) -> tuple[list[list[float]], list[list[float]]]:
-    """fsrs-rs's `calculate_transitions` (4 ratings, Laplace smoothing 1): the probability
-    of each next rating after each rating within a day; the first three rows are used."""
-    counts = [[0.0] * 4 for _ in range(4)]
-    for sequence in sequences:
-        for current, following in itertools.pairwise(sequence):
-            counts[current - 1][following - 1] += 1.0
-    counts = [[c + 1.0 for c in row] for row in counts]
+def _transitions(pairs: list[list[float]]) -> tuple[list[list[float]], list[list[float]]]:
+    """fsrs-rs's `calculate_transitions` (4 ratings, Laplace smoothing 1) from the counts of
+    each rating following each within a day: the probability of each next rating after
+    each rating; the first three rows are used."""
+    counts = [[c + 1.0 for c in row] for row in pairs]
     matrix = [[c / sum(row) for c in row] for row in counts]
     return matrix[:3], counts[:3]
 
@@ -320,8 +392,11 @@ __all__ = [
     "REVIEW",
     "Answer",
     "CardHistory",
+    "CostCounter",
+    "TrainingBuilder",
     "TrainingSet",
     "UserCosts",
+    "by_card",
     "card_history",
     "elapsed_days",
     "kind_of",

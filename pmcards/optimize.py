@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import struct
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Self
@@ -37,6 +37,7 @@ EPOCHS = 8
 HORIZON_DAYS = 365
 SEEDS = tuple(range(42, 58))
 RETENTION_RANGE = (0.70, 0.95)  # fsrs-rs's search range, and Anki's clamp of its answer
+ROWS_PER_READ = 10_000  # the log is read this many answers at a time
 MOCK = "mock"  # mock interviews rate a whole answer's coverage, not the recall of one card
 
 
@@ -200,7 +201,7 @@ class Fit:
     new_per_day: int
     workload_current: Workload | None
     workload_recommended: Workload | None
-    histories: dict[int, list[tuple[datetime, int]]]
+    next_day_at: datetime  # the study-day grid the fit counted days on, which --apply replays on
     rescheduled: int | None = None
     retention_set: float | None = None
 
@@ -243,24 +244,29 @@ class Fit:
         }
 
 
-def load_answers(conn: Connection) -> list[Answer]:
-    """The whole review log, by card and in time order."""
-    rows = conn.execute(
-        select(
-            L.card_id, L.reviewed_at, L.rating, L.state_before, L.duration_ms, L.source
-        ).order_by(L.card_id, L.reviewed_at, L.id)
-    )
-    return [
-        Answer(
+def iter_answers(conn: Connection) -> Iterator[Answer]:
+    """The whole review log, by card and in time order, read as a stream (a lifetime's log
+    is millions of answers: held at once they took a gigabyte)."""
+    query = select(
+        L.card_id, L.reviewed_at, L.rating, L.state_before, L.duration_ms, L.source
+    ).order_by(L.card_id, L.reviewed_at, L.id)
+    kinds = {state: fsrs_items.kind_of(state) for state in range(4)}
+    for card_id, when, rating, state_before, duration, source in conn.execute(
+        query.execution_options(yield_per=ROWS_PER_READ)
+    ):
+        yield Answer(
             card_id=card_id,
             reviewed_at=when,
             rating=int(rating),
-            kind=fsrs_items.kind_of(state_before),
+            kind=kinds[state_before],
             duration_ms=duration,
             recall=source != MOCK,
         )
-        for card_id, when, rating, state_before, duration, source in rows
-    ]
+
+
+def load_answers(conn: Connection) -> list[Answer]:
+    """The whole review log, by card and in time order."""
+    return list(iter_answers(conn))
 
 
 def simulator_settings(
@@ -270,22 +276,18 @@ def simulator_settings(
     suspended), and the user's rating habits and answer times from the log. With
     `simulate`, what another part of pmcards needs to simulate the user's study."""
     settings = settings_mod.load(conn)
-    next_day_at = next_day_start(settings, now)
-    return _simulator_settings(conn, settings, load_answers(conn), next_day_at, days)
+    costs = fsrs_items.CostCounter(next_day_start(settings, now))
+    for group in fsrs_items.by_card(iter_answers(conn)):
+        costs.add(group)
+    return _simulator_settings(conn, settings, costs.finish(), days)
 
 
 def _simulator_settings(
-    conn: Connection,
-    settings: Settings,
-    answers: Sequence[Answer],
-    next_day_at: datetime,
-    days: int,
+    conn: Connection, settings: Settings, costs: UserCosts, days: int
 ) -> SimulatorSettings:
     unsuspended = select(func.count()).select_from(schema.cards).where(C.suspended.is_(False))
     deck_size = int(conn.scalar(unsuspended) or 0)
-    return SimulatorSettings.of(
-        settings, deck_size, fsrs_items.user_costs(answers, next_day_at), days
-    )
+    return SimulatorSettings.of(settings, deck_size, costs, days)
 
 
 def next_day_start(settings: Settings, now: datetime) -> datetime:
@@ -298,21 +300,31 @@ def fit(conn: Connection, now: datetime) -> Fit:
     clear error when the log holds nothing to fit on."""
     require_engine()
     settings = settings_mod.load(conn)
-    answers = load_answers(conn)
     next_day_at = next_day_start(settings, now)
-    training = fsrs_items.training_set(answers, next_day_at)
-    if not training.items:
+    # One pass over the log, a card at a time: the training items and the user's costs.
+    builder = fsrs_items.TrainingBuilder(next_day_at)
+    costs = fsrs_items.CostCounter(next_day_at)
+    answers = 0
+    for group in fsrs_items.by_card(iter_answers(conn)):
+        builder.add(group)
+        costs.add(group)
+        answers += len(group)
+    training = builder.finish()
+    if not len(training):
         raise PmcardsError(
-            f"too few reviews to fit: {len(answers)} answers, none of them on a later day "
+            f"too few reviews to fit: {answers} answers, none of them on a later day "
             "than the card's previous answer. Keep reviewing and try again; until then the "
             "default parameters serve you well."
         )
     current = settings.fsrs_parameters()
     items, card_ids = _fsrs_rs_items(training)
+    reviews, cards, item_count = training.reviews, training.cards, len(items)
+    del builder, training  # the fit needs only fsrs-rs's items: free the rest first
     fitted, current_score, fitted_score = fit_parameters(
         items, card_ids, current, _relearning_steps(settings)
     )
-    config = _simulator_settings(conn, settings, answers, next_day_at, HORIZON_DAYS)
+    del items, card_ids
+    config = _simulator_settings(conn, settings, costs.finish(), HORIZON_DAYS)
     recommended = optimal_retention(fitted, config)
     workload_current = workload(fitted, settings.desired_retention, config)
     workload_recommended: Workload | None = workload_current
@@ -321,9 +333,9 @@ def fit(conn: Connection, now: datetime) -> Fit:
     elif recommended != settings.desired_retention:
         workload_recommended = workload(fitted, recommended, config)
     return Fit(
-        reviews=training.reviews,
-        items=len(items),
-        cards=len({h.card_id for h in training.histories}),
+        reviews=reviews,
+        items=item_count,
+        cards=cards,
         current=current,
         fitted=fitted,
         current_score=current_score,
@@ -334,7 +346,7 @@ def fit(conn: Connection, now: datetime) -> Fit:
         new_per_day=config.new_per_day,
         workload_current=workload_current,
         workload_recommended=workload_recommended,
-        histories=replay_histories(answers, next_day_at),
+        next_day_at=next_day_at,
     )
 
 
@@ -412,12 +424,21 @@ def evaluate(parameters: Sequence[float], items: list[fsrs_rs_python.FSRSItem]) 
 def _fsrs_rs_items(
     training: TrainingSet,
 ) -> tuple[list[fsrs_rs_python.FSRSItem], list[int]]:
+    """fsrs-rs's items in Anki's order, made a card at a time: each item copies its
+    reviews into Rust, so a card's FSRSReview objects live only while its items are made."""
     import fsrs_rs_python as rs
 
-    # One FSRSReview per answer, shared by the items of its card (an item copies them).
-    reviews = [[rs.FSRSReview(r, d) for r, d in h.reviews] for h in training.histories]
-    items = [rs.FSRSItem(reviews[index][:length]) for index, length in training.items]
-    return items, training.card_ids()
+    made: list[fsrs_rs_python.FSRSItem] = []
+    lengths = training.item_lengths
+    start = 0
+    for index, pairs in enumerate(training.history_reviews):
+        reviews = [rs.FSRSReview(r, d) for r, d in pairs]
+        end = start
+        while end < len(lengths) and training.item_histories[end] == index:
+            made.append(rs.FSRSItem(reviews[: lengths[end]]))
+            end += 1
+        start = end
+    return [made[i] for i in training.order], training.card_ids()
 
 
 def _relearning_steps(settings: Settings) -> int:
@@ -426,19 +447,20 @@ def _relearning_steps(settings: Settings) -> int:
 
 
 def replay_histories(
-    answers: Sequence[Answer], next_day_at: datetime
+    answers: Iterable[Answer], next_day_at: datetime
 ) -> dict[int, list[tuple[datetime, int]]]:
     """Each card's answers from the first of its last learning run: what `apply` replays.
     A card with no learning answer in its log (brought in with memory) is left alone."""
     histories: dict[int, list[tuple[datetime, int]]] = {}
-    start = 0
-    for end in range(1, len(answers) + 1):
-        if end == len(answers) or answers[end].card_id != answers[start].card_id:
-            history = fsrs_items.card_history(answers[start:end], next_day_at)
-            if history is not None:
-                histories[history.card_id] = [(a.reviewed_at, a.rating) for a in history.answers]
-            start = end
+    for group in fsrs_items.by_card(answers):
+        history = fsrs_items.card_history(group, next_day_at)
+        if history is not None:
+            histories[history.card_id] = _replayed(history)
     return histories
+
+
+def _replayed(history: fsrs_items.CardHistory) -> list[tuple[datetime, int]]:
+    return [(a.reviewed_at, a.rating) for a in history.answers]
 
 
 def apply(
@@ -458,10 +480,13 @@ def apply(
     settings = replace(settings_mod.load(conn), fuzz=False)
     current = {row.id: cardstate.memory_of(row) for row in conn.execute(select(C.id, *MEMORY))}
     moves = []
-    for card_id, history in result.histories.items():
-        if card_id not in current:
+    # The log is read again, a card at a time, rather than kept from the fit.
+    for group in fsrs_items.by_card(iter_answers(conn)):
+        history = fsrs_items.card_history(group, result.next_day_at)
+        if history is None or history.card_id not in current:
             continue
-        memory = scheduling.replay(settings, history)[-1][1]
+        card_id = history.card_id
+        memory = scheduling.replay(settings, _replayed(history))[-1][1]
         before = current[card_id]
         # The replay recounts answers and lapses from the fitted history; what the card
         # counted stays (an imported card may have answers from before its log).

@@ -78,7 +78,7 @@ def test_items_sorted_by_time_with_their_card_ids() -> None:
 def test_a_card_starts_at_its_last_learning_run_and_needs_one() -> None:
     # A single learning answer gives no item: the card is left out, its answer not counted.
     single = fsrs_items.training_set([answer(1, 1, LEARN)], NEXT_DAY)
-    assert single.items == [] and single.reviews == 0
+    assert len(single) == 0 and single.reviews == 0
     # Learned, reviewed, learned again from scratch: only the second run counts.
     again = [answer(1, 20, LEARN), answer(1, 18), answer(1, 10, LEARN, 1), answer(1, 4)]
     assert items_of(again) == [[(1, 0), (3, 6)]]

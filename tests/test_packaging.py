@@ -26,4 +26,6 @@ def test_wheel_ships_decks_and_templates(tmp_path: Path) -> None:
     assert templates
     assert "pmcards/cli/__init__.py" in names and "pmcards/ui/review_screen.py" in names
     entry = [n for n in names if n.endswith("entry_points.txt")]
-    assert entry and "pmcards = pmcards.console:main" in zipfile.ZipFile(wheel).read(entry[0]).decode()
+    assert (
+        entry and "pmcards = pmcards.console:main" in zipfile.ZipFile(wheel).read(entry[0]).decode()
+    )

@@ -4,6 +4,7 @@ and has a formatter for the terminal."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -139,30 +140,41 @@ def format_decks(data: list[dict[str, Any]]) -> str:
     )
 
 
-def cards(conn: Connection, scope: Scope, now: datetime) -> list[dict[str, Any]]:
-    """Cards with their note's text and FSRS state: one query, however many cards."""
-    stmt = scope.apply(
-        select(
-            C.id,
-            C.ord,
-            *MEMORY,
-            C.suspended,
-            C.buried_until,
-            N.guid,
-            N.kind,
-            N.fields,
-            N.tags,
-            N.section,
-            D.name.label("deck"),
-        )
+# Cards are listed as they are read, this many at a time: a lifetime's collection holds
+# hundreds of thousands, and the listing must not hold them all (it took 595 MB at 190,000).
+CARDS_PER_READ = 1000
+
+
+def _cards_stmt(scope: Scope, now: datetime, *columns: Any) -> Any:
+    return scope.apply(
+        select(*columns)
         .select_from(schema.cards)
         .join(schema.notes, N.id == C.note_id)
-        .join(schema.decks, D.id == C.deck_id)
-        .order_by(N.position, C.ord),
+        .join(schema.decks, D.id == C.deck_id),
         now,
     )
-    return [
-        {
+
+
+def cards(conn: Connection, scope: Scope, now: datetime) -> Iterator[dict[str, Any]]:
+    """Cards with their note's text and FSRS state, in study order, read as they are
+    needed: one query, however many cards."""
+    stmt = _cards_stmt(
+        scope,
+        now,
+        C.id,
+        C.ord,
+        *MEMORY,
+        C.suspended,
+        C.buried_until,
+        N.guid,
+        N.kind,
+        N.fields,
+        N.tags,
+        N.section,
+        D.name.label("deck"),
+    ).order_by(N.position, C.ord)
+    for row in conn.execute(stmt.execution_options(yield_per=CARDS_PER_READ)):
+        yield {
             "id": row.id,
             "deck": row.deck,
             "note_id": row.guid,
@@ -182,22 +194,44 @@ def cards(conn: Connection, scope: Scope, now: datetime) -> list[dict[str, Any]]
             "suspended": row.suspended,
             "buried": row.buried_until is not None and row.buried_until > now,
         }
-        for row in conn.execute(stmt)
-    ]
 
 
-def format_cards(data: list[dict[str, Any]]) -> str:
+def _card_note(guid: str, ord: int) -> str:
+    return guid + (f"#{ord}" if ord else "")
+
+
+def _card_state(state: str, suspended: bool) -> str:
+    return state + (" (suspended)" if suspended else "")
+
+
+def card_table(conn: Connection, scope: Scope, now: datetime) -> Iterator[str]:
+    """`cards` as a table for the terminal, a line at a time. The columns' widths come from
+    a first, light pass over the same cards (ids, states), so the table streams; the text
+    comes last, unpadded."""
     # Only the text listing needs the kinds and the sanitiser: loaded here.
     from pmcards.kinds import summary
-    from pmcards.markup import safe
 
-    if not data:
-        return "No cards."
-    rows = []
-    for c in data:
+    widths = [len("Note"), len("State"), len("Due")]
+    seen = False
+    light = _cards_stmt(scope, now, N.guid, C.ord, C.state, C.suspended)
+    for guid, ord, state, suspended in conn.execute(light.execution_options(yield_per=10_000)):
+        seen = True
+        widths[0] = max(widths[0], len(_card_note(guid, ord)))
+        widths[1] = max(widths[1], len(_card_state(STATE_NAMES[state], suspended)))
+        if STATE_NAMES[state] != "new":
+            widths[2] = 10
+    if not seen:
+        yield "No cards."
+        return
+
+    def line(note: str, state: str, due: str, text: str) -> str:
+        columns = [note.ljust(widths[0]), state.rjust(widths[1]), due.rjust(widths[2]), text]
+        return "  ".join(columns).rstrip()
+
+    yield line("Note", "State", "Due", "Text")
+    for c in cards(conn, scope, now):
         text = safe(summary(c["kind"], c["fields"])).replace("\n", " ")
         text = text if len(text) <= 60 else text[:59] + "…"
-        state = c["state"] + (" (suspended)" if c["suspended"] else "")
         due = "" if c["state"] == "new" else c["due"][:10]
-        rows.append([c["note_id"] + (f"#{c['ord']}" if c["ord"] else ""), state, due, text])
-    return _table(["Note", "State", "Due", "Text"], rows)
+        state = _card_state(c["state"], c["suspended"])
+        yield line(_card_note(c["note_id"], c["ord"]), state, due, text)

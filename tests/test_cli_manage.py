@@ -353,3 +353,38 @@ def test_the_editor_reopens_on_an_import_limit(mine: Path, tmp_path: Path) -> No
     assert result.exit_code == 0, result.output
     assert "its section is 300 characters; the limit is 200" in result.stderr
     assert result.stdout == "Saved m-001.\n"
+
+
+def test_cards_table_is_written_as_it_is_read(mine: Path) -> None:
+    # Column widths come from a first, light pass over the same cards, so the table streams;
+    # the text comes last, unpadded.
+    run("suspend", "m-004#1")
+    code, out = run("cards", "--deck", "Mine")
+    assert code == 0
+    assert out == (
+        "Note               State  Due  Text\n"
+        "m-001                new       Question 1?\n"
+        "m-002                new       Qué es el régime?\n"
+        "m-003                new       Question 3?\n"
+        "m-004                new       Question 4?\n"
+        "m-004#1  new (suspended)       Question 4?\n"
+    )
+    assert run("cards", "--deck", "Mine", "--state", "review") == (0, "No cards.\n")
+
+
+def test_cards_json_array_is_written_as_json_dumps_would(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from pmcards.cli.base import echo_json, echo_json_array
+
+    values: list[object] = [
+        {"a": [1, {"b": "two\nlines \x9b"}], "c": None},
+        [],
+        {},
+        "x",
+    ]
+    for items in ([], values[:1], values, values * 3):
+        echo_json(items)
+        whole = capsys.readouterr().out
+        echo_json_array(iter(items), per_write=2)
+        assert capsys.readouterr().out == whole

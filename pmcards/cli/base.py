@@ -276,3 +276,33 @@ def echo_json(value: Any) -> None:
     from pmcards.markup import safe_json
 
     click.echo(safe_json(json.dumps(value, indent=2, ensure_ascii=False)))
+
+
+def echo_json_array(items: Iterable[Any], per_write: int = 1000) -> None:
+    """`echo_json` of a list, written as its items come (a long listing is never held
+    whole): the same text as `echo_json(list(items))`."""
+    from pmcards.markup import safe_json
+
+    chunk: list[str] = []
+    first = True
+    for item in items:
+        text = json.dumps(item, indent=2, ensure_ascii=False).replace("\n", "\n  ")
+        chunk.append(("[\n  " if first else ",\n  ") + text)
+        first = False
+        if len(chunk) >= per_write:
+            click.echo(safe_json("".join(chunk)), nl=False)
+            chunk = []
+    chunk.append("[]\n" if first else "\n]\n")
+    click.echo(safe_json("".join(chunk)), nl=False)
+
+
+def echo_lines(lines: Iterable[str], per_write: int = 1000) -> None:
+    """Lines on standard output as they come, a thousand to a write."""
+    chunk: list[str] = []
+    for line in lines:
+        chunk.append(line)
+        if len(chunk) >= per_write:
+            click.echo("\n".join(chunk))
+            chunk = []
+    if chunk:
+        click.echo("\n".join(chunk))

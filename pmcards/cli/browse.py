@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import click
 
-from pmcards.cli.base import cli, collection, echo_json, filter_options, json_option, now
+from pmcards.cli.base import (
+    cli,
+    collection,
+    echo_json,
+    echo_json_array,
+    echo_lines,
+    filter_options,
+    json_option,
+    now,
+)
 
 
 @cli.command()
@@ -60,11 +69,10 @@ def cards(
 
     with collection(ctx) as store, store.read() as conn:
         scope = Scope(deck, tag, state, search).check(conn)
-        data = listings.cards(conn, scope, now())
-    if as_json:
-        echo_json(data)
-        return
-    click.echo(listings.format_cards(data))
+        if as_json:
+            echo_json_array(listings.cards(conn, scope, now()))
+        else:
+            echo_lines(listings.card_table(conn, scope, now()))
 
 
 @cli.command()

@@ -8,7 +8,7 @@ review log and the changes together still explain every card (`pmcards check`).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, tzinfo
 
@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
 from pmcards import answer, cardstate, changes, queries, rows, schema
-from pmcards.cardstate import NEW
+from pmcards.cardstate import NEW, Memory
 from pmcards.clock import Day, day_start, study_day
 from pmcards.errors import BadValueError
 
@@ -93,15 +93,14 @@ def unbury(conn: Connection, card_ids: list[int], now: datetime) -> Done:
 def forget(conn: Connection, card_ids: list[int], now: datetime) -> Done:
     """Make the cards new again: their memory goes, their review log stays (the history is
     yours, and `optimize` still learns from it); answers and lapses stay counted."""
-    moves = []
-    for card in _cards(conn, card_ids):
-        before = card.memory
+
+    def forgotten(before: Memory) -> Memory | None:
         if before.state == NEW:
-            continue
-        after = replace(cardstate.new_memory(now), reps=before.reps, lapses=before.lapses)
-        moves.append((card.id, before, after))
-    changes.apply(conn, "forget", now, moves)
-    return Done([card_id for card_id, _, _ in moves], len(card_ids) - len(moves))
+            return None
+        return replace(cardstate.new_memory(now), reps=before.reps, lapses=before.lapses)
+
+    changed = _move(conn, card_ids, "forget", now, forgotten)
+    return Done(changed, len(card_ids) - len(changed))
 
 
 def reschedule(
@@ -119,13 +118,35 @@ def reschedule(
         raise BadValueError("--days must be 0 or more")
     today = study_day(now, rollover_hour, tz)
     due = now if days == 0 else day_start(today.date + timedelta(days=days), rollover_hour, tz)
-    moves = []
-    for card in _cards(conn, card_ids):
-        before = card.memory
-        if before.state != NEW:
-            moves.append((card.id, before, replace(before, due=due)))
-    changes.apply(conn, "reschedule", now, moves)
-    return Done([card_id for card_id, _, _ in moves], len(card_ids) - len(moves))
+
+    def rescheduled(before: Memory) -> Memory | None:
+        return None if before.state == NEW else replace(before, due=due)
+
+    changed = _move(conn, card_ids, "reschedule", now, rescheduled)
+    return Done(changed, len(card_ids) - len(changed))
+
+
+def _move(
+    conn: Connection,
+    card_ids: list[int],
+    source: str,
+    now: datetime,
+    move: Callable[[Memory], Memory | None],
+) -> list[int]:
+    """Give each card the memory `move` makes of its own (None: leave it), recorded as
+    `source`; a chunk of cards at a time, so an action on every card of a lifetime's
+    collection holds one chunk, not all of them. Returns the cards moved."""
+    moved: list[int] = []
+    for start in range(0, len(card_ids), queries.CHUNK):
+        moves = []
+        for card in _cards(conn, card_ids[start : start + queries.CHUNK]):
+            before = card.memory
+            after = move(before)
+            if after is not None:
+                moves.append((card.id, before, after))
+        changes.apply(conn, source, now, moves)
+        moved += [card_id for card_id, _, _ in moves]
+    return moved
 
 
 def _cards(conn: Connection, card_ids: list[int]) -> list[rows.Card]:

@@ -18,8 +18,9 @@ from typing import TYPE_CHECKING, Any, Self
 
 from sqlalchemy import func, select
 
-from pmcards import cardstate, changes, fsrs_items, scheduling, schema
+from pmcards import cardstate, changes, fsrs_items, queries, scheduling, schema
 from pmcards import settings as settings_mod
+from pmcards.cardstate import Memory
 from pmcards.clock import study_day
 from pmcards.errors import PmcardsError
 from pmcards.fsrs_items import Answer, TrainingSet, UserCosts
@@ -478,20 +479,37 @@ def apply(
     if not result.changed and desired_retention is None:
         return 0
     settings = replace(settings_mod.load(conn), fuzz=False)
-    current = {row.id: cardstate.memory_of(row) for row in conn.execute(select(C.id, *MEMORY))}
-    moves = []
-    # The log is read again, a card at a time, rather than kept from the fit.
+    # The log is read again, a card at a time, rather than kept from the fit, and the cards
+    # are changed a chunk at a time: at a lifetime's log neither is held whole.
+    replayed: list[tuple[int, Memory]] = []
+    moved = 0
     for group in fsrs_items.by_card(iter_answers(conn)):
         history = fsrs_items.card_history(group, result.next_day_at)
-        if history is None or history.card_id not in current:
+        if history is None:
             continue
-        card_id = history.card_id
-        memory = scheduling.replay(settings, _replayed(history))[-1][1]
-        before = current[card_id]
+        replayed.append((history.card_id, scheduling.replay(settings, _replayed(history))[-1][1]))
+        if len(replayed) == queries.CHUNK:
+            moved += _reschedule(conn, replayed, now)
+            replayed = []
+    return moved + _reschedule(conn, replayed, now)
+
+
+def _reschedule(conn: Connection, replayed: list[tuple[int, Memory]], now: datetime) -> int:
+    """Give each card its replayed memory; a card the log names but the collection no
+    longer has is skipped."""
+    ids = [card_id for card_id, _ in replayed]
+    current = {
+        row.id: cardstate.memory_of(row)
+        for row in conn.execute(select(C.id, *MEMORY).where(C.id.in_(ids)))
+    }
+    moves = []
+    for card_id, memory in replayed:
+        before = current.get(card_id)
+        if before is None:
+            continue
         # The replay recounts answers and lapses from the fitted history; what the card
         # counted stays (an imported card may have answers from before its log).
-        after = replace(memory, reps=before.reps, lapses=before.lapses)
-        moves.append((card_id, before, after))
+        moves.append((card_id, before, replace(memory, reps=before.reps, lapses=before.lapses)))
     changes.apply(conn, "optimize", now, moves)
     return len(moves)
 

@@ -125,6 +125,24 @@ def test_forget_and_reschedule_keep_history_and_check_explains_them(mine: Path) 
     assert run("reschedule", "--days", "2", "m-003")[1] == "Rescheduled 0 cards (1 is new).\n"
 
 
+def test_forget_and_reschedule_work_a_chunk_of_cards_at_a_time(
+    mine: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Chunks of two cards: the four studied cards of Mine and a new one span three chunks.
+    from pmcards import queries
+
+    monkeypatch.setattr(queries, "CHUNK", 2)
+    assert run("review", "--deck", "Mine", input=" 4" * 5 + "q")[0] == 0
+    assert run("reschedule", "--deck", "Mine", "--days", "3")[1] == (
+        "Rescheduled 4 cards (1 is new).\n"
+    )
+    assert {v[3] for k, v in states().items() if k != "m-004#1"} == {"2026-03-05T04:00:00+00:00"}
+    assert run("forget", "--deck", "Mine")[1] == "Forgot 4 cards (1 was new).\n"
+    assert {v[0] for v in states().values()} == {"new"}
+    code, out = run("check")
+    assert code == 0 and out.endswith("No problems found.\n"), out
+
+
 def test_add_with_fields_prints_the_id_and_any_kind(mine: Path) -> None:
     result = invoke(
         "add", "--deck", "mine", "--front", "What is SRM?", "--back", "Sample-ratio mismatch",

@@ -18,7 +18,7 @@ from fsrs import Rating, Scheduler
 from helpers import qa, write_deck
 from sqlalchemy import insert, select, update
 
-from pmcards import cardstate, fsrs_items, optimize, paths, scheduling, schema, settings
+from pmcards import cardstate, fsrs_items, optimize, paths, queries, scheduling, schema, settings
 from pmcards.cardstate import LEARNING, NEW, RELEARNING
 from pmcards.cli import cli
 from pmcards.fsrs_items import LEARN, RELEARN, REVIEW, Answer
@@ -255,8 +255,12 @@ def test_text_report(tmp_path: Path) -> None:
     assert out.rstrip().endswith("offers the recommended retention.")
 
 
-def test_apply_saves_reschedules_and_keeps_retention(tmp_path: Path) -> None:
+def test_apply_saves_reschedules_and_keeps_retention(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     store = build_history(tmp_path)
+    # --apply changes the cards a chunk at a time: 110 cards in chunks of 7.
+    monkeypatch.setattr(queries, "CHUNK", 7)
     result = invoke("optimize", "--apply", "--keep-retention")
     assert result.exit_code == 0, result.output
     assert "Saved the fitted parameters and rescheduled 110 cards." in result.stdout
@@ -266,16 +270,23 @@ def test_apply_saves_reschedules_and_keeps_retention(tmp_path: Path) -> None:
         histories = optimize.replay_histories(
             optimize.load_answers(conn), optimize.next_day_start(saved, NOW)
         )
-        card_id, stability, due = conn.execute(
-            select(schema.cards.c.id, schema.cards.c.stability, schema.cards.c.due).limit(1)
-        ).one()
+        stored = conn.execute(
+            select(schema.cards.c.id, schema.cards.c.stability, schema.cards.c.due)
+        ).all()
     store.close()
     assert saved.desired_retention == 0.9
     # Fitting again starts from the saved parameters, which already fit best: kept.
     assert data["parameters"]["current"] == list(saved.parameters or ())
     assert data["parameters"]["changed"] is False
-    expected = scheduling.replay(replace(saved, fuzz=False), histories[card_id])[-1][1]
-    assert (stability, due) == (expected.stability, expected.due)
+    # Every card, in every chunk, has the memory its answers replay to.
+    replayed = {
+        card_id: scheduling.replay(replace(saved, fuzz=False), history)[-1][1]
+        for card_id, history in histories.items()
+    }
+    assert len(replayed) == 110
+    assert {
+        card_id: (stability, due) for card_id, stability, due in stored if card_id in replayed
+    } == {card_id: (m.stability, m.due) for card_id, m in replayed.items()}
     assert invoke("optimize", "--apply", "--keep-retention").stdout.endswith(
         "Nothing to change: your parameters are already the best fit.\n"
     )

@@ -449,7 +449,7 @@ def collection_notes(conn: Connection, scope: Scope) -> Iterator[LintNote]:
     from pmcards import queries
 
     names = {d.id: d.name for d in queries.decks(conn)}
-    for note in queries.scoped_notes(conn, scope):
+    for note in queries.iter_scoped_notes(conn, scope):
         yield LintNote(
             note.guid,
             note.kind,

@@ -215,11 +215,16 @@ def release_if_passed(conn: Connection, now: datetime, tz: tzinfo | None = None)
 def budget_of(plan: Plan, settings: Settings, states: Sequence[int], days: int) -> int:
     """The plan's daily answer budget: `--per-day`, else the default for its cards (their
     states given)."""
+    new = sum(1 for state in states if state == NEW)
+    return budget_of_counts(plan, settings, new, len(states) - new, days)
+
+
+def budget_of_counts(plan: Plan, settings: Settings, new: int, studied: int, days: int) -> int:
+    """`budget_of`, from how many of the plan's cards are new and how many studied."""
     if plan.per_day is not None:
         return plan.per_day
-    new = sum(1 for state in states if state == NEW)
     pace = new_per_day(settings, plan, new, days) if new else 0
-    return default_budget(pace, len(states) - new, days)
+    return default_budget(pace, studied, days)
 
 
 def status(conn: Connection, plan: Plan, now: datetime, tz: tzinfo | None = None) -> Status:
@@ -261,18 +266,24 @@ def active(
     if now >= at:
         return None
     ids = deck_ids(conn, plan)
-    stmt = select(C.state, C.due).where(C.suspended.is_(False))
-    if ids is not None:
-        stmt = stmt.where(C.deck_id.in_(ids))
-    rows = conn.execute(stmt).all()
+
+    def cards(*where: Any) -> Any:
+        stmt = select(func.count()).select_from(schema.cards).where(C.suspended.is_(False))
+        if ids is not None:
+            stmt = stmt.where(C.deck_id.in_(ids))
+        return stmt.where(*where)
+
+    # Counted in SQL, and only the dues the horizon books are read: a plan over a lifetime's
+    # collection covers hundreds of thousands of cards, and `status` and every review
+    # session start here.
+    new_left = int(conn.scalar(cards(C.state == NEW)) or 0)
+    studied = int(conn.scalar(cards(C.state != NEW)) or 0)
     n = days_left(plan, settings, now, tz)
-    budget = budget_of(plan, settings, [state for state, _ in rows], n)
+    budget = budget_of_counts(plan, settings, new_left, studied, n)
     horizon = Horizon.of(plan, settings, tz, budget)
     today = study_day(now, settings.rollover_hour, tz)
-    for state, due in rows:
-        if state != NEW and today.start <= due < at:
-            horizon.book(due)
-    new_left = sum(1 for state, _ in rows if state == NEW)
+    dues = cards(C.state != NEW, C.due >= today.start, C.due < at).with_only_columns(C.due)
+    horizon.book_many(conn.scalars(dues))
     pace = new_per_day(settings, plan, new_left, n)
     horizon.expect_new(today.date, new_left - pace, n, pace)
     return Active(plan, horizon, None if ids is None else frozenset(ids))

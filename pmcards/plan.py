@@ -51,7 +51,7 @@ from fsrs import Rating, State
 
 from pmcards import scheduling
 from pmcards.cardstate import NEW, REVIEW, Memory
-from pmcards.clock import study_day
+from pmcards.clock import Day, study_day
 from pmcards.settings import Settings
 
 DEFAULT_TARGET = 0.95
@@ -222,6 +222,15 @@ class Horizon:
         if due < self.at:
             day = study_day(due, self.rollover, self.tz).date
             self.load[day] = self.load.get(day, 0) + 1
+
+    def book_many(self, dues: Iterable[datetime]) -> None:
+        """`book` each of `dues`, working out each study day once rather than once a card
+        (study days partition time: every due inside a day's bounds is on that day)."""
+        day: Day | None = None
+        for due in sorted(d for d in dues if d < self.at):
+            if day is None or not day.start <= due < day.end:
+                day = study_day(due, self.rollover, self.tz)
+            self.load[day.date] = self.load.get(day.date, 0) + 1
 
 
 def recall_at(settings: Settings, stability: float, last_review: datetime, at: datetime) -> float:

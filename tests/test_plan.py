@@ -563,3 +563,22 @@ def test_new_cards_to_come_are_booked_ahead_and_the_default_budget() -> None:
     assert plan.default_budget(14, 0, 14) == 56
     assert plan.default_budget(0, 150, 30) == 10
     assert plan.default_budget(5, 70, 14) == 30
+
+
+@settings_h(max_examples=50, deadline=None)
+@given(st.lists(st.integers(min_value=0, max_value=20 * 24 * 60), max_size=200))
+def test_booking_many_dues_counts_each_on_its_study_day(minutes: list[int]) -> None:
+    # `book_many` works a study day out once per day, not per card (`status` under a plan
+    # books every plan card): the same counts as `book`, across a daylight-saving change.
+    from zoneinfo import ZoneInfo
+
+    tz = ZoneInfo("America/New_York")  # clocks go forward on 2026-03-08
+    start = datetime(2026, 3, 1, 5, tzinfo=UTC)
+    at = datetime(2026, 3, 15, 14, tzinfo=UTC)
+    one = plan.Horizon(at=at, aim=0.95, day=date(2026, 3, 15), rollover=4, tz=tz)
+    many = replace(one, load={})
+    dues = [start + timedelta(minutes=m) for m in minutes]
+    for due in dues:
+        one.book(due)
+    many.book_many(dues)
+    assert many.load == one.load

@@ -582,3 +582,21 @@ def test_booking_many_dues_counts_each_on_its_study_day(minutes: list[int]) -> N
         one.book(due)
     many.book_many(dues)
     assert many.load == one.load
+
+
+def test_a_plan_over_many_cards_is_forecast_from_a_sample(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Over FORECAST_CARDS the forecast simulates a fixed sample and scales its answers up
+    # (a plan over a lifetime's collection took over 10 minutes to forecast whole). New
+    # cards still come at the whole plan's pace: the days' new counts are exact.
+    cards = [(i, cardstate.new_memory(NOW)) for i in range(1, 401)]
+    p = plan.Plan(interview=date(2026, 3, 16), at=AT)
+    whole = plan.forecast(PLAIN, p, cards, NOW, UTC)
+    monkeypatch.setattr(plan, "FORECAST_CARDS", 100)
+    sampled = plan.forecast(PLAIN, p, cards, NOW, UTC)
+    assert (whole.sampled, sampled.sampled, sampled.scale) == (None, 100, 4.0)
+    assert len(sampled.recall) == 100 and len(whole.recall) == 400
+    assert [d[:2] for d in sampled.days] == [d[:2] for d in whole.days]
+    assert sampled.unlearned == whole.unlearned
+    assert sampled.total() == plan.forecast(PLAIN, p, cards, NOW, UTC).total()  # repeatable
+    low, high = whole.total()
+    assert 0.8 * low <= sampled.total()[0] and sampled.total()[1] <= 1.2 * high

@@ -163,7 +163,8 @@ def answer(
     if record is not None:
         record(conn, log_id)
     siblings: tuple[int, ...] = ()
-    # Most notes have one card: the card's read said whether it has any sibling to bury.
+    # A note with one card (a reframe, a plain Q/A) has nothing to bury: the card's read
+    # said whether it has a sibling, so its answer skips the statement.
     if card.has_siblings:
         siblings = tuple(
             conn.execute(
@@ -279,7 +280,7 @@ _SELECT_CARD = (
         C.deck_id,
         *(C[name] for name in cardstate.MEMORY_COLUMNS),
         C.suspended,
-        # In the same read, so a note with one card (most) skips the bury statement.
+        # In the same read, so the answer of a note with one card skips the bury statement.
         exists()
         .where(_SIBLING.c.note_id == C.note_id, _SIBLING.c.id != C.id)
         .label("has_siblings"),

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from fsrs import Rating
-from sqlalchemy import bindparam, delete, insert, or_, select, update
+from sqlalchemy import bindparam, delete, exists, insert, or_, select, update
 from sqlalchemy.engine import Connection
 
 from pmcards import cardstate, scheduling, schema
@@ -62,6 +62,18 @@ class Answered:
     deck_id: int | None = None  # the card's deck when answered
 
 
+@dataclass(frozen=True)
+class Preview:
+    """The outcomes a card's buttons showed, and the memory and time they were computed
+    from: the answer moves them to its own time instead of computing them again when it
+    can (`scheduling.moved`)."""
+
+    card_id: int
+    memory: Memory
+    at: datetime
+    outcomes: dict[Rating, scheduling.Outcome]
+
+
 def outcomes(
     settings: Settings,
     plan: Active | None,
@@ -76,6 +88,10 @@ def outcomes(
     if plan is not None and plan.covers(deck_id):
         return capped_outcomes(settings, plan.horizon, memory, now, card_id, raw)
     return raw
+
+
+def _planned(plan: Active | None, deck_id: int | None) -> bool:
+    return plan is not None and plan.covers(deck_id)
 
 
 def is_new_leech(settings: Settings, before: Memory, after: Memory) -> bool:
@@ -99,6 +115,7 @@ def answer(
     source: str = "review",
     record: Record | None = None,
     shown_reps: int | None = None,
+    preview: Preview | None = None,
 ) -> Answered:
     """Grade a card in the caller's write transaction: schedule it with FSRS, log it, tag
     and suspend a new leech, bury its siblings until `bury_until`.
@@ -107,6 +124,8 @@ def answer(
     statement), so an answer given in another session since the card was shown is the
     starting point of this one: both are recorded, in order, and neither overwrites the
     other. `shown_reps` (the card's answer count when shown) lets the result say so.
+    `preview`, the outcomes shown with the card, is used when they are exactly what a
+    fresh computation would give now.
     """
     if duration_ms is not None:
         duration_ms = max(0, min(duration_ms, MAX_ANSWER_MS))
@@ -117,7 +136,15 @@ def answer(
     if card is None:
         raise PmcardsError("this card no longer exists (deleted by another process?)")
     before = cardstate.memory_of(card)
-    after = outcomes(settings, plan, before, now, card_id, card.deck_id)[rating].memory
+    table = None
+    # A plan's caps depend on its horizon, booked by every answer since: never reused.
+    if preview is not None and preview.card_id == card_id and not _planned(plan, card.deck_id):
+        table = scheduling.moved(
+            settings, preview.outcomes, preview.memory, preview.at, before, now
+        )
+    if table is None:
+        table = outcomes(settings, plan, before, now, card_id, card.deck_id)
+    after = table[rating].memory
     reviewed_at = scheduling.review_time(before, now)
     leeched = is_new_leech(settings, before, after)
     values = {**cardstate.memory_values(after), "suspended": card.suspended or leeched}
@@ -135,12 +162,16 @@ def answer(
     tagged = leeched and _tag_leech(conn, card.note_id)
     if record is not None:
         record(conn, log_id)
-    siblings = tuple(
-        conn.execute(
-            _BURY_SIBLINGS,
-            {"b_note": card.note_id, "b_card": card_id, "b_now": now, "b_until": bury_until},
-        ).scalars()
-    )
+    siblings: tuple[int, ...] = ()
+    # A note with one card (a reframe, a plain Q/A) has nothing to bury: the card's read
+    # said whether it has a sibling, so its answer skips the statement.
+    if card.has_siblings:
+        siblings = tuple(
+            conn.execute(
+                _BURY_SIBLINGS,
+                {"b_note": card.note_id, "b_card": card_id, "b_now": now, "b_until": bury_until},
+            ).scalars()
+        )
     return Answered(
         card_id=card_id,
         rating=rating,
@@ -242,8 +273,18 @@ def _untag_leech(conn: Connection, note_id: int) -> None:
 
 # Core statements built once: an answer is on the path between a key press and the next
 # card, so it skips rebuilding them.
+_SIBLING = schema.cards.alias("sibling")
 _SELECT_CARD = (
-    select(C.note_id, C.deck_id, *(C[name] for name in cardstate.MEMORY_COLUMNS), C.suspended)
+    select(
+        C.note_id,
+        C.deck_id,
+        *(C[name] for name in cardstate.MEMORY_COLUMNS),
+        C.suspended,
+        # In the same read, so the answer of a note with one card skips the bury statement.
+        exists()
+        .where(_SIBLING.c.note_id == C.note_id, _SIBLING.c.id != C.id)
+        .label("has_siblings"),
+    )
     .where(C.id == bindparam("card_id"))
     .with_for_update()
 )

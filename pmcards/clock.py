@@ -63,15 +63,21 @@ def study_day(now: datetime, rollover_hour: int, tz: tzinfo | None = None) -> Da
     Days are built from local wall-clock times, so a day across a DST change is 23 or 25 hours.
     `tz` defaults to the system's zone (TZ), resolved per instant so DST is honoured.
     """
-    if now.tzinfo is None:
-        raise ValueError("now must be timezone-aware")
-    local = now.astimezone(tz) if tz is not None else now.astimezone()
-    day = (local.replace(tzinfo=None) - timedelta(hours=rollover_hour)).date()
+    day = study_date(now, rollover_hour, tz)
     return Day(
         date=day,
         start=_local_at(day, rollover_hour, tz),
         end=_local_at(day + timedelta(days=1), rollover_hour, tz),
     )
+
+
+def study_date(now: datetime, rollover_hour: int, tz: tzinfo | None = None) -> date:
+    """The local date of the study day that `now` falls in (`study_day` without its bounds,
+    which cost most of its time)."""
+    if now.tzinfo is None:
+        raise ValueError("now must be timezone-aware")
+    local = now.astimezone(tz) if tz is not None else now.astimezone()
+    return (local.replace(tzinfo=None) - timedelta(hours=rollover_hour)).date()
 
 
 def day_ends(day: Day, count: int, rollover_hour: int, tz: tzinfo | None = None) -> list[datetime]:

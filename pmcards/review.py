@@ -294,6 +294,9 @@ class ReviewSession(StudySession):
         # an undo, or on its next day) may show the other side.
         side = self.draw_side() if KINDS[row.kind].sides(row.ord) else None
         front, back = render(row.kind, _fields(row), row.ord, side)
+        memory = cardstate.memory_of(row)
+        outcomes = answer.outcomes(self.settings, self.plan, memory, now, row.id, row.deck_id)
+        self._preview = answer.Preview(row.id, memory, now, outcomes)
         return Shown(
             card_id=row.id,
             note_id=row.note_id,
@@ -306,9 +309,7 @@ class ReviewSession(StudySession):
             state=row.state,
             front=front,
             back=back,
-            outcomes=answer.outcomes(
-                self.settings, self.plan, cardstate.memory_of(row), now, row.id, row.deck_id
-            ),
+            outcomes=outcomes,
             reps=row.reps,
             side=side,
         )

@@ -133,6 +133,49 @@ def outcomes(
     }
 
 
+def moved(
+    settings: Settings,
+    previewed: dict[Rating, Outcome],
+    shown: Memory,
+    shown_at: datetime,
+    memory: Memory,
+    now: datetime,
+) -> dict[Rating, Outcome] | None:
+    """The outcomes `outcomes` gave at `shown_at`, moved to `now`: exactly what it would give
+    at `now`, or None when that is not certain (then compute them afresh).
+
+    py-fsrs sees a card only through its memory, the whole study days since its last review
+    (`on_grid`) and the fuzz seed (card, answers); everything it returns is then the same
+    but for the due date and the last review, which are `now` plus a fixed interval. So
+    while the card is unchanged, the study days elapsed are the same and neither time is
+    before the last review (`review_time` would move it), the outcomes differ only by
+    `now - shown_at`. Saves the answer a quarter of a millisecond of FSRS.
+    """
+    if memory != shown or now.tzinfo is None or shown_at.tzinfo is None:
+        return None
+    last = memory.last_review
+    if last is not None:
+        if now < last or shown_at < last:
+            return None
+        # The same study day: the same whole days since the last review (`elapsed_days`).
+        r = settings.rollover_hour
+        if memory.state != NEW and clock.study_date(now, r) != clock.study_date(shown_at, r):
+            return None
+    delta = now - shown_at
+    return {
+        rating: Outcome(
+            rating,
+            replace(
+                outcome.memory,
+                due=outcome.memory.due + delta,
+                last_review=now.astimezone(UTC),
+            ),
+            outcome.interval,
+        )
+        for rating, outcome in previewed.items()
+    }
+
+
 def _after(before: Memory, fcard: FsrsCard, rating: Rating, when: datetime) -> Memory:
     """The memory py-fsrs gave, as pmcards keeps it (answers and lapses counted)."""
     fsrs = Memory(
@@ -237,6 +280,7 @@ __all__ = [
     "Outcome",
     "elapsed_days",
     "format_interval",
+    "moved",
     "natural_interval",
     "on_grid",
     "outcomes",

@@ -78,6 +78,8 @@ class StudySession:
         self.again = 0
         self.seconds = 0.0
         self._undo: list[_Action] = []
+        # The outcomes shown with the last card on screen, for its answer to reuse.
+        self._preview: answer_mod.Preview | None = None
         with self.store.read() as conn:
             self.settings = settings_mod.load(conn)
             self.plan: Active | None = interview.active(conn, self.settings, self.started, self.tz)
@@ -137,10 +139,12 @@ class StudySession:
                 source=source,
                 record=record,
                 shown_reps=shown_reps,
+                preview=self._preview,
             )
             if self.plan is not None and self.plan.covers(done.deck_id):
                 # The plan places later answers on the days with room: this one is booked.
                 self.plan.horizon.book(done.due)
+        self._preview = None
         self.answered += 1
         self.again += rating == Rating.Again
         self.seconds += min(max(duration_ms or 0, 0), answer_mod.MAX_ANSWER_MS) / 1000

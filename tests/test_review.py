@@ -1,11 +1,15 @@
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fsrs import Rating
 from helpers import C, FakeClock, NewDb, all_rows, card_of, count, note_of, qa, set_card, write_deck
+from sqlalchemy import event
 
-from pmcards import importer, schema, settings
+from pmcards import answer as answer_mod
+from pmcards import cardstate, importer, scheduling, schema, settings
 from pmcards.cardstate import LEARNING, NEW, RELEARNING, REVIEW
 from pmcards.errors import PmcardsError
 from pmcards.queries import Scope
@@ -562,3 +566,98 @@ def test_review_shows_each_notes_section_above_the_front(tmp_path: Path) -> None
         "QUESTION · Launch plans",
         "BAD OR GOOD? · Launch plans",
     ]
+
+
+@pytest.mark.parametrize("state", [NEW, LEARNING, REVIEW])
+def test_answer_moves_the_previewed_outcomes_and_stores_a_fresh_computations_result(
+    store: Store, tmp_path: Path, clock: FakeClock, monkeypatch: pytest.MonkeyPatch, state: int
+) -> None:
+    load(store, tmp_path, [qa(1)])
+    configure(store, fuzz=True)  # fuzz too must come out the same
+    now = clock.now
+    if state == REVIEW:
+        set_review(store, "n-001", now - timedelta(hours=2), 9.0, now - timedelta(days=11))
+    elif state == LEARNING:
+        set_card(
+            store,
+            "n-001",
+            state=LEARNING,
+            step=1,
+            stability=2.0,
+            difficulty=5.0,
+            due=now - timedelta(minutes=1),
+            last_review=now - timedelta(minutes=11),
+            reps=1,
+        )
+    computed: list[object] = []
+    fresh_outcomes = answer_mod.outcomes
+
+    def counted(*args: Any) -> dict[Rating, scheduling.Outcome]:
+        computed.append(args)
+        return fresh_outcomes(*args)
+
+    monkeypatch.setattr(answer_mod, "outcomes", counted)
+    session = ReviewSession(store, clock=clock)
+    shown = session.next_card()
+    assert shown is not None and len(computed) == 1
+    before = cardstate.memory_of(card_of(store, "n-001"))
+    clock.advance(seconds=41, microseconds=7)  # the user reads the card
+    session.answer(shown.card_id, Rating.Hard, 41_000)
+    assert len(computed) == 1  # not computed again
+    expected = scheduling.outcomes(session.settings, before, clock.now, shown.card_id)
+    assert cardstate.memory_of(card_of(store, "n-001")) == expected[Rating.Hard].memory
+
+
+def test_answer_computes_afresh_when_the_day_rolled_over_while_shown(
+    store: Store, tmp_path: Path, clock: FakeClock
+) -> None:
+    load(store, tmp_path, [qa(1)])
+    now = clock.now
+    set_review(store, "n-001", now - timedelta(hours=2), 9.0, now - timedelta(days=11))
+    session = ReviewSession(store, clock=clock)
+    shown = session.next_card()
+    assert shown is not None
+    before = cardstate.memory_of(card_of(store, "n-001"))
+    clock.advance(hours=20)  # past the 04:00 rollover: one more day since the last review
+    session.answer(shown.card_id, Rating.Good)
+    expected = scheduling.outcomes(session.settings, before, clock.now, shown.card_id)
+    assert expected[Rating.Good].interval != shown.outcomes[Rating.Good].interval
+    assert cardstate.memory_of(card_of(store, "n-001")) == expected[Rating.Good].memory
+
+
+def bury_statements(store: Store, answer: Callable[[], object]) -> list[str]:
+    """The sibling-bury statements an answer issues (counted at the driver)."""
+    seen: list[str] = []
+
+    def listen(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        if statement.startswith("UPDATE cards SET buried_until"):
+            seen.append(statement)
+
+    event.listen(store.engine, "before_cursor_execute", listen)
+    try:
+        answer()
+    finally:
+        event.remove(store.engine, "before_cursor_execute", listen)
+    return seen
+
+
+def test_a_single_card_notes_answer_issues_no_bury_statement(
+    store: Store, tmp_path: Path, clock: FakeClock
+) -> None:
+    contrast: dict[str, object] = {
+        "id": "c1",
+        "kind": "contrast",
+        "situation": "S",
+        "bad": "B",
+        "good": "G",
+    }
+    load(store, tmp_path, [qa(1), contrast])
+    session = ReviewSession(store, clock=clock)
+    single = session.next_card()
+    assert single is not None and single.guid == "n-001"
+    assert bury_statements(store, lambda: session.answer(single.card_id, Rating.Easy)) == []
+    two = session.next_card()
+    assert two is not None and two.guid == "c1"
+    buried = bury_statements(store, lambda: session.answer(two.card_id, Rating.Easy))
+    assert len(buried) == 1
+    assert card_of(store, "c1", 1 - two.ord).buried_until == datetime(2026, 3, 3, 4, 0, tzinfo=UTC)

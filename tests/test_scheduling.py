@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 
 from pmcards import scheduling
 from pmcards.cardstate import LEARNING, NEW, RELEARNING, REVIEW, Memory
+from pmcards.clock import study_date
 from pmcards.scheduling import format_interval, outcomes
 from pmcards.settings import Settings
 
@@ -160,3 +161,72 @@ def test_elapsed_time_is_counted_in_study_days() -> None:
     morning = t1 + timedelta(hours=15)
     assert round(scheduling.retrievability(NO_FUZZ, review, morning), 4) == 0.9468
     assert scheduling.retrievability(NO_FUZZ, review, t1 + timedelta(hours=8)) == 1.0
+
+
+# -- an answer moving the outcomes previewed on its buttons (scheduling.moved) -----------
+
+MEMORIES = st.one_of(
+    st.just(new_memory()),
+    st.builds(
+        lambda state, step, stability, difficulty, ago, reps, lapses: Memory(
+            state,
+            None if state == REVIEW else step,
+            stability,
+            difficulty,
+            T0,
+            T0 - ago,
+            reps,
+            lapses,
+        ),
+        st.sampled_from([LEARNING, REVIEW, RELEARNING]),
+        st.integers(0, 1),
+        st.floats(0.1, 400.0),
+        st.floats(1.0, 10.0),
+        st.timedeltas(timedelta(0), timedelta(days=900)),
+        st.integers(1, 60),
+        st.integers(0, 9),
+    ),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    MEMORIES,
+    st.timedeltas(timedelta(0), timedelta(days=2)),
+    st.timedeltas(timedelta(0), timedelta(hours=30)),
+    st.booleans(),
+    st.integers(1, 10**9),
+)
+def test_moved_outcomes_are_exactly_the_fresh_ones(
+    memory: Memory, after: timedelta, waited: timedelta, fuzz: bool, card_id: int
+) -> None:
+    s = Settings(fuzz=fuzz)
+    shown_at = T0 + after
+    now = shown_at + waited
+    moved = scheduling.moved(
+        s, outcomes(s, memory, shown_at, card_id), memory, shown_at, memory, now
+    )
+    same_day = study_date(now, 4) == study_date(shown_at, 4)
+    if moved is None:
+        # Refused only across a rollover (a new card has no days to count).
+        assert memory.state != NEW and not same_day
+    else:
+        assert moved == outcomes(s, memory, now, card_id)
+
+
+def test_moved_refuses_a_changed_card_a_new_day_and_a_clock_before_the_last_review() -> None:
+    review = Memory(REVIEW, None, 20.0, 5.0, T0, T0 - timedelta(days=12), 4, 0)
+    shown = outcomes(NO_FUZZ, review, T0, 7)
+    later = T0 + timedelta(seconds=5)
+    assert scheduling.moved(NO_FUZZ, shown, review, T0, review, later) == outcomes(
+        NO_FUZZ, review, later, 7
+    )
+    answered_elsewhere = replace(review, reps=5)
+    assert scheduling.moved(NO_FUZZ, shown, review, T0, answered_elsewhere, later) is None
+    # 12:00 UTC shown, 04:00 the next day (the default rollover) answered: one day more.
+    next_day = T0 + timedelta(hours=16)
+    assert study_date(next_day, 4) != study_date(T0, 4)
+    assert scheduling.moved(NO_FUZZ, shown, review, T0, review, next_day) is None
+    # The clock went back past the card's last review: review_time would move it.
+    early = T0 - timedelta(days=13)
+    assert scheduling.moved(NO_FUZZ, shown, review, T0, review, early) is None

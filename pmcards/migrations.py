@@ -315,6 +315,18 @@ def m008_note_search(conn: Connection) -> None:
         conn.execute(sa.text("UPDATE notes SET search = :search WHERE id = :id"), values)
 
 
+def m009_queue_covers_risk(conn: Connection) -> None:
+    """The queue index also holds what ranks today's reviews by risk (last review and
+    stability), so the first card of a session reads the index alone: at 1,000,000 notes
+    with 265,000 reviews due, one row lookup each took 2.5 s. The same index, wider (every
+    answer rewrites its entry anyway), not another one for every card write to keep."""
+    conn.exec_driver_sql("DROP INDEX ix_cards_queue")
+    conn.exec_driver_sql(
+        "CREATE INDEX ix_cards_queue ON cards "
+        "(suspended, state, due, deck_id, buried_until, last_review, stability)"
+    )
+
+
 Migration = Callable[[Connection], None]
 MIGRATIONS: list[tuple[str, Migration]] = [
     ("m001_initial", m001_initial),
@@ -325,6 +337,7 @@ MIGRATIONS: list[tuple[str, Migration]] = [
     ("m006_lint_ignore", m006_lint_ignore),
     ("m007_anki", m007_anki),
     ("m008_note_search", m008_note_search),
+    ("m009_queue_covers_risk", m009_queue_covers_risk),
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

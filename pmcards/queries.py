@@ -350,13 +350,19 @@ def due_reviews_by_risk(
     """
     from pmcards import scheduling  # FSRS loads only for commands that schedule
 
+    # The ranking reads ix_cards_queue alone (it holds last_review and stability); only the
+    # few chosen cards' rows are read for their memory.
     stmt = (
-        scope.apply(select(C.id, *MEMORY))
+        scope.apply(select(C.id))
         .where(available(), C.state == REVIEW, C.due < day.end, not_buried(now))
         .order_by(risk_order(now).desc(), C.id)
         .limit(limit)
     )
-    found = conn.execute(stmt).all()
+    chosen = list(conn.scalars(stmt))
+    found: list[Any] = []
+    for start in range(0, len(chosen), CHUNK):
+        ids = chosen[start : start + CHUNK]
+        found += conn.execute(select(C.id, *MEMORY).where(C.id.in_(ids))).all()
 
     def risk(row: Any) -> tuple[float, int]:
         return (scheduling.retrievability(settings, memory_of(row), now), row.id)

@@ -96,9 +96,13 @@ def test_upgrade_from_first_schema_keeps_history(new_db: NewDb) -> None:
             "m006_lint_ignore",
             "m007_anki",
             "m008_note_search",
+            "m009_queue_covers_risk",
         ]
-        indexes = {ix["name"] for ix in sa.inspect(conn).get_indexes("cards")}
-        assert "ix_cards_queue" in indexes
+        indexes = {ix["name"]: ix["column_names"] for ix in sa.inspect(conn).get_indexes("cards")}
+        # m009: the queue index also covers the risk ranking of today's reviews.
+        assert indexes["ix_cards_queue"] == [
+            "suspended", "state", "due", "deck_id", "buried_until", "last_review", "stability"
+        ]  # fmt: skip
     with store.read() as conn:
         card = queries.card(conn, 1)
         assert card is not None
@@ -216,7 +220,8 @@ def test_upgrade_from_every_earlier_schema_keeps_everything(
     assert [r[0] for r in rows(tmp_path / "old.db", "cards", "deck_id")] == [1, 1]
     # m008 filled in each note's search text: its fields, its own tags (not `leech`, as
     # `rows.search_text` leaves it out) and section, folded.
-    assert rows(tmp_path / "old.db", "notes", "search") == [("f\nb\nt\ns",)]
+    if version < 8:  # (a note made at schema 8 or later by hand has no search text)
+        assert rows(tmp_path / "old.db", "notes", "search") == [("f\nb\nt\ns",)]
     saved = list((isolated_home / "backups").glob("old-*/collection-*-migration.sqlite3"))
     assert len(saved) == 1
     assert len(rows(saved[0], "pmcards_migrations", "name")) == version

@@ -17,7 +17,7 @@ import bisect
 import functools
 import json
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -542,14 +542,29 @@ def _store_media(
     for parsed_deck in decks:
         renamed = renamed_by_path.get(parsed_deck.path, {})
         if renamed:
-            parsed_deck.notes = [
-                replace(
-                    n,
-                    fields={k: media.rewrite_references(v, renamed) for k, v in n.fields.items()},
-                )
-                for n in parsed_deck.notes
-            ]
+            parsed_deck.notes = _renamed(parsed_deck.notes, renamed)
+            stream = parsed_deck.stream
+            if stream is not None:
+                # A streamed deck's notes follow the renamed files as they are read.
+                parsed_deck.stream = functools.partial(_renamed_batches, stream, renamed)
     return decks
+
+
+def _renamed(notes: list[ParsedNote], renamed: dict[str, str]) -> list[ParsedNote]:
+    """The notes with their references to media files that were stored renamed, renamed."""
+    from pmcards import media
+
+    return [
+        replace(n, fields={k: media.rewrite_references(v, renamed) for k, v in n.fields.items()})
+        for n in notes
+    ]
+
+
+def _renamed_batches(
+    stream: Callable[[], Iterator[list[ParsedNote]]], renamed: dict[str, str]
+) -> Iterator[list[ParsedNote]]:
+    for batch in stream():
+        yield _renamed(batch, renamed)
 
 
 def _insert_new(

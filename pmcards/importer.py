@@ -644,10 +644,15 @@ def _insert_new(
         log_rows: list[dict[str, Any]] = []
         if with_history:
             made = bulk.insert_dicts(conn, cards, with_history, returning=("id", "note_id", "ord"))
+            # The answers' rows take their card's id in place, not as copies: a thousand
+            # notes of a package with history bring 15,000 answers or more.
             for card_id, note_id, ord in made:
-                for log in logs.get((note_id, ord), []):
-                    log_rows.append({**log, "card_id": card_id})
-        bulk.insert_dicts(conn, schema.review_log, log_rows)
+                for log in logs.pop((note_id, ord), []):
+                    log["card_id"] = card_id
+                    log_rows.append(log)
+        # A thousand rows at a time, as `insert_dicts` would bind them, each bound only then.
+        for start in range(0, len(log_rows), bulk.BATCH):
+            bulk.insert_dicts(conn, schema.review_log, log_rows[start : start + bulk.BATCH])
         imported += len(log_rows)
     return imported
 

@@ -26,7 +26,7 @@ import weakref
 import zipfile
 import zlib
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, timezone, tzinfo
 from pathlib import Path
@@ -362,7 +362,16 @@ def _streamed(
     """The package's decks, their notes read by `batches()` from the extracted collection as
     they are imported. A first pass here finds which deck each note goes to, the decks'
     order, every warning and the inline images (media are stored before the import's
-    transaction): what reading it whole finds, with only the notes' deck numbers held."""
+    transaction): what reading it whole finds, with only the notes' deck numbers held.
+    A package of one deck needs no first pass: its notes are read once, as imported."""
+    one = _one_deck(conn, package)
+    if one is not None:
+        (count,) = conn.execute("SELECT count(*) FROM notes").fetchone()
+        deck = ParsedDeck(path=where, name=one, from_anki=True, expected=count)
+        before = _copy(warnings)  # the package's own; `warnings` gets its media's next
+        said = functools.partial(_said, deck, before, warnings)
+        deck.stream = functools.partial(_note_batches, db_path, package, where, None, fail, said)
+        return [deck]
     order: dict[str, int] = {}
     nids: list[list[int]] = []  # each deck's notes (Anki's ids, in order)
     for nid, deck_name, _note in _notes(conn, package, warnings, inline):
@@ -387,20 +396,64 @@ def _streamed(
     return decks
 
 
+def _one_deck(conn: sqlite3.Connection, package: _Package) -> str | None:
+    """The one deck all the package's notes go to, if it is so (every note has a card and
+    every card is in that deck), and no note inlines an image (whose media file is made
+    before the import's transaction): else None."""
+    for query in (
+        "SELECT 1 WHERE NOT EXISTS (SELECT 1 FROM notes)",
+        "SELECT 1 FROM notes WHERE flds LIKE '%data:%' LIMIT 1",
+        "SELECT 1 FROM notes WHERE id NOT IN (SELECT nid FROM cards) LIMIT 1",
+    ):
+        if conn.execute(query).fetchone() is not None:
+            return None
+    # A card's deck: the one it came from when it is in a filtered deck (as `_notes` says).
+    decks = conn.execute(
+        "SELECT DISTINCT CASE WHEN odid THEN odid ELSE did END FROM cards LIMIT 2"
+    ).fetchall()
+    return package.deck_names.get(decks[0][0], "Default") if len(decks) == 1 else None
+
+
+def _copy(warnings: Warnings) -> Warnings:
+    return Warnings(
+        warnings.where, dict(warnings.counts), dict(warnings.first), dict(warnings.units)
+    )
+
+
+def _said(deck: ParsedDeck, before: Warnings, after: Warnings, notes: Warnings) -> None:
+    """A deck streamed in one pass gets its warnings once its notes are read, in the order
+    reading the package whole gives them: the package's (`before`), its notes', then its
+    media's (what `after` has besides `before`)."""
+    merged = _copy(before)
+    for source in (notes, after):
+        for message, count in source.counts.items():
+            if source is after and message in before.counts:
+                continue
+            merged.counts[message] = merged.counts.get(message, 0) + count
+            if message in source.first:
+                merged.first.setdefault(message, source.first[message])
+            if message in source.units:
+                merged.units.setdefault(message, source.units[message])
+    deck.warnings[:] = merged.lines()
+
+
 def _note_batches(
     db_path: Path,
     package: _Package,
     where: str,
     nids: list[int] | None,
     fail: Any,
+    said: Callable[[Warnings], None] | None = None,
 ) -> Iterator[list[ParsedNote]]:
     """One streamed deck's notes, a batch at a time, read anew (the import may read a file
-    twice). What this pass finds wrong was said by the first one (`_streamed`)."""
+    twice). What this pass finds wrong was said by a first one (`_streamed`), or, with
+    `said`, is handed to it once the notes are read."""
+    found = Warnings(where)
     with _reading(fail):
         conn = _open_collection(db_path, fail)
         try:
             batch: list[ParsedNote] = []
-            for _nid, _deck, note in _notes(conn, package, Warnings(where), {}, nids):
+            for _nid, _deck, note in _notes(conn, package, found, {}, nids):
                 batch.append(note)
                 if len(batch) == NOTES_PER_BATCH:
                     yield batch
@@ -409,6 +462,8 @@ def _note_batches(
                 yield batch
         finally:
             conn.close()
+    if said is not None:
+        said(found)
 
 
 @contextlib.contextmanager

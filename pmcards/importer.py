@@ -17,7 +17,7 @@ import bisect
 import functools
 import json
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -542,14 +542,29 @@ def _store_media(
     for parsed_deck in decks:
         renamed = renamed_by_path.get(parsed_deck.path, {})
         if renamed:
-            parsed_deck.notes = [
-                replace(
-                    n,
-                    fields={k: media.rewrite_references(v, renamed) for k, v in n.fields.items()},
-                )
-                for n in parsed_deck.notes
-            ]
+            parsed_deck.notes = _renamed(parsed_deck.notes, renamed)
+            stream = parsed_deck.stream
+            if stream is not None:
+                # A streamed deck's notes follow the renamed files as they are read.
+                parsed_deck.stream = functools.partial(_renamed_batches, stream, renamed)
     return decks
+
+
+def _renamed(notes: list[ParsedNote], renamed: dict[str, str]) -> list[ParsedNote]:
+    """The notes with their references to media files that were stored renamed, renamed."""
+    from pmcards import media
+
+    return [
+        replace(n, fields={k: media.rewrite_references(v, renamed) for k, v in n.fields.items()})
+        for n in notes
+    ]
+
+
+def _renamed_batches(
+    stream: Callable[[], Iterator[list[ParsedNote]]], renamed: dict[str, str]
+) -> Iterator[list[ParsedNote]]:
+    for batch in stream():
+        yield _renamed(batch, renamed)
 
 
 def _insert_new(
@@ -599,7 +614,10 @@ def _insert_new(
         plain: dict[int, list[int]] = {}  # ord -> the notes that get a new card of it
         plain_status: list[dict[str, Any]] = []  # a new card with a status of its own
         with_history: list[dict[str, Any]] = []
-        logs: dict[tuple[int, int], list[dict[str, Any]]] = {}
+        # Each card's answers as rows of values (columns `log_columns`), not dicts: a
+        # thousand notes of a package with history bring 15,000 answers or more.
+        logs: dict[tuple[int, int], list[tuple[Any, ...]]] = {}
+        log_columns: list[str] = []
         for parsed, deck_id, _ in batch:
             note_id = note_ids[parsed.guid]
             carried = {card.ord: card for card in parsed.cards}
@@ -621,18 +639,18 @@ def _insert_new(
                     {**base, **cardstate.memory_values(memory), **context.status(source)}
                 )
                 if card_logs:
-                    logs[(note_id, ord)] = card_logs
+                    log_columns = list(card_logs[0])
+                    logs[(note_id, ord)] = [tuple(log.values()) for log in card_logs]
         cards = schema.cards
         for ord, ids in plain.items():
             _insert_new_cards(conn, ord, ids, now)
         bulk.insert_dicts(conn, cards, plain_status)
-        log_rows: list[dict[str, Any]] = []
+        log_rows: list[tuple[Any, ...]] = []
         if with_history:
             made = bulk.insert_dicts(conn, cards, with_history, returning=("id", "note_id", "ord"))
             for card_id, note_id, ord in made:
-                for log in logs.get((note_id, ord), []):
-                    log_rows.append({**log, "card_id": card_id})
-        bulk.insert_dicts(conn, schema.review_log, log_rows)
+                log_rows += [(*log, card_id) for log in logs.pop((note_id, ord), [])]
+        bulk.insert_rows(conn, schema.review_log, [*log_columns, "card_id"], log_rows)
         imported += len(log_rows)
     return imported
 

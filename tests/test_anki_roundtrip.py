@@ -37,7 +37,8 @@ from anki_tools import (
 )
 from click.testing import CliRunner
 from fsrs import Rating
-from helpers import NewDb, card_of, count, set_card, write_deck
+from helpers import NewDb, all_rows, card_of, count, set_card, write_deck
+from sqlalchemy import select
 
 from pmcards import answer, cardstate, clock, importer, markup, paths, queries, schema, settings
 from pmcards.cardstate import LEARNING, NEW, RELEARNING, REVIEW, Memory
@@ -45,7 +46,7 @@ from pmcards.cli import cli
 from pmcards.exporters import exporter
 from pmcards.formats import apkg
 from pmcards.formats._anki import field_from_anki, guid_from_id
-from pmcards.formats.options import ExportOptions
+from pmcards.formats.options import ExportOptions, ParseOptions
 from pmcards.rows import Card
 from pmcards.store import Store
 
@@ -208,6 +209,46 @@ def test_a_2000_note_anki_collection_comes_in_whole(source: AnkiSource, store: S
     inline = next(n for n in notes.values() if n.fields.get("front", "").startswith("Inline"))
     name = inline.fields["back"].split('"')[1]
     assert name.startswith("inline-") and (paths.media_dir(store.url) / name).is_file()
+
+
+@pytest.mark.parametrize("look_up", [True, False], ids=["by-index", "whole-passes"])
+def test_a_streamed_package_reads_as_it_does_whole(
+    source: AnkiSource, monkeypatch: pytest.MonkeyPatch, look_up: bool
+) -> None:
+    """Streamed (`pmcards import` of a big package), the 2,000 notes come deck by deck, in
+    the same decks and order, with the same cards, answers, warnings and media as read
+    whole; a deck's notes are found by the package's indexes, or, in a package without
+    them, picked out of a pass over all."""
+    whole = apkg.parse(source.package)
+    monkeypatch.setattr(apkg, "STREAM_FROM_BYTES", 0)
+    if not look_up:
+        monkeypatch.setattr(apkg, "_can_look_up", lambda conn: False)
+    streamed = apkg.parse(source.package, ParseOptions("apkg", stream=True))
+    assert len(streamed) > 1 and all(d.stream is not None and not d.notes for d in streamed)
+    assert [(d.name, d.count()) for d in streamed] == [(d.name, len(d.notes)) for d in whole]
+    for ours, theirs in zip(streamed, whole, strict=True):
+        assert [n for batch in ours.batches() for n in batch] == theirs.notes
+    assert streamed[0].warnings == whole[0].warnings != []
+    assert [m.name for m in streamed[0].media] == [m.name for m in whole[0].media] != []
+
+
+def test_a_streamed_package_imports_as_it_does_whole(
+    source: AnkiSource, store: Store, new_db: NewDb, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every row the import writes is the same, streamed or read whole."""
+    now = datetime.now(UTC)
+    import_into(store, source.package, now)
+    monkeypatch.setattr(apkg, "STREAM_FROM_BYTES", 0)
+    streamed = Store(new_db("streamed"))
+    with streamed.write() as conn:
+        parsed = importer.parse_files([source.package], stream=True)
+        assert all(d.stream is not None for d in parsed)
+        importer.apply(conn, parsed, now)
+    for table in (schema.decks, schema.notes, schema.cards, schema.review_log):
+        assert all_rows(streamed, table) == all_rows(store, table), table.name
+    with store.read() as a, streamed.read() as b:
+        query = select(schema.anki_notetypes).order_by(schema.anki_notetypes.c.id)
+        assert a.execute(query).all() == b.execute(query).all()
 
 
 def test_anki_to_pmcards_to_anki_loses_nothing(source: AnkiSource, store: Store) -> None:

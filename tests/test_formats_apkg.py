@@ -2,6 +2,7 @@ import json
 import zipfile
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from anki_tools import export_package, import_package, new_collection, notes_of, sample_collection
@@ -14,6 +15,7 @@ from pmcards.cli import cli
 from pmcards.errors import DeckFormatError
 from pmcards.formats import apkg
 from pmcards.formats._anki import guid_from_id
+from pmcards.formats.options import ParseOptions
 from pmcards.store import Store
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
@@ -190,6 +192,53 @@ def test_genanki_package(tmp_path: Path, store: Store) -> None:
     ]
 
 
+def test_a_one_deck_package_streams_in_one_pass(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Streamed (`pmcards import` of a big package), a package of one deck is read once, as
+    it is imported: the same notes, and the same warnings in the same order (the notes',
+    then the media's), known once its notes are read."""
+    import genanki
+
+    model = genanki.Model(
+        1234,
+        "Vocab",
+        fields=[{"name": "Word"}, {"name": "Meaning"}, {"name": "Example"}],
+        templates=[{"name": "c", "qfmt": "{{Word}}", "afmt": "{{Meaning}}"}],
+    )
+    deck = genanki.Deck(5678, "Words")
+    for i in range(3):
+        fields = [f"w{i}", f"m{i}", "used" if i else ""]
+        deck.add_note(genanki.Note(model=model, fields=fields, guid=f"g{i}"))
+    inner = tmp_path / "inner.apkg"
+    genanki.Package(deck).write_to_file(str(inner))
+    path = tmp_path / "words.apkg"
+    with zipfile.ZipFile(inner) as src, zipfile.ZipFile(path, "w") as dst:
+        dst.writestr("collection.anki2", src.read("collection.anki2"))
+        dst.writestr("media", json.dumps({"0": "../escape.txt"}))
+        dst.writestr("0", b"x")
+    (whole,) = apkg.parse(path)
+    assert whole.warnings == [
+        f"{path}: note type 'Vocab': field 'Example' has no place in a pmcards note: not "
+        "shown in pmcards, kept for the way back to Anki (2 notes, the first note 'g1')",
+        f"{path}: media file with an unsafe name: not imported ('../escape.txt')",
+    ]
+    monkeypatch.setattr(apkg, "STREAM_FROM_BYTES", 0)
+    passes = []
+    read = apkg._notes
+
+    def counted(*args: Any) -> Any:
+        passes.append(1)
+        return read(*args)
+
+    monkeypatch.setattr(apkg, "_notes", counted)
+    (streamed,) = apkg.parse(path, ParseOptions("apkg", stream=True))
+    assert (streamed.name, streamed.count(), streamed.notes) == ("Words", 3, [])
+    assert [n for batch in streamed.batches() for n in batch] == whole.notes
+    assert streamed.warnings == whole.warnings
+    assert passes == [1]
+
+
 def _legacy_package(path: Path, media: dict[str, str], files: dict[str, bytes]) -> Path:
     """A minimal legacy package made by hand, for what Anki would never write."""
     import genanki
@@ -267,3 +316,75 @@ def test_damaged_anki21b_is_reported(tmp_path: Path) -> None:
         archive.writestr("collection.anki21b", b"not zstd")
     with pytest.raises(DeckFormatError, match=r"collection\.anki21b cannot be decompressed"):
         apkg.parse(path)
+
+
+def _big_package(source: Path, out: Path, notes: int) -> Path:
+    """`source` (a package of Anki's older format) with `notes` more Basic notes, each with
+    one new card, made in its collection by SQL (Anki's engine would take minutes)."""
+    import sqlite3
+
+    folder = out.parent / f"{out.stem}-collection"
+    with zipfile.ZipFile(source) as package:
+        member = next(n for n in package.namelist() if n.startswith("collection.anki2"))
+        db_path = Path(package.extract(member, folder))
+    db = sqlite3.connect(db_path)
+    with db:
+        (nid,) = db.execute(
+            "SELECT nid FROM cards GROUP BY nid HAVING count(*) = 1 ORDER BY nid LIMIT 1"
+        ).fetchone()
+        db.execute(
+            "WITH RECURSIVE k(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM k WHERE i < ?) "
+            "INSERT INTO notes (id, guid, mid, mod, usn, tags, flds, sfld, csum, flags, data) "
+            "SELECT 2000000000000 + i, 'big' || i, mid, mod, usn, 'bulk', "
+            "'front ' || i || char(31) || 'back ' || i, 'front ' || i, 0, 0, '' "
+            "FROM k, (SELECT mid, mod, usn FROM notes WHERE id = ?)",
+            (notes, nid),
+        )
+        db.execute(
+            "INSERT INTO cards (id, nid, did, ord, mod, usn, type, queue, due, ivl, factor, "
+            "reps, lapses, left, odue, odid, flags, data) "
+            "SELECT id + 1000000000000, id, did, 0, n.mod, n.usn, 0, 0, id - 2000000000000, "
+            "0, 0, 0, 0, 0, 0, 0, 0, '' FROM notes AS n, "
+            "(SELECT did FROM cards WHERE nid = ?) WHERE n.id > 2000000000000",
+            (nid,),
+        )
+    db.close()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as package:
+        package.write(db_path, member)
+    return out
+
+
+def test_importing_a_100k_note_package_stays_under_100_mb(
+    packages: dict[str, Path], tmp_path: Path
+) -> None:
+    """The whole `pmcards import` of a 100,000-note package, in a process of its own: its
+    notes stream out of the package's collection, a deck at a time, so its peak memory stays
+    under 100 MB (it was 206 MB for Anki's own package of 100,000 notes, read whole)."""
+    import os
+    import subprocess
+    import sys
+    import textwrap
+
+    path = _big_package(packages["legacy"], tmp_path / "big.apkg", 100_000)
+    script = textwrap.dedent(
+        f"""
+        from click.testing import CliRunner
+        from pmcards.cli import cli
+        result = CliRunner().invoke(cli, ["import", {str(path)!r}])
+        assert result.exit_code == 0, result.output
+        assert "deck 'Parent::Child': 100003 added" in result.output, result.output
+        assert "deck 'Other': 1 added" in result.output, result.output
+        # VmHWM, not ru_maxrss: the latter keeps the peak of the (large) forking parent.
+        with open("/proc/self/status") as status:
+            peak = next(line for line in status if line.startswith("VmHWM:"))
+        print(int(peak.split()[1]) // 1024)
+        """
+    )
+    env = {**os.environ, "PMCARDS_HOME": str(tmp_path / "home")}
+    env.pop("PMCARDS_DB", None)
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=600
+    )
+    assert done.returncode == 0, done.stderr
+    peak_mb = int(done.stdout.split()[-1])
+    assert peak_mb < 100, f"peak memory {peak_mb} MB importing a 100,000-note package"

@@ -287,11 +287,16 @@ class Warnings:
     units: dict[str, tuple[str, str]] = field(default_factory=dict)
 
     def add(
-        self, message: str, where: str | None = None, unit: str = "note", units: str = ""
+        self,
+        message: str,
+        where: str | None = None,
+        unit: str = "note",
+        units: str = "",
+        count: int = 1,
     ) -> None:
-        """One more note (or card, row...) with this problem; `where` says where the first
-        one is ("note 'abc'", "line 7")."""
-        self.counts[message] = self.counts.get(message, 0) + 1
+        """One more note (or card, row...) with this problem, or `count` more; `where` says
+        where the first one is ("note 'abc'", "line 7")."""
+        self.counts[message] = self.counts.get(message, 0) + count
         if where is not None:
             self.first.setdefault(message, where)
         self.units.setdefault(message, (unit, units or unit + "s"))

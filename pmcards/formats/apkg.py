@@ -15,6 +15,7 @@ line per kind of problem with its count, never silently dropped.
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
 import json
 import shutil
@@ -25,6 +26,7 @@ import weakref
 import zipfile
 import zlib
 from collections import defaultdict
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, timezone, tzinfo
 from pathlib import Path
@@ -118,33 +120,19 @@ def parse(path: Path, options: ParseOptions | None = None) -> list[ParsedDeck]:
                 raise fail("not an Anki package: no collection.anki21b, .anki21 or .anki2 inside")
             db_path = folder / "collection.sqlite"
             _extract(archive, member, db_path, MAX_COLLECTION_BYTES, compressed=latest, fail=fail)
-            try:
+            streamed = options is not None and options.stream
+            with _reading(fail):
                 conn = _open_collection(db_path, fail)
                 try:
-                    decks = _read_collection(conn, where, warnings, inline)
+                    package = _package(conn, warnings)
+                    if streamed and db_path.stat().st_size > STREAM_FROM_BYTES:
+                        decks = _streamed(conn, package, db_path, where, warnings, inline, fail)
+                    else:
+                        decks = _read_collection(conn, package, where, warnings, inline)
                 finally:
                     conn.close()
-            except sqlite3.DatabaseError as exc:
-                if "interrupted" in str(exc):
-                    raise fail(
-                        "the package's collection takes more work to read than its size "
-                        "allows: refused"
-                    ) from None
-                raise fail(f"the package's collection cannot be read: {exc}") from None
-            except (
-                KeyError,
-                ValueError,
-                TypeError,
-                IndexError,
-                AttributeError,
-                OverflowError,
-                RecursionError,
-            ) as exc:
-                # The tables are there but their content is not what Anki writes (a damaged
-                # or hand-made package): the file is refused, whatever field broke.
-                what = f"{type(exc).__name__}: {str(exc)[:200]}"
-                raise fail(f"the package's collection is damaged ({what})") from None
-            db_path.unlink()
+            if not any(d.stream is not None for d in decks):
+                db_path.unlink()
             media = _read_media(archive, latest, folder, warnings, fail)
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
@@ -292,9 +280,17 @@ def _copy_member(
 _BLOCK = 1 << 20
 
 
-def _read_collection(
-    conn: sqlite3.Connection, where: str, warnings: Warnings, inline: dict[str, MediaFile]
-) -> list[ParsedDeck]:
+@dataclass(frozen=True)
+class _Package:
+    """What every pass over a package's notes needs from its collection, read once."""
+
+    notetypes: dict[int, _Notetype]
+    deck_names: dict[int, str]
+    timing: _Timing
+    v1: bool
+
+
+def _package(conn: sqlite3.Connection, warnings: Warnings) -> _Package:
     tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     if "notetypes" in tables:
         notetypes, deck_names, config = _schema18(conn)
@@ -312,41 +308,298 @@ def _read_collection(
             "the package comes from Anki's old (v1) scheduler: its learning answers are read "
             "as Anki converts them (Good and Easy were buttons 2 and 3 there)"
         )
+    # Counted here, not as the answers are read: those of cards no note has are never read.
+    # (A v1 answer's button moves from 2 or 3 to 3 or 4: still an answer.)
+    (others,) = conn.execute(
+        f"SELECT count(*) FROM revlog WHERE NOT (ease BETWEEN 1 AND 4 AND type IN {ANSWER_TYPES})"
+    ).fetchone()
+    if others:
+        warnings.add(
+            "the review log's manual reschedules (set due date, forget) are not answers: "
+            "not imported",
+            unit="entry",
+            units="entries",
+            count=others,
+        )
+    return _Package(notetypes, deck_names, timing, v1)
 
-    reviews: dict[int, list[ParsedReview]] = defaultdict(list)
-    for rid, cid, ease, duration, rtype in conn.execute(
-        "SELECT id, cid, ease, time, type FROM revlog ORDER BY id"
+
+def _read_collection(
+    conn: sqlite3.Connection,
+    package: _Package,
+    where: str,
+    warnings: Warnings,
+    inline: dict[str, MediaFile],
+) -> list[ParsedDeck]:
+    """The package's notes, read whole into their decks."""
+    by_deck: dict[str, ParsedDeck] = {}
+    for _nid, deck_name, note in _notes(conn, package, warnings, inline):
+        parsed = by_deck.get(deck_name)
+        if parsed is None:
+            parsed = by_deck[deck_name] = ParsedDeck(path=where, name=deck_name, from_anki=True)
+        parsed.notes.append(note)
+    decks = list(by_deck.values())
+    if not decks and warnings.counts:
+        decks = [ParsedDeck(path=where, name="Default", named=False, from_anki=True)]
+    return decks
+
+
+# A package whose collection is this big is read as it is imported (when the caller
+# streams: `pmcards import`), a thousand notes at a time, as a big CSV or TOML file is.
+STREAM_FROM_BYTES = 1_000_000
+NOTES_PER_BATCH = 1000
+
+
+def _streamed(
+    conn: sqlite3.Connection,
+    package: _Package,
+    db_path: Path,
+    where: str,
+    warnings: Warnings,
+    inline: dict[str, MediaFile],
+    fail: Any,
+) -> list[ParsedDeck]:
+    """The package's decks, their notes read by `batches()` from the extracted collection as
+    they are imported. A first pass here finds which deck each note goes to, the decks'
+    order, every warning and the inline images (media are stored before the import's
+    transaction): what reading it whole finds, with only the notes' deck numbers held.
+    A package of one deck needs no first pass: its notes are read once, as imported."""
+    one = _one_deck(conn, package)
+    if one is not None:
+        (count,) = conn.execute("SELECT count(*) FROM notes").fetchone()
+        deck = ParsedDeck(path=where, name=one, from_anki=True, expected=count)
+        before = _copy(warnings)  # the package's own; `warnings` gets its media's next
+        said = functools.partial(_said, deck, before, warnings)
+        deck.stream = functools.partial(_note_batches, db_path, package, where, None, fail, said)
+        return [deck]
+    order: dict[str, int] = {}
+    nids: list[list[int]] = []  # each deck's notes (Anki's ids, in order)
+    for nid, deck_name, _note in _notes(conn, package, warnings, inline):
+        index = order.setdefault(deck_name, len(order))
+        if index == len(nids):
+            nids.append([])
+        if not nids[index] or nids[index][-1] != nid:
+            nids[index].append(nid)
+    if not order:
+        return (
+            [ParsedDeck(path=where, name="Default", named=False, from_anki=True)]
+            if (warnings.counts)
+            else []
+        )
+    decks = []
+    for deck_name, index in order.items():
+        deck = ParsedDeck(path=where, name=deck_name, from_anki=True, expected=len(nids[index]))
+        # One deck: every note is its own, read in one pass (no need to keep their ids).
+        wanted = None if len(order) == 1 else nids[index]
+        deck.stream = functools.partial(_note_batches, db_path, package, where, wanted, fail)
+        decks.append(deck)
+    return decks
+
+
+def _one_deck(conn: sqlite3.Connection, package: _Package) -> str | None:
+    """The one deck all the package's notes go to, if it is so (every note has a card and
+    every card is in that deck), and no note inlines an image (whose media file is made
+    before the import's transaction): else None."""
+    for query in (
+        "SELECT 1 WHERE NOT EXISTS (SELECT 1 FROM notes)",
+        "SELECT 1 FROM notes WHERE flds LIKE '%data:%' LIMIT 1",
+        "SELECT 1 FROM notes WHERE id NOT IN (SELECT nid FROM cards) LIMIT 1",
     ):
+        if conn.execute(query).fetchone() is not None:
+            return None
+    # A card's deck: the one it came from when it is in a filtered deck (as `_notes` says).
+    decks = conn.execute(
+        "SELECT DISTINCT CASE WHEN odid THEN odid ELSE did END FROM cards LIMIT 2"
+    ).fetchall()
+    return package.deck_names.get(decks[0][0], "Default") if len(decks) == 1 else None
+
+
+def _copy(warnings: Warnings) -> Warnings:
+    return Warnings(
+        warnings.where, dict(warnings.counts), dict(warnings.first), dict(warnings.units)
+    )
+
+
+def _said(deck: ParsedDeck, before: Warnings, after: Warnings, notes: Warnings) -> None:
+    """A deck streamed in one pass gets its warnings once its notes are read, in the order
+    reading the package whole gives them: the package's (`before`), its notes', then its
+    media's (what `after` has besides `before`)."""
+    merged = _copy(before)
+    for source in (notes, after):
+        for message, count in source.counts.items():
+            if source is after and message in before.counts:
+                continue
+            merged.counts[message] = merged.counts.get(message, 0) + count
+            if message in source.first:
+                merged.first.setdefault(message, source.first[message])
+            if message in source.units:
+                merged.units.setdefault(message, source.units[message])
+    deck.warnings[:] = merged.lines()
+
+
+def _note_batches(
+    db_path: Path,
+    package: _Package,
+    where: str,
+    nids: list[int] | None,
+    fail: Any,
+    said: Callable[[Warnings], None] | None = None,
+) -> Iterator[list[ParsedNote]]:
+    """One streamed deck's notes, a batch at a time, read anew (the import may read a file
+    twice). What this pass finds wrong was said by a first one (`_streamed`), or, with
+    `said`, is handed to it once the notes are read."""
+    found = Warnings(where)
+    with _reading(fail):
+        conn = _open_collection(db_path, fail)
+        try:
+            batch: list[ParsedNote] = []
+            for _nid, _deck, note in _notes(conn, package, found, {}, nids):
+                batch.append(note)
+                if len(batch) == NOTES_PER_BATCH:
+                    yield batch
+                    batch = []
+            if batch:
+                yield batch
+        finally:
+            conn.close()
+    if said is not None:
+        said(found)
+
+
+@contextlib.contextmanager
+def _reading(fail: Any) -> Iterator[None]:
+    """What reading a package's collection can raise, as the one-line refusal of the file."""
+    try:
+        yield
+    except sqlite3.DatabaseError as exc:
+        if "interrupted" in str(exc):
+            raise fail(
+                "the package's collection takes more work to read than its size allows: refused"
+            ) from None
+        raise fail(f"the package's collection cannot be read: {exc}") from None
+    except (
+        KeyError,
+        ValueError,
+        TypeError,
+        IndexError,
+        AttributeError,
+        OverflowError,
+        RecursionError,
+    ) as exc:
+        # The tables are there but their content is not what Anki writes (a damaged or
+        # hand-made package): the file is refused, whatever field broke.
+        what = f"{type(exc).__name__}: {str(exc)[:200]}"
+        raise fail(f"the package's collection is damaged ({what})") from None
+
+
+class _Rows:
+    """The rows of a query ordered by a note id (column 0 or `key`), handed out one note's
+    at a time as the notes, read in the same order, ask for them."""
+
+    def __init__(self, rows: Iterator[tuple[Any, ...]], key: int = 0) -> None:
+        self._rows = rows
+        self._key = key
+        self._next = next(rows, None)
+
+    def take(self, nid: int) -> list[tuple[Any, ...]]:
+        """The rows of note `nid`; those of notes before it (none read, or no such note)
+        are passed over."""
+        key, out = self._key, []
+        while self._next is not None and self._next[key] < nid:
+            self._next = next(self._rows, None)
+        while self._next is not None and self._next[key] == nid:
+            out.append(self._next)
+            self._next = next(self._rows, None)
+        return out
+
+
+def _reviews(rows: list[tuple[Any, ...]], *, v1: bool) -> dict[int, list[ParsedReview]]:
+    """One note's answers by card, in order, from (nid, cid, id, ease, time, type) rows."""
+    reviews: dict[int, list[ParsedReview]] = {}
+    for _nid, cid, rid, ease, duration, rtype in rows:
         if v1 and ease in (2, 3) and rtype in (0, 2):
             ease += 1  # Anki's v2_upgrade.sql
         if 1 <= ease <= 4 and rtype in ANSWER_TYPES:
-            reviews[cid].append(
+            reviews.setdefault(cid, []).append(
                 ParsedReview(
                     reviewed_at=_utc(rid / 1000, "an answer's time"),
                     rating=int(ease),
                     duration_ms=max(0, int(duration)) or None,
                 )
             )
-        else:
-            warnings.add(
-                "the review log's manual reschedules (set due date, forget) are not answers: "
-                "not imported",
-                unit="entry",
-                units="entries",
-            )
-    cards_by_note: dict[int, list[tuple[Any, ...]]] = defaultdict(list)
-    for row in conn.execute(
-        "SELECT id, nid, did, odid, ord, type, queue, due, odue, ivl, reps, lapses, left, "
-        "flags, data, mod FROM cards ORDER BY nid, ord"
-    ):
-        cards_by_note[row[1]].append(row)
+    return reviews
 
-    by_deck: dict[str, ParsedDeck] = {}
+
+_NOTES = "SELECT id, guid, mid, mod, tags, flds FROM notes"
+_CARDS = (
+    "SELECT id, nid, did, odid, ord, type, queue, due, odue, ivl, reps, lapses, left, flags, "
+    "data, mod FROM cards"
+)
+# Each card's answers in the order of their ids (their times), grouped by note.
+_ANSWERS = (
+    "SELECT c.nid, r.cid, r.id, r.ease, r.time, r.type FROM revlog AS r "
+    "JOIN cards AS c ON c.id = r.cid"
+)
+_ANSWERS_ORDER = " ORDER BY c.nid, r.cid, r.id"
+
+
+def _note_rows(
+    conn: sqlite3.Connection, nids: list[int] | None
+) -> Iterator[tuple[tuple[Any, ...], _Rows, _Rows]]:
+    """Each note's row in the order of their ids, with where its cards' rows and their
+    answers are taken from (`_Rows`: in step with the notes, so nothing is held for the
+    whole package). With `nids` (sorted), only those notes: looked up a batch at a time
+    when the package's indexes allow (Anki's collections have them), else picked out of
+    a whole pass."""
+    if nids is not None and _can_look_up(conn):
+        for start in range(0, len(nids), NOTES_PER_BATCH):
+            chunk = nids[start : start + NOTES_PER_BATCH]
+            marks = ", ".join("?" * len(chunk))
+            cards = _Rows(
+                conn.execute(f"{_CARDS} WHERE nid IN ({marks}) ORDER BY nid, ord", chunk), key=1
+            )
+            answers = _Rows(
+                conn.execute(f"{_ANSWERS} WHERE c.nid IN ({marks}){_ANSWERS_ORDER}", chunk)
+            )
+            for row in conn.execute(f"{_NOTES} WHERE id IN ({marks}) ORDER BY id", chunk):
+                yield row, cards, answers
+        return
+    cards = _Rows(conn.execute(f"{_CARDS} ORDER BY nid, ord"), key=1)
+    answers = _Rows(conn.execute(f"{_ANSWERS}{_ANSWERS_ORDER}"))
+    wanted = None if nids is None else set(nids)
+    for row in conn.execute(f"{_NOTES} ORDER BY id"):
+        if wanted is None or row[0] in wanted:
+            yield row, cards, answers
+
+
+def _can_look_up(conn: sqlite3.Connection) -> bool:
+    """Whether a batch of notes' rows, cards and answers can be found by index: without,
+    every batch would read the whole package (a hand-made package may have no index)."""
+    marks = "?, ?"
+    for query in (
+        f"{_NOTES} WHERE id IN ({marks})",
+        f"{_CARDS} WHERE nid IN ({marks})",
+        f"{_ANSWERS} WHERE c.nid IN ({marks})",
+    ):
+        plan = conn.execute(f"EXPLAIN QUERY PLAN {query}", (0, 0)).fetchall()
+        if any(str(step[-1]).startswith("SCAN") for step in plan):
+            return False
+    return True
+
+
+def _notes(
+    conn: sqlite3.Connection,
+    package: _Package,
+    warnings: Warnings,
+    inline: dict[str, MediaFile],
+    nids: list[int] | None = None,
+) -> Iterator[tuple[int, str, ParsedNote]]:
+    """The package's notes in the order of their ids, each with its Anki id and the name of
+    the deck it goes to (its first card's), with their cards and answers. With `nids`
+    (Anki's, sorted), only those notes."""
     mappings: dict[int, Mapping | None] = {}
     new_cards: dict[ParsedCard, ParsedCard] = {}
-    for nid, guid, mid, mod, tags_text, flds in conn.execute(
-        "SELECT id, guid, mid, mod, tags, flds FROM notes ORDER BY id"
-    ):
+    for (nid, guid, mid, mod, tags_text, flds), card_rows, answer_rows in _note_rows(conn, nids):
         note_id = id_from_guid(guid)
         if note_id.startswith(LONG_GUID_PREFIX):
             warnings.add(
@@ -354,7 +607,7 @@ def _read_collection(
                 "export back to Anki makes it a new note there)",
                 f"note {note_id!r}",
             )
-        notetype = notetypes.get(mid)
+        notetype = package.notetypes.get(mid)
         if notetype is None:
             warnings.add(
                 "the note type is missing from the package: not imported", f"note {note_id!r}"
@@ -438,9 +691,10 @@ def _read_collection(
                 warnings.add(f"tag {tag!r} imported as {cleaned!r}", f"note {note_id!r}")
                 tag = cleaned
             tags.append(tag)
-        # Taken out as used (a note's id is the notes table's key: read once), so the
-        # package's card rows go as its notes are made, not at the end.
-        rows = cards_by_note.pop(nid, [])
+        # Taken as used, in step with the notes (a note's id is the notes table's key: read
+        # once), so only one note's card rows and answers are held at a time.
+        rows = card_rows.take(nid)
+        reviews = _reviews(answer_rows.take(nid), v1=package.v1)
         wanted = set(card_ords(kind, fields))
         cards = []
         deck_ids = []
@@ -461,24 +715,23 @@ def _read_collection(
                 )
                 continue
             deck_ids.append(row[3] or row[2])
-            card = _card(row, timing, reviews.get(row[0], []), v1=v1)
+            card = _card(row, package.timing, reviews.get(row[0], []), v1=package.v1)
             if card.state == NEW and not card.reviews:
                 # Most cards of a big package are new and alike: one (frozen) object for
                 # each such card there is, not one a card.
                 card = new_cards.setdefault(card, card)
             cards.append(card)
         deck_id = deck_ids[0] if deck_ids else (rows[0][3] or rows[0][2] if rows else 1)
-        deck_name = deck_names.get(deck_id, "Default")
+        deck_name = package.deck_names.get(deck_id, "Default")
         if len(set(deck_ids)) > 1:
             warnings.add(
                 "the note's cards are in several decks: it goes to its first card's deck",
                 f"note {note_id!r}",
             )
-        parsed = by_deck.get(deck_name)
-        if parsed is None:
-            parsed = by_deck[deck_name] = ParsedDeck(path=where, name=deck_name, from_anki=True)
         ours = notetype.name in MODELS and MODELS[notetype.name][0] in mapping.kinds()
-        parsed.notes.append(
+        yield (
+            nid,
+            deck_name,
             ParsedNote(
                 guid=note_id,
                 kind=kind,
@@ -496,12 +749,8 @@ def _read_collection(
                     fields=tuple(values),
                     mod=int(mod),
                 ),
-            )
+            ),
         )
-    decks = list(by_deck.values())
-    if not decks and warnings.counts:
-        decks = [ParsedDeck(path=where, name="Default", named=False, from_anki=True)]
-    return decks
 
 
 # The last second a datetime holds (9999-12-31 23:59:59 UTC).

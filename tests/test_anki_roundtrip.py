@@ -240,15 +240,18 @@ def test_a_streamed_package_imports_as_it_does_whole(
     import_into(store, source.package, now)
     monkeypatch.setattr(apkg, "STREAM_FROM_BYTES", 0)
     streamed = Store(new_db("streamed"))
-    with streamed.write() as conn:
-        parsed = importer.parse_files([source.package], stream=True)
-        assert all(d.stream is not None for d in parsed)
-        importer.apply(conn, parsed, now)
-    for table in (schema.decks, schema.notes, schema.cards, schema.review_log):
-        assert all_rows(streamed, table) == all_rows(store, table), table.name
-    with store.read() as a, streamed.read() as b:
-        query = select(schema.anki_notetypes).order_by(schema.anki_notetypes.c.id)
-        assert a.execute(query).all() == b.execute(query).all()
+    try:
+        with streamed.write() as conn:
+            parsed = importer.parse_files([source.package], stream=True)
+            assert all(d.stream is not None for d in parsed)
+            importer.apply(conn, parsed, now)
+        for table in (schema.decks, schema.notes, schema.cards, schema.review_log):
+            assert all_rows(streamed, table) == all_rows(store, table), table.name
+        with store.read() as a, streamed.read() as b:
+            query = select(schema.anki_notetypes).order_by(schema.anki_notetypes.c.id)
+            assert a.execute(query).all() == b.execute(query).all()
+    finally:
+        streamed.close()  # a PostgreSQL connection left open fails the test at teardown
 
 
 def test_anki_to_pmcards_to_anki_loses_nothing(source: AnkiSource, store: Store) -> None:

@@ -21,24 +21,26 @@ cards.
 
 from __future__ import annotations
 
+import bisect
 import hashlib
-import itertools
 import json
 import re
 import sqlite3
 import tempfile
 import zipfile
+from array import array
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.engine import Connection
 
 from pmcards import cardstate, clock, markup, media, queries, schema, settings
 from pmcards.cardstate import LEARNING, NEW, RELEARNING, REVIEW
+from pmcards.errors import PmcardsError
 from pmcards.formats._anki import (
     MODEL_OF_KIND,
     SECTION_FIELD,
@@ -47,9 +49,9 @@ from pmcards.formats._anki import (
     guid_from_id,
     notetype_mapping,
 )
-from pmcards.formats._export import notes_in_scope
 from pmcards.formats.options import ExportOptions
 from pmcards.kinds import KINDS
+from pmcards.queries import C, L, N
 from pmcards.rows import LEECH_TAG, Card, Note, ReviewLog
 
 CSS = ".card { font-family: sans-serif; font-size: 20px; } .why { margin-top: 1em; color: #555; }"
@@ -74,62 +76,187 @@ class _Days:
         return (clock.study_day(when, self.rollover).date - self.created).days
 
 
-def export(conn: Connection, options: ExportOptions) -> bytes:
+def write(conn: Connection, options: ExportOptions, out: BinaryIO) -> None:
+    """Write the package to `out`, streamed: the notes in scope a thousand at a time, each
+    batch's notes, cards and answers straight into the package's collection file, which is
+    then zipped to `out` from disk. What the package holds is what holding every row at
+    once made; what stays in memory is the cards' id order and the media names."""
     import genanki
     from genanki.apkg_col import APKG_COL
     from genanki.apkg_schema import APKG_SCHEMA
 
-    notes = notes_in_scope(conn, options)
+    scope = options.scope or queries.Scope()
+    count, latest, last_position = conn.execute(
+        scope.apply_to_notes(select(func.count(), func.max(N.updated_at), func.max(N.position)))
+    ).one()
+    if not count:
+        raise PmcardsError("no notes to export")
     config = settings.load(conn)
-    now: datetime = options.now or max(note.updated_at for note in notes)
-    timestamp = max(note.updated_at for note in notes).timestamp()
-    by_id = {n.id: n for n in notes}
-    cards = queries.cards_of_notes(conn, by_id)
-    logs = queries.logs_of_cards(conn, [c.id for c in cards]) if options.with_history else []
-    anki = _anki_sides(conn, list(by_id))
+    now: datetime = options.now or latest
+    timestamp = latest.timestamp()
 
     # Day 0: the start of the study day of the earliest time the package mentions.
-    times = [now, *(log.reviewed_at for log in logs)]
-    times += [c.due for c in cards if c.state != NEW] + [
-        c.last_review for c in cards if c.last_review is not None
-    ]
+    times = [now, *_earliest_times(conn, scope, with_history=options.with_history)]
     first = clock.study_day(min(times), config.rollover_hour)
     days = _Days(first.date, config.rollover_hour)
     crt = int(first.start.timestamp())
 
     deck_names = {d.id: d.name for d in queries.decks(conn)}
-    deck_ids = {deck_id: _deck_id(deck_names[deck_id]) for deck_id in {n.deck_id for n in notes}}
+    deck_ids = {
+        deck_id: _deck_id(deck_names[deck_id])
+        for deck_id in set(queries.scoped_deck_ids(conn, scope))
+    }
     models: dict[str, dict[str, Any]] = {}
-    ids = itertools.count(int(timestamp * 1000))
-    note_rows: list[tuple[Any, ...]] = []
-    anki_note_ids: dict[int, int] = {}
+    # Anki's ids count up from the newest edit: the notes in deck order, then their cards by
+    # pmcards' note id and ordinal (what a whole export did), so a card's id is the count
+    # of notes plus its place in that order.
+    first_id = int(timestamp * 1000)
+    ranks = _CardRanks.of(conn, scope)
     wanted_media: set[str] = set()
-    for note in notes:
-        model_id, values, mod = _note_fields(genanki, note, anki.get(note.id), models, timestamp)
-        for value in values:
-            for match in _MEDIA_REF.finditer(value):
-                wanted_media.add(match.group(1) or match.group(2))
-        nid = next(ids)
-        anki_note_ids[note.id] = nid
-        tags = [*note.user_tags, *([LEECH_TAG] if LEECH_TAG in note.tags else [])]
-        sort_field = _TAGS.sub("", values[0]) if values else ""
-        note_rows.append(
-            (
-                nid,
-                guid_from_id(note.guid),
-                model_id,
-                mod,
-                -1,
-                " " + " ".join(tags) + " " if tags else "",
-                "\x1f".join(values),
-                sort_field,
-                int(hashlib.sha1(sort_field.encode()).hexdigest()[:8], 16),
-                0,
-                "",
+    with tempfile.TemporaryDirectory(prefix="pmcards-apkg-") as tmp:
+        db_path = Path(tmp) / "collection.anki2"
+        db = sqlite3.connect(db_path)
+        try:
+            db.executescript(APKG_SCHEMA)
+            db.executescript(APKG_COL)
+            nid = first_id
+            for batch in _batches(queries.iter_scoped_notes(conn, scope)):
+                anki = _anki_sides(conn, [note.id for note in batch])
+                note_rows: list[tuple[Any, ...]] = []
+                anki_note_ids: dict[int, int] = {}
+                for note in batch:
+                    model_id, values, mod = _note_fields(
+                        genanki, note, anki.get(note.id), models, timestamp
+                    )
+                    for value in values:
+                        for match in _MEDIA_REF.finditer(value):
+                            wanted_media.add(match.group(1) or match.group(2))
+                    anki_note_ids[note.id] = nid
+                    note_rows.append(_note_row(nid, note, model_id, values, mod))
+                    nid += 1
+                db.executemany("INSERT INTO notes VALUES (?,?,?,?,?,?,?,?,?,?,?)", note_rows)
+                by_id = {note.id: note for note in batch}
+                cards = queries.cards_of_notes(conn, by_id)
+                db.executemany(
+                    "INSERT INTO cards VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                    _card_rows(
+                        cards,
+                        by_id,
+                        anki_note_ids,
+                        deck_ids,
+                        first_id + count,
+                        ranks,
+                        config,
+                        days,
+                        now,
+                        with_history=options.with_history,
+                    ),
+                )
+            if options.with_history:
+                _write_revlog(db, _scoped_logs(conn, scope), first_id + count, ranks)
+            _write_col(
+                db, genanki, config, crt, timestamp, models, deck_ids, deck_names, last_position
             )
+            db.commit()
+        finally:
+            db.close()
+        folder = media.media_dir(conn)
+        media_files = sorted(
+            name
+            for name in wanted_media
+            if media.safe_media_name(name) and (folder / name).is_file()
         )
-    card_rows = []
-    anki_card_ids: dict[int, int] = {}
+        # Zipped from the file on disk, a block at a time, straight to `out`.
+        with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+            archive.write(db_path, "collection.anki2")
+            archive.writestr("media", json.dumps({str(i): n for i, n in enumerate(media_files)}))
+            for i, name in enumerate(media_files):
+                archive.write(folder / name, str(i))
+
+
+def _batches(notes: Iterator[Note], size: int = 1000) -> Iterator[list[Note]]:
+    batch: list[Note] = []
+    for note in notes:
+        batch.append(note)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def _earliest_times(
+    conn: Connection, scope: queries.Scope, *, with_history: bool
+) -> list[datetime]:
+    """The earliest due date of a studied card, last review, and (with history) answer."""
+    cards = schema.cards.join(schema.notes, N.id == C.note_id)
+    aggregates = [
+        select(func.min(C.due)).select_from(cards).where(C.state != int(NEW)),
+        select(func.min(C.last_review)).select_from(cards),
+    ]
+    if with_history:
+        logs = schema.review_log.join(schema.cards, C.id == L.card_id).join(
+            schema.notes, N.id == C.note_id
+        )
+        aggregates.append(select(func.min(L.reviewed_at)).select_from(logs))
+    found = (conn.scalar(scope.apply_to_notes(q)) for q in aggregates)
+    return [when for when in found if when is not None]
+
+
+class _CardRanks:
+    """Each card's place among the cards in scope ordered by note id and ordinal, found by
+    its id: two arrays (pmcards' card ids sorted, and their places), not a dict of 100,000
+    entries."""
+
+    def __init__(self, ids: array[int], places: array[int]) -> None:
+        self.ids, self.places = ids, places
+
+    @classmethod
+    def of(cls, conn: Connection, scope: queries.Scope) -> _CardRanks:
+        stmt = scope.apply_to_notes(
+            select(C.id).join(schema.notes, N.id == C.note_id).order_by(C.note_id, C.ord)
+        )
+        in_order = array("q", conn.execute(stmt).scalars())
+        places = sorted(range(len(in_order)), key=in_order.__getitem__)
+        return cls(array("q", (in_order[i] for i in places)), array("q", places))
+
+    def place(self, card_id: int) -> int:
+        i = bisect.bisect_left(self.ids, card_id)
+        assert i < len(self.ids) and self.ids[i] == card_id, "a card out of scope"
+        return self.places[i]
+
+
+def _note_row(nid: int, note: Note, model_id: int, values: list[str], mod: int) -> tuple[Any, ...]:
+    tags = [*note.user_tags, *([LEECH_TAG] if LEECH_TAG in note.tags else [])]
+    sort_field = _TAGS.sub("", values[0]) if values else ""
+    return (
+        nid,
+        guid_from_id(note.guid),
+        model_id,
+        mod,
+        -1,
+        " " + " ".join(tags) + " " if tags else "",
+        "\x1f".join(values),
+        sort_field,
+        int(hashlib.sha1(sort_field.encode()).hexdigest()[:8], 16),
+        0,
+        "",
+    )
+
+
+def _card_rows(
+    cards: list[Card],
+    notes: dict[int, Note],
+    anki_note_ids: dict[int, int],
+    deck_ids: dict[int, int],
+    first_card_id: int,
+    ranks: _CardRanks,
+    config: settings.Settings,
+    days: _Days,
+    now: datetime,
+    *,
+    with_history: bool,
+) -> Iterator[tuple[Any, ...]]:
     # Each note's latest answer: a card buried the study day a sibling was answered was
     # buried by that answer (pmcards buries siblings as Anki does), else by hand.
     answered: dict[int, datetime] = {}
@@ -137,56 +264,36 @@ def export(conn: Connection, options: ExportOptions) -> bytes:
         if card.last_review is not None and card.last_review > answered.get(card.note_id, _EPOCH):
             answered[card.note_id] = card.last_review
     for card in cards:
-        cid = next(ids)
-        anki_card_ids[card.id] = cid
-        note = by_id[card.note_id]
-        card_rows.append(
-            (
-                cid,
-                anki_note_ids[note.id],
-                deck_ids[note.deck_id],
-                card.ord,
-                int(now.timestamp()),  # its state, as of the export (a burial is today's)
-                -1,
-                *_scheduling(
-                    card,
-                    note,
-                    config,
-                    days,
-                    now,
-                    with_history=options.with_history,
-                    sibling_answered=answered.get(card.note_id),
-                ),
-            )
+        note = notes[card.note_id]
+        yield (
+            first_card_id + ranks.place(card.id),
+            anki_note_ids[note.id],
+            deck_ids[note.deck_id],
+            card.ord,
+            int(now.timestamp()),  # its state, as of the export (a burial is today's)
+            -1,
+            *_scheduling(
+                card,
+                note,
+                config,
+                days,
+                now,
+                with_history=with_history,
+                sibling_answered=answered.get(card.note_id),
+            ),
         )
-    folder = media.media_dir(conn)
-    media_files = sorted(
-        name for name in wanted_media if media.safe_media_name(name) and (folder / name).is_file()
+
+
+def _scoped_logs(conn: Connection, scope: queries.Scope) -> Iterator[ReviewLog]:
+    """Every answer to a card in scope, oldest first, read a thousand at a time."""
+    stmt = scope.apply_to_notes(
+        select(schema.review_log)
+        .join(schema.cards, C.id == L.card_id)
+        .join(schema.notes, N.id == C.note_id)
+        .order_by(L.id)
     )
-    with tempfile.TemporaryDirectory(prefix="pmcards-apkg-") as tmp:
-        db_path = Path(tmp) / "collection.anki2"
-        db = sqlite3.connect(db_path)
-        try:
-            db.executescript(APKG_SCHEMA)
-            db.executescript(APKG_COL)
-            _write_col(db, genanki, config, crt, timestamp, models, deck_ids, deck_names, notes)
-            db.executemany("INSERT INTO notes VALUES (?,?,?,?,?,?,?,?,?,?,?)", note_rows)
-            db.executemany(
-                "INSERT INTO cards VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", card_rows
-            )
-            db.executemany(
-                "INSERT INTO revlog VALUES (?,?,?,?,?,?,?,?,?)", _revlog(logs, anki_card_ids)
-            )
-            db.commit()
-        finally:
-            db.close()
-        out = Path(tmp) / "out.apkg"
-        with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
-            archive.write(db_path, "collection.anki2")
-            archive.writestr("media", json.dumps({str(i): n for i, n in enumerate(media_files)}))
-            for i, name in enumerate(media_files):
-                archive.write(folder / name, str(i))
-        return out.read_bytes()
+    for row in conn.execution_options(yield_per=1000).execute(stmt):
+        yield ReviewLog.from_row(row._mapping)
 
 
 @dataclass(frozen=True)
@@ -333,23 +440,23 @@ def _scheduling(
     )
 
 
-def _revlog(logs: list[ReviewLog], card_ids: dict[int, int]) -> Iterator[tuple[Any, ...]]:
+def _write_revlog(
+    db: sqlite3.Connection, logs: Iterator[ReviewLog], first_card_id: int, ranks: _CardRanks
+) -> None:
     """Each answer as Anki's review log has it: its time in milliseconds as its id (moved a
     millisecond on when two coincide), the rating as the button, the interval it gave and
-    the one before (days, or seconds as a negative number for a learning step)."""
-    used: set[int] = set()
+    the one before (days, or seconds as a negative number for a learning step). The log's
+    primary key finds a taken id (no set of every id in memory); the answers come oldest
+    first, so each takes the id it always did."""
+    insert = "INSERT OR IGNORE INTO revlog VALUES (?,?,?,?,?,?,?,?,?)"
     for log in logs:
-        rid = _millis(log.reviewed_at)
-        while rid in used:
-            rid += 1
-        used.add(rid)
         ivl = _interval(log.reviewed_at, log.due_after, log.state_after)
         last = 0
         if log.state_before != NEW and log.last_review_before is not None:
             last = _interval(log.last_review_before, log.due_before, log.state_before)
-        yield (
-            rid,
-            card_ids[log.card_id],
+        row = [
+            _millis(log.reviewed_at),
+            first_card_id + ranks.place(log.card_id),
             -1,
             log.rating,
             ivl,
@@ -357,7 +464,9 @@ def _revlog(logs: list[ReviewLog], card_ids: dict[int, int]) -> Iterator[tuple[A
             0 if log.state_before in (NEW, LEARNING) else DEFAULT_EASE,
             log.duration_ms or 0,
             REVLOG_TYPE[log.state_before],
-        )
+        ]
+        while db.execute(insert, row).rowcount == 0:
+            row[0] += 1
 
 
 def _interval(start: datetime, end: datetime, state: int) -> int:
@@ -385,7 +494,7 @@ def _write_col(
     models: dict[str, dict[str, Any]],
     deck_ids: dict[int, int],
     deck_names: dict[int, str],
-    notes: list[Note],
+    last_position: int,
 ) -> None:
     """The collection row: its creation day, its v2 scheduler and time zone, the note types,
     the decks, and deck options that are pmcards' settings."""
@@ -397,7 +506,7 @@ def _write_col(
             "sched2021": True,
             "rollover": config.rollover_hour,
             "creationOffset": -int(offset.total_seconds() // 60),
-            "nextPos": max(n.position for n in notes) + 1,
+            "nextPos": last_position + 1,
         }
     )
     decks = json.loads(db.execute("SELECT decks FROM col").fetchone()[0])

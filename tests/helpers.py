@@ -132,3 +132,38 @@ def all_rows(store: Store, table: Any, *where: Any) -> list[Any]:
     with store.read() as conn:
         result = conn.execute(sa.select(table).where(*where).order_by(table.c.id))
         return [mapped.from_row(row._mapping) for row in result]
+
+
+def cli_peak_mb(
+    args: list[str], home: Path, expect: list[str] | None = None, *, keep_db: bool = False
+) -> int:
+    """Run `pmcards ARGS` (through Click, in a fresh Python process: its peak is its own)
+    with PMCARDS_HOME at `home` (and PMCARDS_DB unset, unless `keep_db`); it must succeed
+    and print each of `expect`. Returns the process's peak resident memory in MB."""
+    import os
+    import subprocess
+    import sys
+    import textwrap
+
+    script = textwrap.dedent(
+        f"""
+        from click.testing import CliRunner
+        from pmcards.cli import cli
+        result = CliRunner().invoke(cli, {args!r})
+        assert result.exit_code == 0, result.output
+        for text in {expect or []!r}:
+            assert text in result.output, result.output
+        # VmHWM, not ru_maxrss: the latter keeps the peak of the (large) forking parent.
+        with open("/proc/self/status") as status:
+            peak = next(line for line in status if line.startswith("VmHWM:"))
+        print(int(peak.split()[1]) // 1024)
+        """
+    )
+    env = {**os.environ, "PMCARDS_HOME": str(home)}
+    if not keep_db:
+        env.pop("PMCARDS_DB", None)
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=600
+    )
+    assert done.returncode == 0, done.stderr
+    return int(done.stdout.split()[-1])

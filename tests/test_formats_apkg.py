@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from anki_tools import export_package, import_package, new_collection, notes_of, sample_collection
 from click.testing import CliRunner
-from helpers import C, all_rows, count
+from helpers import C, all_rows, cli_peak_mb, count
 
 from pmcards import importer, paths, schema
 from pmcards.cardstate import NEW
@@ -360,33 +360,10 @@ def test_importing_a_100k_note_package_stays_under_100_mb(
     """The whole `pmcards import` of a 100,000-note package, in a process of its own: its
     notes stream out of the package's collection, a deck at a time, so its peak memory stays
     under 100 MB (it was 206 MB for Anki's own package of 100,000 notes, read whole)."""
-    import os
-    import subprocess
-    import sys
-    import textwrap
 
     path = _big_package(packages["legacy"], tmp_path / "big.apkg", 100_000)
-    script = textwrap.dedent(
-        f"""
-        from click.testing import CliRunner
-        from pmcards.cli import cli
-        result = CliRunner().invoke(cli, ["import", {str(path)!r}])
-        assert result.exit_code == 0, result.output
-        assert "deck 'Parent::Child': 100003 added" in result.output, result.output
-        assert "deck 'Other': 1 added" in result.output, result.output
-        # VmHWM, not ru_maxrss: the latter keeps the peak of the (large) forking parent.
-        with open("/proc/self/status") as status:
-            peak = next(line for line in status if line.startswith("VmHWM:"))
-        print(int(peak.split()[1]) // 1024)
-        """
-    )
-    env = {**os.environ, "PMCARDS_HOME": str(tmp_path / "home")}
-    env.pop("PMCARDS_DB", None)
-    done = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=600
-    )
-    assert done.returncode == 0, done.stderr
-    peak_mb = int(done.stdout.split()[-1])
+    expect = ["deck 'Parent::Child': 100003 added", "deck 'Other': 1 added"]
+    peak_mb = cli_peak_mb(["import", str(path)], tmp_path / "home", expect)
     assert peak_mb < 100, f"peak memory {peak_mb} MB importing a 100,000-note package"
 
 
@@ -411,37 +388,15 @@ def test_exporting_5000_notes_with_history_stays_under_100_mb(tmp_path: Path) ->
     file, zipped from disk to the output, so its peak memory does not grow with the
     collection (it held every note, card and answer, then the package: 126 MB here, 1.6 GB
     at 100,000 notes)."""
-    import os
     import sqlite3
-    import subprocess
-    import sys
-    import textwrap
 
     db = _synthetic_collection(tmp_path / "c.sqlite3", 5000)
     with sqlite3.connect(db) as conn:
         answers = conn.execute("SELECT count(*) FROM review_log").fetchone()[0]
     assert answers > 70_000
     out = tmp_path / "out.apkg"
-    script = textwrap.dedent(
-        f"""
-        from click.testing import CliRunner
-        from pmcards.cli import cli
-        args = ["--db", {str(db)!r}, "export", "apkg", "--with-history", "-o", {str(out)!r}]
-        result = CliRunner().invoke(cli, args)
-        assert result.exit_code == 0, result.output
-        # VmHWM, not ru_maxrss: the latter keeps the peak of the (large) forking parent.
-        with open("/proc/self/status") as status:
-            peak = next(line for line in status if line.startswith("VmHWM:"))
-        print(int(peak.split()[1]) // 1024)
-        """
-    )
-    env = {**os.environ, "PMCARDS_HOME": str(tmp_path / "home")}
-    env.pop("PMCARDS_DB", None)
-    done = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=600
-    )
-    assert done.returncode == 0, done.stderr
-    peak_mb = int(done.stdout.split()[-1])
+    args = ["--db", str(db), "export", "apkg", "--with-history", "-o", str(out)]
+    peak_mb = cli_peak_mb(args, tmp_path / "home")
     assert peak_mb < 100, f"peak memory {peak_mb} MB exporting 5,000 notes with history"
     with zipfile.ZipFile(out) as package:
         package.extract("collection.anki2", tmp_path / "pkg")

@@ -2,6 +2,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from helpers import cli_peak_mb
 from sqlalchemy import func, select
 
 from pmcards import importer, schema
@@ -356,30 +357,6 @@ def test_a_streamed_file_that_is_not_utf8_late_names_its_line(tmp_path: Path) ->
 def test_importing_100k_csv_notes_stays_under_100_mb(tmp_path: Path) -> None:
     """The whole `pmcards import` of a 100,000-note CSV, in a process of its own: the file
     streams, so its peak memory stays under 100 MB (it was 209 MB read whole)."""
-    import os
-    import subprocess
-    import sys
-    import textwrap
-
     path = _big_csv(tmp_path / "big.csv", 100_000)
-    script = textwrap.dedent(
-        f"""
-        from click.testing import CliRunner
-        from pmcards.cli import cli
-        result = CliRunner().invoke(cli, ["import", {str(path)!r}])
-        assert result.exit_code == 0, result.output
-        assert "100000 added" in result.output, result.output
-        # VmHWM, not ru_maxrss: the latter keeps the peak of the (large) forking parent.
-        with open("/proc/self/status") as status:
-            peak = next(line for line in status if line.startswith("VmHWM:"))
-        print(int(peak.split()[1]) // 1024)
-        """
-    )
-    env = {**os.environ, "PMCARDS_HOME": str(tmp_path / "home")}
-    env.pop("PMCARDS_DB", None)
-    done = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=600
-    )
-    assert done.returncode == 0, done.stderr
-    peak_mb = int(done.stdout.split()[-1])
+    peak_mb = cli_peak_mb(["import", str(path)], tmp_path / "home", ["100000 added"])
     assert peak_mb < 100, f"peak memory {peak_mb} MB importing 100,000 CSV notes"

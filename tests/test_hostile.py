@@ -21,7 +21,7 @@ import click
 import faults
 import pytest
 from click.testing import CliRunner
-from helpers import content
+from helpers import cli_peak_mb, content
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -569,9 +569,6 @@ def test_media_are_streamed_to_disk_not_held_in_memory(
 ) -> None:
     """Three 100 MB media files (zeros: the package is under 1 MB) import with the process's
     peak memory far below their size: each is extracted and copied a block at a time."""
-    import subprocess
-    import sys
-    import textwrap
 
     big = bytes(100 * 1024 * 1024)
     package = tmp_path / "a.apkg"
@@ -579,27 +576,7 @@ def test_media_are_streamed_to_disk_not_held_in_memory(
     del big
     assert package.stat().st_size < 2 * 1024 * 1024
     home = tmp_path / "home"
-    script = textwrap.dedent(
-        f"""
-        from click.testing import CliRunner
-        from pmcards.cli import cli
-        result = CliRunner().invoke(cli, ["import", {str(package)!r}])
-        assert result.exit_code == 0, result.output
-        # VmHWM, not ru_maxrss: the latter keeps the peak of the (large) forking parent.
-        with open("/proc/self/status") as status:
-            peak = next(line for line in status if line.startswith("VmHWM:"))
-        print(int(peak.split()[1]) // 1024)
-        """
-    )
-    done = subprocess.run(
-        [sys.executable, "-c", script],
-        capture_output=True,
-        text=True,
-        env={**__import__("os").environ, "PMCARDS_HOME": str(home)},
-        timeout=600,
-    )
-    assert done.returncode == 0, done.stderr
-    peak_mb = int(done.stdout.split()[-1])
+    peak_mb = cli_peak_mb(["import", str(package)], home, keep_db=True)
     assert peak_mb < 150, f"peak memory {peak_mb} MB for 300 MB of media"
     monkeypatch.setenv("PMCARDS_HOME", str(home))
     folder = _media_folder()

@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime, tzinfo
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import case, func, or_, select
 from sqlalchemy.engine import Connection
 
 from pmcards import cardstate, changes, queries, scheduling, schema
@@ -267,22 +267,25 @@ def active(
         return None
     ids = deck_ids(conn, plan)
 
-    def cards(*where: Any) -> Any:
-        stmt = select(func.count()).select_from(schema.cards).where(C.suspended.is_(False))
-        if ids is not None:
-            stmt = stmt.where(C.deck_id.in_(ids))
-        return stmt.where(*where)
+    def plan_cards(*columns: Any) -> Any:
+        stmt = select(*columns).select_from(schema.cards).where(C.suspended.is_(False))
+        return stmt if ids is None else stmt.where(C.deck_id.in_(ids))
 
     # Counted in SQL, and only the dues the horizon books are read: a plan over a lifetime's
     # collection covers hundreds of thousands of cards, and `status` and every review
     # session start here.
-    new_left = int(conn.scalar(cards(C.state == NEW)) or 0)
-    studied = int(conn.scalar(cards(C.state != NEW)) or 0)
+    counts = conn.execute(
+        plan_cards(
+            func.coalesce(func.sum(case((C.state == NEW, 1), else_=0)), 0),
+            func.coalesce(func.sum(case((C.state != NEW, 1), else_=0)), 0),
+        )
+    ).one()
+    new_left, studied = int(counts[0]), int(counts[1])  # PostgreSQL's SUM is a numeric
     n = days_left(plan, settings, now, tz)
     budget = budget_of_counts(plan, settings, new_left, studied, n)
     horizon = Horizon.of(plan, settings, tz, budget)
     today = study_day(now, settings.rollover_hour, tz)
-    dues = cards(C.state != NEW, C.due >= today.start, C.due < at).with_only_columns(C.due)
+    dues = plan_cards(C.due).where(C.state != NEW, C.due >= today.start, C.due < at)
     horizon.book_many(conn.scalars(dues))
     pace = new_per_day(settings, plan, new_left, n)
     horizon.expect_new(today.date, new_left - pace, n, pace)

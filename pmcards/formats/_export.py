@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Iterator
 from dataclasses import replace
@@ -17,12 +18,10 @@ if TYPE_CHECKING:
     from pmcards.formats.options import ExportOptions
 
 
-def notes_in_scope(conn: Connection, options: ExportOptions) -> list[Note]:
-    """The notes to export, in deck order; refuses an export with none."""
-    notes = queries.scoped_notes(conn, options.scope or queries.Scope())
-    if not notes:
-        raise PmcardsError("no notes to export")
-    return notes
+def batches(notes: Iterator[Note], size: int = 1000) -> Iterator[list[Note]]:
+    """The notes `size` at a time, as they are read: what a streamed writer works on."""
+    while batch := list(itertools.islice(notes, size)):
+        yield batch
 
 
 def deck_names(conn: Connection) -> dict[int, str]:

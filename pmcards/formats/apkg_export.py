@@ -49,6 +49,7 @@ from pmcards.formats._anki import (
     guid_from_id,
     notetype_mapping,
 )
+from pmcards.formats._export import batches
 from pmcards.formats.options import ExportOptions
 from pmcards.kinds import KINDS
 from pmcards.queries import C, L, N
@@ -120,7 +121,7 @@ def write(conn: Connection, options: ExportOptions, out: BinaryIO) -> None:
             db.executescript(APKG_SCHEMA)
             db.executescript(APKG_COL)
             nid = first_id
-            for batch in _batches(queries.iter_scoped_notes(conn, scope)):
+            for batch in batches(queries.iter_scoped_notes(conn, scope)):
                 anki = _anki_sides(conn, [note.id for note in batch])
                 note_rows: list[tuple[Any, ...]] = []
                 anki_note_ids: dict[int, int] = {}
@@ -172,17 +173,6 @@ def write(conn: Connection, options: ExportOptions, out: BinaryIO) -> None:
             archive.writestr("media", json.dumps({str(i): n for i, n in enumerate(media_files)}))
             for i, name in enumerate(media_files):
                 archive.write(folder / name, str(i))
-
-
-def _batches(notes: Iterator[Note], size: int = 1000) -> Iterator[list[Note]]:
-    batch: list[Note] = []
-    for note in notes:
-        batch.append(note)
-        if len(batch) == size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
 
 
 def _earliest_times(

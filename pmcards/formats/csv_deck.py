@@ -21,7 +21,6 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
-import itertools
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -647,7 +646,7 @@ def write(conn: Connection, options: ExportOptions, out: BinaryIO) -> None:
     entity for their first character.
     """
     from pmcards import queries
-    from pmcards.formats._export import deck_names
+    from pmcards.formats._export import batches, deck_names
 
     delimiter = "\t" if options.format == "tsv" else ","
     scope = options.scope or queries.Scope()
@@ -671,7 +670,7 @@ def write(conn: Connection, options: ExportOptions, out: BinaryIO) -> None:
         f"#deck column:3\r\n#tags column:4\r\n#columns:{delimiter.join(labels)}\r\n"
     )
     writer = csv.writer(text, delimiter=delimiter, lineterminator="\r\n", quoting=csv.QUOTE_ALL)
-    for batch in _batches(queries.iter_scoped_notes(conn, scope)):
+    for batch in batches(queries.iter_scoped_notes(conn, scope)):
         anki = _anki_notetypes(conn, [n.id for n in batch])
         for note in batch:
             notetype, values = _anki_side(note, anki.get(note.id))
@@ -702,6 +701,7 @@ def _shape(conn: Connection, scope: Scope) -> tuple[list[str], bool, int]:
     from sqlalchemy import func, select
 
     from pmcards import queries, schema
+    from pmcards.formats._export import batches
 
     N = schema.notes.c
     kinds = set(conn.execute(scope.apply_to_notes(select(N.kind).distinct())).scalars())
@@ -714,16 +714,11 @@ def _shape(conn: Connection, scope: Scope) -> tuple[list[str], bool, int]:
     plain = scope.apply_to_notes(select(N.id).where(N.anki_notetype_id.is_(None)).limit(1))
     width = 2 if conn.scalar(plain) is not None else 0
     from_anki = queries.iter_scoped_notes(conn, scope, N.anki_notetype_id.is_not(None))
-    for batch in _batches(from_anki):
+    for batch in batches(from_anki):
         anki = _anki_notetypes(conn, [n.id for n in batch])
         for note in batch:
             width = max(width, len(_anki_side(note, anki.get(note.id))[1]))
     return columns, ignores, width
-
-
-def _batches(notes: Iterator[Note], size: int = 1000) -> Iterator[list[Note]]:
-    while batch := list(itertools.islice(notes, size)):
-        yield batch
 
 
 def _anki_notetypes(conn: Connection, note_ids: list[int]) -> dict[int, tuple[Any, Any]]:

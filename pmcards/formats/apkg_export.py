@@ -438,7 +438,7 @@ def _write_revlog(
     the one before (days, or seconds as a negative number for a learning step). The log's
     primary key finds a taken id (no set of every id in memory); the answers come oldest
     first, so each takes the id it always did."""
-    insert = "INSERT OR IGNORE INTO revlog VALUES (?,?,?,?,?,?,?,?,?)"
+    insert = "INSERT INTO revlog VALUES (?,?,?,?,?,?,?,?,?)"
     for log in logs:
         ivl = _interval(log.reviewed_at, log.due_after, log.state_after)
         last = 0
@@ -455,8 +455,15 @@ def _write_revlog(
             log.duration_ms or 0,
             REVLOG_TYPE[log.state_before],
         ]
-        while db.execute(insert, row).rowcount == 0:
-            row[0] += 1
+        while True:
+            try:
+                db.execute(insert, row)
+                break
+            except sqlite3.IntegrityError as exc:
+                # Only a taken id moves it on (OR IGNORE would loop on any other refusal).
+                if "UNIQUE" not in str(exc):
+                    raise
+                row[0] += 1
 
 
 def _interval(start: datetime, end: datetime, state: int) -> int:

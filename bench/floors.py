@@ -10,6 +10,10 @@ CPython at all, without pmcards' code or SQLAlchemy, beside pmcards and Anki's e
   `sqlite3.executemany` into pmcards' own schema and indexes, in one synced transaction. No
   validation, no sanitising, no lint hint, no SQLAlchemy. Timed as a whole process beside
   `pmcards import` of the same file and, with `anki` installed, Anki's CSV import.
+- **Status floor**: a process that pays what pmcards' one data path must (Python's start-up
+  and `import sqlalchemy`) and runs, with bare `sqlite3`, every statement `pmcards status`
+  runs (captured, with their parameters, from the real command on the same collection),
+  beside `pmcards status` and Anki's deck tree.
 - **Answer floor**: the statements pmcards runs for real answers (captured, with their
   parameters, from `ReviewSession.answer` on one copy of the 10,000-note collection) replayed
   with bare `sqlite3` on a second copy, the same pragmas, one synced commit per answer. The
@@ -147,6 +151,71 @@ def imports(sizes: list[int], runs: int, anki: bool) -> list[dict[str, Any]]:
     return rows
 
 
+def status_statements(db: Path, out: Path) -> None:
+    """Every statement `pmcards status` runs on `db` (opening included), with its
+    parameters, as JSON for the floor's process."""
+    from click.testing import CliRunner
+    from sqlalchemy import Engine, event
+
+    from pmcards.cli import cli
+
+    captured: list[tuple[str, Any]] = []
+
+    def keep(_c: Any, _cur: Any, statement: str, parameters: Any, _x: Any, _m: Any) -> None:
+        captured.append((statement, list(parameters) if parameters else []))
+
+    event.listen(Engine, "before_cursor_execute", keep)
+    try:
+        result = CliRunner().invoke(cli, ["--db", str(db), "status"])
+    finally:
+        event.remove(Engine, "before_cursor_execute", keep)
+    assert result.exit_code == 0, result.output
+    out.write_text(json.dumps(captured))
+
+
+def status_floor(statements: Path, db: Path) -> None:
+    """The floor's process for `status`: the one data path's import, then the statements."""
+    import sqlalchemy  # noqa: F401  (what every pmcards process pays)
+
+    conn = sqlite3.connect(db, isolation_level=None)
+    rows = 0
+    for statement, parameters in json.loads(statements.read_text()):
+        if statement.split(None, 1)[0].upper() in ("BEGIN", "COMMIT", "ROLLBACK"):
+            continue  # the driver's transactions were not captured whole: each runs alone
+        rows += len(conn.execute(statement, parameters).fetchall())
+    conn.close()
+    print(rows)
+
+
+def status(sizes: list[int], runs: int, anki: bool) -> list[dict[str, Any]]:
+    from run import collection, paired, run_process
+
+    home = Path(tempfile.mkdtemp(prefix="pmcards-floors-"))
+    env = dict(os.environ, PMCARDS_HOME=str(home), NO_COLOR="1")
+    os.environ["PMCARDS_HOME"] = str(home)  # the capture's daily backup goes there too
+    anki_py = [sys.executable, str(HERE / "anki_side.py")]
+    rows = []
+    for n in sizes:
+        db = collection(n, datetime.now(UTC))
+        statements = home / f"status{n}.json"
+        status_statements(db, statements)
+        floor = partial(
+            run_process, [sys.executable, __file__, "_status", str(statements), str(db)], env
+        )
+        pm = partial(run_process, [*PMCARDS, "--db", str(db), "status"], env)
+        row: dict[str, Any] = {"notes": n, "statements": len(json.loads(statements.read_text()))}
+        row["floor_vs_pmcards"] = paired(floor, pm, runs)
+        anki_db = DATA / f"anki{n}.anki2"
+        if anki and anki_db.exists():
+            row["floor_vs_anki"] = paired(
+                floor, partial(run_process, [*anki_py, "status", str(anki_db)], env), runs
+            )
+        print(f"status {n}: {row}", file=sys.stderr)
+        rows.append(row)
+    shutil.rmtree(home, ignore_errors=True)
+    return rows
+
+
 def answers(notes: int, count: int) -> dict[str, Any]:
     """pmcards' answers on one copy, their statements replayed with bare sqlite3 on another."""
     import random
@@ -233,16 +302,24 @@ def report(result: dict[str, Any]) -> str:
         f"commit {m['commit']}; medians of {result['runs']} runs, in turn (`python "
         "bench/floors.py`).",
         "",
-        "| import of new notes (CSV, whole process) | notes | floor | pmcards | Anki |",
+        "| whole process | notes | floor | pmcards | Anki |",
         "|---|---|---|---|---|",
     ]
+    for row in result["status"]:
+        fp = row["floor_vs_pmcards"]
+        anki = row.get("floor_vs_anki")
+        anki_s = f"{anki['b_s'] * 1000:.0f} ms (floor {anki['a_s'] * 1000:.0f})" if anki else "-"
+        out.append(
+            f"| `status` ({row['statements']} statements) | {row['notes']:,} "
+            f"| {fp['a_s'] * 1000:.0f} ms | {fp['b_s'] * 1000:.0f} ms | {anki_s} |"
+        )
     for row in result["imports"]:
         fp = row["floor_vs_pmcards"]
         anki = row.get("floor_vs_anki")
         anki_s = f"{anki['b_s'] * 1000:.0f} ms (floor {anki['a_s'] * 1000:.0f})" if anki else "-"
         out.append(
-            f"| CSV | {row['notes']:,} | {fp['a_s'] * 1000:.0f} ms | {fp['b_s'] * 1000:.0f} ms "
-            f"| {anki_s} |"
+            f"| import of new notes (CSV) | {row['notes']:,} | {fp['a_s'] * 1000:.0f} ms "
+            f"| {fp['b_s'] * 1000:.0f} ms | {anki_s} |"
         )
     a = result["answers"]
     out += [
@@ -264,6 +341,9 @@ def main() -> None:
     if len(sys.argv) == 4 and sys.argv[1] == "_floor":
         import_floor(Path(sys.argv[2]), Path(sys.argv[3]))
         return
+    if len(sys.argv) == 4 and sys.argv[1] == "_status":
+        status_floor(Path(sys.argv[2]), Path(sys.argv[3]))
+        return
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--tiny", action="store_true", help="tiny sizes: keep it working")
@@ -278,10 +358,12 @@ def main() -> None:
     except ImportError:
         has_anki = False
     sizes, notes, count = ([200], 200, 20) if args.tiny else ([10_000, 100_000], 10_000, 400)
+    status_sizes = sizes
     result = {
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "machine": machine(),
         "runs": 1 if args.tiny else args.runs,
+        "status": status(status_sizes, 1 if args.tiny else args.runs, has_anki and not args.tiny),
         "imports": imports(sizes, 1 if args.tiny else args.runs, has_anki and not args.tiny),
         "answers": answers(notes, count),
     }

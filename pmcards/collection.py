@@ -121,7 +121,9 @@ def clean_leftovers(store: Store) -> list[Path]:
 
 def migrate(store: Store) -> list[str]:
     """Migrate the schema, backing a collection with content up first."""
-    if store.pending_migrations() and not store.is_new():
+    if not store.pending_migrations():
+        return []  # every command's case: one read, not the two of checking twice
+    if not store.is_new():
         backup.automatic(store, "migration")
     return store.migrate()
 

@@ -245,12 +245,24 @@ def _due_conditions(day: Day, now: datetime) -> dict[str, Any]:
     }
 
 
-def due_counts(conn: Connection, day: Day, now: datetime, scope: Scope = Scope()) -> Due:
+def due_counts(
+    conn: Connection, day: Day, now: datetime, scope: Scope = Scope(), limits: Limits | None = None
+) -> Due:
+    """New, learning and review cards due today. With `limits`, new and review cards are
+    counted only up to them (`limits.cap` of the full counts, which is what a review session
+    shows): each count then stops after that many index entries instead of reading every
+    due card, which the review screen's header would otherwise do before every card (at
+    1,000,000 notes, 265,000 reviews due, about 0.3 s a card)."""
+    caps = {} if limits is None else {"new": limits.new, "review": limits.review}
     counts = {}
     for name, condition in _due_conditions(day, now).items():
-        stmt = scope.apply(select(func.count()).select_from(schema.cards)).where(
-            available(), condition
-        )
+        cap = caps.get(name)
+        if cap is None:
+            stmt = scope.apply(select(func.count()).select_from(schema.cards))
+            stmt = stmt.where(available(), condition)
+        else:
+            due = scope.apply(select(C.id)).where(available(), condition).limit(cap)
+            stmt = select(func.count()).select_from(due.subquery())
         counts[name] = int(conn.scalar(stmt) or 0)
     return Due(**counts)
 

@@ -150,9 +150,10 @@ class ReviewSession(StudySession):
         """New, learning and review cards left today, within this session's limits."""
         now = self.clock()
         self._check_day(now)
+        limits = self.limits
         with self.store.read() as conn:
-            due = queries.due_counts(conn, self.day, now, self.scope)
-        return self.limits.cap(due)
+            due = queries.due_counts(conn, self.day, now, self.scope, limits)
+        return limits.cap(due)
 
     def left(self, due: Due | None = None) -> int:
         due = due or self.counts()

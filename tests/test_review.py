@@ -661,3 +661,33 @@ def test_a_single_card_notes_answer_issues_no_bury_statement(
     buried = bury_statements(store, lambda: session.answer(two.card_id, Rating.Easy))
     assert len(buried) == 1
     assert card_of(store, "c1", 1 - two.ord).buried_until == datetime(2026, 3, 3, 4, 0, tzinfo=UTC)
+
+
+def test_counts_up_to_the_limits_are_the_full_counts_capped(
+    store: Store, tmp_path: Path, clock: FakeClock
+) -> None:
+    """The review screen counts before every card, up to the session's limits only (an
+    index range that stops early); what it shows must be `limits.cap` of the full counts,
+    learning uncounted by any limit, buried and suspended cards and prompts left out."""
+    from pmcards import queries
+    from pmcards.clock import study_day
+    from pmcards.queries import Limits
+
+    load(store, tmp_path, [qa(i) for i in range(1, 13)])
+    for i in range(1, 6):  # five reviews due today
+        set_review(store, f"n-{i:03d}", clock.now - timedelta(hours=i), 3.0, clock.now)
+    set_review(store, "n-006", clock.now + timedelta(days=3), 9.0, clock.now)  # not due
+    set_card(store, "n-007", state=LEARNING, step=0, due=clock.now - timedelta(minutes=1))
+    set_card(store, "n-008", state=RELEARNING, step=0, due=clock.now + timedelta(minutes=5))
+    set_card(store, "n-009", suspended=True)
+    set_card(store, "n-010", buried_until=clock.now + timedelta(hours=2))
+    day = study_day(clock.now, 4)
+    with store.read() as conn:
+        full = queries.due_counts(conn, day, clock.now)
+        assert (full.new, full.learning, full.review) == (2, 2, 5)
+        for new, review in [(0, 0), (1, 3), (2, 5), (3, 9), (200, 0), (0, 200)]:
+            limits = Limits(new=new, review=review)
+            capped = queries.due_counts(conn, day, clock.now, Scope(), limits)
+            assert capped == limits.cap(full), (new, review)
+    session = ReviewSession(store, clock=clock)
+    assert session.counts() == Limits(new=20, review=200).cap(full)

@@ -43,7 +43,7 @@ def status(conn: Connection, now: datetime) -> dict[str, Any]:
     limits = Limits.left_today(interview.daily_limits(conn, cfg, now, day.end, None), today)
     # What `pmcards review` counts: prompts are left to `pmcards mock` unless set otherwise.
     in_review = queries.review_scope(cfg)
-    by_deck = queries.due_counts_by_deck(conn, day, now, in_review)
+    by_deck = queries.due_counts_by_deck(conn, day, now, in_review, limits)
     cards, notes = _counts(conn)
     decks_out = []
     total_due = Due()

@@ -268,8 +268,14 @@ def due_counts(
 
 
 def due_counts_by_deck(
-    conn: Connection, day: Day, now: datetime, scope: Scope = Scope()
+    conn: Connection, day: Day, now: datetime, scope: Scope = Scope(), limits: Limits | None = None
 ) -> dict[int, Due]:
+    """Due counts per deck id (decks with none may be left out). With `limits`, each deck's
+    new and review cards are counted only up to them, as `due_counts` does: what `status`
+    shows (`limits.cap` of each deck's counts, and of their sum, which capping each deck
+    first leaves the same). One statement, a few index ranges per deck that stop early."""
+    if limits is not None:
+        return _capped_by_deck(conn, day, now, scope, limits)
     per_deck: dict[int, dict[str, int]] = {}
     for name, condition in _due_conditions(day, now).items():
         stmt = scope.apply(select(C.deck_id, func.count()).where(available(), condition))
@@ -277,6 +283,25 @@ def due_counts_by_deck(
         for deck_id, count in conn.execute(stmt):
             per_deck.setdefault(deck_id, {})[name] = int(count)
     return {deck_id: Due(**counts) for deck_id, counts in per_deck.items()}
+
+
+def _capped_by_deck(
+    conn: Connection, day: Day, now: datetime, scope: Scope, limits: Limits
+) -> dict[int, Due]:
+    conditions = _due_conditions(day, now)
+
+    def count(name: str, cap: int | None) -> Any:
+        # Each deck's cards through ix_cards_deck (deck_id, suspended, state, due, ...).
+        cards = scope.apply(select(C.id)).where(available(), C.deck_id == D.id, conditions[name])
+        if cap is not None:
+            cards = cards.limit(cap)
+        counted = select(func.count()).select_from(cards.correlate(schema.decks).subquery())
+        return counted.scalar_subquery()
+
+    stmt = select(
+        D.id, count("new", limits.new), count("learning", None), count("review", limits.review)
+    )
+    return {deck: Due(new, learning, review) for deck, new, learning, review in conn.execute(stmt)}
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ from typing import Any
 import pytest
 from fsrs import Rating
 from helpers import C, FakeClock, NewDb, all_rows, card_of, count, note_of, qa, set_card, write_deck
-from sqlalchemy import event
+from sqlalchemy import event, select
 
 from pmcards import answer as answer_mod
 from pmcards import cardstate, importer, scheduling, schema, settings
@@ -691,3 +691,36 @@ def test_counts_up_to_the_limits_are_the_full_counts_capped(
             assert capped == limits.cap(full), (new, review)
     session = ReviewSession(store, clock=clock)
     assert session.counts() == Limits(new=20, review=200).cap(full)
+
+
+def test_counts_by_deck_up_to_the_limits_are_each_decks_counts_capped(
+    store: Store, tmp_path: Path, clock: FakeClock
+) -> None:
+    """`status` counts each deck up to the limits in one statement (a few index ranges per
+    deck); each deck's counts must be `limits.cap` of its full ones, prompts left out."""
+    from pmcards import queries
+    from pmcards.clock import study_day
+    from pmcards.queries import Due, Limits
+
+    load(store, tmp_path, [qa(i, "a") for i in range(1, 8)], name="A")
+    load(store, tmp_path, [qa(i, "b") for i in range(1, 4)] + [prompt(1)], name="B")
+    load(store, tmp_path, [qa(1, "c")], name="C")
+    for i in range(1, 5):  # deck A: four reviews due
+        set_review(store, f"a-{i:03d}", clock.now - timedelta(hours=i), 3.0, clock.now)
+    set_review(store, "b-001", clock.now - timedelta(hours=1), 3.0, clock.now)
+    set_review(store, "p-1", clock.now - timedelta(hours=1), 3.0, clock.now)  # a prompt
+    set_card(store, "b-002", state=LEARNING, step=0, due=clock.now)
+    set_card(store, "c-001", suspended=True)
+    day = study_day(clock.now, 4)
+    scope = queries.review_scope(settings.Settings())
+    with store.read() as conn:
+        full = queries.due_counts_by_deck(conn, day, clock.now, scope)
+        decks = schema.decks.c
+        ids = {name: deck_id for deck_id, name in conn.execute(select(decks.id, decks.name))}
+        by_name = {name: full.get(deck_id, Due()) for name, deck_id in ids.items()}
+        assert by_name == {"A": Due(3, 0, 4), "B": Due(1, 1, 1), "C": Due(0, 0, 0)}
+        for new, review in [(0, 0), (1, 2), (2, 4), (5, 9)]:
+            limits = Limits(new=new, review=review)
+            capped = queries.due_counts_by_deck(conn, day, clock.now, scope, limits)
+            for deck_id in ids.values():
+                assert capped.get(deck_id, Due()) == limits.cap(full.get(deck_id, Due()))

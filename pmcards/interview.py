@@ -39,7 +39,7 @@ from pmcards.plan import (
 )
 from pmcards.settings import Settings
 
-PLAN_KEY = "interview_plan"
+PLAN_KEY = settings_mod.PLAN_KEY
 # Answers of the review log below which the forecast keeps the default rating mix.
 MIX_MIN_ANSWERS = 50
 C = schema.cards.c

@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.engine import Connection
 
-from pmcards import interview, queries, schema
+from pmcards import queries, schema
 from pmcards import settings as settings_mod
 from pmcards.cardstate import STATE_NAMES
 from pmcards.clock import day_ends, study_day
@@ -35,12 +35,24 @@ def _decks(conn: Connection) -> list[Any]:
     return list(conn.execute(select(D.id, D.name, D.description).order_by(D.name)))
 
 
+def _limits_in_force(
+    conn: Connection, cfg: settings_mod.Settings, now: datetime, day_end: datetime
+) -> settings_mod.Settings:
+    """The same daily limits as the review session: an interview plan's, while one is in
+    force. The plan's code (and FSRS with it) loads only when a plan is stored: `status` is
+    the command run most, and most collections have no plan."""
+    if settings_mod.get_raw(conn, settings_mod.PLAN_KEY) is None:
+        return cfg
+    from pmcards import interview
+
+    return interview.daily_limits(conn, cfg, now, day_end, None)
+
+
 def status(conn: Connection, now: datetime) -> dict[str, Any]:
     cfg = settings_mod.load(conn)
     day = study_day(now, cfg.rollover_hour)
     today = queries.answered_today(conn, day)
-    # The same limits as the review session: an interview plan's, while one is in force.
-    limits = Limits.left_today(interview.daily_limits(conn, cfg, now, day.end, None), today)
+    limits = Limits.left_today(_limits_in_force(conn, cfg, now, day.end), today)
     # What `pmcards review` counts: prompts are left to `pmcards mock` unless set otherwise.
     in_review = queries.review_scope(cfg)
     by_deck = queries.due_counts_by_deck(conn, day, now, in_review, limits)

@@ -174,6 +174,8 @@ PARSERS: dict[str, Callable[[str], Any]] = {
 KEYS = [f.name for f in fields(Settings)]
 # Internal collection state kept beside the settings (not shown by `pmcards config`).
 BUILTIN_FLAG = "builtin_decks_imported"
+# The interview plan in force, if any (`interview.py` reads and writes it).
+PLAN_KEY = "interview_plan"
 
 
 def format_value(value: Any) -> str:

@@ -56,6 +56,20 @@ def test_help_imports_neither_sqlalchemy_nor_jinja() -> None:
     assert "LOADED []" in out
 
 
+def test_status_without_a_plan_loads_neither_the_plan_nor_fsrs() -> None:
+    # `status` is the command run most, and start-up is most of its time (issue 18):
+    # without an interview plan it needs neither the plan's code nor FSRS.
+    python_prints("from pmcards.cli import cli", "cli(['status'], standalone_mode=False)")
+    out = python_prints(
+        "import sys",
+        "from pmcards.cli import cli",
+        "cli(['status'], standalone_mode=False)",
+        "print('LOADED', [m for m in ('fsrs', 'pmcards.plan', 'pmcards.interview') "
+        "if m in sys.modules])",
+    )
+    assert "LOADED []" in out
+
+
 def console_help(columns: str) -> subprocess.CompletedProcess[str]:
     """`pmcards --help` run as the console script runs it, in a fresh process."""
     return subprocess.run(

@@ -72,7 +72,7 @@ def elapsed_days(settings: Settings, last_review: datetime, now: datetime) -> in
     an answer at 18:50 after one at 19:00 the evening before is one day later (not the 0
     days that 23.8 hours floor to), and one at 03:30 after one at 19:00 is the same day."""
     r = settings.rollover_hour
-    return max(0, (clock.study_day(now, r).date - clock.study_day(last_review, r).date).days)
+    return max(0, (clock.study_date(now, r) - clock.study_date(last_review, r)).days)
 
 
 def on_grid(settings: Settings, fcard: FsrsCard, now: datetime) -> FsrsCard:

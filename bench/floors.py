@@ -3,6 +3,7 @@ CPython at all, without pmcards' code or SQLAlchemy, beside pmcards and Anki's e
 
     python bench/floors.py                     # imports of 10,000 and 100,000 notes, answers
     python bench/floors.py --tiny --no-write   # keep the script working (CI): times nothing
+    python bench/floors.py --optimize          # also the optimizer's peak memory, both engines
 
 - **Import floor**: a process that reads the side-by-side's CSV with the `csv` module, does
   the least per-note work any importer of pmcards' schema must (fields, an id and a checksum
@@ -18,6 +19,10 @@ CPython at all, without pmcards' code or SQLAlchemy, beside pmcards and Anki's e
   parameters, from `ReviewSession.answer` on one copy of the 10,000-note collection) replayed
   with bare `sqlite3` on a second copy, the same pragmas, one synced commit per answer. The
   difference from pmcards' own time is what SQLAlchemy Core and pmcards' Python cost.
+
+- **The optimizer's memory** (`--optimize`, minutes): `pmcards optimize` on the 100,000-note
+  collection's log (1.5 million answers) and Anki's own `compute_fsrs_params` on the same
+  log copied into an Anki collection, each the peak of a process of its own.
 
 These floors are bench-only code: pmcards itself has one data path (SQLAlchemy Core).
 Never a timed assertion; figures go to RESULTS.md.
@@ -216,6 +221,85 @@ def status(sizes: list[int], runs: int, anki: bool) -> list[dict[str, Any]]:
     return rows
 
 
+FMT = "%Y-%m-%d %H:%M:%S.%f"
+
+
+def anki_log(db: Path, target: Path) -> int:
+    """pmcards' review log as an Anki collection's: a Basic note per card, a revlog row per
+    answer (Anki's kind from the card's state before it). Returns the answers written."""
+    from anki.collection import AddNoteRequest, Collection
+
+    col = Collection(str(target))
+    log = (
+        sqlite3.connect(db)
+        .execute(
+            "SELECT card_id, reviewed_at, rating, duration_ms, state_before FROM review_log"
+            " ORDER BY reviewed_at"
+        )
+        .fetchall()
+    )
+    card_ids = sorted({row[0] for row in log})
+    model, deck = col.models.by_name("Basic"), col.decks.id("Bench")
+    assert model is not None and deck is not None and col.db is not None
+    requests = []
+    for n in card_ids:
+        note = col.new_note(model)
+        note["Front"], note["Back"] = f"Q{n}", f"A{n}"
+        requests.append(AddNoteRequest(note=note, deck_id=deck))
+    col.add_notes(requests)
+    anki_cards = dict(zip(card_ids, col.db.list("select id from cards order by id"), strict=True))
+    used: set[int] = set()
+    rows = []
+    for card_id, when, rating, duration, state in log:
+        rid = int(datetime.strptime(when, FMT).replace(tzinfo=UTC).timestamp() * 1000)
+        while rid in used:
+            rid += 1
+        used.add(rid)
+        kind = {0: 0, 1: 0, 2: 1, 3: 2}[state]
+        rows.append((rid, anki_cards[card_id], -1, rating, 1, 0, 2500, duration or 0, kind))
+    col.db.executemany(
+        "insert into revlog (id, cid, usn, ease, ivl, lastIvl, factor, time, type)"
+        " values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        rows,
+    )
+    col.close()
+    return len(rows)
+
+
+def anki_fit(target: Path) -> None:
+    """The process that runs Anki's fit (its peak is read by the caller)."""
+    # This folder's queue.py (a benchmark) would shadow the standard library's queue, which
+    # anki's HTTP client imports.
+    sys.path[:] = [p for p in sys.path if Path(p).resolve() != HERE]
+    sys.modules.pop("queue", None)
+    from anki.collection import Collection
+
+    col = Collection(str(target))
+    fit = col._backend.compute_fsrs_params(
+        search="", current_params=[], ignore_revlogs_before_ms=0, num_of_relearning_steps=1,
+        health_check=False,
+    )  # fmt: skip
+    print(fit.fsrs_items)
+    col.close()
+
+
+def optimizer(notes: int) -> dict[str, Any]:
+    from run import collection, run_process
+
+    db = collection(notes, datetime.now(UTC))
+    home = Path(tempfile.mkdtemp(prefix="pmcards-floors-"))
+    env = dict(os.environ, PMCARDS_HOME=str(home), NO_COLOR="1")
+    work = home / "c.sqlite3"
+    shutil.copy(db, work)
+    answers = anki_log(work, home / "anki.anki2")
+    pm_s, pm_mb = run_process([*PMCARDS, "--db", str(work), "optimize", "--json"], env)
+    anki_s, anki_mb = run_process(
+        [sys.executable, __file__, "_anki_fit", str(home / "anki.anki2")], env
+    )
+    shutil.rmtree(home, ignore_errors=True)
+    return {"notes": notes, "answers": answers, "pmcards": [pm_s, pm_mb], "anki": [anki_s, anki_mb]}
+
+
 def answers(notes: int, count: int) -> dict[str, Any]:
     """pmcards' answers on one copy, their statements replayed with bare sqlite3 on another."""
     import random
@@ -334,12 +418,27 @@ def report(result: dict[str, Any]) -> str:
         f"| the same statements, bare sqlite3 | {a['floor_p50_ms']:.2f} ms "
         f"| {a['floor_p99_ms']:.2f} ms |",
     ]
+    if "optimize" in result:
+        o = result["optimize"]
+        out += [
+            "",
+            f"The optimizer, {o['notes']:,} notes, {o['answers']:,} answers, whole process:",
+            "",
+            "| | time | peak memory |",
+            "|---|---|---|",
+            f"| `pmcards optimize --json` | {o['pmcards'][0]:.1f} s | {o['pmcards'][1]} MB |",
+            f"| Anki's `compute_fsrs_params` (collection opened, fit) | {o['anki'][0]:.1f} s "
+            f"| {o['anki'][1]} MB |",
+        ]
     return "\n".join(out) + "\n"
 
 
 def main() -> None:
     if len(sys.argv) == 4 and sys.argv[1] == "_floor":
         import_floor(Path(sys.argv[2]), Path(sys.argv[3]))
+        return
+    if len(sys.argv) == 3 and sys.argv[1] == "_anki_fit":
+        anki_fit(Path(sys.argv[2]))
         return
     if len(sys.argv) == 4 and sys.argv[1] == "_status":
         status_floor(Path(sys.argv[2]), Path(sys.argv[3]))
@@ -348,6 +447,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--tiny", action="store_true", help="tiny sizes: keep it working")
     parser.add_argument("--no-write", action="store_true", help="print, do not write JSON")
+    parser.add_argument("--optimize", action="store_true", help="also the optimizer's memory")
     args = parser.parse_args()
     from run import machine
 
@@ -367,6 +467,8 @@ def main() -> None:
         "imports": imports(sizes, 1 if args.tiny else args.runs, has_anki and not args.tiny),
         "answers": answers(notes, count),
     }
+    if args.optimize and has_anki:
+        result["optimize"] = optimizer(100_000)
     text = report(result)
     print(text)
     if not args.no_write:

@@ -383,22 +383,22 @@ def release(
     at the desired retention (only ever later), and cards then already overdue are spread
     over the next days, riskiest first. Returns how many cards moved."""
     today = study_day(now, settings.rollover_hour, tz)
-    memories: dict[int, Memory] = {}
-    moves: dict[int, datetime] = {}
-    overdue: list[tuple[float, int]] = []
+    # As in `apply`: the cards read as a stream, the moves kept in arrays, then written.
+    moved_ids, moved_dues = array("q"), array("q")
+    overdue_recall, overdue_ids = array("d"), array("q")
     for card_id, _, memory in scoped_cards(conn, plan):
         due = released_due(settings, memory)
         if due is None:
             continue
-        memories[card_id] = memory
         if due < today.start:
-            overdue.append((scheduling.retrievability(settings, memory, now), card_id))
+            overdue_recall.append(scheduling.retrievability(settings, memory, now))
+            overdue_ids.append(card_id)
         elif due != memory.due:
-            moves[card_id] = due
-    moves.update(release_spread(overdue, max(now, today.start)))
-    return changes.apply(
-        conn,
-        "plan-release",
-        now,
-        [(cid, memories[cid], replace(memories[cid], due=due)) for cid, due in moves.items()],
-    )
+            moved_ids.append(card_id)
+            moved_dues.append((due - _EPOCH) // _MICROSECOND)
+    overdue = list(zip(overdue_recall, overdue_ids, strict=True))
+    del overdue_recall, overdue_ids
+    for card_id, due in release_spread(overdue, max(now, today.start)):
+        moved_ids.append(card_id)
+        moved_dues.append((due - _EPOCH) // _MICROSECOND)
+    return _move(conn, "plan-release", now, moved_ids, moved_dues)

@@ -41,7 +41,7 @@ import hashlib
 import heapq
 import math
 import random
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from functools import lru_cache
@@ -895,14 +895,14 @@ def released_due(settings: Settings, memory: Memory) -> datetime | None:
     return max(memory.due, natural)
 
 
-def release_spread(overdue: list[tuple[float, int]], start: datetime) -> dict[int, datetime]:
+def release_spread(
+    overdue: list[tuple[float, int]], start: datetime
+) -> Iterator[tuple[int, datetime]]:
     """Due dates for cards left overdue when a plan ends: (recall now, card id) pairs spread
-    over RELEASE_SPREAD_DAYS from `start`, the riskiest first."""
+    over RELEASE_SPREAD_DAYS from `start`, the riskiest first; (card id, due) in that order."""
     per_day = math.ceil(len(overdue) / RELEASE_SPREAD_DAYS) if overdue else 0
-    return {
-        card_id: start + timedelta(days=i // max(1, per_day))
-        for i, (_, card_id) in enumerate(sorted(overdue))
-    }
+    for i, (_, card_id) in enumerate(sorted(overdue)):
+        yield card_id, start + timedelta(days=i // max(1, per_day))
 
 
 __all__ = [

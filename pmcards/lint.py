@@ -397,6 +397,8 @@ class _Duplicates:
             ((t * _GOLDEN) & _MASK64) >> _SHIFT for _, t in keyed[: size - (size + 1) // 2 + 1]
         ]
         indexed, heads, slots, chain = self.indexed, self.heads, self.entry_slot, self.entry_next
+        items, starts = indexed.items, indexed.starts
+        low, high = DUPLICATE_JACCARD * size, size / DUPLICATE_JACCARD
         seen: set[int] = set()
         best, first = 0.0, -1
         for bucket in buckets:
@@ -406,10 +408,12 @@ class _Duplicates:
                 if slot in seen:
                     continue
                 seen.add(slot)
-                other = indexed.size(slot)
-                if not DUPLICATE_JACCARD * size <= other <= size / DUPLICATE_JACCARD:
+                start, end = starts[slot], starts[slot + 1]
+                if not low <= end - start <= high:
                     continue
-                similarity = jaccard(shingles, set(indexed[slot]))
+                # jaccard(), without making a set of the other note's shingles
+                shared = len(shingles.intersection(items[start:end]))
+                similarity = shared / (size + end - start - shared) if shared else 0.0
                 if similarity >= DUPLICATE_JACCARD and (
                     similarity > best or (similarity == best and slot < first)
                 ):

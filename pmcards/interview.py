@@ -343,8 +343,8 @@ def apply(
     if now >= horizon.at:
         return 0
     # The cards are read as a stream and only the moves kept, in two arrays (a plan over a
-    # lifetime's collection moves 136,000 cards); then they move CHUNK at a time, in the
-    # same order, each card's memory read again.
+    # lifetime's collection covers 190,000 cards and moves tens of thousands); then they
+    # move CHUNK at a time, in the same order, each card's memory read again.
     moved_ids, moved_dues = array("q"), array("q")
     for card_id, _, memory in scoped_cards(conn, plan):
         due = planned_due(settings, horizon, memory, now, card_id)

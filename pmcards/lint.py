@@ -313,14 +313,8 @@ class _Sets:
         self.items: MutableSequence[int] = array("q")
         self.starts = array("q", [0])
 
-    def __len__(self) -> int:
-        return len(self.starts) - 1
-
     def __getitem__(self, k: int) -> Sequence[int]:
         return self.items[self.starts[k] : self.starts[k + 1]]
-
-    def size(self, k: int) -> int:
-        return self.starts[k + 1] - self.starts[k]
 
     def append(self, values: Collection[int]) -> None:
         if isinstance(self.items, array):

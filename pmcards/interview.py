@@ -7,9 +7,10 @@ covers, in the caller's transaction.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from array import array
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
-from datetime import date, datetime, tzinfo
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Any
 
 from sqlalchemy import case, func, or_, select
@@ -111,8 +112,9 @@ def rating_mix(conn: Connection) -> Mix:
     return Mix(first=(f1, f2, f3, f4), recalled=(r2, r3, r4), answers=total)
 
 
-def scoped_cards(conn: Connection, plan: Plan) -> list[tuple[int, int, Memory]]:
-    """(card id, deck id, memory) of the plan's cards, not suspended, new ones in deck order."""
+def scoped_cards(conn: Connection, plan: Plan) -> Iterator[tuple[int, int, Memory]]:
+    """(card id, deck id, memory) of the plan's cards, not suspended, new ones in deck order:
+    read CHUNK rows at a time (a plan over a lifetime's collection covers 190,000 cards)."""
     ids = deck_ids(conn, plan)
     stmt = (
         select(C.id, C.deck_id, *queries.MEMORY)
@@ -123,7 +125,23 @@ def scoped_cards(conn: Connection, plan: Plan) -> list[tuple[int, int, Memory]]:
     )
     if ids is not None:
         stmt = stmt.where(C.deck_id.in_(ids))
-    return [(row.id, row.deck_id, cardstate.memory_of(row)) for row in conn.execute(stmt)]
+    for row in conn.execution_options(yield_per=queries.CHUNK).execute(stmt):
+        yield row.id, row.deck_id, cardstate.memory_of(row)
+
+
+def scoped_counts(conn: Connection, plan: Plan, ids: list[int] | None = None) -> tuple[int, int]:
+    """(new, studied): how many of `scoped_cards` are new and how many not, counted in SQL.
+    `ids`: the plan's `deck_ids`, when the caller has them."""
+    if ids is None and plan.decks:
+        ids = deck_ids(conn, plan)
+    stmt = select(
+        func.coalesce(func.sum(case((C.state == NEW, 1), else_=0)), 0),
+        func.coalesce(func.sum(case((C.state != NEW, 1), else_=0)), 0),
+    ).where(C.suspended.is_(False))
+    if ids is not None:
+        stmt = stmt.where(C.deck_id.in_(ids))
+    new, studied = conn.execute(stmt).one()
+    return int(new), int(studied)  # PostgreSQL's SUM is a numeric
 
 
 # -- the life cycle ---------------------------------------------------------------------------
@@ -174,9 +192,9 @@ def set_plan(
     for name in decks:
         queries.Scope(deck=name).check(conn)
     if per_day is None:
-        states = [m.state for _, _, m in scoped_cards(conn, plan)]
+        new, studied = scoped_counts(conn, plan)
         left = (plan.day(settings, tz) - today).days
-        plan = replace(plan, per_day=budget_of(plan, settings, states, left))
+        plan = replace(plan, per_day=budget_of_counts(plan, settings, new, studied, left))
     else:
         plan = replace(plan, per_day_given=True)
     current = load(conn)
@@ -212,15 +230,9 @@ def release_if_passed(conn: Connection, now: datetime, tz: tzinfo | None = None)
     return moved
 
 
-def budget_of(plan: Plan, settings: Settings, states: Sequence[int], days: int) -> int:
-    """The plan's daily answer budget: `--per-day`, else the default for its cards (their
-    states given)."""
-    new = sum(1 for state in states if state == NEW)
-    return budget_of_counts(plan, settings, new, len(states) - new, days)
-
-
 def budget_of_counts(plan: Plan, settings: Settings, new: int, studied: int, days: int) -> int:
-    """`budget_of`, from how many of the plan's cards are new and how many studied."""
+    """The plan's daily answer budget: `--per-day`, else the default for its cards (how many
+    are new and how many studied given)."""
     if plan.per_day is not None:
         return plan.per_day
     pace = new_per_day(settings, plan, new, days) if new else 0
@@ -229,18 +241,19 @@ def budget_of_counts(plan: Plan, settings: Settings, new: int, studied: int, day
 
 def status(conn: Connection, plan: Plan, now: datetime, tz: tzinfo | None = None) -> Status:
     settings = settings_mod.load(conn)
-    rows = scoped_cards(conn, plan)
-    memories = [(cid, memory) for cid, _, memory in rows]
+    new, studied = scoped_counts(conn, plan)
     n = days_left(plan, settings, now, tz)
-    budget = budget_of(plan, settings, [m.state for _, m in memories], n)
+    budget = budget_of_counts(plan, settings, new, studied, n)
     mix = rating_mix(conn)
     suspended, leeches = suspended_and_leeches(conn, plan)
-    fc = forecast(settings, plan, memories, now, tz, mix=mix, budget=budget)
+    # The cards stream through the forecast, which keeps its sample of them.
+    memories = ((cid, memory) for cid, _, memory in scoped_cards(conn, plan))
+    fc = forecast(settings, plan, memories, now, tz, mix=mix, budget=budget, count=new + studied)
     return Status(
         plan=plan,
         days_left=n,
-        cards=len(rows),
-        new_left=sum(1 for _, m in memories if m.state == NEW),
+        cards=new + studied,
+        new_left=new,
         forecast=fc,
         review_limit=settings.reviews_per_day,
         budget=budget,
@@ -274,13 +287,7 @@ def active(
     # Counted in SQL, and only the dues the horizon books are read: a plan over a lifetime's
     # collection covers hundreds of thousands of cards, and `status` and every review
     # session start here.
-    counts = conn.execute(
-        plan_cards(
-            func.coalesce(func.sum(case((C.state == NEW, 1), else_=0)), 0),
-            func.coalesce(func.sum(case((C.state != NEW, 1), else_=0)), 0),
-        )
-    ).one()
-    new_left, studied = int(counts[0]), int(counts[1])  # PostgreSQL's SUM is a numeric
+    new_left, studied = scoped_counts(conn, plan, ids)
     n = days_left(plan, settings, now, tz)
     budget = budget_of_counts(plan, settings, new_left, studied, n)
     horizon = Horizon.of(plan, settings, tz, budget)
@@ -335,12 +342,38 @@ def apply(
     horizon = Horizon.of(plan, settings, tz)
     if now >= horizon.at:
         return 0
-    moves = []
+    # The cards are read as a stream and only the moves kept, in two arrays (a plan over a
+    # lifetime's collection covers 190,000 cards and moves tens of thousands); then they
+    # move CHUNK at a time, in the same order, each card's memory read again.
+    moved_ids, moved_dues = array("q"), array("q")
     for card_id, _, memory in scoped_cards(conn, plan):
         due = planned_due(settings, horizon, memory, now, card_id)
         if due is not None:
-            moves.append((card_id, memory, replace(memory, due=due)))
-    return changes.apply(conn, "plan", now, moves)
+            moved_ids.append(card_id)
+            moved_dues.append((due - _EPOCH) // _MICROSECOND)
+    return _move(conn, "plan", now, moved_ids, moved_dues)
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+
+
+def _move(
+    conn: Connection, source: str, now: datetime, ids: Sequence[int], dues: Sequence[int]
+) -> int:
+    """`changes.apply` of new due dates (microseconds since 1970, UTC) to cards `ids`,
+    queries.CHUNK cards at a time, in order. Returns how many moved."""
+    moved = 0
+    for start in range(0, len(ids), queries.CHUNK):
+        chunk = list(ids[start : start + queries.CHUNK])
+        rows = conn.execute(select(C.id, *queries.MEMORY).where(C.id.in_(chunk)))
+        memories = {row.id: cardstate.memory_of(row) for row in rows}
+        moves = [
+            (cid, memories[cid], replace(memories[cid], due=_EPOCH + due * _MICROSECOND))
+            for cid, due in zip(chunk, dues[start : start + queries.CHUNK], strict=True)
+        ]
+        moved += changes.apply(conn, source, now, moves)
+    return moved
 
 
 def release(
@@ -350,22 +383,22 @@ def release(
     at the desired retention (only ever later), and cards then already overdue are spread
     over the next days, riskiest first. Returns how many cards moved."""
     today = study_day(now, settings.rollover_hour, tz)
-    memories: dict[int, Memory] = {}
-    moves: dict[int, datetime] = {}
-    overdue: list[tuple[float, int]] = []
+    # As in `apply`: the cards read as a stream, the moves kept in arrays, then written.
+    moved_ids, moved_dues = array("q"), array("q")
+    overdue_recall, overdue_ids = array("d"), array("q")
     for card_id, _, memory in scoped_cards(conn, plan):
         due = released_due(settings, memory)
         if due is None:
             continue
-        memories[card_id] = memory
         if due < today.start:
-            overdue.append((scheduling.retrievability(settings, memory, now), card_id))
+            overdue_recall.append(scheduling.retrievability(settings, memory, now))
+            overdue_ids.append(card_id)
         elif due != memory.due:
-            moves[card_id] = due
-    moves.update(release_spread(overdue, max(now, today.start)))
-    return changes.apply(
-        conn,
-        "plan-release",
-        now,
-        [(cid, memories[cid], replace(memories[cid], due=due)) for cid, due in moves.items()],
-    )
+            moved_ids.append(card_id)
+            moved_dues.append((due - _EPOCH) // _MICROSECOND)
+    overdue = list(zip(overdue_recall, overdue_ids, strict=True))
+    del overdue_recall, overdue_ids
+    for card_id, due in release_spread(overdue, max(now, today.start)):
+        moved_ids.append(card_id)
+        moved_dues.append((due - _EPOCH) // _MICROSECOND)
+    return _move(conn, "plan-release", now, moved_ids, moved_dues)

@@ -14,7 +14,16 @@ honours it too.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator, Sequence, Set
+from array import array
+from collections.abc import (
+    Callable,
+    Collection,
+    Iterable,
+    Iterator,
+    MutableSequence,
+    Sequence,
+    Set,
+)
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -281,6 +290,41 @@ def _finding(note: LintNote, rule: str, message: str) -> Finding:
 
 # -- near-duplicates ---------------------------------------------------------------------------
 
+# A shingle is held as one int: the ids of its three words in the vocabulary, packed
+# _WORD_BITS apart (63 bits), equal exactly when the shingles' texts are. A shingle with a
+# word past the first 2**_WORD_BITS of a vocabulary packs into a wider, negative int, as exact.
+_WORD_BITS = 21
+_WORDS = 1 << _WORD_BITS
+_WORD = re.compile(r"\w+")
+# Shingles are counted, and notes indexed, per bucket of a hash of the shingle: two arrays
+# of 2**_BUCKET_BITS ints (8 MB) rather than dicts keyed by shingle (760,000 distinct
+# shingles at 100,000 notes: over 150 MB of Python objects).
+_BUCKET_BITS = 20
+_SHIFT = 64 - _BUCKET_BITS
+_GOLDEN = 0x9E3779B97F4A7C15  # Fibonacci hashing: the packed ids' high bits, well mixed
+_MASK64 = (1 << 64) - 1
+
+
+class _Sets:
+    """Sets of ints held one after another in one array (a tuple of ints each would take
+    four times the memory); `sets[k]` is the k-th, in no particular order."""
+
+    def __init__(self) -> None:
+        self.items: MutableSequence[int] = array("q")
+        self.starts = array("q", [0])
+
+    def __getitem__(self, k: int) -> Sequence[int]:
+        return self.items[self.starts[k] : self.starts[k + 1]]
+
+    def append(self, values: Collection[int]) -> None:
+        if isinstance(self.items, array):
+            try:
+                values = array("q", values)
+            except OverflowError:  # a wide shingle (see _WORD_BITS): a list holds any int
+                self.items = list(self.items)
+        self.items.extend(values)
+        self.starts.append(len(self.items))
+
 
 class _Duplicates:
     """Near-duplicate notes: word 3-shingle sets with a Jaccard similarity of 0.5 or more.
@@ -289,80 +333,118 @@ class _Duplicates:
     all pairs similarity search", 2007; what SetSimilaritySearch implements, without its
     numpy): with the shingles of every note in one global order, rarest first, two sets with
     Jaccard >= t share a shingle among the first |A| - ceil(t|A|) + 1 of each, so only notes
-    sharing one of those are compared. Each note is reported once, against the first earlier
-    note it nearly repeats; a note found a duplicate is not indexed itself, so a cluster of
-    many copies costs one comparison each instead of all pairs.
+    sharing one of those are compared. Each note is reported once, against the earlier note
+    it most nearly repeats (the first of those if several tie); a note found a duplicate is
+    not indexed itself, so a cluster of many copies costs one comparison each instead of all
+    pairs.
+
+    Two passes over the notes compared, in the same order: `count` each note's shingles,
+    then `check` each. Rarest first is by the count of the shingle's hash bucket, then the
+    shingle: a total order, so the join stays exact, and the index is kept per bucket too
+    (a candidate that only shares a bucket is compared and dropped). Only the notes indexed
+    are held (their shingles, id, file and line), none of their text.
     """
 
     def __init__(self) -> None:
-        # Per note compared: where it is (no fields: a big collection's text is not kept),
-        # and its shingles as ids, a sorted tuple (a third of a set's memory).
-        self.notes: list[LintNote] = []
-        self.sets: list[tuple[int, ...]] = []
-        self._ids: dict[str, int] = {}
+        self.words: dict[str, int] = {}
+        self.counts = array("I", bytes(4 << _BUCKET_BITS))
+        # The index: per bucket, a chain of entries (each an indexed note and the next entry).
+        self.heads = array("i", [-1]) * (1 << _BUCKET_BITS)
+        self.entry_slot = array("i")
+        self.entry_next = array("i")
+        self.indexed = _Sets()  # per indexed note: its shingles
+        self.where: list[tuple[str, str | None, int | None]] = []  # ... its id, file, line
 
-    def add(self, note: LintNote) -> None:
+    def shingles(self, note: LintNote) -> set[int] | None:
+        """The note's word 3-shingles as ints; None when it is left out of the comparison
+        (it silences the rule, or has no three words)."""
         if "near-duplicate" in note.ignore:
-            return  # left out of the comparison
+            return None
         text = KINDS[note.kind].compared_text(note.fields)
-        tokens = tuple(sorted({self._ids.setdefault(s, len(self._ids)) for s in shingles(text)}))
-        if tokens:
-            self.notes.append(LintNote(note.guid, note.kind, {}, note.deck, note.path, note.line))
-            self.sets.append(tokens)
+        words = self.words
+        ids = [words.setdefault(w, len(words)) for w in _WORD.findall(text.lower())]
+        triples = zip(ids, ids[1:], ids[2:], strict=False)
+        if len(words) <= _WORDS:
+            found = {(a << 42) | (b << 21) | c for a, b, c in triples}
+        else:
+            found = {
+                (a << 42) | (b << 21) | c
+                if max(a, b, c) < _WORDS
+                else -1 - ((a << 128) | (b << 64) | c)
+                for a, b, c in triples
+            }
+        return found or None
 
-    def findings(self) -> list[Finding]:
-        frequency: dict[int, int] = {}
-        for ids in self.sets:
-            for token in ids:
-                frequency[token] = frequency.get(token, 0) + 1
-        index: dict[int, list[int]] = {}
-        out: list[Finding] = []
-        for i, shingle_ids in enumerate(self.sets):
-            tokens = set(shingle_ids)
-            size = len(tokens)
-            ordered = sorted(tokens, key=lambda t: (frequency[t], t))
-            prefix = ordered[: size - (size + 1) // 2 + 1]
-            seen: set[int] = set()
-            best: tuple[float, int] | None = None
-            for token in prefix:
-                for j in index.get(token, ()):
-                    if j in seen:
-                        continue
-                    seen.add(j)
-                    other = len(self.sets[j])
-                    if not DUPLICATE_JACCARD * size <= other <= size / DUPLICATE_JACCARD:
-                        continue
-                    similarity = jaccard(tokens, set(self.sets[j]))
-                    if similarity >= DUPLICATE_JACCARD and (best is None or similarity > best[0]):
-                        best = (similarity, j)
-            if best is None:
-                for token in prefix:
-                    index.setdefault(token, []).append(i)
-                continue
-            first = self.notes[best[1]]
-            where = ""
-            if first.path is not None and first.path != self.notes[i].path:
-                where = f" ({first.path}:{first.line})"
-            elif first.line:
-                where = f" (line {first.line})"
-            out.append(
-                _finding(
-                    self.notes[i],
-                    "near-duplicate",
-                    f"says nearly what {first.guid}{where} says ({best[0]:.0%} of their "
-                    "word triples shared): merge them, or make each ask one distinct thing",
-                )
-            )
-        return out
+    def count(self, shingles: Iterable[int]) -> None:
+        """First pass: count a note's shingles."""
+        counts = self.counts
+        for token in shingles:
+            counts[((token * _GOLDEN) & _MASK64) >> _SHIFT] += 1
+
+    def check(self, note: LintNote, shingles: set[int]) -> Finding | None:
+        """Second pass: the near-duplicate finding on `note` against the notes checked
+        before it, or None (and the note is indexed for those after it)."""
+        counts = self.counts
+        size = len(shingles)
+        keyed = sorted((counts[((t * _GOLDEN) & _MASK64) >> _SHIFT], t) for t in shingles)
+        buckets = [
+            ((t * _GOLDEN) & _MASK64) >> _SHIFT for _, t in keyed[: size - (size + 1) // 2 + 1]
+        ]
+        indexed, heads, slots, chain = self.indexed, self.heads, self.entry_slot, self.entry_next
+        items, starts = indexed.items, indexed.starts
+        low, high = DUPLICATE_JACCARD * size, size / DUPLICATE_JACCARD
+        seen: set[int] = set()
+        best, first = 0.0, -1
+        for bucket in buckets:
+            entry = heads[bucket]
+            while entry >= 0:
+                slot, entry = slots[entry], chain[entry]
+                if slot in seen:
+                    continue
+                seen.add(slot)
+                start, end = starts[slot], starts[slot + 1]
+                if not low <= end - start <= high:
+                    continue
+                # jaccard(), without making a set of the other note's shingles
+                shared = len(shingles.intersection(items[start:end]))
+                similarity = shared / (size + end - start - shared) if shared else 0.0
+                if similarity >= DUPLICATE_JACCARD and (
+                    similarity > best or (similarity == best and slot < first)
+                ):
+                    best, first = similarity, slot
+        if first < 0:
+            slot = len(self.where)
+            self.where.append((note.guid, note.path, note.line))
+            indexed.append(shingles)
+            for bucket in set(buckets):
+                slots.append(slot)
+                chain.append(heads[bucket])
+                heads[bucket] = len(slots) - 1
+            return None
+        guid, path, line = self.where[first]
+        where = ""
+        if path is not None and path != note.path:
+            where = f" ({path}:{line})"
+        elif line:
+            where = f" (line {line})"
+        return _finding(
+            note,
+            "near-duplicate",
+            f"says nearly what {guid}{where} says ({best:.0%} of their word triples shared): "
+            "merge them, or make each ask one distinct thing",
+        )
 
 
 # -- a whole lint ------------------------------------------------------------------------------
+
+_RANK = {rule: i for i, rule in enumerate(RULES)}
 
 
 @dataclass
 class Linter:
     """Lints notes as they come (so an import can lint its files a batch at a time); the
-    near-duplicates are found once all are in.
+    near-duplicates are found once all are in, from the shingles kept meanwhile (`streamed`
+    reads its notes twice instead and keeps nothing).
 
     `duplicates_up_to` bounds the near-duplicate search, the one rule that must hold every
     note's shingles at once: past that many notes it is skipped (`duplicates_skipped`), as
@@ -376,6 +458,9 @@ class Linter:
     counts: dict[str, int] = field(default_factory=dict)
     _order: dict[str, int] = field(default_factory=dict)  # note id -> place in the input
     _duplicates: _Duplicates | None = field(default_factory=_Duplicates)
+    # The notes compared, in order (no fields), and their shingles, until `finish`.
+    _compared: list[LintNote] = field(default_factory=list)
+    _shingles: _Sets = field(default_factory=_Sets)
 
     @property
     def notes(self) -> int:
@@ -390,18 +475,26 @@ class Linter:
         self._found(check_note(note))
         if self._duplicates is not None:
             if self.duplicates_up_to is not None and self.notes > self.duplicates_up_to:
-                self._duplicates = None  # its memory goes now, not at the end
-            else:
-                self._duplicates.add(note)
+                # Its memory goes now, not at the end.
+                self._duplicates, self._compared, self._shingles = None, [], _Sets()
+            elif (shingles := self._duplicates.shingles(note)) is not None:
+                self._duplicates.count(shingles)
+                self._compared.append(
+                    LintNote(note.guid, note.kind, {}, note.deck, note.path, note.line)
+                )
+                self._shingles.append(shingles)
 
     def finish(self) -> list[Finding]:
         """Every finding, in the order of the notes and of the rules (a near-duplicate is
         reported at the later of the two notes)."""
         if self._duplicates is not None:
-            self._found(self._duplicates.findings())
-            self._duplicates = _Duplicates()  # finished: a second call finds nothing new
-        rules = list(RULES)
-        return sorted(self.findings, key=lambda f: (self._order[f.note_id], rules.index(f.rule)))
+            duplicates = self._duplicates
+            for k, note in enumerate(self._compared):
+                if (finding := duplicates.check(note, set(self._shingles[k]))) is not None:
+                    self._found([finding])
+            # Finished: a second call finds nothing new.
+            self._duplicates, self._compared, self._shingles = _Duplicates(), [], _Sets()
+        return sorted(self.findings, key=lambda f: (self._order[f.note_id], _RANK[f.rule]))
 
     def _found(self, findings: list[Finding]) -> None:
         for finding in findings:
@@ -415,6 +508,32 @@ def lint(notes: Iterable[LintNote]) -> list[Finding]:
     for note in notes:
         linter.add(note)
     return linter.finish()
+
+
+def streamed(read: Callable[[], Iterable[LintNote]]) -> tuple[int, Iterator[Finding]]:
+    """`lint` of notes that can be read twice (`read()` gives them, the same each time),
+    with no finding held: how many notes, and their findings as they are found, in `lint`'s
+    order. The first read counts the notes' shingles, the second finds. The notes' ids must
+    be unique, as the collection's are (`lint` puts a repeated id's findings at its first
+    note)."""
+    duplicates = _Duplicates()
+    notes = 0
+    for note in read():
+        notes += 1
+        if (shingles := duplicates.shingles(note)) is not None:
+            duplicates.count(shingles)
+
+    def findings() -> Iterator[Finding]:
+        for note in read():
+            found = check_note(note)
+            shingles = duplicates.shingles(note)
+            if shingles is not None and (near := duplicates.check(note, shingles)) is not None:
+                found.append(near)
+            if len(found) > 1:
+                found.sort(key=lambda f: _RANK[f.rule])
+            yield from found
+
+    return notes, findings()
 
 
 def in_deck(name: str, deck: str | None) -> bool:

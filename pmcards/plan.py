@@ -41,7 +41,7 @@ import hashlib
 import heapq
 import math
 import random
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from functools import lru_cache
@@ -564,16 +564,37 @@ def forecast(
     mix: Mix = DEFAULT_MIX,
     budget: int = 0,
     runs: int = FORECAST_RUNS,
+    count: int | None = None,
 ) -> Forecast:
     """Follow the plan day by day until the interview, `runs` times, with answers drawn from
     `mix` and recall from FSRS's model; each run is seeded, so the forecast is repeatable.
 
     `cards`: the cards in the plan's decks (not suspended) with their memory, new ones in
-    the order they would be introduced.
+    the order they would be introduced. Given their `count`, they are read once as they
+    come and only the sample simulated is kept (a plan over a lifetime's collection covers
+    190,000 cards).
     """
-    cards = list(cards)
+    if count is None:
+        cards = list(cards)
+        count = len(cards)
+    # The sample depends on the count alone: chosen once, by a fixed seed, in study order,
+    # so the forecast stays repeatable.
+    picked = (
+        frozenset(random.Random(0).sample(range(count), FORECAST_CARDS))
+        if count > FORECAST_CARDS
+        else None
+    )
+    simulated: list[tuple[int, Memory]] = []
+    order: dict[int, int] = {}  # a simulated new card's place among all the plan's new cards
+    new_count = 0
+    for i, (cid, memory) in enumerate(cards):
+        if picked is None or i in picked:
+            simulated.append((cid, memory))
+            if memory.state == NEW:
+                order[cid] = new_count
+        if memory.state == NEW:
+            new_count += 1
     n = days_left(plan, settings, now, tz)
-    new_count = sum(1 for _, m in cards if m.state == NEW)
     result = Forecast(new_per_day=new_per_day(settings, plan, new_count, n), runs=runs)
     # New cards come in study order at the whole plan's pace: by the end of day i the
     # first `introduced[i]` of them (the sample's among them, when sampled).
@@ -583,23 +604,15 @@ def forecast(
         introduced.append(
             min(new_count, done + new_per_day(settings, plan, new_count - done, n - i))
         )
-    simulated = cards
-    if len(cards) > FORECAST_CARDS:
-        # Chosen once, by a fixed seed, in study order: the forecast stays repeatable.
-        picked = sorted(random.Random(0).sample(range(len(cards)), FORECAST_CARDS))
-        simulated = [cards[i] for i in picked]
-        result.sampled, result.scale = FORECAST_CARDS, len(cards) / FORECAST_CARDS
-    order: dict[int, int] = {}  # a new card's place among all the plan's new cards
-    for cid, memory in cards:
-        if memory.state == NEW:
-            order[cid] = len(order)
+    if picked is not None:
+        result.sampled, result.scale = FORECAST_CARDS, count / FORECAST_CARDS
     per_run: list[list[int]] = []
     recall: dict[int, float] = {cid: 0.0 for cid, _ in simulated}
     dates: list[date] = []
     for run in range(runs):
         days, run_recall = _one_run(
             settings, plan, simulated, now, tz, mix, budget, random.Random(run),
-            introduced, order, result.scale,
+            introduced, order, new_count, result.scale,
         )  # fmt: skip
         per_run.append([round(answers * result.scale) for _, answers in days])
         dates = [d for d, _ in days]
@@ -626,6 +639,7 @@ def _one_run(
     rng: random.Random,
     introduced: Sequence[int],
     order: dict[int, int],
+    new_count: int,
     scale: float,
 ) -> tuple[list[tuple[date, int]], dict[int, float]]:
     """One simulated run over `cards` (the plan's, or a sample standing for `scale` times
@@ -647,7 +661,6 @@ def _one_run(
     heap = [(m.due, cid) for cid, m in memories.items()]
     heapq.heapify(heap)
     days: list[tuple[date, int]] = []
-    new_count = len(order)
     pace = introduced[0] if introduced else 0
     horizon.expect_new(today.date, new_count - pace, n, pace, share)
     for i in range(n):
@@ -882,14 +895,14 @@ def released_due(settings: Settings, memory: Memory) -> datetime | None:
     return max(memory.due, natural)
 
 
-def release_spread(overdue: list[tuple[float, int]], start: datetime) -> dict[int, datetime]:
+def release_spread(
+    overdue: list[tuple[float, int]], start: datetime
+) -> Iterator[tuple[int, datetime]]:
     """Due dates for cards left overdue when a plan ends: (recall now, card id) pairs spread
-    over RELEASE_SPREAD_DAYS from `start`, the riskiest first."""
+    over RELEASE_SPREAD_DAYS from `start`, the riskiest first; (card id, due) in that order."""
     per_day = math.ceil(len(overdue) / RELEASE_SPREAD_DAYS) if overdue else 0
-    return {
-        card_id: start + timedelta(days=i // max(1, per_day))
-        for i, (_, card_id) in enumerate(sorted(overdue))
-    }
+    for i, (_, card_id) in enumerate(sorted(overdue)):
+        yield card_id, start + timedelta(days=i // max(1, per_day))
 
 
 __all__ = [

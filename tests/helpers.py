@@ -135,11 +135,17 @@ def all_rows(store: Store, table: Any, *where: Any) -> list[Any]:
 
 
 def cli_peak_mb(
-    args: list[str], home: Path, expect: list[str] | None = None, *, keep_db: bool = False
+    args: list[str],
+    home: Path,
+    expect: list[str] | None = None,
+    *,
+    keep_db: bool = False,
+    exit_code: int = 0,
 ) -> int:
     """Run `pmcards ARGS` (through Click, in a fresh Python process: its peak is its own)
-    with PMCARDS_HOME at `home` (and PMCARDS_DB unset, unless `keep_db`); it must succeed
-    and print each of `expect`. Returns the process's peak resident memory in MB."""
+    with PMCARDS_HOME at `home` (and PMCARDS_DB unset, unless `keep_db`); it must exit with
+    `exit_code` (0: succeed) and print each of `expect`. Returns the process's peak resident
+    memory in MB."""
     import os
     import subprocess
     import sys
@@ -150,7 +156,7 @@ def cli_peak_mb(
         from click.testing import CliRunner
         from pmcards.cli import cli
         result = CliRunner().invoke(cli, {args!r})
-        assert result.exit_code == 0, result.output
+        assert result.exit_code == {exit_code!r}, result.output
         for text in {expect or []!r}:
             assert text in result.output, result.output
         # VmHWM, not ru_maxrss: the latter keeps the peak of the (large) forking parent.

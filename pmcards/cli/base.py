@@ -281,18 +281,38 @@ def echo_json(value: Any) -> None:
 def echo_json_array(items: Iterable[Any], per_write: int = 1000) -> None:
     """`echo_json` of a list, written as its items come (a long listing is never held
     whole): the same text as `echo_json(list(items))`."""
+    _echo_json_list("", items, 1, "\n", per_write)
+
+
+def echo_json_fields(
+    head: dict[str, Any], key: str, items: Iterable[Any], per_write: int = 1000
+) -> None:
+    """`echo_json` of an object whose last member is a long list, the list written as its
+    items come: the same text as `echo_json({**head, key: list(items)})`."""
+    text = json.dumps({**head, key: []}, indent=2, ensure_ascii=False)
+    assert text.endswith("[]\n}")
+    _echo_json_list(text[: -len("[]\n}")], items, 2, "\n}\n", per_write)
+
+
+def _echo_json_list(
+    before: str, items: Iterable[Any], depth: int, after: str, per_write: int
+) -> None:
+    """`before`, a JSON list of `items` indented as `depth` levels of json.dumps(indent=2)
+    put it, then `after`; a thousand items to a write."""
     from pmcards.markup import safe_json
 
-    chunk: list[str] = []
+    inner = "\n" + "  " * depth
+    chunk: list[str] = [before]
     first = True
     for item in items:
-        text = json.dumps(item, indent=2, ensure_ascii=False).replace("\n", "\n  ")
-        chunk.append(("[\n  " if first else ",\n  ") + text)
+        text = json.dumps(item, indent=2, ensure_ascii=False).replace("\n", inner)
+        chunk.append(("[" if first else ",") + inner + text)
         first = False
         if len(chunk) >= per_write:
             click.echo(safe_json("".join(chunk)), nl=False)
             chunk = []
-    chunk.append("[]\n" if first else "\n]\n")
+    chunk.append("[]" if first else "\n" + "  " * (depth - 1) + "]")
+    chunk.append(after)
     click.echo(safe_json("".join(chunk)), nl=False)
 
 

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from pmcards.cli.base import RegistryChoice, cli, collection, echo_json, json_option
+from pmcards.cli.base import RegistryChoice, cli, collection, json_option
+
+if TYPE_CHECKING:
+    from pmcards.lint import Finding
 
 # Exit status: 0 clean, FOUND with findings, and Click's own 2 for a usage error.
 FOUND = 1
@@ -76,22 +81,37 @@ def lint_cmd(
         if deck is not None and not any(lint.in_deck(d.name, deck) for d in decks):
             names = ", ".join(sorted({d.name for d in decks}))
             raise click.UsageError(f"no deck named {deck!r} in these files (decks: {names})")
+        written = _echo(linter.finish(), linter.notes, as_json)
     else:
         from pmcards.queries import Scope
 
-        linter = lint.Linter()
+        # Read twice and written as found: the findings on a big collection are never held.
         with collection(ctx) as store, store.read() as conn:
             scope = Scope(deck)
             scope.check(conn)
-            for note in lint.collection_notes(conn, scope):
-                linter.add(note)
-    findings, notes = linter.finish(), linter.notes
-    if as_json:
-        echo_json({"notes": notes, "findings": [f.to_json() for f in findings]})
-    else:
-        for finding in findings:
-            click.echo(finding.text())
-        found = f"{len(findings)} finding{'s' if len(findings) != 1 else ''}"
-        click.echo(f"{found if findings else 'No findings'} in {notes} notes.", err=True)
-    if findings:
+            notes, found = lint.streamed(lambda: lint.collection_notes(conn, scope))
+            written = _echo(found, notes, as_json)
+    if written:
         ctx.exit(FOUND)
+
+
+def _echo(findings: Iterable[Finding], notes: int, as_json: bool) -> int:
+    """Write the findings as they come: one line each (and the count on standard error), or
+    the JSON document. Returns how many."""
+    from pmcards.cli.base import echo_json_fields, echo_lines
+
+    written = 0
+
+    def counted(items: Iterable[Any]) -> Iterator[Any]:
+        nonlocal written
+        for item in items:
+            written += 1
+            yield item
+
+    if as_json:
+        echo_json_fields({"notes": notes}, "findings", (f.to_json() for f in counted(findings)))
+    else:
+        echo_lines(f.text() for f in counted(findings))
+        found = f"{written} finding{'s' if written != 1 else ''}"
+        click.echo(f"{found if written else 'No findings'} in {notes} notes.", err=True)
+    return written

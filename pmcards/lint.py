@@ -381,9 +381,16 @@ class _Duplicates:
         for token in shingles:
             counts[((token * _GOLDEN) & _MASK64) >> _SHIFT] += 1
 
-    def check(self, note: LintNote, shingles: set[int]) -> Finding | None:
+    def check(
+        self, note: LintNote, shingles: set[int], *, any_match: bool = False
+    ) -> Finding | None:
         """Second pass: the near-duplicate finding on `note` against the notes checked
-        before it, or None (and the note is indexed for those after it)."""
+        before it, or None (and the note is indexed for those after it).
+
+        With `any_match`, the search stops at the first earlier note alike enough, which the
+        finding then names: whether there is a finding (and which notes are indexed) is the
+        same, only not which note it names, so counting findings (the import's hint) needs
+        no more."""
         counts = self.counts
         size = len(shingles)
         keyed = sorted((counts[((t * _GOLDEN) & _MASK64) >> _SHIFT], t) for t in shingles)
@@ -412,6 +419,10 @@ class _Duplicates:
                     similarity > best or (similarity == best and slot < first)
                 ):
                     best, first = similarity, slot
+                    if any_match:
+                        break
+            if any_match and first >= 0:
+                break
         if first < 0:
             slot = len(self.where)
             self.where.append((note.guid, note.path, note.line))
@@ -490,7 +501,10 @@ class Linter:
         if self._duplicates is not None:
             duplicates = self._duplicates
             for k, note in enumerate(self._compared):
-                if (finding := duplicates.check(note, set(self._shingles[k]))) is not None:
+                shingles = set(self._shingles[k])
+                if (
+                    finding := duplicates.check(note, shingles, any_match=not self.keep)
+                ) is not None:
                     self._found([finding])
             # Finished: a second call finds nothing new.
             self._duplicates, self._compared, self._shingles = _Duplicates(), [], _Sets()

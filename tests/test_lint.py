@@ -229,6 +229,23 @@ def test_the_collection_s_lint_in_two_reads_finds_what_lint_finds(
     assert list(found) == expected
 
 
+def test_the_import_hint_counts_what_lint_finds() -> None:
+    """The hint only counts (`keep=False`): its near-duplicate search stops at the first
+    earlier note alike enough instead of looking for the most alike; the counts per rule
+    must be those of the whole lint's findings, and the C-after-A-and-B case still counts
+    once."""
+    notes = _mixed_notes(600)
+    expected: dict[str, int] = {}
+    for finding in lint.lint(notes):
+        expected[finding.rule] = expected.get(finding.rule, 0) + 1
+    assert expected["near-duplicate"] > 50
+    counting = lint.Linter(keep=False)
+    for note in notes:
+        counting.add(note)
+    assert counting.finish() == []
+    assert counting.counts == expected
+
+
 def test_the_lint_of_a_big_collection_stays_under_100_mb(tmp_path: Path) -> None:
     """The whole `pmcards lint` of 20,000 notes unlike each other (950,000 word triples), in
     a process of its own: the collection is read twice, each finding written as found, and

@@ -125,7 +125,10 @@ def scoped_cards(conn: Connection, plan: Plan) -> Iterator[tuple[int, int, Memor
     )
     if ids is not None:
         stmt = stmt.where(C.deck_id.in_(ids))
-    for row in conn.execution_options(yield_per=queries.CHUNK).execute(stmt):
+    # On the statement, not the connection: a connection's options stay set, and every
+    # later statement of the transaction (the plan's UPDATEs) would then be streamed too,
+    # which PostgreSQL refuses for an UPDATE (a server-side cursor is a SELECT's).
+    for row in conn.execute(stmt.execution_options(yield_per=queries.CHUNK)):
         yield row.id, row.deck_id, cardstate.memory_of(row)
 
 

@@ -492,7 +492,9 @@ def iter_scoped_notes(
         .where(*where)
         .order_by(D.name, N.position)
     )
-    result = conn.execution_options(yield_per=batch).execute(stmt)
+    # On the statement: the connection's options would stay set for the rest of the
+    # transaction (see interview.scoped_cards).
+    result = conn.execute(stmt.execution_options(yield_per=batch))
     for row in result:
         yield rows.Note.from_row(row._mapping)
 

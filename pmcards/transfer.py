@@ -46,7 +46,8 @@ def _rows(conn: Connection, table: sa.Table) -> Iterator[sa.Row[Any]]:
     text are sorted here, since SQLite and PostgreSQL collate text differently."""
     (key,) = table.primary_key.columns
     if isinstance(key.type, sa.Integer):
-        result = conn.execution_options(yield_per=BATCH).execute(sa.select(table).order_by(key))
+        # On the statement: the connection's options would stay set for later statements.
+        result = conn.execute(sa.select(table).order_by(key).execution_options(yield_per=BATCH))
         yield from result
     else:
         yield from sorted(conn.execute(sa.select(table)), key=lambda row: row._mapping[key.name])

@@ -300,7 +300,6 @@ _WORD = re.compile(r"\w+")
 # of 2**_BUCKET_BITS ints (8 MB) rather than dicts keyed by shingle (760,000 distinct
 # shingles at 100,000 notes: over 150 MB of Python objects).
 _BUCKET_BITS = 20
-_SHIFT = 64 - _BUCKET_BITS
 _GOLDEN = 0x9E3779B97F4A7C15  # Fibonacci hashing: the packed ids' high bits, well mixed
 _MASK64 = (1 << 64) - 1
 
@@ -345,11 +344,14 @@ class _Duplicates:
     are held (their shingles, id, file and line), none of their text.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, bits: int = _BUCKET_BITS) -> None:
+        # Fewer buckets for a search bounded to a few notes (the import's hint): more
+        # shingles share one, which costs comparisons, not exactness.
+        self.shift = 64 - bits
         self.words: dict[str, int] = {}
-        self.counts = array("I", bytes(4 << _BUCKET_BITS))
+        self.counts = array("I", bytes(4 << bits))
         # The index: per bucket, a chain of entries (each an indexed note and the next entry).
-        self.heads = array("i", [-1]) * (1 << _BUCKET_BITS)
+        self.heads = array("i", [-1]) * (1 << bits)
         self.entry_slot = array("i")
         self.entry_next = array("i")
         self.indexed = _Sets()  # per indexed note: its shingles
@@ -377,9 +379,9 @@ class _Duplicates:
 
     def count(self, shingles: Iterable[int]) -> None:
         """First pass: count a note's shingles."""
-        counts = self.counts
+        counts, shift = self.counts, self.shift
         for token in shingles:
-            counts[((token * _GOLDEN) & _MASK64) >> _SHIFT] += 1
+            counts[((token * _GOLDEN) & _MASK64) >> shift] += 1
 
     def check(
         self, note: LintNote, shingles: set[int], *, any_match: bool = False
@@ -391,11 +393,11 @@ class _Duplicates:
         finding then names: whether there is a finding (and which notes are indexed) is the
         same, only not which note it names, so counting findings (the import's hint) needs
         no more."""
-        counts = self.counts
+        counts, shift = self.counts, self.shift
         size = len(shingles)
-        keyed = sorted((counts[((t * _GOLDEN) & _MASK64) >> _SHIFT], t) for t in shingles)
+        keyed = sorted((counts[((t * _GOLDEN) & _MASK64) >> shift], t) for t in shingles)
         buckets = [
-            ((t * _GOLDEN) & _MASK64) >> _SHIFT for _, t in keyed[: size - (size + 1) // 2 + 1]
+            ((t * _GOLDEN) & _MASK64) >> shift for _, t in keyed[: size - (size + 1) // 2 + 1]
         ]
         indexed, heads, slots, chain = self.indexed, self.heads, self.entry_slot, self.entry_next
         items, starts = indexed.items, indexed.starts
@@ -468,10 +470,18 @@ class Linter:
     findings: list[Finding] = field(default_factory=list)
     counts: dict[str, int] = field(default_factory=dict)
     _order: dict[str, int] = field(default_factory=dict)  # note id -> place in the input
-    _duplicates: _Duplicates | None = field(default_factory=_Duplicates)
+    _duplicates: _Duplicates | None = field(init=False)
     # The notes compared, in order (no fields), and their shingles, until `finish`.
     _compared: list[LintNote] = field(default_factory=list)
     _shingles: _Sets = field(default_factory=_Sets)
+
+    def __post_init__(self) -> None:
+        bits = _BUCKET_BITS
+        if self.duplicates_up_to is not None:
+            # A search bounded to a few notes (the import's hint: 2,000) gets buckets to its
+            # size, about 32 a note, not the 8 MB of arrays a collection's search needs.
+            bits = min(bits, max(10, (32 * self.duplicates_up_to).bit_length()))
+        self._duplicates = _Duplicates(bits)
 
     @property
     def notes(self) -> int:
@@ -507,7 +517,7 @@ class Linter:
                 ) is not None:
                     self._found([finding])
             # Finished: a second call finds nothing new.
-            self._duplicates, self._compared, self._shingles = _Duplicates(), [], _Sets()
+            self._duplicates, self._compared, self._shingles = _Duplicates(0), [], _Sets()
         return sorted(self.findings, key=lambda f: (self._order[f.note_id], _RANK[f.rule]))
 
     def _found(self, findings: list[Finding]) -> None:

@@ -246,6 +246,15 @@ def test_the_import_hint_counts_what_lint_finds() -> None:
     assert counting.counts == expected
 
 
+def test_the_import_hint_s_search_is_sized_to_its_notes() -> None:
+    # The collection's search keeps two arrays of 2**20 ints (8 MB); the hint's, bounded to
+    # its 2,000 notes, must not: it took a 100,000-note import past 100 MB (102 MB).
+    whole, hint = lint.Linter(), lint.Linter(duplicates_up_to=2_000)
+    assert whole._duplicates is not None and hint._duplicates is not None
+    assert len(whole._duplicates.counts) == len(whole._duplicates.heads) == 1 << 20
+    assert len(hint._duplicates.counts) == len(hint._duplicates.heads) == 1 << 16
+
+
 def test_the_lint_of_a_big_collection_stays_under_100_mb(tmp_path: Path) -> None:
     """The whole `pmcards lint` of 20,000 notes unlike each other (950,000 word triples), in
     a process of its own: the collection is read twice, each finding written as found, and

@@ -253,10 +253,6 @@ def command(args: list[str]) -> None:
 
 
 if __name__ == "__main__":
-    # Run as a script, this folder comes first on the path, and its queue.py would hide the
-    # standard library's `queue` from Anki.
-    here = Path(__file__).resolve().parent
-    sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != here]
     if sys.argv[1].isdigit():
         print(json.dumps(measure(int(sys.argv[1]))))
     elif sys.argv[1] == "build":  # build N PATH

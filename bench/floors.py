@@ -268,10 +268,6 @@ def anki_log(db: Path, target: Path) -> int:
 
 def anki_fit(target: Path) -> None:
     """The process that runs Anki's fit (its peak is read by the caller)."""
-    # This folder's queue.py (a benchmark) would shadow the standard library's queue, which
-    # anki's HTTP client imports.
-    sys.path[:] = [p for p in sys.path if Path(p).resolve() != HERE]
-    sys.modules.pop("queue", None)
     from anki.collection import Collection
 
     col = Collection(str(target))

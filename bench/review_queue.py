@@ -1,7 +1,7 @@
 """The review queue at 10,000 and 100,000 notes: what issue 12 added to it, in-process.
 
-    python bench/queue.py                 # 10,000 and 100,000 notes, 7 runs each
-    python bench/queue.py --sizes 10000 --runs 3
+    python bench/review_queue.py                 # 10,000 and 100,000 notes, 7 runs each
+    python bench/review_queue.py --sizes 10000 --runs 3
 
 Measures, on `bench/run.py`'s synthetic collections (plus 24 prompt notes, as the built-in
 decks have): the due counts per deck with and without the review scope (prompts left out),

@@ -1,4 +1,6 @@
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from pmcards import markup
 
@@ -38,6 +40,16 @@ def test_from_anki_html(anki: str, ours: str) -> None:
     assert markup.from_anki_html(anki) == ours
     # Idempotent: a second import of our own export changes nothing.
     assert markup.from_anki_html(markup.to_anki_html(ours)) == ours
+
+
+@given(st.text(alphabet=st.characters(blacklist_characters="<&")))
+def test_a_field_without_tags_or_references_skips_the_parser_unchanged(text: str) -> None:
+    # The shortcut for plain fields gives exactly what the parser gives.
+    assert markup.from_anki_html(text) == markup._from_parsed_html(text)
+
+
+def test_a_plain_field_keeps_its_text_but_for_no_break_spaces_and_the_ends() -> None:
+    assert markup.from_anki_html(" one\xa0two > three\n") == "one two > three"
 
 
 @pytest.mark.parametrize(

@@ -797,7 +797,7 @@ def _card(
             day = timing.date_of(due)
     stability = difficulty = None
     last_review = None
-    if data:
+    if data and data != "{}":  # "{}": a card Anki never scheduled with FSRS (most)
         try:
             memory = json.loads(data)
         except ValueError:

@@ -611,13 +611,21 @@ class _Builder:
         )
 
 
+# The kinds a row without a kind column may be, each with its required fields, in order.
+_OWN_FIELDS = tuple(
+    (kind.name, frozenset(kind.required))
+    for kind in KINDS.values()
+    if kind.variant_of is None and kind is not QA
+)
+
+
 def _infer_kind(fields: dict[str, str]) -> str:
     """The kind of a row without a kind column: the one whose own fields it fills (a kind's
     required fields belong to it alone, but for variants), else Q/A."""
     present = {k for k, v in fields.items() if v.strip()}
-    for kind in KINDS.values():
-        if kind.variant_of is None and kind is not QA and present & set(kind.required):
-            return kind.name
+    for name, required in _OWN_FIELDS:
+        if not required.isdisjoint(present):
+            return name
     return QA.name
 
 

@@ -214,6 +214,54 @@ def export_package(collection: Path, out: Path) -> Path:
     return out
 
 
+def copy_log(db: Path, target: Path) -> int:
+    """pmcards' review log as an Anki collection's: a Basic note per card, a revlog row per
+    answer (Anki's kind from the card's state before it), in the collection at `target` (made
+    if missing, left closed). Returns the answers written."""
+    import sqlite3
+    from datetime import UTC, datetime
+
+    from anki.collection import AddNoteRequest, Collection
+
+    col = Collection(str(target))
+    log = (
+        sqlite3.connect(db)
+        .execute(
+            "SELECT card_id, reviewed_at, rating, duration_ms, state_before FROM review_log"
+            " ORDER BY reviewed_at"
+        )
+        .fetchall()
+    )
+    card_ids = sorted({row[0] for row in log})
+    model, deck = col.models.by_name("Basic"), col.decks.id("Bench")
+    assert model is not None and deck is not None and col.db is not None
+    requests = []
+    for n in card_ids:
+        note = col.new_note(model)
+        note["Front"], note["Back"] = f"Q{n}", f"A{n}"
+        requests.append(AddNoteRequest(note=note, deck_id=deck))
+    col.add_notes(requests)
+    anki_cards = dict(zip(card_ids, col.db.list("select id from cards order by id"), strict=True))
+    used: set[int] = set()
+    rows = []
+    for card_id, when, rating, duration, state in log:
+        rid = int(
+            datetime.strptime(when, "%Y-%m-%d %H:%M:%S.%f").replace(tzinfo=UTC).timestamp() * 1000
+        )
+        while rid in used:
+            rid += 1
+        used.add(rid)
+        kind = {0: 0, 1: 0, 2: 1, 3: 2}[state]
+        rows.append((rid, anki_cards[card_id], -1, rating, 1, 0, 2500, duration or 0, kind))
+    col.db.executemany(
+        "insert into revlog (id, cid, usn, ease, ivl, lastIvl, factor, time, type)"
+        " values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        rows,
+    )
+    col.close()
+    return len(rows)
+
+
 def command(args: list[str]) -> None:
     """One whole-process task, timed from outside like the pmcards command beside it."""
     from anki.collection import Collection

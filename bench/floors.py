@@ -221,51 +221,6 @@ def status(sizes: list[int], runs: int, anki: bool) -> list[dict[str, Any]]:
     return rows
 
 
-FMT = "%Y-%m-%d %H:%M:%S.%f"
-
-
-def anki_log(db: Path, target: Path) -> int:
-    """pmcards' review log as an Anki collection's: a Basic note per card, a revlog row per
-    answer (Anki's kind from the card's state before it). Returns the answers written."""
-    from anki.collection import AddNoteRequest, Collection
-
-    col = Collection(str(target))
-    log = (
-        sqlite3.connect(db)
-        .execute(
-            "SELECT card_id, reviewed_at, rating, duration_ms, state_before FROM review_log"
-            " ORDER BY reviewed_at"
-        )
-        .fetchall()
-    )
-    card_ids = sorted({row[0] for row in log})
-    model, deck = col.models.by_name("Basic"), col.decks.id("Bench")
-    assert model is not None and deck is not None and col.db is not None
-    requests = []
-    for n in card_ids:
-        note = col.new_note(model)
-        note["Front"], note["Back"] = f"Q{n}", f"A{n}"
-        requests.append(AddNoteRequest(note=note, deck_id=deck))
-    col.add_notes(requests)
-    anki_cards = dict(zip(card_ids, col.db.list("select id from cards order by id"), strict=True))
-    used: set[int] = set()
-    rows = []
-    for card_id, when, rating, duration, state in log:
-        rid = int(datetime.strptime(when, FMT).replace(tzinfo=UTC).timestamp() * 1000)
-        while rid in used:
-            rid += 1
-        used.add(rid)
-        kind = {0: 0, 1: 0, 2: 1, 3: 2}[state]
-        rows.append((rid, anki_cards[card_id], -1, rating, 1, 0, 2500, duration or 0, kind))
-    col.db.executemany(
-        "insert into revlog (id, cid, usn, ease, ivl, lastIvl, factor, time, type)"
-        " values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        rows,
-    )
-    col.close()
-    return len(rows)
-
-
 def anki_fit(target: Path) -> None:
     """The process that runs Anki's fit (its peak is read by the caller)."""
     from anki.collection import Collection
@@ -280,6 +235,7 @@ def anki_fit(target: Path) -> None:
 
 
 def optimizer(notes: int) -> dict[str, Any]:
+    from anki_side import copy_log
     from run import collection, run_process
 
     db = collection(notes, datetime.now(UTC))
@@ -287,7 +243,7 @@ def optimizer(notes: int) -> dict[str, Any]:
     env = dict(os.environ, PMCARDS_HOME=str(home), NO_COLOR="1")
     work = home / "c.sqlite3"
     shutil.copy(db, work)
-    answers = anki_log(work, home / "anki.anki2")
+    answers = copy_log(work, home / "anki.anki2")
     pm_s, pm_mb = run_process([*PMCARDS, "--db", str(work), "optimize", "--json"], env)
     anki_s, anki_mb = run_process(
         [sys.executable, __file__, "_anki_fit", str(home / "anki.anki2")], env

@@ -272,45 +272,15 @@ def replay_check(db: Path, now: datetime, cards: int) -> dict[str, float]:
 def anki_side(db: Path, now: datetime) -> dict[str, float]:
     """The same log in an Anki collection: Anki's fit, and Anki's evaluator on its fit and
     on pmcards'. Revlog rows by SQL (Anki's kind from the card's state before each answer)."""
-    from anki.collection import AddNoteRequest, Collection
+    from anki.collection import Collection
+    from anki_side import copy_log
 
     from pmcards import optimize as opt
     from pmcards.store import Store
 
     folder = Path(tempfile.mkdtemp(prefix="pmcards-anki-"))
+    copy_log(db, folder / "collection.anki2")
     col = Collection(str(folder / "collection.anki2"))
-    log = (
-        sqlite3.connect(db)
-        .execute(
-            "SELECT card_id, reviewed_at, rating, duration_ms, state_before FROM review_log"
-            " ORDER BY reviewed_at"
-        )
-        .fetchall()
-    )
-    card_ids = sorted({row[0] for row in log})
-    model, deck = col.models.by_name("Basic"), col.decks.id("Bench")
-    assert model is not None and deck is not None and col.db is not None
-    requests = []
-    for n in card_ids:
-        note = col.new_note(model)
-        note["Front"], note["Back"] = f"Q{n}", f"A{n}"
-        requests.append(AddNoteRequest(note=note, deck_id=deck))
-    col.add_notes(requests)
-    anki_cards = dict(zip(card_ids, col.db.list("select id from cards order by id"), strict=True))
-    used: set[int] = set()
-    rows = []
-    for card_id, when, rating, duration, state in log:
-        rid = int(datetime.strptime(when, FMT).replace(tzinfo=UTC).timestamp() * 1000)
-        while rid in used:
-            rid += 1
-        used.add(rid)
-        kind = {0: 0, 1: 0, 2: 1, 3: 2}[state]
-        rows.append((rid, anki_cards[card_id], -1, rating, 1, 0, 2500, duration, kind))
-    col.db.executemany(
-        "insert into revlog (id, cid, usn, ease, ivl, lastIvl, factor, time, type)"
-        " values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        rows,
-    )
     start = time.perf_counter()
     fit = col._backend.compute_fsrs_params(
         search="", current_params=[], ignore_revlogs_before_ms=0, num_of_relearning_steps=1,

@@ -55,20 +55,6 @@ PMCARDS = [sys.executable, "-m", "pmcards"]
 sys.path.insert(0, str(HERE))
 
 
-def empty_collection(path: Path) -> Path:
-    """A collection with pmcards' schema (made by its migrations) and nothing in it."""
-    from pmcards import settings
-    from pmcards.store import Store
-
-    for suffix in ("", "-wal", "-shm"):
-        Path(str(path) + suffix).unlink(missing_ok=True)
-    store = Store(f"sqlite:///{path}")
-    with store.write() as conn:
-        settings.save(conn, "builtin_decks_imported", True)
-    store.close()
-    return path
-
-
 def import_floor(source: Path, target: Path) -> None:
     """The floor's process: the CSV into `target` (an empty pmcards collection)."""
     now = datetime.now(UTC).replace(tzinfo=None).isoformat(" ")
@@ -108,12 +94,12 @@ def import_floor(source: Path, target: Path) -> None:
 
 
 def imports(sizes: list[int], runs: int, anki: bool) -> list[dict[str, Any]]:
-    from run import paired, run_process
+    from run import fresh_db, paired, run_process
     from synth import write_qa_deck
 
     home = Path(tempfile.mkdtemp(prefix="pmcards-floors-"))
     env = dict(os.environ, PMCARDS_HOME=str(home), NO_COLOR="1")
-    empty = empty_collection(home / "empty.sqlite3")
+    empty = fresh_db(home / "empty.sqlite3")
     anki_py = [sys.executable, str(HERE / "anki_side.py")]
     if anki:
         subprocess.run([*anki_py, "status", str(home / "empty.anki2")], check=True)

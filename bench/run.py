@@ -196,6 +196,7 @@ def copy_db(src: Path, dest: Path) -> None:
 
 
 def fresh_db(path: Path) -> Path:
+    """A collection with pmcards' schema (made by its migrations) and nothing in it."""
     from pmcards import settings
     from pmcards.store import Store
 

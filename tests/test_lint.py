@@ -175,6 +175,19 @@ def test_a_near_duplicate_of_two_notes_alike_names_the_first() -> None:
     assert [(f.note_id, f.message.split(" (")[0]) for f in found] == [
         ("c", "says nearly what a says")
     ]
+    # With every triple in one of two buckets, the search meets B (indexed last, first in
+    # its bucket's chain) before A: the tie still goes to A.
+    search = lint._Duplicates(bits=1)
+    shingles = [search.shingles(note) for note in notes]
+    for found_shingles in shingles:
+        assert found_shingles is not None
+        search.count(found_shingles)
+    checked = [search.check(note, s) for note, s in zip(notes, shingles, strict=True) if s]
+    assert [f and f.message.split(" (")[0] for f in checked] == [
+        None,
+        None,
+        "says nearly what a says",
+    ]
 
 
 def _mixed_notes(n: int) -> list[lint.LintNote]:
@@ -352,6 +365,10 @@ def test_the_collection_and_its_output(tmp_path: Path) -> None:
         ],
     }
     assert run("lint", "--deck", "BAD vs GOOD answers")[0] == 0
+    # The deck as every command takes it: any case, or a unique beginning of its name.
+    for name in ("mine", "MINE", "Mi"):
+        code, out, err = run("lint", "--deck", name)
+        assert (code, out.split(":")[0], err.split(" in ")[0]) == (1, "q1", "1 finding")
 
 
 def test_usage_errors_exit_2(tmp_path: Path) -> None:

@@ -4,9 +4,11 @@ collection (interview.py), the session's limits, the plan command."""
 import json
 import os
 import re
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -449,6 +451,43 @@ def test_setting_a_plan_pulls_forward_cards_due_after_the_day(store: Store, tmp_
     due = card_of(store, "n-001").due
     assert card_of(store, "n-001").id == card_id
     assert NOW < due < datetime(2026, 3, 16, 4, 0, tzinfo=UTC)
+
+
+def test_a_plan_moves_its_cards_a_chunk_at_a_time_as_all_at_once(
+    new_db: Callable[[str], str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Seven cards due after the interview, moved 2 at a time and 500 at a time: the same due
+    dates and the same change records, card by card."""
+    import sqlalchemy as sa
+
+    from pmcards import queries, schema
+
+    def moved(chunk: int, name: str) -> list[tuple[Any, ...]]:
+        monkeypatch.setattr(queries, "CHUNK", chunk)
+        store = Store(new_db(name))
+        load(store, tmp_path, [qa(i) for i in range(1, 8)], name)
+        for i in range(1, 8):
+            last = NOW - timedelta(days=12 + i)
+            memory = replace(MEMORY, stability=10.0 + 3 * i, last_review=last)
+            make_review(store, f"n-{i:03d}", NOW + timedelta(days=20 + i), memory)
+        with store.write() as conn:
+            p = plan.Plan(interview=date(2026, 3, 16))
+            assert interview.apply(conn, PLAIN, p, NOW, UTC) == 7
+        K, N = schema.card_changes.c, schema.notes.c
+        with store.read() as conn:
+            rows = conn.execute(
+                sa.select(N.guid, schema.cards.c.due, K.source, K.due_before, K.due_after)
+                .join(schema.cards, schema.cards.c.note_id == N.id)
+                .join(schema.card_changes, K.card_id == schema.cards.c.id)
+                .order_by(N.guid)
+            ).all()
+        store.close()
+        return [tuple(row) for row in rows]
+
+    in_chunks, at_once = moved(2, "chunks"), moved(500, "once")
+    assert in_chunks == at_once
+    assert [row[0] for row in at_once] == [f"n-{i:03d}" for i in range(1, 8)]
+    assert all(row[2] == "plan" and row[1] == row[4] < row[3] for row in at_once)
 
 
 @pytest.mark.parametrize("n,expected", [(1, 1), (2, 1), (8, 6), (30, 23)])

@@ -87,8 +87,8 @@ def lint_cmd(
 
         # Read twice and written as found: the findings on a big collection are never held.
         with collection(ctx) as store, store.read() as conn:
-            scope = Scope(deck)
-            scope.check(conn)
+            # Checked and named as the collection names it (`--deck metrics`, `--deck Metr`).
+            scope = Scope(deck).check(conn)
             notes, found = lint.streamed(lambda: lint.collection_notes(conn, scope))
             written = _echo(found, notes, as_json)
     if written:

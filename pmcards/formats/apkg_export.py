@@ -282,7 +282,9 @@ def _scoped_logs(conn: Connection, scope: queries.Scope) -> Iterator[ReviewLog]:
         .join(schema.notes, N.id == C.note_id)
         .order_by(L.id)
     )
-    for row in conn.execution_options(yield_per=1000).execute(stmt):
+    # On the statement, not the connection: it would stay set for the rest of the
+    # transaction, and PostgreSQL refuses a write through the server-side cursor it makes.
+    for row in conn.execute(stmt.execution_options(yield_per=1000)):
         yield ReviewLog.from_row(row._mapping)
 
 

@@ -327,20 +327,14 @@ def report(result: dict[str, Any]) -> str:
         "| whole process | notes | floor | pmcards | Anki |",
         "|---|---|---|---|---|",
     ]
-    for row in result["status"]:
+    rows = [(f"`status` ({row['statements']} statements)", row) for row in result["status"]]
+    rows += [("import of new notes (CSV)", row) for row in result["imports"]]
+    for what, row in rows:
         fp = row["floor_vs_pmcards"]
         anki = row.get("floor_vs_anki")
         anki_s = f"{anki['b_s'] * 1000:.0f} ms (floor {anki['a_s'] * 1000:.0f})" if anki else "-"
         out.append(
-            f"| `status` ({row['statements']} statements) | {row['notes']:,} "
-            f"| {fp['a_s'] * 1000:.0f} ms | {fp['b_s'] * 1000:.0f} ms | {anki_s} |"
-        )
-    for row in result["imports"]:
-        fp = row["floor_vs_pmcards"]
-        anki = row.get("floor_vs_anki")
-        anki_s = f"{anki['b_s'] * 1000:.0f} ms (floor {anki['a_s'] * 1000:.0f})" if anki else "-"
-        out.append(
-            f"| import of new notes (CSV) | {row['notes']:,} | {fp['a_s'] * 1000:.0f} ms "
+            f"| {what} | {row['notes']:,} | {fp['a_s'] * 1000:.0f} ms "
             f"| {fp['b_s'] * 1000:.0f} ms | {anki_s} |"
         )
     a = result["answers"]

@@ -40,7 +40,6 @@ from pmcards.plan import (
 )
 from pmcards.settings import Settings
 
-PLAN_KEY = settings_mod.PLAN_KEY
 # Answers of the review log below which the forecast keeps the default rating mix.
 MIX_MIN_ANSWERS = 50
 C = schema.cards.c
@@ -50,12 +49,12 @@ L = schema.review_log.c
 
 
 def load(conn: Connection) -> Plan | None:
-    value = settings_mod.get_raw(conn, PLAN_KEY)
+    value = settings_mod.get_raw(conn, settings_mod.PLAN_KEY)
     return Plan.from_json(value) if value else None
 
 
 def save(conn: Connection, plan: Plan) -> None:
-    settings_mod.save(conn, PLAN_KEY, plan.to_json())
+    settings_mod.save(conn, settings_mod.PLAN_KEY, plan.to_json())
 
 
 def deck_ids(conn: Connection, plan: Plan) -> list[int] | None:
@@ -215,7 +214,7 @@ def clear_plan(conn: Connection, now: datetime, tz: tzinfo | None = None) -> Cha
     moved = 0
     if not current.released:
         moved = release(conn, settings_mod.load(conn), current, now, tz)
-    settings_mod.reset(conn, PLAN_KEY)
+    settings_mod.reset(conn, settings_mod.PLAN_KEY)
     return Change(None, current, moved)
 
 

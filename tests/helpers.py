@@ -173,3 +173,17 @@ def cli_peak_mb(
     )
     assert done.returncode == 0, done.stderr
     return int(done.stdout.split()[-1])
+
+
+def bench_synth() -> Any:
+    """bench/synth.py as a module: the benchmarks' synthetic collections (`build`: bulk
+    inserts; `build_sql`: made in SQL), for the tests that need a big collection."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "synth", Path(__file__).parents[1] / "bench" / "synth.py"
+    )
+    assert spec is not None and spec.loader is not None
+    synth = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(synth)
+    return synth

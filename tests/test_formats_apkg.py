@@ -370,15 +370,9 @@ def test_importing_a_100k_note_package_stays_under_100_mb(
 def _synthetic_collection(path: Path, notes: int) -> Path:
     """A SQLite collection of `notes` notes in 10 decks, about 15 answers a note: bench's
     synthetic collection (bulk inserts into the schema the real migrations make)."""
-    import importlib.util
+    from helpers import bench_synth
 
-    spec = importlib.util.spec_from_file_location(
-        "synth", Path(__file__).parents[1] / "bench" / "synth.py"
-    )
-    assert spec is not None and spec.loader is not None
-    synth = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(synth)
-    synth.build(path, notes, NOW)
+    bench_synth().build(path, notes, NOW)
     return path
 
 

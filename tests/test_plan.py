@@ -661,18 +661,18 @@ def test_a_forecast_read_as_a_stream_is_the_forecast_of_the_list(
         assert streamed.sampled == (40 if sample == 40 else None)
 
 
-def _synthetic_collection(path: Path, notes: int, now: datetime) -> str:
+def _synthetic_collection(path: Path, notes: int, now: datetime, *, planned: bool = False) -> str:
     """bench's synthetic collection of `notes` notes (about 1.9 cards each, 80% of them
-    studied), made in SQL; returns its path."""
-    import importlib.util
+    studied), made in SQL, with a plan over every deck stored when `planned` (for the
+    interview at AT, 500 answers a day); returns its path."""
+    from helpers import bench_synth
 
-    spec = importlib.util.spec_from_file_location(
-        "synth", Path(__file__).parents[1] / "bench" / "synth.py"
-    )
-    assert spec is not None and spec.loader is not None
-    synth = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(synth)
-    synth.build_sql(path, notes, now)
+    bench_synth().build_sql(path, notes, now)
+    if planned:
+        store = Store(f"sqlite:///{path}")
+        with store.write() as conn:
+            interview.save(conn, plan.Plan(interview=AT.date(), at=AT, per_day=500))
+        store.close()
     return str(path)
 
 
@@ -703,11 +703,7 @@ def test_showing_a_plan_over_114000_cards_stays_under_80_mb(
     from helpers import cli_peak_mb
 
     monkeypatch.setenv("PMCARDS_NOW", NOW.isoformat())
-    db = _synthetic_collection(tmp_path / "c.sqlite3", 60_000, NOW)
-    store = Store(f"sqlite:///{db}")
-    with store.write() as conn:
-        interview.save(conn, plan.Plan(interview=AT.date(), at=AT, per_day=500))
-    store.close()
+    db = _synthetic_collection(tmp_path / "c.sqlite3", 60_000, NOW, planned=True)
     expect = ["Cards in plan:    114", "a sample of 2,000 of the 114,"]
     peak_mb = cli_peak_mb(["--db", db, "plan"], tmp_path / "home", expect)
     assert peak_mb < 80, f"peak memory {peak_mb} MB showing a plan over 114,000 cards"
@@ -723,11 +719,7 @@ def test_clearing_a_plan_over_57000_cards_stays_under_80_mb(
     from helpers import cli_peak_mb
 
     monkeypatch.setenv("PMCARDS_NOW", NOW.isoformat())
-    db = _synthetic_collection(tmp_path / "c.sqlite3", 30_000, NOW)
-    store = Store(f"sqlite:///{db}")
-    with store.write() as conn:
-        interview.save(conn, plan.Plan(interview=AT.date(), at=AT, per_day=500))
-    store.close()
+    db = _synthetic_collection(tmp_path / "c.sqlite3", 30_000, NOW, planned=True)
     expect = ["cards got their FSRS due dates back"]
     peak_mb = cli_peak_mb(["--db", db, "plan", "--clear"], tmp_path / "home", expect)
     assert peak_mb < 80, f"peak memory {peak_mb} MB clearing a plan over 57,000 cards"

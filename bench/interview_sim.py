@@ -299,7 +299,9 @@ def cram(store: Store, clock: Clock, learner: Learner, ids: list[int], at: datet
     return len(weak)
 
 
-def simulate(scenario: Scenario, policy: str, seed: int, folder: Path) -> Run:
+def simulate(
+    scenario: Scenario, policy: str, seed: int, folder: Path, target: float | None = None
+) -> Run:
     rng = random.Random(f"{scenario.name}/{seed}")
     # The same learner and the same missed days for every policy of a seed.
     learner = Learner(scenario.sigma, random.Random(rng.random()), Settings())
@@ -319,7 +321,10 @@ def simulate(scenario: Scenario, policy: str, seed: int, folder: Path) -> Run:
                 )
         if policy == "plan":
             with store.write() as conn:
-                interview.set_plan(conn, at.date(), START, at=at, decks=decks, max_new=9999, tz=UTC)
+                interview.set_plan(
+                    conn, at.date(), START, at=at, decks=decks, max_new=9999, tz=UTC,
+                    target=target,
+                )  # fmt: skip
         for day in range(scenario.days):
             clock = Clock(START + timedelta(days=day))
             if day in missed:
@@ -389,6 +394,9 @@ def main() -> None:
     parser.add_argument("--policies", help="policies to run, comma-separated (default all)")
     parser.add_argument("--first-seed", type=int, default=0)
     parser.add_argument(
+        "--plan-target", type=float, help="the plan's --target (default: pmcards' default)"
+    )
+    parser.add_argument(
         "--report", type=Path, nargs="+", help="only make the tables from these dumps"
     )
     args = parser.parse_args()
@@ -426,7 +434,7 @@ def main() -> None:
             for seed in range(args.first_seed, args.first_seed + args.seeds):
                 for scenario in scenarios:
                     for policy in policies:
-                        run = simulate(scenario, policy, seed, folder)
+                        run = simulate(scenario, policy, seed, folder, args.plan_target)
                         runs.setdefault((scenario.name, policy), []).append(run)
                         if args.dump:
                             with args.dump.open("a", encoding="utf-8") as f:

@@ -25,6 +25,7 @@ from pmcards.plan import (
     DEFAULT_MAX_NEW,
     DEFAULT_MIX,
     DEFAULT_TARGET,
+    SCALE_ANSWERS,
     Active,
     Horizon,
     Mix,
@@ -33,6 +34,7 @@ from pmcards.plan import (
     days_left,
     default_budget,
     forecast,
+    learner_scale,
     new_per_day,
     planned_due,
     release_spread,
@@ -109,6 +111,33 @@ def rating_mix(conn: Connection) -> Mix:
     f1, f2, f3, f4 = (c / sum(first) for c in first) if sum(first) >= 10 else default.first
     r2, r3, r4 = (c / sum(recalled) for c in recalled) if sum(recalled) >= 10 else default.recalled
     return Mix(first=(f1, f2, f3, f4), recalled=(r2, r3, r4), answers=total)
+
+
+def learner(conn: Connection, settings: Settings) -> float:
+    """`plan.learner_scale` of the learner's latest SCALE_ANSWERS answers to review cards
+    (in review sessions and the drill), newest first by the log's key."""
+    rows = conn.execute(
+        select(L.reviewed_at, L.last_review_before, L.stability_before, L.rating)
+        .where(
+            L.state_before == REVIEW,
+            L.source.in_(("review", "drill")),
+            L.stability_before.is_not(None),
+            L.last_review_before.is_not(None),
+        )
+        .order_by(L.id.desc())
+        .limit(SCALE_ANSWERS)
+    )
+    return learner_scale(
+        settings,
+        (
+            (
+                scheduling.elapsed_days(settings, row.last_review_before, row.reviewed_at),
+                row.stability_before,
+                row.rating > 1,
+            )
+            for row in rows
+        ),
+    )
 
 
 def scoped_cards(conn: Connection, plan: Plan) -> Iterator[tuple[int, int, Memory]]:
@@ -250,7 +279,18 @@ def status(conn: Connection, plan: Plan, now: datetime, tz: tzinfo | None = None
     suspended, leeches = suspended_and_leeches(conn, plan)
     # The cards stream through the forecast, which keeps its sample of them.
     memories = ((cid, memory) for cid, _, memory in scoped_cards(conn, plan))
-    fc = forecast(settings, plan, memories, now, tz, mix=mix, budget=budget, count=new + studied)
+    factor = learner(conn, settings)
+    fc = forecast(
+        settings,
+        plan,
+        memories,
+        now,
+        tz,
+        mix=mix,
+        budget=budget,
+        count=new + studied,
+        learner=factor,
+    )
     return Status(
         plan=plan,
         days_left=n,
@@ -263,6 +303,7 @@ def status(conn: Connection, plan: Plan, now: datetime, tz: tzinfo | None = None
         leeches=leeches,
         mix=mix,
         at=plan.starts_at(settings, tz),
+        learner=factor,
     )
 
 
@@ -292,7 +333,7 @@ def active(
     new_left, studied = scoped_counts(conn, plan, ids)
     n = days_left(plan, settings, now, tz)
     budget = budget_of_counts(plan, settings, new_left, studied, n)
-    horizon = Horizon.of(plan, settings, tz, budget)
+    horizon = Horizon.of(plan, settings, tz, budget, scale=learner(conn, settings))
     today = study_day(now, settings.rollover_hour, tz)
     dues = plan_cards(C.due).where(C.state != NEW, C.due >= today.start, C.due < at)
     horizon.book_many(conn.scalars(dues))
@@ -341,7 +382,7 @@ def apply(
 ) -> int:
     """Cap the due dates the plan's cards already have (see `plan.planned_due`). Returns how
     many cards moved."""
-    horizon = Horizon.of(plan, settings, tz)
+    horizon = Horizon.of(plan, settings, tz, scale=learner(conn, settings))
     if now >= horizon.at:
         return 0
     # The cards are read as a stream and only the moves kept, in two arrays (a plan over a

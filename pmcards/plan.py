@@ -61,11 +61,21 @@ DEFAULT_TIME = time(9, 0)
 # The spread (log scale) of a card's true stability around FSRS's estimate before any answer
 # of its own; each answer narrows it (divided by the square root of the card's answers).
 PRIOR_SIGMA = 0.5
+# The learner's own forgetting: a factor on all of FSRS's stabilities, fitted to the
+# learner's answers to review cards (`learner_scale`). Its prior spread (log scale): a
+# learner's memory is rarely twice or half FSRS's default; the log's answers narrow it.
+SCALE_PRIOR = 0.4
+# The learner's latest answers the factor is fitted to: enough to pin it down, bounded work.
+SCALE_ANSWERS = 1000
+# A learner factor this far from 1 (log scale; about 10%) is shown by `pmcards plan`.
+LEARNER_SHOWN = 0.1
 # How much each lapse widens a card's spread.
 LAPSE_WEIGHT = 0.5
 # Evenings at the end kept free of the final reviews planned days ahead (the last one, and
 # the one before it for the cards still weak or forgotten the evening before).
 END_FREE = 3
+# Days at the end of a plan without new cards (half the days of a shorter plan).
+INTRO_LEAD = 7
 # Overdue cards left when a plan ends are spread over this many days, riskiest first.
 RELEASE_SPREAD_DAYS = 7
 # Answers a new card brings on its first days (its first answer, learning steps, the next
@@ -189,6 +199,7 @@ class Horizon:
     budget: int = 0  # answers a day; 0: no budget
     load: dict[date, int] = field(default_factory=dict, compare=False, hash=False)
     sigma: float = PRIOR_SIGMA
+    scale: float = 1.0  # the learner's stabilities against FSRS's (`learner_scale`)
 
     @classmethod
     def of(
@@ -198,6 +209,7 @@ class Horizon:
         tz: tzinfo | None = None,
         budget: int = 0,
         load: dict[date, int] | None = None,
+        scale: float = 1.0,
     ) -> Horizon:
         return cls(
             at=plan.starts_at(settings, tz),
@@ -207,6 +219,7 @@ class Horizon:
             tz=tz,
             budget=budget,
             load=load if load is not None else {},
+            scale=scale,
         )
 
     def expect_new(
@@ -246,6 +259,45 @@ def recall_at(settings: Settings, stability: float, last_review: datetime, at: d
     return scheduling.retrievability(settings, memory, at)
 
 
+def learner_scale(settings: Settings, answers: Iterable[tuple[int, float, bool]]) -> float:
+    """The factor on FSRS's stabilities that best explains the learner's own answers to
+    review cards: (whole days since the card's last answer, its stability then, recalled),
+    the most likely factor under a LogNormal(0, SCALE_PRIOR) prior (1.0 with no answers).
+
+    FSRS's default parameters describe an average learner; one who forgets faster than
+    that has every card weaker than FSRS thinks, and a plan for a fixed day must know it
+    before the day, not after. A single factor is what a few hundred answers can pin down
+    (`pmcards optimize` fits all of FSRS's parameters, given thousands)."""
+    items = [(days, stability, recalled) for days, stability, recalled in answers if stability > 0]
+    if not items:
+        return 1.0
+    curve = scheduling.recall_curve(settings)
+
+    def score(u: float) -> float:
+        factor = math.exp(u)
+        total = -0.5 * (u / SCALE_PRIOR) ** 2
+        for days, stability, recalled in items:
+            r = min(max(curve(days, stability * factor), 1e-6), 1 - 1e-6)
+            total += math.log(r if recalled else 1 - r)
+        return total
+
+    # The score is concave enough in log(factor) for a golden-section search.
+    lo, hi = -3 * SCALE_PRIOR, 3 * SCALE_PRIOR
+    g = (math.sqrt(5) - 1) / 2
+    a, b = hi - g * (hi - lo), lo + g * (hi - lo)
+    fa, fb = score(a), score(b)
+    while hi - lo > 0.01:
+        if fa < fb:
+            lo, a, fa = a, b, fb
+            b = lo + g * (hi - lo)
+            fb = score(b)
+        else:
+            hi, b, fb = b, a, fa
+            a = hi - g * (hi - lo)
+            fa = score(a)
+    return math.exp((lo + hi) / 2)
+
+
 def card_sigma(horizon: Horizon, reps: int, lapses: int = 0) -> float:
     """The spread of a card's true stability after `reps` answers of its own, `lapses` of
     them forgotten: each lapse says the card is harder than FSRS's model thought."""
@@ -256,7 +308,8 @@ def robust_recall(settings: Settings, horizon: Horizon, memory: Memory) -> float
     """Recall at the interview with the card's stability one spread below FSRS's estimate:
     hard and new cards (few answers, a wide spread) get margin."""
     assert memory.stability is not None and memory.last_review is not None
-    low = memory.stability * math.exp(-card_sigma(horizon, memory.reps, memory.lapses))
+    sigma = card_sigma(horizon, memory.reps, memory.lapses)
+    low = memory.stability * horizon.scale * math.exp(-sigma)
     return recall_at(settings, low, memory.last_review, horizon.at)
 
 
@@ -341,13 +394,21 @@ def next_review(
     left = (horizon.day - today).days  # days from today to the interview's day
     if left <= 0:
         return natural  # the interview is today
+    if horizon.scale < 1:
+        # A learner who forgets faster than FSRS's model: the interval at the desired
+        # retention of their own memory of the card, which is shorter.
+        own = scheduling.natural_interval(settings, after.stability * horizon.scale)
+        natural = max(1, min(natural, own))
     if natural < left:
         # FSRS's due date comes before the interview: kept, unless that day is over the
         # budget or the last evening; then the latest day before it that is neither.
         lo = max(1, min(natural - 1, math.ceil(natural * 3 / 4)))
-        return _quietest(
-            horizon, today, card_id, after.reps, lo, natural, last=left - 1, latest=True
-        )
+        # Not in the last END_FREE - 1 evenings either when the window reaches earlier: those
+        # are for the cards still weak or forgotten, and a review there that lapses has no
+        # evening left to recover (the busiest days were those evenings).
+        free = left - END_FREE
+        hi = free if natural > free >= lo else natural
+        return _quietest(horizon, today, card_id, after.reps, lo, hi, last=left - 1, latest=True)
     if robust_recall(settings, horizon, after) >= horizon.aim:
         return natural  # enough for the interview already: FSRS's interval stands
     if left < 2:
@@ -363,7 +424,8 @@ def next_review(
     if not enough(last, horizon.aim):
         # Several reviews to go: next when the pessimistic recall falls to the desired
         # retention (never later than FSRS's own interval), on a quiet day before that.
-        low = after.stability * math.exp(-card_sigma(horizon, after.reps, after.lapses))
+        sigma = card_sigma(horizon, after.reps, after.lapses)
+        low = after.stability * horizon.scale * math.exp(-sigma)
         safe = last - 1 if last >= 2 else last
         d = max(1, min(natural, safe, scheduling.natural_interval(settings, low)))
         return _quietest(horizon, today, card_id, after.reps, max(1, math.ceil(d * 2 / 3)), d)
@@ -443,7 +505,7 @@ def _robust_after_good(
     assert after.stability is not None and after.difficulty is not None
     when = now + timedelta(days=days)
     stability = _stability_after_good(settings, after.stability, after.difficulty, days)
-    low = stability * math.exp(-card_sigma(horizon, after.reps + 1, after.lapses))
+    low = stability * horizon.scale * math.exp(-card_sigma(horizon, after.reps + 1, after.lapses))
     return recall_at(settings, low, when, horizon.at)
 
 
@@ -473,8 +535,11 @@ def _spread(card_id: int, reps: int) -> float:
 
 def intro_days(days_left: int) -> int:
     """Days over which the plan introduces its new cards: all but a lead at the end, so the
-    last new card still has days of reviews before the interview."""
-    lead = min(7, max(1, days_left // 4)) if days_left > 1 else 0
+    last new card still has days of reviews before the interview: INTRO_LEAD days, or the
+    second half of a shorter plan (two weeks: seven days of new cards, seven to make them
+    strong; a card learned in the last few days cannot be made strong enough, whatever
+    its reviews)."""
+    lead = min(INTRO_LEAD, max(1, days_left // 2)) if days_left > 1 else 0
     return max(1, days_left - lead)
 
 
@@ -565,9 +630,11 @@ def forecast(
     budget: int = 0,
     runs: int = FORECAST_RUNS,
     count: int | None = None,
+    learner: float = 1.0,
 ) -> Forecast:
     """Follow the plan day by day until the interview, `runs` times, with answers drawn from
-    `mix` and recall from FSRS's model; each run is seeded, so the forecast is repeatable.
+    `mix` and recall from FSRS's model with the learner's factor on its stabilities
+    (`learner_scale`); each run is seeded, so the forecast is repeatable.
 
     `cards`: the cards in the plan's decks (not suspended) with their memory, new ones in
     the order they would be introduced. Given their `count`, they are read once as they
@@ -612,7 +679,7 @@ def forecast(
     for run in range(runs):
         days, run_recall = _one_run(
             settings, plan, simulated, now, tz, mix, budget, random.Random(run),
-            introduced, order, new_count, result.scale,
+            introduced, order, new_count, result.scale, learner,
         )  # fmt: skip
         per_run.append([round(answers * result.scale) for _, answers in days])
         dates = [d for d, _ in days]
@@ -641,12 +708,15 @@ def _one_run(
     order: dict[int, int],
     new_count: int,
     scale: float,
+    learner: float,
 ) -> tuple[list[tuple[date, int]], dict[int, float]]:
     """One simulated run over `cards` (the plan's, or a sample standing for `scale` times
     as many): (day, answers) for each day, and each card's recall at the interview."""
     # A sample books its own answers against its share of the budget.
     share = 1 / scale
-    horizon = Horizon.of(plan, settings, tz, max(1, round(budget * share)) if budget else 0)
+    horizon = Horizon.of(
+        plan, settings, tz, max(1, round(budget * share)) if budget else 0, scale=learner
+    )
     today = study_day(now, settings.rollover_hour, tz)
     n = days_left(plan, settings, now, tz)
     memories: dict[int, Memory] = {}
@@ -682,7 +752,7 @@ def _one_run(
             when = max(due, at)
             if memory.state == NEW:
                 rating = mix.draw_first(rng)
-            elif rng.random() < scheduling.retrievability(settings, memory, when):
+            elif rng.random() < _recall(settings, memory, when, learner):
                 rating = mix.draw_recalled(rng)
             else:
                 rating = Rating.Again
@@ -698,12 +768,16 @@ def _one_run(
             heapq.heappush(heap, (after.due, cid))
             answers += 1
         days.append((day.date, answers))
-    recall = {
-        cid: scheduling.retrievability(settings, memory, horizon.at)
-        for cid, memory in memories.items()
-    }
+    recall = {cid: _recall(settings, m, horizon.at, learner) for cid, m in memories.items()}
     recall.update({cid: 0.0 for cid in new_queue})
     return days, recall
+
+
+def _recall(settings: Settings, memory: Memory, at: datetime, learner: float) -> float:
+    """FSRS's predicted recall at `at`, the card's stability times the learner's factor."""
+    if learner != 1.0 and memory.stability is not None:
+        memory = replace(memory, stability=memory.stability * learner)
+    return scheduling.retrievability(settings, memory, at)
 
 
 @dataclass(frozen=True)
@@ -719,6 +793,7 @@ class Status:
     leeches: int = 0  # cards of the plan's decks whose note is tagged leech
     mix: Mix = DEFAULT_MIX
     at: datetime | None = None  # the interview's instant, UTC
+    learner: float = 1.0  # the learner's factor on FSRS's stabilities (`learner_scale`)
 
     @property
     def met(self) -> bool:
@@ -798,6 +873,7 @@ class Status:
             "runs": fc.runs,
             "sampled_cards": fc.sampled,
             "rating_mix": self.mix.to_json(),
+            "learner_scale": round(self.learner, 3),
             "met": self.met,
             "forecast": [
                 {"date": d.isoformat(), "new": new, "answers": mid, "low": lo, "high": hi}
@@ -836,6 +912,13 @@ def format_status(st: Status) -> str:
             else ")"
         ),
         f"Predicted recall at the interview, if followed: {fc.predicted():.1%}",
+    ]
+    if abs(math.log(st.learner)) >= LEARNER_SHOWN:
+        lines.append(
+            f"Your memory:      your answers so far say you keep cards about {st.learner:.2g} "
+            "times as long as FSRS's model; the plan and this forecast allow for it"
+        )
+    lines += [
         "",
         "Day          new  answers",
     ]
@@ -922,6 +1005,7 @@ __all__ = [
     "forecast",
     "format_status",
     "intro_days",
+    "learner_scale",
     "new_per_day",
     "next_review",
     "parse_moment",

@@ -10,7 +10,7 @@ back. It imports neither SQLAlchemy nor the store.
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from copy import copy
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -93,6 +93,21 @@ def retrievability(settings: Settings, memory: Memory, now: datetime) -> float:
         return 0.0
     fcard = on_grid(settings, to_fsrs(memory), now)
     return float(scheduler_for(settings).get_card_retrievability(fcard, now))
+
+
+def recall_curve(settings: Settings) -> Callable[[int, float], float]:
+    """FSRS's forgetting curve as a function of (whole days elapsed, stability): py-fsrs's
+    own `get_card_retrievability` on one card reused, for the many calls of a fit."""
+    scheduler = scheduler_for(settings)
+    now = datetime(2000, 1, 1, tzinfo=UTC)
+    card = FsrsCard(state=State.Review, stability=1.0, last_review=now)
+
+    def recall(days: int, stability: float) -> float:
+        card.stability = stability
+        card.last_review = now - timedelta(days=days)
+        return float(scheduler.get_card_retrievability(card, now))
+
+    return recall
 
 
 def natural_interval(settings: Settings, stability: float) -> int:

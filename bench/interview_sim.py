@@ -273,8 +273,16 @@ def evening(store: Store, clock: Clock, learner: Learner) -> int:
         clock.now += timedelta(seconds=20)
 
 
-def cram(store: Store, clock: Clock, learner: Learner, ids: list[int], at: datetime) -> int:
-    """Answer once more every card whose predicted recall at the interview is under 0.95."""
+def cram(
+    store: Store,
+    clock: Clock,
+    learner: Learner,
+    ids: list[int],
+    at: datetime,
+    below: float = CRAM_BELOW,
+) -> int:
+    """Answer once more every card whose predicted recall at the interview is under
+    `below` (0.95)."""
     from sqlalchemy import select
 
     from pmcards import cardstate, queries
@@ -287,8 +295,7 @@ def cram(store: Store, clock: Clock, learner: Learner, ids: list[int], at: datet
     weak = [
         row.id
         for row in rows
-        if row.state != NEW
-        and scheduling.retrievability(cfg, cardstate.memory_of(row), at) < CRAM_BELOW
+        if row.state != NEW and scheduling.retrievability(cfg, cardstate.memory_of(row), at) < below
     ]
     session = ReviewSession(store, clock=clock, tz=UTC, seed=1)
     for card_id in weak:
@@ -300,7 +307,12 @@ def cram(store: Store, clock: Clock, learner: Learner, ids: list[int], at: datet
 
 
 def simulate(
-    scenario: Scenario, policy: str, seed: int, folder: Path, target: float | None = None
+    scenario: Scenario,
+    policy: str,
+    seed: int,
+    folder: Path,
+    target: float | None = None,
+    cram_below: float = CRAM_BELOW,
 ) -> Run:
     rng = random.Random(f"{scenario.name}/{seed}")
     # The same learner and the same missed days for every policy of a seed.
@@ -332,7 +344,7 @@ def simulate(
                 continue
             count = evening(store, clock, learner)
             if policy.endswith("+cram") and day >= scenario.days - CRAM_DAYS:
-                count += cram(store, clock, learner, ids, at)
+                count += cram(store, clock, learner, ids, at, cram_below)
             per_day.append(count)
     if os.environ.get("SIM_DEBUG"):
         print(policy, per_day, file=sys.stderr)
@@ -397,6 +409,12 @@ def main() -> None:
         "--plan-target", type=float, help="the plan's --target (default: pmcards' default)"
     )
     parser.add_argument(
+        "--cram-below",
+        type=float,
+        default=CRAM_BELOW,
+        help=f"the crams answer cards under this predicted recall (default {CRAM_BELOW})",
+    )
+    parser.add_argument(
         "--report", type=Path, nargs="+", help="only make the tables from these dumps"
     )
     args = parser.parse_args()
@@ -434,7 +452,9 @@ def main() -> None:
             for seed in range(args.first_seed, args.first_seed + args.seeds):
                 for scenario in scenarios:
                     for policy in policies:
-                        run = simulate(scenario, policy, seed, folder, args.plan_target)
+                        run = simulate(
+                            scenario, policy, seed, folder, args.plan_target, args.cram_below
+                        )
                         runs.setdefault((scenario.name, policy), []).append(run)
                         if args.dump:
                             with args.dump.open("a", encoding="utf-8") as f:

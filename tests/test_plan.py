@@ -2,6 +2,7 @@
 collection (interview.py), the session's limits, the plan command."""
 
 import json
+import math
 import os
 import re
 from collections.abc import Callable
@@ -170,9 +171,14 @@ def test_fsrs_due_dates_before_the_interview_stand_unless_over_the_budget() -> N
     full = {date(2026, 3, 10): 10, date(2026, 3, 9): 10}
     assert plan.next_review(PLAIN, horizon(budget=10, load={}), good, NOW, 8, 7) == 8
     assert plan.next_review(PLAIN, horizon(budget=10, load=full), good, NOW, 8, 7) == 6
-    # Due on the last evening (the 15th): the evening before instead, so missing the last
-    # evening costs the card nothing.
-    assert plan.next_review(PLAIN, horizon(budget=10, load={}), good, NOW, 13, 7) == 12
+    # Due on the last evening (the 15th) or the one before (the 14th): the third evening
+    # before the interview's day instead (the 13th, day 11), whose lapse still has two
+    # evenings to recover, so missing the last evening costs the card nothing.
+    assert plan.next_review(PLAIN, horizon(budget=10, load={}), good, NOW, 13, 7) == 11
+    assert plan.next_review(PLAIN, horizon(budget=10, load={}), good, NOW, 12, 7) == 11
+    # Unless the window of a short interval (3/4 of it to all of it) does not reach that
+    # far back: due on the 15th from the 11th, days 3 to 4, only the last evening is avoided.
+    assert plan.next_review(PLAIN, horizon(load={}), good, NOW + timedelta(days=9), 4, 7) == 3
 
 
 def test_the_budget_is_a_cap() -> None:
@@ -241,8 +247,10 @@ def test_plan_raises_the_new_card_limit_as_the_days_need(
     assert ReviewSession(store, clock=clock, tz=UTC).counts().new == 20
     with store.write() as session:
         interview.save(session, plan.Plan(interview=date(2026, 3, 9)))
-    # 7 days left, new cards over the first 6 of them: 120 / 6 = 20... with a 1-day lead.
-    assert plan.intro_days(7) == 6
+    # 7 days left, new cards over the first 4 of them (the other 3 to make them strong):
+    # 120 / 4 = 30 a day.
+    assert plan.intro_days(7) == 4
+    assert ReviewSession(store, clock=clock, tz=UTC).counts().new == 30
     with store.write() as session:
         interview.save(session, plan.Plan(interview=date(2026, 3, 5)))
     # 3 days left, 2 to introduce in: 60 a day, held to max_new 50.
@@ -307,7 +315,7 @@ def test_plan_command_end_to_end(tmp_path: Path) -> None:
     # Each day a range over the runs, its median between.
     for day in data["forecast"]:
         assert day["low"] <= day["answers"] <= day["high"] <= 80
-    assert data["answers_before"] == {"low": 408, "high": 488}
+    assert data["answers_before"] == {"low": 407, "high": 488}
     assert (data["suspended"], data["leeches"], data["warnings"]) == (0, 0, [])
     # The HTML report draws the forecast.
     code, _ = run("export", "report", "-o", str(tmp_path / "r.html"))
@@ -345,9 +353,9 @@ def test_plan_warns_when_the_budget_is_too_small() -> None:
     if os.environ.get("PMCARDS_TEST_DB"):
         return  # the simulated figures follow card ids, which PostgreSQL numbers otherwise
     assert warning == (
-        "The budget of 20 answers a day is too small: the busiest day needs up to 228 and "
-        "the plan 1917-2106 answers in all. What would fit: a budget of 228 (--per-day 228), "
-        "an interview on 2026-06-16 or later (more days), or fewer decks (--deck; 377 cards "
+        "The budget of 20 answers a day is too small: the busiest day needs up to 166 and "
+        "the plan 2075-2208 answers in all. What would fit: a budget of 166 (--per-day 166), "
+        "an interview on 2026-06-21 or later (more days), or fewer decks (--deck; 377 cards "
         "now)."
     )
 
@@ -414,7 +422,7 @@ def test_forecast_uses_the_rating_mix_of_the_review_log(store: Store, tmp_path: 
     p = plan.Plan(interview=date(2026, 3, 16), at=AT)
     default = plan.forecast(PLAIN, p, cards, NOW, UTC)
     harsh = plan.forecast(PLAIN, p, cards, NOW, UTC, mix=plan.Mix((1.0, 0, 0, 0), (0, 1.0, 0)))
-    assert default.total() == (95, 135) and harsh.total() == (150, 187)
+    assert default.total() == (95, 134) and harsh.total() == (150, 187)
 
 
 def test_plan_refuses_bad_input() -> None:
@@ -490,7 +498,9 @@ def test_a_plan_moves_its_cards_a_chunk_at_a_time_as_all_at_once(
     assert all(row[2] == "plan" and row[1] == row[4] < row[3] for row in at_once)
 
 
-@pytest.mark.parametrize("n,expected", [(1, 1), (2, 1), (8, 6), (30, 23)])
+@pytest.mark.parametrize(
+    "n,expected", [(1, 1), (2, 1), (8, 4), (14, 7), (15, 8), (20, 13), (30, 23)]
+)
 def test_intro_days(n: int, expected: int) -> None:
     assert plan.intro_days(n) == expected
 
@@ -723,3 +733,76 @@ def test_clearing_a_plan_over_57000_cards_stays_under_80_mb(
     expect = ["cards got their FSRS due dates back"]
     peak_mb = cli_peak_mb(["--db", db, "plan", "--clear"], tmp_path / "home", expect)
     assert peak_mb < 80, f"peak memory {peak_mb} MB clearing a plan over 57,000 cards"
+
+
+def test_learner_scale_fits_the_learners_own_forgetting() -> None:
+    """The factor on FSRS's stabilities most likely given the answers (10 days after the
+    last review, stability 10: FSRS predicts 90% recall), pulled toward 1 by its prior when
+    the answers are few, and held within e^(±3 SCALE_PRIOR)."""
+
+    def fit(recalled: int, forgotten: int) -> float:
+        answers = [(10, 10.0, True)] * recalled + [(10, 10.0, False)] * forgotten
+        return round(plan.learner_scale(PLAIN, answers), 2)
+
+    assert plan.learner_scale(PLAIN, []) == 1.0
+    assert fit(90, 10) == 1.0  # FSRS's own prediction
+    assert fit(7, 3) == 0.81  # 70%, but only 10 answers: near the prior
+    assert fit(70, 30) == 0.34
+    assert fit(99, 1) == 1.98
+    assert fit(700, 300) == round(math.exp(-3 * plan.SCALE_PRIOR), 2) == 0.30
+
+
+def test_the_learner_scale_is_read_from_review_answers_only(store: Store, tmp_path: Path) -> None:
+    """Answers to review cards in review sessions and the drill count; a new card's first
+    answer and a mock interview's marks do not."""
+    import sqlalchemy as sa
+
+    from pmcards import schema
+
+    load(store, tmp_path, [qa(1)])
+    card_id = card_of(store, "n-001").id
+    rows = [(3, REVIEW, "review")] * 6 + [(3, REVIEW, "drill")] + [(1, REVIEW, "review")] * 3
+    rows += [(1, cardstate.NEW, "review")] * 20 + [(1, REVIEW, "mock")] * 20
+    with store.write() as conn:
+        assert interview.learner(conn, PLAIN) == 1.0
+        for rating, state, source in rows:
+            conn.execute(
+                sa.insert(schema.review_log).values(
+                    card_id=card_id,
+                    rating=rating,
+                    reviewed_at=NOW,
+                    source=source,
+                    state_before=state,
+                    stability_before=10.0,
+                    difficulty_before=5.0,
+                    last_review_before=NOW - timedelta(days=10),
+                    due_before=NOW,
+                    reps_before=3,
+                    lapses_before=0,
+                    state_after=2,
+                    stability_after=1.0,
+                    difficulty_after=5.0,
+                    due_after=NOW,
+                )
+            )
+        assert round(interview.learner(conn, PLAIN), 2) == 0.81  # 7 of 10 recalled
+
+
+def test_a_learner_who_forgets_faster_gets_reviews_earlier() -> None:
+    """With the learner's factor 0.5, a card FSRS brings back in 8 days (stability 8) comes
+    back in 4, the interval of stability 4; a factor over 1 never moves a due date later.
+    The margin for the interview shrinks with the factor too."""
+    good = scheduling.outcomes(PLAIN, MEMORY, NOW, 7)[Rating.Good].memory
+    g8 = replace(good, stability=8.0)
+    assert [
+        plan.next_review(PLAIN, replace(horizon(), scale=s), g8, NOW, 8, 7) for s in (1, 0.5, 2)
+    ] == [8, 4, 8]
+    recall = [plan.robust_recall(PLAIN, replace(horizon(), scale=s), good) for s in (1, 0.5, 2)]
+    assert [round(r, 4) for r in recall] == [0.9437, 0.9049, 0.9688]
+    # The forecast of 20 new cards: more answers and a lower recall for that learner.
+    cards = [(i, cardstate.new_memory(NOW)) for i in range(1, 21)]
+    p = plan.Plan(interview=date(2026, 3, 16), at=AT)
+    average = plan.forecast(PLAIN, p, cards, NOW, UTC)
+    weaker = plan.forecast(PLAIN, p, cards, NOW, UTC, learner=0.5)
+    assert (average.total(), round(average.predicted(), 4)) == ((95, 134), 0.9777)
+    assert (weaker.total(), round(weaker.predicted(), 4)) == ((137, 177), 0.9643)

@@ -27,6 +27,9 @@ Policies (all introduce new cards at the plan's pace, so only reviews differ):
   card whose FSRS-predicted recall at the interview is under 0.95 is answered once more;
 - `plan`: `pmcards plan --interview DAY 10:00` (default budget).
 
+Not in the tables, for a bound (`--policies fsrs-0.90+oracle`): `fsrs-0.90+oracle`, the
+cram that knows the learner's true memory (no scheduler can).
+
 Report, per scenario over the seeds: mean true recall at the interview (the mean over cards
 of the true probability; a card never introduced counts 0), its 10th percentile over the
 seeds, the share of cards at true recall >= 0.95, answers before the interview (learning
@@ -280,9 +283,10 @@ def cram(
     ids: list[int],
     at: datetime,
     below: float = CRAM_BELOW,
+    oracle: bool = False,
 ) -> int:
     """Answer once more every card whose predicted recall at the interview is under
-    `below` (0.95)."""
+    `below` (0.95); `oracle`: whose true recall (the learner's, which no scheduler knows)."""
     from sqlalchemy import select
 
     from pmcards import cardstate, queries
@@ -295,7 +299,13 @@ def cram(
     weak = [
         row.id
         for row in rows
-        if row.state != NEW and scheduling.retrievability(cfg, cardstate.memory_of(row), at) < below
+        if row.state != NEW
+        and (
+            learner.recall(row.id, at)
+            if oracle
+            else scheduling.retrievability(cfg, cardstate.memory_of(row), at)
+        )
+        < below
     ]
     session = ReviewSession(store, clock=clock, tz=UTC, seed=1)
     for card_id in weak:
@@ -313,6 +323,7 @@ def simulate(
     folder: Path,
     target: float | None = None,
     cram_below: float = CRAM_BELOW,
+    cram_days: int = CRAM_DAYS,
 ) -> Run:
     rng = random.Random(f"{scenario.name}/{seed}")
     # The same learner and the same missed days for every policy of a seed.
@@ -343,8 +354,9 @@ def simulate(
                 per_day.append(0)
                 continue
             count = evening(store, clock, learner)
-            if policy.endswith("+cram") and day >= scenario.days - CRAM_DAYS:
-                count += cram(store, clock, learner, ids, at, cram_below)
+            if policy.endswith(("+cram", "+oracle")) and day >= scenario.days - cram_days:
+                oracle = policy.endswith("+oracle")
+                count += cram(store, clock, learner, ids, at, cram_below, oracle)
             per_day.append(count)
     if os.environ.get("SIM_DEBUG"):
         print(policy, per_day, file=sys.stderr)
@@ -409,6 +421,12 @@ def main() -> None:
         "--plan-target", type=float, help="the plan's --target (default: pmcards' default)"
     )
     parser.add_argument(
+        "--cram-days",
+        type=int,
+        default=CRAM_DAYS,
+        help=f"the crams' last evenings (default {CRAM_DAYS})",
+    )
+    parser.add_argument(
         "--cram-below",
         type=float,
         default=CRAM_BELOW,
@@ -453,7 +471,13 @@ def main() -> None:
                 for scenario in scenarios:
                     for policy in policies:
                         run = simulate(
-                            scenario, policy, seed, folder, args.plan_target, args.cram_below
+                            scenario,
+                            policy,
+                            seed,
+                            folder,
+                            args.plan_target,
+                            args.cram_below,
+                            args.cram_days,
                         )
                         runs.setdefault((scenario.name, policy), []).append(run)
                         if args.dump:

@@ -311,10 +311,16 @@ def status(conn: Connection, plan: Plan, now: datetime, tz: tzinfo | None = None
 
 
 def active(
-    conn: Connection, settings: Settings, now: datetime, tz: tzinfo | None = None
+    conn: Connection,
+    settings: Settings,
+    now: datetime,
+    tz: tzinfo | None = None,
+    *,
+    fit: bool = True,
 ) -> Active | None:
     """The plan in force at `now`, if any (a plan whose interview has come is not), with
-    the answers already booked on each day before the interview."""
+    the answers already booked on each day before the interview and the learner's factor
+    (`fit` False: 1.0, for a caller that needs only the limits; the fit reads the log)."""
     plan = load(conn)
     if plan is None:
         return None
@@ -333,7 +339,8 @@ def active(
     new_left, studied = scoped_counts(conn, plan, ids)
     n = days_left(plan, settings, now, tz)
     budget = budget_of_counts(plan, settings, new_left, studied, n)
-    horizon = Horizon.of(plan, settings, tz, budget, scale=learner(conn, settings))
+    scale = learner(conn, settings) if fit else 1.0
+    horizon = Horizon.of(plan, settings, tz, budget, scale=scale)
     today = study_day(now, settings.rollover_hour, tz)
     dues = plan_cards(C.due).where(C.state != NEW, C.due >= today.start, C.due < at)
     horizon.book_many(conn.scalars(dues))
@@ -370,7 +377,7 @@ def daily_limits(
 ) -> Settings:
     """The settings whose daily limits hold today: the user's, or, while a plan is in force,
     the plan's (the review session and `status` both count with these)."""
-    act = active(conn, settings, now, tz)
+    act = active(conn, settings, now, tz, fit=False)
     if act is None:
         return settings
     new, review = limits_today(conn, settings, act, now, day_end, tz)

@@ -786,6 +786,17 @@ def test_the_learner_scale_is_read_from_review_answers_only(store: Store, tmp_pa
                 )
             )
         assert round(interview.learner(conn, PLAIN), 2) == 0.81  # 7 of 10 recalled
+        # `pmcards plan` says so, as the factor is 10% or more from 1, and forecasts with it.
+        p = plan.Plan(interview=date(2026, 3, 16), at=AT)
+        st = interview.status(conn, p, NOW, UTC)
+    assert st.learner == pytest.approx(0.81, abs=0.005)
+    assert st.to_json()["learner_scale"] == round(st.learner, 3)
+    assert (
+        "Your memory:      your answers so far say you keep cards about 0.81 times as long as "
+        "FSRS's model; the plan and this forecast allow for it\n"
+    ) in plan.format_status(st)
+    # Near 1, nothing is said.
+    assert "Your memory" not in plan.format_status(replace(st, learner=1.05))
 
 
 def test_a_learner_who_forgets_faster_gets_reviews_earlier() -> None:

@@ -394,11 +394,6 @@ def next_review(
     left = (horizon.day - today).days  # days from today to the interview's day
     if left <= 0:
         return natural  # the interview is today
-    if horizon.scale < 1:
-        # A learner who forgets faster than FSRS's model: the interval at the desired
-        # retention of their own memory of the card, which is shorter.
-        own = scheduling.natural_interval(settings, after.stability * horizon.scale)
-        natural = max(1, min(natural, own))
     if natural < left:
         # FSRS's due date comes before the interview: kept, unless that day is over the
         # budget or the last evening; then the latest day before it that is neither.

@@ -113,7 +113,7 @@ def rating_mix(conn: Connection) -> Mix:
     return Mix(first=(f1, f2, f3, f4), recalled=(r2, r3, r4), answers=total)
 
 
-def learner(conn: Connection, settings: Settings) -> float:
+def learner_factor(conn: Connection, settings: Settings) -> float:
     """`plan.learner_scale` of the learner's latest SCALE_ANSWERS answers to review cards
     (in review sessions and the drill), newest first by the log's key."""
     rows = conn.execute(
@@ -279,7 +279,7 @@ def status(conn: Connection, plan: Plan, now: datetime, tz: tzinfo | None = None
     suspended, leeches = suspended_and_leeches(conn, plan)
     # The cards stream through the forecast, which keeps its sample of them.
     memories = ((cid, memory) for cid, _, memory in scoped_cards(conn, plan))
-    factor = learner(conn, settings)
+    factor = learner_factor(conn, settings)
     fc = forecast(
         settings,
         plan,
@@ -339,7 +339,7 @@ def active(
     new_left, studied = scoped_counts(conn, plan, ids)
     n = days_left(plan, settings, now, tz)
     budget = budget_of_counts(plan, settings, new_left, studied, n)
-    scale = learner(conn, settings) if fit else 1.0
+    scale = learner_factor(conn, settings) if fit else 1.0
     horizon = Horizon.of(plan, settings, tz, budget, scale=scale)
     today = study_day(now, settings.rollover_hour, tz)
     dues = plan_cards(C.due).where(C.state != NEW, C.due >= today.start, C.due < at)
@@ -389,7 +389,7 @@ def apply(
 ) -> int:
     """Cap the due dates the plan's cards already have (see `plan.planned_due`). Returns how
     many cards moved."""
-    horizon = Horizon.of(plan, settings, tz, scale=learner(conn, settings))
+    horizon = Horizon.of(plan, settings, tz, scale=learner_factor(conn, settings))
     if now >= horizon.at:
         return 0
     # The cards are read as a stream and only the moves kept, in two arrays (a plan over a

@@ -262,13 +262,18 @@ def recall_at(settings: Settings, stability: float, last_review: datetime, at: d
 def learner_scale(settings: Settings, answers: Iterable[tuple[int, float, bool]]) -> float:
     """The factor on FSRS's stabilities that best explains the learner's own answers to
     review cards: (whole days since the card's last answer, its stability then, recalled),
-    the most likely factor under a LogNormal(0, SCALE_PRIOR) prior (1.0 with no answers).
+    the most likely factor under a LogNormal(0, SCALE_PRIOR) prior (1.0 with no answers),
+    held within e^(±3 SCALE_PRIOR) (0.30 to 3.3): past that, FSRS's parameters themselves
+    are wrong for the learner, which one factor cannot mend (`pmcards optimize` can).
 
     FSRS's default parameters describe an average learner; one who forgets faster than
     that has every card weaker than FSRS thinks, and a plan for a fixed day must know it
     before the day, not after. A single factor is what a few hundred answers can pin down
     (`pmcards optimize` fits all of FSRS's parameters, given thousands)."""
-    items = [(days, stability, recalled) for days, stability, recalled in answers if stability > 0]
+    # An answer the same study day says nothing of the factor: FSRS predicts recall 1 then.
+    items = [
+        (d, stability, recalled) for d, stability, recalled in answers if d > 0 and stability > 0
+    ]
     if not items:
         return 1.0
     curve = scheduling.recall_curve(settings)

@@ -764,7 +764,7 @@ def test_the_learner_scale_is_read_from_review_answers_only(store: Store, tmp_pa
     rows = [(3, REVIEW, "review")] * 6 + [(3, REVIEW, "drill")] + [(1, REVIEW, "review")] * 3
     rows += [(1, cardstate.NEW, "review")] * 20 + [(1, REVIEW, "mock")] * 20
     with store.write() as conn:
-        assert interview.learner(conn, PLAIN) == 1.0
+        assert interview.learner_factor(conn, PLAIN) == 1.0
         for rating, state, source in rows:
             conn.execute(
                 sa.insert(schema.review_log).values(
@@ -785,7 +785,7 @@ def test_the_learner_scale_is_read_from_review_answers_only(store: Store, tmp_pa
                     due_after=NOW,
                 )
             )
-        assert round(interview.learner(conn, PLAIN), 2) == 0.81  # 7 of 10 recalled
+        assert round(interview.learner_factor(conn, PLAIN), 2) == 0.81  # 7 of 10 recalled
         # `pmcards plan` says so, as the factor is 10% or more from 1, and forecasts with it.
         p = plan.Plan(interview=date(2026, 3, 16), at=AT)
         st = interview.status(conn, p, NOW, UTC)

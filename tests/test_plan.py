@@ -385,12 +385,32 @@ def test_plan_warns_of_suspended_and_leech_cards(store: Store, tmp_path: Path) -
     )
 
 
-def test_forecast_uses_the_rating_mix_of_the_review_log(store: Store, tmp_path: Path) -> None:
-    """Before 50 answers, the default mix; then the learner's own: here every new card
-    Again on its first answer, every recalled one Easy."""
+def log_answer(conn: Any, card_id: int, rating: int, source: str = "review", **before: Any) -> None:
+    """A row of the review log at NOW: the card's memory before it (`before`, over a new
+    card's), after it a review card of stability 1."""
     import sqlalchemy as sa
 
     from pmcards import schema
+
+    values = {"state_before": 0, "due_before": NOW, "reps_before": 0, "lapses_before": 0}
+    conn.execute(
+        sa.insert(schema.review_log).values(
+            card_id=card_id,
+            rating=rating,
+            reviewed_at=NOW,
+            source=source,
+            state_after=2,
+            stability_after=1.0,
+            difficulty_after=5.0,
+            due_after=NOW,
+            **{**values, **before},
+        )
+    )
+
+
+def test_forecast_uses_the_rating_mix_of_the_review_log(store: Store, tmp_path: Path) -> None:
+    """Before 50 answers, the default mix; then the learner's own: here every new card
+    Again on its first answer, every recalled one Easy."""
 
     load(store, tmp_path, [qa(1)])
     with store.read() as conn:
@@ -399,22 +419,7 @@ def test_forecast_uses_the_rating_mix_of_the_review_log(store: Store, tmp_path: 
     rows = [(1, 0)] * 30 + [(4, 2)] * 20 + [(1, 2)] * 5  # (rating, state before)
     with store.write() as conn:
         for rating, state in rows:
-            conn.execute(
-                sa.insert(schema.review_log).values(
-                    card_id=card_id,
-                    rating=rating,
-                    reviewed_at=NOW,
-                    source="review",
-                    state_before=state,
-                    due_before=NOW,
-                    reps_before=0,
-                    lapses_before=0,
-                    state_after=2,
-                    stability_after=1.0,
-                    difficulty_after=5.0,
-                    due_after=NOW,
-                )
-            )
+            log_answer(conn, card_id, rating, state_before=state)
         mix = interview.rating_mix(conn)
     assert mix == plan.Mix(first=(1.0, 0.0, 0.0, 0.0), recalled=(0.0, 0.0, 1.0), answers=50)
     # Every first answer Again: the same deck needs more answers than with the default mix.
@@ -755,9 +760,6 @@ def test_learner_scale_fits_the_learners_own_forgetting() -> None:
 def test_the_learner_scale_is_read_from_review_answers_only(store: Store, tmp_path: Path) -> None:
     """Answers to review cards in review sessions and the drill count; a new card's first
     answer and a mock interview's marks do not."""
-    import sqlalchemy as sa
-
-    from pmcards import schema
 
     load(store, tmp_path, [qa(1)])
     card_id = card_of(store, "n-001").id
@@ -766,24 +768,16 @@ def test_the_learner_scale_is_read_from_review_answers_only(store: Store, tmp_pa
     with store.write() as conn:
         assert interview.learner_factor(conn, PLAIN) == 1.0
         for rating, state, source in rows:
-            conn.execute(
-                sa.insert(schema.review_log).values(
-                    card_id=card_id,
-                    rating=rating,
-                    reviewed_at=NOW,
-                    source=source,
-                    state_before=state,
-                    stability_before=10.0,
-                    difficulty_before=5.0,
-                    last_review_before=NOW - timedelta(days=10),
-                    due_before=NOW,
-                    reps_before=3,
-                    lapses_before=0,
-                    state_after=2,
-                    stability_after=1.0,
-                    difficulty_after=5.0,
-                    due_after=NOW,
-                )
+            log_answer(
+                conn,
+                card_id,
+                rating,
+                source=source,
+                state_before=state,
+                stability_before=10.0,
+                difficulty_before=5.0,
+                last_review_before=NOW - timedelta(days=10),
+                reps_before=3,
             )
         assert round(interview.learner_factor(conn, PLAIN), 2) == 0.81  # 7 of 10 recalled
         # `pmcards plan` says so, as the factor is 10% or more from 1, and forecasts with it.

@@ -411,7 +411,6 @@ def log_answer(conn: Any, card_id: int, rating: int, source: str = "review", **b
 def test_forecast_uses_the_rating_mix_of_the_review_log(store: Store, tmp_path: Path) -> None:
     """Before 50 answers, the default mix; then the learner's own: here every new card
     Again on its first answer, every recalled one Easy."""
-
     load(store, tmp_path, [qa(1)])
     with store.read() as conn:
         assert interview.rating_mix(conn) == plan.DEFAULT_MIX

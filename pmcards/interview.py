@@ -339,8 +339,8 @@ def active(
     new_left, studied = scoped_counts(conn, plan, ids)
     n = days_left(plan, settings, now, tz)
     budget = budget_of_counts(plan, settings, new_left, studied, n)
-    scale = learner_factor(conn, settings) if fit else 1.0
-    horizon = Horizon.of(plan, settings, tz, budget, scale=scale)
+    factor = learner_factor(conn, settings) if fit else 1.0
+    horizon = Horizon.of(plan, settings, tz, budget, learner=factor)
     today = study_day(now, settings.rollover_hour, tz)
     dues = plan_cards(C.due).where(C.state != NEW, C.due >= today.start, C.due < at)
     horizon.book_many(conn.scalars(dues))
@@ -377,7 +377,18 @@ def daily_limits(
 ) -> Settings:
     """The settings whose daily limits hold today: the user's, or, while a plan is in force,
     the plan's (the review session and `status` both count with these)."""
-    act = active(conn, settings, now, tz, fit=False)
+    return limits_of(conn, settings, active(conn, settings, now, tz, fit=False), now, day_end, tz)
+
+
+def limits_of(
+    conn: Connection,
+    settings: Settings,
+    act: Active | None,
+    now: datetime,
+    day_end: datetime,
+    tz: tzinfo | None,
+) -> Settings:
+    """`daily_limits` for the plan in force already found (`active`'s, None: no plan)."""
     if act is None:
         return settings
     new, review = limits_today(conn, settings, act, now, day_end, tz)
@@ -389,7 +400,7 @@ def apply(
 ) -> int:
     """Cap the due dates the plan's cards already have (see `plan.planned_due`). Returns how
     many cards moved."""
-    horizon = Horizon.of(plan, settings, tz, scale=learner_factor(conn, settings))
+    horizon = Horizon.of(plan, settings, tz, learner=learner_factor(conn, settings))
     if now >= horizon.at:
         return 0
     # The cards are read as a stream and only the moves kept, in two arrays (a plan over a

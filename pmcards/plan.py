@@ -199,7 +199,7 @@ class Horizon:
     budget: int = 0  # answers a day; 0: no budget
     load: dict[date, int] = field(default_factory=dict, compare=False, hash=False)
     sigma: float = PRIOR_SIGMA
-    scale: float = 1.0  # the learner's stabilities against FSRS's (`learner_scale`)
+    learner: float = 1.0  # the learner's stabilities against FSRS's (`learner_scale`)
 
     @classmethod
     def of(
@@ -209,7 +209,7 @@ class Horizon:
         tz: tzinfo | None = None,
         budget: int = 0,
         load: dict[date, int] | None = None,
-        scale: float = 1.0,
+        learner: float = 1.0,
     ) -> Horizon:
         return cls(
             at=plan.starts_at(settings, tz),
@@ -219,7 +219,7 @@ class Horizon:
             tz=tz,
             budget=budget,
             load=load if load is not None else {},
-            scale=scale,
+            learner=learner,
         )
 
     def expect_new(
@@ -314,7 +314,7 @@ def robust_recall(settings: Settings, horizon: Horizon, memory: Memory) -> float
     hard and new cards (few answers, a wide spread) get margin."""
     assert memory.stability is not None and memory.last_review is not None
     sigma = card_sigma(horizon, memory.reps, memory.lapses)
-    low = memory.stability * horizon.scale * math.exp(-sigma)
+    low = memory.stability * horizon.learner * math.exp(-sigma)
     return recall_at(settings, low, memory.last_review, horizon.at)
 
 
@@ -425,7 +425,7 @@ def next_review(
         # Several reviews to go: next when the pessimistic recall falls to the desired
         # retention (never later than FSRS's own interval), on a quiet day before that.
         sigma = card_sigma(horizon, after.reps, after.lapses)
-        low = after.stability * horizon.scale * math.exp(-sigma)
+        low = after.stability * horizon.learner * math.exp(-sigma)
         safe = last - 1 if last >= 2 else last
         d = max(1, min(natural, safe, scheduling.natural_interval(settings, low)))
         return _quietest(horizon, today, card_id, after.reps, max(1, math.ceil(d * 2 / 3)), d)
@@ -505,7 +505,7 @@ def _robust_after_good(
     assert after.stability is not None and after.difficulty is not None
     when = now + timedelta(days=days)
     stability = _stability_after_good(settings, after.stability, after.difficulty, days)
-    low = stability * horizon.scale * math.exp(-card_sigma(horizon, after.reps + 1, after.lapses))
+    low = stability * horizon.learner * math.exp(-card_sigma(horizon, after.reps + 1, after.lapses))
     return recall_at(settings, low, when, horizon.at)
 
 
@@ -715,7 +715,7 @@ def _one_run(
     # A sample books its own answers against its share of the budget.
     share = 1 / scale
     horizon = Horizon.of(
-        plan, settings, tz, max(1, round(budget * share)) if budget else 0, scale=learner
+        plan, settings, tz, max(1, round(budget * share)) if budget else 0, learner=learner
     )
     today = study_day(now, settings.rollover_hour, tz)
     n = days_left(plan, settings, now, tz)

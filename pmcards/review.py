@@ -83,17 +83,22 @@ class ReviewSession(StudySession):
         with self.store.read() as conn:
             self.scope = self.scope.check(conn)
         self.scope = queries.review_scope(self.settings, self.scope)
-        self._start_day(self.started)
+        # The day and the plan in force are found already (StudySession.__post_init__).
+        self._open_day(self.started)
 
     # -- the day -------------------------------------------------------------------------
 
     def _start_day(self, now: datetime) -> None:
-        """Fix today's budgets and review order; at start and when the day rolls over."""
         super()._start_day(now)
+        self._open_day(now)
+
+    def _open_day(self, now: datetime) -> None:
+        """Fix today's budgets and review order, for the day and plan in force found: at
+        start and when the day rolls over."""
         with self.store.read() as conn:
             today = queries.answered_today(conn, self.day)
             # A plan's days need their new cards and every one of their reviews.
-            limits = interview.daily_limits(conn, self.settings, now, self.day.end, self.tz)
+            limits = interview.limits_of(conn, self.settings, self.plan, now, self.day.end, self.tz)
             self._limits_at_start = Limits.left_today(limits, today, self.extra_new)
         self._review_ids: list[int] = []
         self._reviews_complete = False  # True once every due review has been listed

@@ -801,9 +801,9 @@ def test_the_plan_allows_for_a_learner_who_forgets_faster() -> None:
     the interview (day 8) stands whatever the factor."""
     good = scheduling.outcomes(PLAIN, MEMORY, NOW, 7)[Rating.Good].memory
     for scale, days in ((1, [8, 8]), (0.5, [8, 9]), (2, [8, 30])):
-        h = replace(horizon(), scale=scale)
+        h = replace(horizon(), learner=scale)
         assert [plan.next_review(PLAIN, h, good, NOW, n, 7) for n in (8, 30)] == days
-    recall = [plan.robust_recall(PLAIN, replace(horizon(), scale=s), good) for s in (1, 0.5, 2)]
+    recall = [plan.robust_recall(PLAIN, replace(horizon(), learner=s), good) for s in (1, 0.5, 2)]
     assert [round(r, 4) for r in recall] == [0.9437, 0.9049, 0.9688]
     # The forecast of 20 new cards: more answers and a lower recall for that learner.
     cards = [(i, cardstate.new_memory(NOW)) for i in range(1, 21)]
